@@ -81,15 +81,17 @@ def register(ckpt: Checkpoint) -> Checkpoint:
 
 
 for _size, _cfg, _mb in (("tiny", "t", 149), ("small", "s", 176), ("base_plus", "b+", 309), ("large", "l", 857)):
-    register(Checkpoint(
-        name=f"sam2.1_hiera_{_size}",
-        filename=f"sam2.1_hiera_{_size}.pt",
-        urls=(_SAM2_BASE + f"sam2.1_hiera_{_size}.pt",),
-        config=f"configs/sam2.1/sam2.1_hiera_{_cfg}.yaml",
-        approx_mb=_mb,
-        hub_id=f"facebook/sam2.1-hiera-{_size.replace('_', '-')}",
-        family="sam2",
-    ))
+    register(
+        Checkpoint(
+            name=f"sam2.1_hiera_{_size}",
+            filename=f"sam2.1_hiera_{_size}.pt",
+            urls=(_SAM2_BASE + f"sam2.1_hiera_{_size}.pt",),
+            config=f"configs/sam2.1/sam2.1_hiera_{_cfg}.yaml",
+            approx_mb=_mb,
+            hub_id=f"facebook/sam2.1-hiera-{_size.replace('_', '-')}",
+            family="sam2",
+        )
+    )
 
 
 def cache_dir() -> Path:
@@ -146,18 +148,24 @@ def verify(name: str, path: str | os.PathLike[str] | None = None) -> Path:
     ckpt = _entry(name)
     p = Path(path) if path is not None else find_local(name)
     if p is None or not p.is_file():
-        raise CheckpointError(f"checkpoint {name!r} is not on disk", given=str(p or cache_dir() / ckpt.filename),
-                              hint=_manual_hint(ckpt))
+        raise CheckpointError(
+            f"checkpoint {name!r} is not on disk", given=str(p or cache_dir() / ckpt.filename), hint=_manual_hint(ckpt)
+        )
     if ckpt.approx_mb and p.stat().st_size < ckpt.approx_mb * 0.5 * 1e6:
-        raise CheckpointError(f"checkpoint {name!r} is too small to be complete",
-                              given=f"{p} ({p.stat().st_size} bytes)", hint=_manual_hint(ckpt))
+        raise CheckpointError(
+            f"checkpoint {name!r} is too small to be complete",
+            given=f"{p} ({p.stat().st_size} bytes)",
+            hint=_manual_hint(ckpt),
+        )
     expected = _expected_sha(ckpt, p)
     if expected:
         actual = sha256_of(p)
         if actual != expected:
-            raise CheckpointError(f"checkpoint {name!r} has the wrong sha256",
-                                  given=f"{p}: {actual}, expected {expected}",
-                                  hint="delete it and fetch it again")
+            raise CheckpointError(
+                f"checkpoint {name!r} has the wrong sha256",
+                given=f"{p}: {actual}, expected {expected}",
+                hint="delete it and fetch it again",
+            )
     return p
 
 
@@ -175,10 +183,12 @@ def _manual_hint(ckpt: Checkpoint) -> str:
 def _download(url: str, target: Path, progress: bool) -> None:
     from tqdm.auto import tqdm
 
-    with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - registry URLs are https
+    with urllib.request.urlopen(url, timeout=60) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
-        with open(target, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=target.name,
-                                             disable=not progress) as bar:
+        with (
+            open(target, "wb") as out,
+            tqdm(total=total, unit="B", unit_scale=True, desc=target.name, disable=not progress) as bar,
+        ):
             for chunk in iter(lambda: resp.read(1 << 20), b""):
                 out.write(chunk)
                 bar.update(len(chunk))
@@ -225,8 +235,11 @@ def fetch(name: str, *, progress: bool = True, force: bool = False) -> Path:
     if ckpt.builder:
         _call_builder(ckpt.builder)(target)
         return verify(name, target)
-    raise CheckpointError(f"cannot fetch checkpoint {name!r} (offline or blocked?)",
-                          given="; ".join(errors) or "no download source", hint=_manual_hint(ckpt))
+    raise CheckpointError(
+        f"cannot fetch checkpoint {name!r} (offline or blocked?)",
+        given="; ".join(errors) or "no download source",
+        hint=_manual_hint(ckpt),
+    )
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -258,8 +271,9 @@ def _main(argv: list[str] | None = None) -> int:
         elif args.cmd == "path":
             local = find_local(args.name)
             if local is None:
-                raise CheckpointError(f"checkpoint {args.name!r} is not on disk", given=args.name,
-                                      hint=_manual_hint(_entry(args.name)))
+                raise CheckpointError(
+                    f"checkpoint {args.name!r} is not on disk", given=args.name, hint=_manual_hint(_entry(args.name))
+                )
             print(local)
     except AnnotatorError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -47,7 +47,7 @@ from .errors import ProjectError
 from .rle import RLE
 from .types import ActionSegment, Annotation, Box, ObjectInfo, PersonPose, Point, Prompt, Source, color_for
 
-__all__ = ["HistoryEntry", "Project", "SCHEMA_VERSION"]
+__all__ = ["SCHEMA_VERSION", "HistoryEntry", "Project"]
 
 log = logging.getLogger(__name__)
 
@@ -192,13 +192,17 @@ class Project:
         for key in ("frames", "width", "height"):
             if not isinstance(info.get(key), int | np.integer) or int(info[key]) <= 0:
                 raise ProjectError(
-                    f"video description needs a positive integer {key!r}", given=info,
+                    f"video description needs a positive integer {key!r}",
+                    given=info,
                     hint="pass the VideoSource returned by open_video()",
                 )
         if p.exists():
             if not overwrite:
-                raise ProjectError("project file already exists", given=str(p),
-                                   hint="use Project.open() to continue it, or pass overwrite=True")
+                raise ProjectError(
+                    "project file already exists",
+                    given=str(p),
+                    hint="use Project.open() to continue it, or pass overwrite=True",
+                )
             for suffix in ("", "-wal", "-shm"):
                 Path(str(p) + suffix).unlink(missing_ok=True)
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -210,8 +214,11 @@ class Project:
                 conn.executescript(_SCHEMA)
                 conn.executemany(
                     "INSERT INTO meta(key, value) VALUES (?, ?)",
-                    [("schema_version", str(SCHEMA_VERSION)), ("next_obj_id", "1"),
-                     ("video", json.dumps(info, default=float))],
+                    [
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("next_obj_id", "1"),
+                        ("video", json.dumps(info, default=float)),
+                    ],
                 )
         except BaseException:
             lock.release()
@@ -223,7 +230,9 @@ class Project:
         """Open an existing project; ``readonly=True`` takes no lock and never writes."""
         p = Path(path)
         if not p.is_file():
-            raise ProjectError("project file not found", given=str(p), hint="create it with Project.create(path, video)")
+            raise ProjectError(
+                "project file not found", given=str(p), hint="create it with Project.create(path, video)"
+            )
         lock = None
         if not readonly:
             lock = _FileLock(Path(str(p) + ".lock"))
@@ -233,14 +242,18 @@ class Project:
             try:
                 row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             except sqlite3.DatabaseError as exc:
-                raise ProjectError("not an annotator_widgets project (not a readable SQLite file)", given=str(p)) from exc
+                raise ProjectError(
+                    "not an annotator_widgets project (not a readable SQLite file)", given=str(p)
+                ) from exc
             if row is None:
                 raise ProjectError("not an annotator_widgets project (no schema version)", given=str(p))
             version = int(row[0])
             if version > SCHEMA_VERSION:
                 raise ProjectError(
-                    f"project was written by a newer annotator_widgets (schema {version}, this one reads {SCHEMA_VERSION})",
-                    given=str(p), hint="upgrade annotator_widgets",
+                    f"project was written by a newer annotator_widgets "
+                    f"(schema {version}, this one reads {SCHEMA_VERSION})",
+                    given=str(p),
+                    hint="upgrade annotator_widgets",
                 )
         except BaseException:
             if lock:
@@ -252,8 +265,7 @@ class Project:
     def _connect(p: Path, *, readonly: bool) -> sqlite3.Connection:
         try:
             if readonly:
-                conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=False,
-                                       isolation_level=None)
+                conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
             else:
                 conn = sqlite3.connect(str(p), check_same_thread=False, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -261,7 +273,11 @@ class Project:
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
         except sqlite3.DatabaseError as exc:
-            raise ProjectError("cannot open project database", given=str(p), hint=str(exc)) from exc
+            raise ProjectError(
+                "cannot open the project: not an annotator_widgets project, or a damaged file",
+                given=str(p),
+                hint=f"SQLite says: {exc}",
+            ) from exc
         return conn
 
     def close(self) -> None:
@@ -332,8 +348,9 @@ class Project:
         with self._lock:
             self._check_open()
             if self.readonly:
-                raise ProjectError("project is open read-only", given=str(self.path),
-                                   hint="open it with Project.open(path) to edit")
+                raise ProjectError(
+                    "project is open read-only", given=str(self.path), hint="open it with Project.open(path) to edit"
+                )
             outer = self._tx_depth == 0
             if outer:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -344,16 +361,16 @@ class Project:
                 own_group = True
             try:
                 yield
+                if own_group:
+                    self._end_group()
             except BaseException:
                 self._tx_depth -= 1
                 if outer:
                     self._conn.execute("ROLLBACK")
-                if own_group:
-                    self._end_group()
+                if own_group:  # its history row was rolled back with everything else
+                    self._group, self._group_keys = None, set()
                 raise
             self._tx_depth -= 1
-            if own_group:
-                self._end_group()
             if outer:
                 self._conn.execute("COMMIT")
 
@@ -393,14 +410,10 @@ class Project:
 
     def _end_group(self) -> None:
         grp = self._group
-        self._group = None
-        self._group_keys = set()
-        if grp is not None and self._tx_depth == 0:
-            with self.transaction(None):
-                n = self._conn.execute("SELECT count(*) FROM changes WHERE grp=?", (grp,)).fetchone()[0]
-                if n == 0:
-                    self._conn.execute("DELETE FROM history WHERE grp=?", (grp,))
-        elif grp is not None:
+        self._group, self._group_keys = None, set()
+        if grp is None:
+            return
+        with self.transaction(None):  # joins the current transaction if there is one
             n = self._conn.execute("SELECT count(*) FROM changes WHERE grp=?", (grp,)).fetchone()[0]
             if n == 0:
                 self._conn.execute("DELETE FROM history WHERE grp=?", (grp,))
@@ -496,8 +509,14 @@ class Project:
         """The id the next :meth:`add_object` will return (ids are never reused)."""
         return int(self.get_meta("next_obj_id") or 1)
 
-    def add_object(self, name: str = "", category: str = "", color: tuple[int, int, int] | None = None,
-                   *, obj_id: int | None = None) -> ObjectInfo:
+    def add_object(
+        self,
+        name: str = "",
+        category: str = "",
+        color: tuple[int, int, int] | None = None,
+        *,
+        obj_id: int | None = None,
+    ) -> ObjectInfo:
         """Create an object with a fresh global id (or the given unused ``obj_id``)."""
         with self.transaction(f"add object {name or category}".strip()):
             nxt = self.next_object_id
@@ -506,8 +525,9 @@ class Project:
             elif self.get_object(obj_id) is not None:
                 raise ProjectError("object id is already in use", given=obj_id, hint="omit obj_id to get a fresh one")
             info = ObjectInfo(obj_id, name=name, category=category, color=color or color_for(obj_id))
-            self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('next_obj_id', ?)",
-                               (str(max(nxt, obj_id + 1)),))
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_obj_id', ?)", (str(max(nxt, obj_id + 1)),)
+            )
             self._set("objects", (info.obj_id,), self._object_row(info))
         return info
 
@@ -521,8 +541,9 @@ class Project:
 
     def get_object(self, obj_id: int) -> ObjectInfo | None:
         """The object with this id, or None (a lookup never creates anything)."""
-        row = self._query(f"SELECT {', '.join(_TABLES['objects'][1])} FROM objects WHERE obj_id=?",
-                          (int(obj_id),)).fetchone()
+        row = self._query(
+            f"SELECT {', '.join(_TABLES['objects'][1])} FROM objects WHERE obj_id=?", (int(obj_id),)
+        ).fetchone()
         return None if row is None else self._object_from_row(row)
 
     def object(self, obj_id: int) -> ObjectInfo:
@@ -530,7 +551,9 @@ class Project:
         info = self.get_object(obj_id)
         if info is None:
             known = [o.obj_id for o in self.objects()]
-            raise ProjectError("no such object", given=obj_id, hint=f"known object ids: {known}; add one with add_object()")
+            raise ProjectError(
+                "no such object", given=obj_id, hint=f"known object ids: {known}; add one with add_object()"
+            )
         return info
 
     def objects(self) -> list[ObjectInfo]:
@@ -580,8 +603,11 @@ class Project:
         w, h = self.size
         rle = mask if isinstance(mask, RLE) else RLE.from_mask(np.asarray(mask))
         if rle.size != (h, w):
-            raise ProjectError("mask size does not match the video", given=f"{rle.size[1]}x{rle.size[0]}",
-                               hint=f"masks are in video pixels: {w}x{h} (width x height)")
+            raise ProjectError(
+                "mask size does not match the video",
+                given=f"{rle.size[1]}x{rle.size[0]}",
+                hint=f"masks are in video pixels: {w}x{h} (width x height)",
+            )
         return rle
 
     def set_prompt(self, prompt: Prompt) -> Prompt:
@@ -595,8 +621,9 @@ class Project:
             points = json.dumps([[p.x, p.y, p.label] for p in prompt.points])
             box = json.dumps(list(prompt.box.xyxy)) if prompt.box else None
             mask = json.dumps(prompt.mask.to_coco()) if prompt.mask else None
-            self._set("prompts", (prompt.frame, prompt.obj_id),
-                      (prompt.frame, prompt.obj_id, points, box, mask, self._seq))
+            self._set(
+                "prompts", (prompt.frame, prompt.obj_id), (prompt.frame, prompt.obj_id, points, box, mask, self._seq)
+            )
         return prompt
 
     def delete_prompt(self, frame: int, obj_id: int | None = None) -> int:
@@ -614,7 +641,8 @@ class Project:
     def _prompt_from_row(row: Row) -> Prompt:
         frame, obj_id, points, box, mask = row[:5]
         return Prompt(
-            frame=frame, obj_id=obj_id,
+            frame=frame,
+            obj_id=obj_id,
             points=tuple(Point(x, y, int(lab)) for x, y, lab in json.loads(points)),
             box=Box(*json.loads(box)) if box else None,
             mask=RLE.from_coco(json.loads(mask)) if mask else None,
@@ -622,8 +650,9 @@ class Project:
 
     def prompt(self, frame: int, obj_id: int) -> Prompt | None:
         """The prompt of one object on one frame, or None."""
-        row = self._query("SELECT frame, obj_id, points, box, mask FROM prompts WHERE frame=? AND obj_id=?",
-                          (frame, obj_id)).fetchone()
+        row = self._query(
+            "SELECT frame, obj_id, points, box, mask FROM prompts WHERE frame=? AND obj_id=?", (frame, obj_id)
+        ).fetchone()
         return None if row is None else self._prompt_from_row(row)
 
     def prompts(self, *, frame: int | None = None, obj_id: int | None = None) -> list[Prompt]:
@@ -649,8 +678,15 @@ class Project:
     def _mask_row(self, frame: int, obj_id: int, rle: RLE, score: float | None, source: Source | str) -> Row:
         return (frame, obj_id, rle.counts, rle.area, None if score is None else float(score), Source(source).value)
 
-    def put_mask(self, frame: int, obj_id: int, mask: MaskLike, *, score: float | None = None,
-                 source: Source | str = Source.EDITED) -> Annotation:
+    def put_mask(
+        self,
+        frame: int,
+        obj_id: int,
+        mask: MaskLike,
+        *,
+        score: float | None = None,
+        source: Source | str = Source.EDITED,
+    ) -> Annotation:
         """Store the mask of one object on one frame (one undo step unless inside a group)."""
         rle = self._check_mask(mask)
         self._check_frame(frame)
@@ -666,12 +702,16 @@ class Project:
             known = {o.obj_id for o in self.objects()}
             for ann in annotations:
                 if ann.obj_id not in known:
-                    raise ProjectError("annotation for an unknown object", given=ann.obj_id,
-                                       hint="add the object first with add_object()")
+                    raise ProjectError(
+                        "annotation for an unknown object",
+                        given=ann.obj_id,
+                        hint="add the object first with add_object()",
+                    )
                 self._check_frame(ann.frame)
                 rle = self._check_mask(ann.rle)
-                self._set("masks", (ann.frame, ann.obj_id),
-                          self._mask_row(ann.frame, ann.obj_id, rle, ann.score, ann.source))
+                self._set(
+                    "masks", (ann.frame, ann.obj_id), self._mask_row(ann.frame, ann.obj_id, rle, ann.score, ann.source)
+                )
                 n += 1
         return n
 
@@ -697,18 +737,21 @@ class Project:
 
     def annotation(self, frame: int, obj_id: int) -> Annotation | None:
         """The annotation of one object on one frame, or None."""
-        row = self._query(f"SELECT {', '.join(_TABLES['masks'][1])} FROM masks WHERE frame=? AND obj_id=?",
-                          (frame, obj_id)).fetchone()
+        row = self._query(
+            f"SELECT {', '.join(_TABLES['masks'][1])} FROM masks WHERE frame=? AND obj_id=?", (frame, obj_id)
+        ).fetchone()
         return None if row is None else self._ann_from_row(row)
 
     def annotations(self, frame: int) -> dict[int, Annotation]:
         """All annotations on one frame, keyed by object id."""
-        rows = self._query(f"SELECT {', '.join(_TABLES['masks'][1])} FROM masks WHERE frame=? ORDER BY obj_id",
-                           (frame,)).fetchall()
+        rows = self._query(
+            f"SELECT {', '.join(_TABLES['masks'][1])} FROM masks WHERE frame=? ORDER BY obj_id", (frame,)
+        ).fetchall()
         return {r[1]: self._ann_from_row(r) for r in rows}
 
-    def iter_annotations(self, *, obj_id: int | None = None, start: int = 0,
-                         stop: int | None = None) -> Iterator[Annotation]:
+    def iter_annotations(
+        self, *, obj_id: int | None = None, start: int = 0, stop: int | None = None
+    ) -> Iterator[Annotation]:
         """Annotations ordered by frame then object, streamed (constant memory)."""
         stop = self.num_frames if stop is None else stop
         sql = f"SELECT {', '.join(_TABLES['masks'][1])} FROM masks WHERE frame>=? AND frame<?"
@@ -750,9 +793,22 @@ class Project:
             new = set()
             for pose in poses:
                 self.object(pose.person_id)
-                wl = None if pose.world_landmarks is None else np.ascontiguousarray(pose.world_landmarks, "<f4").tobytes()
-                self._set("poses", (frame, pose.person_id), (
-                    frame, pose.person_id, np.ascontiguousarray(pose.landmarks, "<f4").tobytes(), wl, float(pose.score)))
+                wl = (
+                    None
+                    if pose.world_landmarks is None
+                    else np.ascontiguousarray(pose.world_landmarks, "<f4").tobytes()
+                )
+                self._set(
+                    "poses",
+                    (frame, pose.person_id),
+                    (
+                        frame,
+                        pose.person_id,
+                        np.ascontiguousarray(pose.landmarks, "<f4").tobytes(),
+                        wl,
+                        float(pose.score),
+                    ),
+                )
                 new.add(pose.person_id)
             for pid in old - new:
                 self._set("poses", (frame, pid), None)
@@ -766,8 +822,9 @@ class Project:
 
     def poses(self, frame: int) -> list[PersonPose]:
         """Poses on one frame, by person id."""
-        rows = self._query("SELECT frame, person_id, landmarks, world, score FROM poses WHERE frame=? ORDER BY person_id",
-                           (frame,)).fetchall()
+        rows = self._query(
+            "SELECT frame, person_id, landmarks, world, score FROM poses WHERE frame=? ORDER BY person_id", (frame,)
+        ).fetchall()
         return [self._pose_from_row(r) for r in rows]
 
     def iter_poses(self, person_id: int | None = None) -> Iterator[PersonPose]:
@@ -785,9 +842,21 @@ class Project:
         with self.transaction(f"action {segment.label}"):
             row = self._conn.execute("SELECT coalesce(max(action_id), 0) + 1 FROM actions").fetchone()
             aid = int(row[0])
-            self._set("actions", (aid,), (aid, segment.start, segment.end, segment.label, segment.person_id,
-                                          segment.obj_id, segment.description, segment.score,
-                                          json.dumps(segment.meta)))
+            self._set(
+                "actions",
+                (aid,),
+                (
+                    aid,
+                    segment.start,
+                    segment.end,
+                    segment.label,
+                    segment.person_id,
+                    segment.obj_id,
+                    segment.description,
+                    segment.score,
+                    json.dumps(segment.meta),
+                ),
+            )
         return aid
 
     def remove_action(self, action_id: int) -> None:
@@ -799,7 +868,9 @@ class Project:
 
     def actions(self) -> dict[int, ActionSegment]:
         """All action segments keyed by id, ordered by start frame."""
-        rows = self._query(f"SELECT {', '.join(_TABLES['actions'][1])} FROM actions ORDER BY start, action_id").fetchall()
+        rows = self._query(
+            f"SELECT {', '.join(_TABLES['actions'][1])} FROM actions ORDER BY start, action_id"
+        ).fetchall()
         return {
             aid: ActionSegment(start, stop, label, person_id, obj_id, desc, score, json.loads(meta))
             for aid, start, stop, label, person_id, obj_id, desc, score, meta in rows

@@ -79,9 +79,7 @@ def decode_counts(text: str | bytes) -> np.ndarray:
         )
     ends = (arr & 0x20) == 0
     if not ends[-1]:
-        raise AnnotatorError(
-            "RLE counts string is truncated", given=raw[-20:], hint="the string was cut off"
-        )
+        raise AnnotatorError("RLE counts string is truncated", given=raw[-20:], hint="the string was cut off")
     group = np.concatenate(([0], np.cumsum(ends[:-1])))
     starts = np.flatnonzero(np.concatenate(([True], ends[:-1])))
     k = np.arange(arr.size) - starts[group]
@@ -149,17 +147,13 @@ class RLE:
         if isinstance(counts, list):
             arr = np.asarray(counts, np.int64)
             if arr.sum() != size[0] * size[1]:
-                raise AnnotatorError(
-                    "RLE counts do not add up to height*width", given=(int(arr.sum()), size)
-                )
+                raise AnnotatorError("RLE counts do not add up to height*width", given=(int(arr.sum()), size))
             return cls(size, encode_counts(arr))  # type: ignore[arg-type]
         if isinstance(counts, bytes):
             counts = counts.decode("ascii")
         rle = cls(size, str(counts))  # type: ignore[arg-type]
         if rle.counts_array.sum() != size[0] * size[1]:
-            raise AnnotatorError(
-                "RLE counts do not add up to height*width", given=(int(rle.counts_array.sum()), size)
-            )
+            raise AnnotatorError("RLE counts do not add up to height*width", given=(int(rle.counts_array.sum()), size))
         return rle
 
     def to_coco(self) -> dict[str, Any]:

@@ -75,9 +75,7 @@ def _finite(name: str, value: Any) -> float:
 
 def _frame_index(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise PromptError(
-            "frame must be a non-negative integer", given=value, hint="frames count from 0"
-        )
+        raise PromptError("frame must be a non-negative integer", given=value, hint="frames count from 0")
     return int(value)
 
 
@@ -112,9 +110,7 @@ class Point:
         object.__setattr__(self, "x", _finite("Point.x", self.x))
         object.__setattr__(self, "y", _finite("Point.y", self.y))
         if self.label not in (0, 1) or isinstance(self.label, float):
-            raise PromptError(
-                "Point.label must be 1 (positive) or 0 (negative)", given=self.label
-            )
+            raise PromptError("Point.label must be 1 (positive) or 0 (negative)", given=self.label)
         object.__setattr__(self, "label", int(self.label))
 
     @property
@@ -352,9 +348,7 @@ class ActionSegment:
         object.__setattr__(self, "start", _frame_index(self.start))
         object.__setattr__(self, "end", _frame_index(self.end))
         if self.end < self.start:
-            raise PromptError(
-                "ActionSegment.end must be >= start", given=(self.start, self.end)
-            )
+            raise PromptError("ActionSegment.end must be >= start", given=(self.start, self.end))
         if self.person_id is not None:
             object.__setattr__(self, "person_id", _obj_id(self.person_id))
         if self.obj_id is not None:

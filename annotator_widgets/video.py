@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import VideoError
 
-__all__ = ["VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "VideoSource", "open_video"]
+__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "VideoSource", "open_video"]
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,9 @@ class VideoSource(ABC):
 
     kind: str = "video"
 
-    def __init__(self, *, fps: float, size: tuple[int, int], length: int, name: str,
-                 path: str | None, cache_bytes: int) -> None:
+    def __init__(
+        self, *, fps: float, size: tuple[int, int], length: int, name: str, path: str | None, cache_bytes: int
+    ) -> None:
         self._fps = float(fps)
         self._size = (int(size[0]), int(size[1]))
         self._len = int(length)
@@ -135,13 +136,15 @@ class VideoSource(ABC):
         """Return ``index`` as an int, or raise :class:`VideoError` if out of range."""
         if isinstance(index, bool) or not isinstance(index, int | np.integer):
             raise VideoError(
-                f"frame index must be an integer for {self.name}", given=index,
+                f"frame index must be an integer for {self.name}",
+                given=index,
                 hint=f"use 0..{len(self) - 1}",
             )
         i = int(index)
         if i < 0 or i >= len(self):
             raise VideoError(
-                f"frame index out of range for {self.name} ({len(self)} frames)", given=index,
+                f"frame index out of range for {self.name} ({len(self)} frames)",
+                given=index,
                 hint=f"use 0..{len(self) - 1}; negative indices are not accepted",
             )
         return i
@@ -207,8 +210,9 @@ class FileVideo(VideoSource):
     #: read forward instead of seeking when the target is at most this many frames ahead
     forward_window = 48
 
-    def __init__(self, path: str | os.PathLike[str], *, cache_bytes: int, fps: float | None = None,
-                 allow_truncated: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, cache_bytes: int, fps: float | None = None, allow_truncated: bool = False
+    ) -> None:
         p = Path(path)
         if not p.exists():
             raise VideoError("video file not found", given=str(p), hint="check the path and the working directory")
@@ -223,7 +227,8 @@ class FileVideo(VideoSource):
             cap.release()
             raise VideoError(
                 "video has no decodable frames (unsupported codec, or a corrupt or truncated file)",
-                given=self._path, hint=_FFMPEG_HINT,
+                given=self._path,
+                hint=_FFMPEG_HINT,
             )
         h, w = first.shape[:2]
         file_fps = cap.get(cv2.CAP_PROP_FPS)
@@ -234,7 +239,11 @@ class FileVideo(VideoSource):
         n = self._verify_length(claimed, allow_truncated)
         super().__init__(
             fps=fps or (file_fps if file_fps and np.isfinite(file_fps) and file_fps > 0 else 30.0),
-            size=(w, h), length=n, name=p.name, path=str(p.resolve()), cache_bytes=cache_bytes,
+            size=(w, h),
+            length=n,
+            name=p.name,
+            path=str(p.resolve()),
+            cache_bytes=cache_bytes,
         )
         self._first = cv2.cvtColor(first, cv2.COLOR_BGR2RGB)
 
@@ -243,7 +252,8 @@ class FileVideo(VideoSource):
         if not cap.isOpened():
             raise VideoError(
                 "cannot open video: not a video file, an unsupported container, or a truncated file",
-                given=self._path, hint=_FFMPEG_HINT,
+                given=self._path,
+                hint=_FFMPEG_HINT,
             )
         return cap
 
@@ -288,7 +298,8 @@ class FileVideo(VideoSource):
         ok, bgr = self._cap.read()
         if not ok or bgr is None:
             raise VideoError(
-                f"cannot decode frame {index} of {self.name}", given=self._path,
+                f"cannot decode frame {index} of {self.name}",
+                given=self._path,
                 hint="the file may be corrupt after this point; " + _FFMPEG_HINT,
             )
         self._next = index + 1
@@ -300,7 +311,7 @@ class FileVideo(VideoSource):
         if not (self._next <= index <= self._next + self.forward_window):
             if self._exact_seek:
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-                self._next = int(round(self._cap.get(cv2.CAP_PROP_POS_FRAMES)))
+                self._next = round(self._cap.get(cv2.CAP_PROP_POS_FRAMES))
                 if self._next != index:
                     log.warning("%s: seeking is not frame-exact; decoding from the start instead", self.name)
                     self._exact_seek = False
@@ -308,7 +319,9 @@ class FileVideo(VideoSource):
                 self._reset_capture()
         while self._next < index:
             if not self._cap.grab():
-                raise VideoError(f"cannot decode frame {self._next} of {self.name}", given=self._path, hint=_FFMPEG_HINT)
+                raise VideoError(
+                    f"cannot decode frame {self._next} of {self.name}", given=self._path, hint=_FFMPEG_HINT
+                )
             self._next += 1
         return self._read_next(index)
 
@@ -337,7 +350,8 @@ class FolderVideo(VideoSource):
         )
         if not files:
             raise VideoError(
-                "folder holds no image frames", given=str(p),
+                "folder holds no image frames",
+                given=str(p),
                 hint=f"put frames named like 00000.jpg there (extensions: {', '.join(IMAGE_EXTENSIONS)})",
             )
         sizes: dict[tuple[int, int], str] = {}
@@ -345,18 +359,22 @@ class FolderVideo(VideoSource):
             try:
                 with Image.open(f) as im:
                     sizes.setdefault(im.size, f.name)
-            except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad files
-                raise VideoError("cannot read image frame", given=str(f), hint="replace or delete the corrupt file") from exc
+            except Exception as exc:
+                raise VideoError(
+                    "cannot read image frame", given=str(f), hint="replace or delete the corrupt file"
+                ) from exc
             if len(sizes) > 1:
                 (s1, f1), (s2, f2) = list(sizes.items())[:2]
                 raise VideoError(
-                    "frames in the folder differ in size", given=f"{f1} is {s1[0]}x{s1[1]}, {f2} is {s2[0]}x{s2[1]} in {p}",
+                    "frames in the folder differ in size",
+                    given=f"{f1} is {s1[0]}x{s1[1]}, {f2} is {s2[0]}x{s2[1]} in {p}",
                     hint="resize all frames to one size",
                 )
         self._files = files
         (size,) = sizes
-        super().__init__(fps=fps or 30.0, size=size, length=len(files), name=p.name, path=str(p.resolve()),
-                         cache_bytes=cache_bytes)
+        super().__init__(
+            fps=fps or 30.0, size=size, length=len(files), name=p.name, path=str(p.resolve()), cache_bytes=cache_bytes
+        )
 
     @property
     def files(self) -> list[Path]:
@@ -370,7 +388,7 @@ class FolderVideo(VideoSource):
         try:
             with Image.open(f) as im:
                 arr = np.asarray(im.convert("RGB"))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise VideoError(f"cannot decode frame {index}", given=str(f), hint="replace the corrupt file") from exc
         if (arr.shape[1], arr.shape[0]) != self.size:
             raise VideoError(f"frame {index} has a different size than frame 0", given=str(f))
@@ -394,13 +412,16 @@ class ArrayVideo(VideoSource):
             seq = [np.asarray(f) for f in frames]
             shapes = {f.shape[:2] for f in seq}
             if len(shapes) > 1:
-                raise VideoError("frames in the list differ in size", given=sorted(shapes)[:2], hint="resize them to one size")
+                raise VideoError(
+                    "frames in the list differ in size", given=sorted(shapes)[:2], hint="resize them to one size"
+                )
         if len(seq) == 0:
             raise VideoError("no frames given", given=type(frames).__name__, hint="pass at least one frame")
         first = np.asarray(seq[0])
         if first.dtype != np.uint8:
             raise VideoError(
-                "frames must be uint8 RGB", given=str(first.dtype),
+                "frames must be uint8 RGB",
+                given=str(first.dtype),
                 hint="convert floats in 0..1 with (frames * 255).round().astype(np.uint8)",
             )
         if first.ndim == 2:
@@ -451,7 +472,8 @@ def open_video(
         return ArrayVideo(src, fps=fps)
     if not isinstance(src, str | os.PathLike):
         raise VideoError(
-            "cannot open this as a video", given=type(src).__name__,
+            "cannot open this as a video",
+            given=type(src).__name__,
             hint="pass a file path, a folder of frames, or a (T, H, W, 3) uint8 array",
         )
     p = Path(src).expanduser()

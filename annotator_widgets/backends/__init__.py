@@ -112,8 +112,11 @@ def resolve_segmenter(spec: str | VideoSegmenter = "auto", **kwargs: Any) -> Vid
     if not isinstance(spec, str):
         missing = [m for m in ("start", "set_prompt", "propagate", "remove_object", "reset") if not hasattr(spec, m)]
         if missing:
-            raise BackendError("object is not a VideoSegmenter", given=type(spec).__name__,
-                               hint=f"it lacks {missing}; pass a name like 'classic' or 'sam2'")
+            raise BackendError(
+                "object is not a VideoSegmenter",
+                given=type(spec).__name__,
+                hint=f"it lacks {missing}; pass a name like 'classic' or 'sam2'",
+            )
         return spec
     name, _, arg = spec.partition(":")
     name = name.strip().lower()
@@ -129,8 +132,11 @@ def resolve_segmenter(spec: str | VideoSegmenter = "auto", **kwargs: Any) -> Vid
         from .sam2_hf import HfSam2Segmenter
 
         if not arg and "model" not in kwargs:
-            raise BackendError("'hf' needs a model id or folder", given=spec,
-                               hint="use e.g. 'hf:facebook/sam2.1-hiera-tiny' or 'hf:/path/to/saved/model'")
+            raise BackendError(
+                "'hf' needs a model id or folder",
+                given=spec,
+                hint="use e.g. 'hf:facebook/sam2.1-hiera-tiny' or 'hf:/path/to/saved/model'",
+            )
         return HfSam2Segmenter(arg or kwargs.pop("model"), **kwargs)
     if name == "auto":
         from ._optional import available

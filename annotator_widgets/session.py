@@ -1,0 +1,681 @@
+"""The annotation session: the one stateful orchestrator between a video, a project and a segmenter.
+
+The session speaks SAM2's vocabulary (``add_points``, ``add_box``, ``add_mask``,
+``propagate``, ``remove_object``, ``clear_frame``, ``reset``, ``undo``, ``redo``).
+Every result is written to the :class:`~annotator_widgets.project.Project` as it
+is produced; the segmenter's own state is only a cache that the session rebuilds
+from the project's prompts whenever it may be stale (after undo, redo, reopening).
+
+Propagation is a generator: iterate it to drive your own progress bar, stop
+iterating (or call :meth:`AnnotationSession.cancel`) to cancel between frames.
+Masks are encoded and committed by a writer thread fed through a bounded queue,
+off the propagation loop; the generator flushes it before it finishes, so when
+``propagate`` returns, everything it yielded is in the project.
+
+Example:
+    >>> from annotator_widgets import AnnotationSession
+    >>> from annotator_widgets.testing.clips import synthetic_clip
+    >>> clip = synthetic_clip(num_frames=8, size=(160, 120), num_objects=1)
+    >>> session = AnnotationSession(clip.frames, segmenter="classic")
+    >>> cup = session.add_object(name="blob")
+    >>> y, x = np.argwhere(clip.masks[1][0]).mean(axis=0)
+    >>> masks = session.add_points(0, cup.obj_id, [(x, y)])
+    >>> sorted(masks)
+    [1]
+    >>> frames = [step.frame for step in session.propagate()]
+    >>> frames == list(range(8)), len(session.project.mask_frames(cup.obj_id))
+    (True, 8)
+    >>> session.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .backends import ObjectMask, VideoSegmenter, resolve_segmenter
+from .errors import AnnotatorError, BackendError, ProjectError, PromptError
+from .project import Project
+from .rle import RLE
+from .types import Annotation, Box, ObjectInfo, Point, Prompt, Source
+from .video import VideoSource, open_video
+
+__all__ = ["AnnotationSession", "FrameResult", "Progress"]
+
+log = logging.getLogger(__name__)
+
+Direction = Literal["forward", "backward", "both"]
+PointsLike = Sequence[Point] | Sequence[Sequence[float]] | np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class FrameResult:
+    """One propagated frame: the masks (video pixels, bool) and scores of every tracked object.
+
+    Unpacks as ``frame, masks`` for SAM2-style loops; use attributes for the rest.
+    """
+
+    frame: int
+    masks: dict[int, np.ndarray]
+    scores: dict[int, float | None] = field(default_factory=dict)
+    direction: str = "forward"
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.frame, self.masks))
+
+
+@dataclass
+class Progress:
+    """Live state of the running (or last) propagation."""
+
+    total: int = 0
+    done: int = 0
+    saved: int = 0
+    frame: int | None = None
+    direction: str = ""
+    running: bool = False
+    cancelled: bool = False
+    error: str | None = None
+
+
+class _Writer:
+    """Encodes masks to RLE and commits them, off the propagation loop (bounded queue)."""
+
+    _STOP = object()
+
+    def __init__(self, project: Project, maxsize: int, progress: Progress) -> None:
+        self._project = project
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
+        self._progress = progress
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="annotator-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, frame: int, items: list[tuple[int, np.ndarray, float | None, Source]]) -> None:
+        if self._error is not None:
+            raise self._wrap(self._error)
+        self._queue.put((frame, items))
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is self._STOP:
+                self._queue.task_done()
+                return
+            batch = [first]
+            while len(batch) < 8:  # commit what is already waiting together
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is self._STOP:
+                    self._queue.put(nxt)  # handled on the next loop
+                    self._queue.task_done()
+                    break
+                batch.append(nxt)
+            try:
+                if self._error is None:
+                    anns = [
+                        Annotation(frame, oid, RLE.from_mask(mask), score, source)
+                        for frame, items in batch
+                        for oid, mask, score, source in items
+                    ]
+                    self._project.put_annotations(anns, label="propagate")
+                    self._progress.saved += len(batch)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
+                self._error = exc
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    @staticmethod
+    def _wrap(exc: BaseException) -> BaseException:
+        if isinstance(exc, AnnotatorError):
+            return exc
+        return ProjectError("saving propagated masks failed", given=repr(exc), hint="check free disk space")
+
+    def close(self) -> None:
+        """Wait until every submitted frame is committed; re-raise a write error."""
+        self._queue.put(self._STOP)
+        self._queue.join()
+        self._thread.join()
+        if self._error is not None:
+            raise self._wrap(self._error)
+
+
+class AnnotationSession:
+    """Annotate one video: prompts in, masklets out, all stored in a project.
+
+    Args:
+        video: Anything :func:`~annotator_widgets.open_video` accepts, or a VideoSource.
+        project: A :class:`Project`, a path (opened if it exists, else created),
+            or None for a new project in a temporary folder (see ``session.project.path``).
+        segmenter: A segmenter instance or name (``"auto"``, ``"classic"``,
+            ``"sam2[:model]"``, ``"hf:<model>"``); see :mod:`annotator_widgets.backends`.
+        show_progress: Show a tqdm progress bar while propagating.
+        writer_queue: Frames that may wait to be saved; bounds the memory in flight.
+    """
+
+    def __init__(
+        self,
+        video: Any,
+        project: Project | str | os.PathLike[str] | None = None,
+        segmenter: str | VideoSegmenter = "auto",
+        *,
+        show_progress: bool = False,
+        writer_queue: int = 16,
+    ) -> None:
+        self._own_video = not isinstance(video, VideoSource)
+        self.video: VideoSource = open_video(video)
+        self._own_project = not isinstance(project, Project)
+        self.project: Project = self._open_project(project)
+        self.segmenter: VideoSegmenter = resolve_segmenter(segmenter)
+        self.show_progress = show_progress
+        self.writer_queue = max(1, int(writer_queue))
+        self.progress = Progress()
+        self._busy = threading.Lock()
+        self._cancel = threading.Event()
+        self._started = False
+        self._synced = False
+
+    # ------------------------------------------------------------------ setup
+    def _open_project(self, project: Project | str | os.PathLike[str] | None) -> Project:
+        if isinstance(project, Project):
+            proj = project
+        elif project is None:
+            folder = tempfile.mkdtemp(prefix="annotator_widgets-")
+            proj = Project.create(Path(folder) / "session.awp", self.video)
+            log.info("new project in %s (pass project=PATH to keep it somewhere else)", proj.path)
+        elif Path(project).exists():
+            proj = Project.open(project)
+        else:
+            proj = Project.create(project, self.video)
+        info = proj.video_info
+        if (info.get("frames"), info.get("width"), info.get("height")) != (len(self.video), *self.video.size):
+            raise ProjectError(
+                "project was made for a different video",
+                given=f"project: {info.get('frames')} frames {info.get('width')}x{info.get('height')}, "
+                f"video: {len(self.video)} frames {self.video.width}x{self.video.height}",
+                hint="open the project with the video it was created for",
+            )
+        return proj
+
+    @contextlib.contextmanager
+    def _op(self) -> Iterator[None]:
+        if not self._busy.acquire(blocking=False):
+            raise BackendError(
+                "the session is busy propagating",
+                given="a propagation is running",
+                hint="call session.cancel() or wait until it finishes",
+            )
+        try:
+            yield
+        finally:
+            self._busy.release()
+
+    def _ensure_synced(self) -> None:
+        """Make the segmenter's cache agree with the project's prompts."""
+        if not self._started:
+            self.segmenter.start(self.video)
+            self._started = True
+            self._synced = False
+        if self._synced:
+            return
+        self.segmenter.reset()
+        prompts = self.project.prompts()
+        for prompt in prompts:
+            self.segmenter.set_prompt(prompt)
+        self._synced = True
+        if prompts:
+            log.debug("segmenter rebuilt from %d prompts", len(prompts))
+
+    # ------------------------------------------------------------------ objects
+    def add_object(self, name: str = "", category: str = "", color: tuple[int, int, int] | None = None) -> ObjectInfo:
+        """Create an object with a fresh global id (ids are never reused)."""
+        return self.project.add_object(name=name, category=category, color=color)
+
+    @property
+    def objects(self) -> list[ObjectInfo]:
+        """The project's objects."""
+        return self.project.objects()
+
+    def _object_for(self, obj_id: int | None) -> ObjectInfo:
+        if obj_id is None:
+            return self.project.add_object()
+        if isinstance(obj_id, bool) or not isinstance(obj_id, int | np.integer) or obj_id < 1:
+            raise PromptError("obj_id must be a positive integer or None for a new object", given=obj_id)
+        info = self.project.get_object(int(obj_id))
+        if info is not None:
+            return info
+        if obj_id >= self.project.next_object_id:
+            return self.project.add_object(obj_id=int(obj_id))
+        raise PromptError(
+            f"object {obj_id} was removed and ids are never reused",
+            given=obj_id,
+            hint="create a new object with session.add_object() (or pass obj_id=None)",
+        )
+
+    # ------------------------------------------------------------------ validation
+    def _check_frame(self, frame: Any) -> int:
+        n = len(self.video)
+        if isinstance(frame, bool) or not isinstance(frame, int | np.integer) or not 0 <= frame < n:
+            raise PromptError(f"frame index out of range for a {n}-frame video", given=frame, hint=f"use 0..{n - 1}")
+        return int(frame)
+
+    def _points(self, points: PointsLike, labels: Iterable[int] | None) -> tuple[Point, ...]:
+        w, h = self.video.size
+        if isinstance(points, Point):
+            points = [points]
+        arr_in = list(points) if not isinstance(points, np.ndarray) else points
+        if isinstance(arr_in, np.ndarray) and arr_in.ndim == 1 and arr_in.size == 2:
+            arr_in = arr_in[None]
+        elif (
+            not isinstance(arr_in, np.ndarray)
+            and len(arr_in) == 2
+            and all(isinstance(v, int | float | np.number) for v in arr_in)
+        ):
+            arr_in = [arr_in]  # a single (x, y)
+        if len(arr_in) == 0:
+            raise PromptError("no points given", given=points, hint="pass [(x, y), ...] in video pixels")
+        labs = None if labels is None else [int(v) for v in np.atleast_1d(np.asarray(labels))]
+        if labs is not None and len(labs) != len(arr_in):
+            raise PromptError("points and labels differ in length", given=(len(arr_in), len(labs)))
+        out = []
+        for i, p in enumerate(arr_in):
+            if isinstance(p, Point):
+                pt = p if labs is None else Point(p.x, p.y, labs[i])
+            else:
+                xy = np.asarray(p, dtype=float).ravel()
+                if xy.size != 2:
+                    raise PromptError("each point must be (x, y)", given=p)
+                pt = Point(xy[0], xy[1], 1 if labs is None else labs[i])
+            if not (0 <= pt.x < w and 0 <= pt.y < h):
+                raise PromptError(
+                    f"point lies outside the {w}x{h} frame",
+                    given=(pt.x, pt.y),
+                    hint="coordinates are video pixels: 0 <= x < width, 0 <= y < height",
+                )
+            out.append(pt)
+        return tuple(out)
+
+    def _box(self, box: Box | Sequence[float]) -> Box:
+        w, h = self.video.size
+        b = box if isinstance(box, Box) else Box.from_corners(*[float(v) for v in box])
+        clipped = b.clip(w, h)
+        if clipped is None:
+            raise PromptError(
+                f"box lies outside the {w}x{h} frame", given=b.xyxy, hint="boxes are (x0, y0, x1, y1) in video pixels"
+            )
+        return clipped
+
+    # ------------------------------------------------------------------ prompting verbs
+    def _apply(
+        self, prompt: Prompt, *, stored: np.ndarray | RLE | None = None, source: Source = Source.PROMPTED
+    ) -> dict[int, np.ndarray]:
+        self._ensure_synced()
+        result: dict[int, ObjectMask] = self.segmenter.set_prompt(prompt)
+        try:
+            om = result[prompt.obj_id]
+        except KeyError:
+            self._synced = False
+            raise BackendError("segmenter returned no mask for the prompted object", given=prompt.obj_id) from None
+        try:
+            with self.project.transaction(f"prompt object {prompt.obj_id} on frame {prompt.frame}"):
+                self.project.set_prompt(prompt)
+                self.project.put_mask(
+                    prompt.frame, prompt.obj_id, om.mask if stored is None else stored, score=om.score, source=source
+                )
+        except BaseException:
+            self._synced = False  # the segmenter saw a prompt the project did not keep
+            raise
+        masks = self.masks(prompt.frame)
+        if stored is None:
+            masks[prompt.obj_id] = om.mask
+        return masks
+
+    def add_points(
+        self,
+        frame: int,
+        obj_id: int | None,
+        points: PointsLike,
+        labels: Iterable[int] | None = None,
+        *,
+        clear: bool = False,
+    ) -> dict[int, np.ndarray]:
+        """Add clicks for one object on one frame and get that frame's masks at once.
+
+        Points accumulate with the object's earlier points on this frame (as
+        interactive clicking does); ``clear=True`` replaces them instead.
+
+        Args:
+            frame: Frame index.
+            obj_id: An existing object id, a new (never used) id, or None for a new object.
+            points: ``[(x, y), ...]`` in video pixels, an ``(N, 2)`` array, or Point objects.
+            labels: 1 (positive) / 0 (negative) per point; default all positive.
+            clear: Replace this object's points on this frame instead of adding to them.
+
+        Returns:
+            ``{obj_id: mask}`` of every object with a mask on this frame.
+        """
+        with self._op():
+            frame = self._check_frame(frame)
+            pts = self._points(points, labels)
+            info = self._object_for(obj_id)
+            old = None if clear else self.project.prompt(frame, info.obj_id)
+            if old is not None and old.mask is not None and old.box is None and not old.points:
+                prompt = Prompt(frame, info.obj_id, pts, None, old.mask)
+            elif old is not None:
+                prompt = Prompt(frame, info.obj_id, old.points + pts, old.box, old.mask)
+            else:
+                prompt = Prompt(frame, info.obj_id, pts)
+            return self._apply(prompt)
+
+    def add_box(
+        self, frame: int, obj_id: int | None, box: Box | Sequence[float], *, keep_points: bool = True
+    ) -> dict[int, np.ndarray]:
+        """Prompt one object with a box ``(x0, y0, x1, y1)``; earlier points on this frame stay
+        (SAM2 reads the box first) unless ``keep_points=False``."""
+        with self._op():
+            frame = self._check_frame(frame)
+            b = self._box(box)
+            info = self._object_for(obj_id)
+            old = self.project.prompt(frame, info.obj_id)
+            pts = old.points if (old is not None and keep_points) else ()
+            return self._apply(Prompt(frame, info.obj_id, pts, b))
+
+    def add_mask(self, frame: int, obj_id: int | None, mask: np.ndarray | RLE) -> dict[int, np.ndarray]:
+        """Give one object's exact mask on one frame (a drawing, an import, a correction).
+
+        The mask is stored as drawn (source ``edited``) and replaces the object's
+        points and box on this frame as the segmenter's prompt.
+        """
+        with self._op():
+            frame = self._check_frame(frame)
+            w, h = self.video.size
+            rle = mask if isinstance(mask, RLE) else None
+            if rle is None:
+                arr = np.asarray(mask)
+                if arr.ndim != 2 or arr.shape != (h, w):
+                    raise PromptError(
+                        "mask must be (height, width) of the video", given=arr.shape, hint=f"expected ({h}, {w})"
+                    )
+                rle = RLE.from_mask(arr)
+            elif rle.size != (h, w):
+                raise PromptError(
+                    "mask must be (height, width) of the video", given=rle.size, hint=f"expected ({h}, {w})"
+                )
+            if rle.is_empty:
+                raise PromptError(
+                    "mask is empty",
+                    given=f"frame {frame}",
+                    hint="to delete an object's mask use clear_frame() or remove_object()",
+                )
+            info = self._object_for(obj_id)
+            return self._apply(Prompt(frame, info.obj_id, mask=rle), stored=rle, source=Source.EDITED)
+
+    # ------------------------------------------------------------------ propagation
+    def propagate(
+        self,
+        direction: Direction = "forward",
+        start: int | None = None,
+        end: int | None = None,
+        *,
+        show_progress: bool | None = None,
+    ) -> Iterator[FrameResult]:
+        """Track every prompted object through the video, writing each frame to the project.
+
+        Args:
+            direction: ``"forward"``, ``"backward"`` or ``"both"`` (forward from
+                ``start`` to the end, then backward from ``start`` to the beginning).
+            start: First frame (included). Default: the earliest prompted frame
+                (forward, both) or the latest (backward).
+            end: Last frame (included) of a forward or backward pass. Default: the
+                last frame (forward) or frame 0 (backward). Ignored for ``"both"``.
+            show_progress: Override the session's tqdm setting.
+
+        Returns:
+            A generator of :class:`FrameResult`; arguments are checked when it is created.
+        """
+        if direction not in ("forward", "backward", "both"):
+            raise PromptError("direction must be 'forward', 'backward' or 'both'", given=direction)
+        prompt_frames = self.project.prompt_frames()
+        if not prompt_frames:
+            raise PromptError(
+                "nothing to propagate: no object has a prompt yet",
+                given=self.project.path.name,
+                hint="add points, a box or a mask first (add_points / add_box / add_mask)",
+            )
+        last = len(self.video) - 1
+        if start is None:
+            start = prompt_frames[-1] if direction == "backward" else prompt_frames[0]
+        start = self._check_frame(start)
+        if direction == "forward":
+            stop = last if end is None else self._check_frame(end)
+            if stop < start:
+                raise PromptError("end must be >= start when propagating forward", given=(start, stop))
+            passes = [(start, stop - start, False)]
+        elif direction == "backward":
+            stop = 0 if end is None else self._check_frame(end)
+            if stop > start:
+                raise PromptError("end must be <= start when propagating backward", given=(start, stop))
+            passes = [(start, start - stop, True)]
+        else:
+            passes = [(start, last - start, False), (start, start, True)]
+        progress = show_progress if show_progress is not None else self.show_progress
+        return self._propagate(passes, direction, progress)
+
+    def _propagate(
+        self, passes: list[tuple[int, int, bool]], direction: str, show_progress: bool
+    ) -> Iterator[FrameResult]:
+        from tqdm.auto import tqdm
+
+        if not self._busy.acquire(blocking=False):
+            raise BackendError(
+                "the session is busy propagating",
+                given="a propagation is running",
+                hint="call session.cancel() or wait until it finishes",
+            )
+        total = sum(n + 1 for _, n, _ in passes) - (len(passes) - 1)
+        self.progress = prog = Progress(total=total, running=True, direction=direction)
+        self._cancel.clear()
+        bar = tqdm(total=total, desc=f"propagate {direction}", unit="frame", disable=not show_progress)
+        try:
+            self._ensure_synced()
+            prompted = {(p.frame, p.obj_id) for p in self.project.prompts()}
+            with self.project.group(f"propagate {direction}"):
+                writer = _Writer(self.project, self.writer_queue, prog)
+                try:
+                    yield from self._run_passes(passes, writer, prompted, prog, bar)
+                except BaseException as exc:
+                    if isinstance(exc, GeneratorExit):
+                        prog.cancelled = prog.done < total
+                    else:
+                        prog.error = str(exc)
+                    try:
+                        writer.close()  # keep every frame already yielded
+                    except AnnotatorError as write_exc:
+                        log.error("saving propagated masks failed: %s", write_exc)
+                    raise
+                writer.close()
+        except AnnotatorError as exc:
+            prog.error = prog.error or str(exc)
+            raise
+        finally:
+            bar.close()
+            prog.running = False
+            self._busy.release()
+
+    def _run_passes(
+        self,
+        passes: list[tuple[int, int, bool]],
+        writer: _Writer,
+        prompted: set[tuple[int, int]],
+        prog: Progress,
+        bar: Any,
+    ) -> Iterator[FrameResult]:
+        seen: set[int] = set()
+        for start, count, reverse in passes:
+            stream = self.segmenter.propagate(start, count, reverse)
+            try:
+                for out in stream:
+                    if self._cancel.is_set():
+                        prog.cancelled = True
+                        return
+                    if out.frame in seen:
+                        continue
+                    seen.add(out.frame)
+                    items = [
+                        (oid, om.mask, om.score, Source.PROMPTED if (out.frame, oid) in prompted else Source.PROPAGATED)
+                        for oid, om in out.objects.items()
+                    ]
+                    writer.submit(out.frame, items)
+                    prog.done += 1
+                    prog.frame = out.frame
+                    bar.update(1)
+                    yield FrameResult(
+                        out.frame,
+                        {oid: om.mask for oid, om in out.objects.items()},
+                        {oid: om.score for oid, om in out.objects.items()},
+                        "backward" if reverse else "forward",
+                    )
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+
+    def run(self, direction: Direction = "forward", start: int | None = None, end: int | None = None) -> Progress:
+        """Propagate to completion without handling frames yourself; returns the progress record."""
+        for _ in self.propagate(direction, start, end):
+            pass
+        return self.progress
+
+    def cancel(self) -> None:
+        """Ask a running propagation to stop after the current frame (thread safe)."""
+        self._cancel.set()
+
+    @property
+    def busy(self) -> bool:
+        """True while a propagation holds the session."""
+        return self._busy.locked()
+
+    # ------------------------------------------------------------------ editing verbs
+    def remove_object(self, obj_id: int) -> None:
+        """Delete an object with its prompts and masks (undoable)."""
+        with self._op():
+            self.project.remove_object(obj_id)
+            if self._started and self._synced:
+                self.segmenter.remove_object(obj_id)
+
+    def clear_frame(self, frame: int, obj_id: int | None = None) -> dict[int, np.ndarray]:
+        """Delete the prompts and masks on one frame (of one object, or all); returns what remains."""
+        with self._op():
+            frame = self._check_frame(frame)
+            with self.project.transaction(f"clear frame {frame}"):
+                self.project.delete_prompt(frame, obj_id)
+                self.project.delete_masks(frame=frame, obj_id=obj_id)
+            self._synced = False
+            return self.masks(frame)
+
+    def reset(self) -> None:
+        """Delete every prompt and mask (objects stay, ids are kept); undoable."""
+        with self._op():
+            with self.project.transaction("reset"):
+                for p in self.project.prompts():
+                    self.project.delete_prompt(p.frame, p.obj_id)
+                self.project.delete_masks()
+            if self._started:
+                self.segmenter.reset()
+            self._synced = self._started
+
+    def undo(self) -> str | None:
+        """Undo the latest step (a click, a propagation, a removal...); returns its label."""
+        with self._op():
+            before = {(p.frame, p.obj_id): p for p in self.project.prompts()}
+            label = self.project.undo()
+            self._resync_after(before)
+            return label
+
+    def redo(self) -> str | None:
+        """Redo the latest undone step; returns its label."""
+        with self._op():
+            before = {(p.frame, p.obj_id): p for p in self.project.prompts()}
+            label = self.project.redo()
+            self._resync_after(before)
+            return label
+
+    def _resync_after(self, before: dict[tuple[int, int], Prompt]) -> None:
+        """Update the segmenter cheaply where only some prompts changed; else rebuild it lazily."""
+        if not (self._started and self._synced):
+            return
+        after = {(p.frame, p.obj_id): p for p in self.project.prompts()}
+        gone = set(before) - set(after)
+        objects_left = {k[1] for k in after}
+        try:
+            for key in sorted(gone):
+                if key[1] in objects_left:
+                    self._synced = False  # removing one of several prompts: rebuild
+                    return
+            for oid in {k[1] for k in gone}:
+                self.segmenter.remove_object(oid)
+            for key, prompt in after.items():
+                if before.get(key) != prompt:
+                    self.segmenter.set_prompt(prompt)
+        except Exception:
+            log.debug("incremental resync failed; rebuilding", exc_info=True)
+            self._synced = False
+
+    @property
+    def can_undo(self) -> bool:
+        """True when :meth:`undo` has a step to revert."""
+        return self.project.can_undo
+
+    @property
+    def can_redo(self) -> bool:
+        """True when :meth:`redo` has a step to re-apply."""
+        return self.project.can_redo
+
+    # ------------------------------------------------------------------ reading
+    def masks(self, frame: int) -> dict[int, np.ndarray]:
+        """Stored masks on one frame: ``{obj_id: (H, W) bool}``."""
+        return {oid: ann.mask for oid, ann in self.project.annotations(frame).items()}
+
+    def annotations(self, frame: int) -> dict[int, Annotation]:
+        """Stored annotations (RLE, score, source) on one frame."""
+        return self.project.annotations(frame)
+
+    def prompts(self, frame: int | None = None) -> list[Prompt]:
+        """Stored prompts, optionally of one frame."""
+        return self.project.prompts(frame=frame)
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Stop, release the segmenter, and close what the session opened itself."""
+        self.cancel()
+        with contextlib.suppress(Exception):
+            self.segmenter.close()
+        if self._own_project:
+            self.project.close()
+        if self._own_video:
+            self.video.close()
+
+    def __enter__(self) -> AnnotationSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"AnnotationSession(video={self.video!r}, project={str(self.project.path)!r}, "
+            f"segmenter={getattr(self.segmenter, 'name', type(self.segmenter).__name__)!r})"
+        )
