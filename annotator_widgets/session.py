@@ -319,11 +319,24 @@ class AnnotationSession:
         return clipped
 
     # ------------------------------------------------------------------ prompting verbs
+    def _prompt_verb(
+        self, frame: int, obj_id: int | None, build: Any, *, stored: RLE | None = None, source: Source = Source.PROMPTED
+    ) -> dict[int, np.ndarray]:
+        """Create the object if needed, build its prompt and apply it: one transaction, one undo step."""
+        label = f"prompt object {obj_id if obj_id is not None else 'new'} on frame {frame}"
+        with self.project.transaction(label):
+            info = self._object_for(obj_id)
+            return self._apply(build(info), stored=stored, source=source)
+
     def _apply(
         self, prompt: Prompt, *, stored: np.ndarray | RLE | None = None, source: Source = Source.PROMPTED
     ) -> dict[int, np.ndarray]:
         self._ensure_synced()
-        result: dict[int, ObjectMask] = self.segmenter.set_prompt(prompt)
+        try:
+            result: dict[int, ObjectMask] = self.segmenter.set_prompt(prompt)
+        except BaseException:
+            self._synced = False  # it may have taken part of the prompt
+            raise
         try:
             om = result[prompt.obj_id]
         except KeyError:
@@ -370,15 +383,13 @@ class AnnotationSession:
         with self._op():
             frame = self._check_frame(frame)
             pts = self._points(points, labels)
-            info = self._object_for(obj_id)
-            old = None if clear else self.project.prompt(frame, info.obj_id)
-            if old is not None and old.mask is not None and old.box is None and not old.points:
-                prompt = Prompt(frame, info.obj_id, pts, None, old.mask)
-            elif old is not None:
-                prompt = Prompt(frame, info.obj_id, old.points + pts, old.box, old.mask)
-            else:
-                prompt = Prompt(frame, info.obj_id, pts)
-            return self._apply(prompt)
+            return self._prompt_verb(frame, obj_id, lambda info: self._with_points(frame, info, pts, clear))
+
+    def _with_points(self, frame: int, info: ObjectInfo, pts: tuple[Point, ...], clear: bool) -> Prompt:
+        old = None if clear else self.project.prompt(frame, info.obj_id)
+        if old is None:
+            return Prompt(frame, info.obj_id, pts)
+        return Prompt(frame, info.obj_id, old.points + pts, old.box, old.mask)
 
     def add_box(
         self, frame: int, obj_id: int | None, box: Box | Sequence[float], *, keep_points: bool = True
@@ -388,10 +399,13 @@ class AnnotationSession:
         with self._op():
             frame = self._check_frame(frame)
             b = self._box(box)
-            info = self._object_for(obj_id)
-            old = self.project.prompt(frame, info.obj_id)
-            pts = old.points if (old is not None and keep_points) else ()
-            return self._apply(Prompt(frame, info.obj_id, pts, b))
+
+            def build(info: ObjectInfo) -> Prompt:
+                old = self.project.prompt(frame, info.obj_id)
+                pts = old.points if (old is not None and keep_points) else ()
+                return Prompt(frame, info.obj_id, pts, b)
+
+            return self._prompt_verb(frame, obj_id, build)
 
     def add_mask(self, frame: int, obj_id: int | None, mask: np.ndarray | RLE) -> dict[int, np.ndarray]:
         """Give one object's exact mask on one frame (a drawing, an import, a correction).
@@ -420,8 +434,9 @@ class AnnotationSession:
                     given=f"frame {frame}",
                     hint="to delete an object's mask use clear_frame() or remove_object()",
                 )
-            info = self._object_for(obj_id)
-            return self._apply(Prompt(frame, info.obj_id, mask=rle), stored=rle, source=Source.EDITED)
+            return self._prompt_verb(
+                frame, obj_id, lambda info: Prompt(frame, info.obj_id, mask=rle), stored=rle, source=Source.EDITED
+            )
 
     # ------------------------------------------------------------------ propagation
     def propagate(

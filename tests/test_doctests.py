@@ -1,0 +1,27 @@
+"""The runnable examples in docstrings are tests too."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "annotator_widgets",
+    "annotator_widgets.errors",
+    "annotator_widgets.rle",
+    "annotator_widgets.types",
+    "annotator_widgets.video",
+    "annotator_widgets.project",
+    "annotator_widgets.session",
+    "annotator_widgets.render",
+    "annotator_widgets.export.coco",
+    "annotator_widgets.backends._optional",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
