@@ -196,7 +196,8 @@ class Renderer:
 
         xyxy = np.array([bb for _, bb in boxes], np.float32)
         ids = [oid for oid, _ in boxes]
-        palette = sv.ColorPalette([sv.Color(*self._color(oid, info)) for oid in ids])
+        # supervision draws in BGR order; our frames are RGB, so hand it reversed colours
+        palette = sv.ColorPalette([sv.Color(*self._color(oid, info)[::-1]) for oid in ids])
         det = sv.Detections(xyxy=xyxy, class_id=np.arange(len(ids)))
         scale = max(img.shape[:2]) / 720
         if self.boxes:
@@ -320,7 +321,7 @@ def apply_effect(
     roi = out[y0:y1, x0:x1]
     sub = m[y0:y1, x0:x1]
     if effect == "blur":
-        k = int(3 + intensity * max(8, side) * 0.25) | 1
+        k = int(3 + intensity * max(8, side) * 0.5) | 1
         rh, rw = roi.shape[:2]
         step = max(1, k // 15)  # blur a downscaled copy: same look, cost independent of the radius
         small = cv2.resize(roi, (max(1, rw // step), max(1, rh // step)), interpolation=cv2.INTER_AREA)

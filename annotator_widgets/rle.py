@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .errors import AnnotatorError
@@ -125,7 +126,9 @@ class RLE:
                 given=m.shape,
                 hint="squeeze extra axes, e.g. mask[0] for a (1, H, W) array",
             )
-        flat = (m.T if m.dtype == bool else (m.T != 0)).ravel()
+        binary = (m if m.dtype == bool else m != 0).view(np.uint8)
+        # column-major order; OpenCV's transpose is an order of magnitude faster than numpy's copy
+        flat = cv2.transpose(binary).ravel() if binary.size else binary.ravel()
         return cls(m.shape, encode_counts(_runs(flat)))
 
     @classmethod

@@ -1,0 +1,81 @@
+# The two set-up commands of the README, on a fresh machine:
+#   make demo   - virtualenv, everything installed, default models built, JupyterLab on the quickstart notebook
+#   make test   - virtualenv, everything the tests need (chromium, models, test media), the whole suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+# torch/torchvision from PyPI (a CUDA build that also runs on CPU); override e.g. TORCH_SPEC="torch==2.9.1 torchvision==0.24.1"
+TORCH_SPEC ?= torch torchvision
+STAMP := $(VENV)/.installed
+MODELS_STAMP := $(VENV)/.models
+PORT ?= 8888
+PYTEST_ARGS ?=
+
+.PHONY: help install models chromium test test-fast lint format demo demo-headless bench notebooks clean
+
+help:
+	@echo "make demo           JupyterLab on notebooks/01_quickstart.ipynb (installs everything first)"
+	@echo "make demo-headless  the same pipeline without a browser; outputs in out/"
+	@echo "make test           the whole test suite (installs what it needs)"
+	@echo "make lint | format | bench | notebooks | clean"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml Makefile
+	$(PIP) install --upgrade "pip>=25.1" setuptools wheel
+	$(PIP) install $(TORCH_SPEC)
+	# sam2 ships as an sdist whose build imports torch: build it against the torch installed above
+	SAM2_BUILD_CUDA=$${SAM2_BUILD_CUDA:-0} $(PIP) install --no-build-isolation "sam2>=1.1.0"
+	$(PIP) install -e ".[all]" --group dev
+	$(BIN)/python -c "import cv2, torch, sam2, transformers, mediapipe, supervision, ipycanvas; print('imports ok, cv2', cv2.__version__)"
+	$(PIP) check
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# default models that need no download from a model hub (MediaPipe's full pose model, built from a PyPI wheel)
+$(MODELS_STAMP): $(STAMP)
+	$(BIN)/python -m annotator_widgets.checkpoints fetch pose_landmarker_full
+	touch $(MODELS_STAMP)
+
+models: $(MODELS_STAMP)
+
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@chromium --version
+
+test: install models chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+notebooks: install
+	$(BIN)/jupytext --to ipynb --update-metadata '{"jupytext": null}' notebooks/*.py
+
+demo: install models
+	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(PORT) notebooks/01_quickstart.ipynb
+
+demo-headless: install models
+	$(BIN)/annotator-widgets demo --out out
+
+bench: install models chromium
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache build dist *.egg-info

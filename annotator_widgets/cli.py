@@ -1,0 +1,208 @@
+"""The ``annotator-widgets`` command: the same session, headless.
+
+Commands::
+
+    annotator-widgets demo --out out/                 # generated clip -> masks, MP4s, COCO, summary
+    annotator-widgets info VIDEO
+    annotator-widgets annotate VIDEO --project P.awp --prompts prompts.json [--propagate both]
+    annotator-widgets export P.awp --format coco|png --out PATH
+    annotator-widgets render P.awp --out out.mp4 [--video VIDEO] [--effect blur --intensity 0.6]
+
+``prompts.json`` is a list of ``{"frame": 0, "obj_id": 1, "points": [[x, y], ...],
+"labels": [1, ...], "box": [x0, y0, x1, y1], "name": "mug"}`` records (points or box).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import AnnotatorError
+
+__all__ = ["main", "run_demo"]
+
+log = logging.getLogger(__name__)
+
+
+def run_demo(
+    out: str | Path,
+    *,
+    segmenter: str = "auto",
+    frames: int = 90,
+    size: tuple[int, int] = (480, 270),
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Run the whole headless pipeline on a generated clip with known ground truth.
+
+    Writes ``sample.mp4`` (the input), ``project.awp``, ``masks/`` (label PNGs),
+    ``annotated.mp4``, ``blurred.mp4``, ``coco.json`` and ``summary.json`` into
+    ``out``; returns the summary (timings and mean IoU against the ground truth).
+    """
+    from .export import save_coco, save_masks_png
+    from .render import render_video
+    from .rle import mask_iou
+    from .session import AnnotationSession
+    from .testing.clips import synthetic_clip, write_video
+    from .video import open_video
+
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clip = synthetic_clip(num_frames=frames, size=size, num_objects=2, seed=7)
+    sample = write_video(clip.frames, out_dir / "sample.mp4", fps=clip.fps)
+    video = open_video(sample)
+    project_path = out_dir / "project.awp"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(project_path) + suffix).unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    with AnnotationSession(video, project_path, segmenter, show_progress=show_progress) as session:
+        for oid, gt in clip.masks.items():
+            ys, xs = np.nonzero(gt[0])
+            order = np.argsort((xs - xs.mean()) ** 2 + (ys - ys.mean()) ** 2)
+            pts = [(float(xs[i]), float(ys[i])) for i in order[:: max(1, len(order) // 3)][:3]]
+            obj = session.add_object(name=f"shape {oid}", category="shape")
+            session.add_points(0, obj.obj_id, pts)
+        t1 = time.perf_counter()
+        session.run("forward")
+        t2 = time.perf_counter()
+        ious = []
+        for ann in session.project.iter_annotations():
+            gt = clip.masks[ann.obj_id][ann.frame]
+            ious.append(mask_iou(ann.rle, gt))
+        save_coco(session, out_dir / "coco.json")
+        pngs = save_masks_png(session, out_dir / "masks")
+        render_video(session, video, out_dir / "annotated.mp4", show_progress=show_progress)
+        render_video(session, video, out_dir / "blurred.mp4", effect="blur", intensity=0.8, show_progress=show_progress)
+        summary = {
+            "segmenter": getattr(session.segmenter, "name", type(session.segmenter).__name__),
+            "frames": len(video),
+            "size": list(video.size),
+            "objects": len(session.objects),
+            "prompt_s": round(t1 - t0, 3),
+            "propagate_s": round(t2 - t1, 3),
+            "ms_per_frame": round((t2 - t1) / len(video) * 1000, 2),
+            "mean_iou_vs_ground_truth": round(float(np.mean(ious)), 4),
+            "mask_pngs": len(pngs),
+        }
+    summary["outputs"] = sorted(p.name for p in out_dir.iterdir() if not p.name.startswith("project.awp-"))
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .video import open_video
+
+    print(json.dumps(open_video(args.video).info, indent=2))
+    return 0
+
+
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from .session import AnnotationSession
+
+    prompts = json.loads(Path(args.prompts).read_text()) if args.prompts else []
+    with AnnotationSession(args.video, args.project, args.segmenter, show_progress=not args.quiet) as session:
+        for p in prompts:
+            obj_id = p.get("obj_id")
+            if obj_id is not None and session.project.get_object(obj_id) is None and p.get("name"):
+                session.project.add_object(name=p["name"], obj_id=obj_id)
+            if p.get("box"):
+                session.add_box(p["frame"], obj_id, p["box"])
+            if p.get("points"):
+                session.add_points(p["frame"], obj_id, p["points"], p.get("labels"))
+        if args.propagate != "none":
+            progress = session.run(args.propagate)
+            log.info("propagated %d frames", progress.done)
+        print(json.dumps({"project": str(session.project.path), **session.project.stats()}))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import save_coco, save_masks_png
+    from .project import Project
+
+    with Project.open(args.project, readonly=True) as project:
+        if args.format == "coco":
+            print(save_coco(project, args.out))
+        else:
+            print(f"{len(save_masks_png(project, args.out))} PNGs in {args.out}")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from .project import Project
+    from .render import render_video
+
+    with Project.open(args.project, readonly=True) as project:
+        video = args.video or project.video_info.get("path")
+        if not video:
+            raise AnnotatorError(
+                "the project does not know its video file", given=args.project, hint="pass --video PATH"
+            )
+        print(
+            render_video(
+                project, video, args.out, effect=args.effect, intensity=args.intensity, show_progress=not args.quiet
+            )
+        )
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    summary = run_demo(args.out, segmenter=args.segmenter, frames=args.frames, show_progress=not args.quiet)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="annotator-widgets", description=__doc__.split("\n")[0])
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demo", help="run the headless pipeline on a generated clip")
+    d.add_argument("--out", default="out")
+    d.add_argument("--segmenter", default="auto")
+    d.add_argument("--frames", type=int, default=90)
+    d.set_defaults(func=_cmd_demo)
+    i = sub.add_parser("info", help="print a video's frames, size and fps")
+    i.add_argument("video")
+    i.set_defaults(func=_cmd_info)
+    a = sub.add_parser("annotate", help="prompt and propagate headless")
+    a.add_argument("video")
+    a.add_argument("--project", required=True)
+    a.add_argument("--prompts", help="JSON list of prompt records")
+    a.add_argument("--segmenter", default="auto")
+    a.add_argument("--propagate", choices=["forward", "backward", "both", "none"], default="both")
+    a.set_defaults(func=_cmd_annotate)
+    e = sub.add_parser("export", help="export masks")
+    e.add_argument("project")
+    e.add_argument("--format", choices=["coco", "png"], default="coco")
+    e.add_argument("--out", required=True)
+    e.set_defaults(func=_cmd_export)
+    r = sub.add_parser("render", help="render overlays or a privacy effect to MP4")
+    r.add_argument("project")
+    r.add_argument("--out", required=True)
+    r.add_argument("--video")
+    r.add_argument("--effect", choices=["blur", "pixelate", "solid", "outline", "dim"])
+    r.add_argument("--intensity", type=float, default=0.6)
+    r.set_defaults(func=_cmd_render)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``annotator-widgets`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return int(args.func(args))
+    except AnnotatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
