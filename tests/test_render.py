@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+
+from annotator_widgets import AnnotatorError, ObjectInfo, Point, Project, Prompt, PromptError, open_video
+from annotator_widgets.render import POSE_CONNECTIONS, Renderer, apply_effect, render_video, write_video
+from annotator_widgets.types import PersonPose
+
+
+def _frame(h=60, w=80):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def _mask(h=60, w=80):
+    m = np.zeros((h, w), bool)
+    m[10:30, 20:50] = True
+    return m
+
+
+def test_masks_blend_in_object_colours_and_leave_the_rest():
+    frame, mask = _frame(), _mask()
+    out = Renderer(opacity=1.0, outline=False, labels=False).annotate(
+        frame, {3: mask}, objects=[ObjectInfo(3, color=(1, 2, 250))]
+    )
+    assert (out[mask] == (1, 2, 250)).all()
+    assert (out[~mask] == frame[~mask]).all()
+    half = Renderer(opacity=0.5, outline=False, labels=False).annotate(
+        frame, {3: mask}, objects=[ObjectInfo(3, color=(0, 0, 0))]
+    )
+    assert np.abs(half[mask].astype(int) - frame[mask] // 2).max() <= 1
+    assert frame is not out and (frame == _frame()).all()  # input untouched
+
+
+def test_hidden_objects_and_labels_and_boxes():
+    frame, mask = np.zeros((60, 80, 3), np.uint8), _mask()
+    hidden = Renderer().annotate(frame, {1: mask}, objects=[ObjectInfo(1, hidden=True)])
+    assert (hidden == 0).all()
+    boxed = Renderer(opacity=0, outline=False, boxes=True, labels=False).annotate(
+        frame, {1: mask}, objects=[ObjectInfo(1, color=(255, 0, 0))]
+    )
+    assert (boxed[10, 20:50, 0] > 200).all() and boxed[20, 35].sum() == 0  # box edge drawn, inside empty
+    labelled = Renderer(opacity=0, outline=False, labels=True).annotate(
+        frame, {1: mask}, objects=[ObjectInfo(1, name="cup", color=(0, 255, 0))]
+    )
+    assert labelled[:12, 18:60, 1].max() > 200  # the label sits above the mask's top-left corner, green (RGB)
+
+
+def test_prompt_points_positive_green_negative_red():
+    frame = np.zeros((60, 80, 3), np.uint8)
+    prompt = Prompt(0, 1, points=(Point(20, 20), Point(60, 40, 0)))
+    out = Renderer(point_radius=5).annotate(frame, None, prompts=[prompt])
+    g, r = out[20, 20], out[37, 60]  # (the negative marker has a white bar through its middle)
+    assert g[1] > 150 and g[0] < 100
+    assert r[0] > 150 and r[1] < 100
+
+
+def test_pose_skeleton_respects_visibility():
+    frame = np.zeros((100, 100, 3), np.uint8)
+    lm = np.zeros((33, 3), np.float32)
+    lm[:, 0], lm[:, 1], lm[:, 2] = 50, 50, 0.0
+    lm[11] = (10, 10, 1.0)
+    lm[12] = (90, 10, 1.0)
+    out = Renderer().annotate(frame, None, poses=[PersonPose(0, 2, lm)], objects=[ObjectInfo(2, color=(0, 0, 255))])
+    assert out[10, 50, 2] > 150  # the shoulder line (11-12) is drawn
+    assert out[50, 50].sum() == 0  # invisible landmarks are not
+    assert (11, 12) in POSE_CONNECTIONS
+
+
+@pytest.mark.parametrize("effect", ["blur", "pixelate", "solid", "outline", "dim"])
+def test_effects_change_only_where_they_should(effect):
+    frame, mask = _frame(), _mask()
+    out = apply_effect(frame, mask, effect, 0.8)
+    if effect == "dim":
+        assert (out[mask] == frame[mask]).all() and (out[~mask] <= frame[~mask]).all()
+        assert out[~mask].mean() < frame[~mask].mean() * 0.5
+    elif effect == "outline":
+        assert (out != frame).any() and (out[15:25, 30:40] == frame[15:25, 30:40]).all()
+    else:
+        assert (out[~mask] == frame[~mask]).all()
+        assert np.abs(out[mask].astype(int) - frame[mask]).mean() > 20
+    assert (apply_effect(frame, np.zeros((60, 80), bool), effect, 0.5) == frame).all() or effect == "dim"
+
+
+def test_bad_effect_arguments():
+    with pytest.raises(PromptError, match="unknown effect"):
+        apply_effect(_frame(), _mask(), "sepia")
+    with pytest.raises(PromptError, match="intensity"):
+        apply_effect(_frame(), _mask(), "blur", 2)
+    with pytest.raises(AnnotatorError, match="differ in size"):
+        Renderer().annotate(_frame(), {1: np.zeros((5, 5), bool)})
+
+
+def test_write_and_render_video_roundtrip(tmp_path):
+    frames = np.stack([_frame() for _ in range(6)])
+    path = write_video(tmp_path / "in.mp4", iter(frames), fps=10)
+    video = open_video(path)
+    assert len(video) == 6 and video.size == (80, 60)
+    with Project.create(tmp_path / "p.awp", video) as project:
+        oid = project.add_object(name="box").obj_id
+        for f in range(6):
+            project.put_mask(f, oid, _mask())
+        out = render_video(project, video, tmp_path / "blur.mp4", effect="solid", intensity=0.5)
+        solid = open_video(out)
+        assert len(solid) == 6
+        assert solid.frame(3)[15:25, 25:45].mean() < 25  # the masked region is filled black (after encoding)
+        drawn = open_video(render_video(project, video, tmp_path / "drawn.mp4"))
+        assert np.abs(drawn.frame(2).astype(int) - video.frame(2)).mean() > 1
+
+
+def test_write_video_needs_frames(tmp_path):
+    with pytest.raises(AnnotatorError, match="no frames"):
+        write_video(tmp_path / "x.mp4", iter([]), fps=5)
