@@ -170,8 +170,12 @@ def test_bad_indices(bikes_path, index):
 
 @pytest.mark.parametrize(
     "src",
-    [np.zeros((0, 4, 4, 3), np.uint8), np.zeros((2, 4, 4, 3), np.float32), [np.zeros((4, 4, 3), np.uint8),
-                                                                            np.zeros((5, 4, 3), np.uint8)], 42],
+    [
+        np.zeros((0, 4, 4, 3), np.uint8),
+        np.zeros((2, 4, 4, 3), np.float32),
+        [np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)],
+        42,
+    ],
 )
 def test_bad_arrays(src):
     with pytest.raises(VideoError):
