@@ -755,15 +755,20 @@ class Project:
         """Annotations ordered by frame then object, streamed (constant memory)."""
         stop = self.num_frames if stop is None else stop
         sql = f"SELECT {', '.join(_TABLES['masks'][1])} FROM masks WHERE frame>=? AND frame<?"
-        args: list[Any] = [start, stop]
         if obj_id is not None:
-            sql += " AND obj_id=?"
-            args.append(obj_id)
-        with self._lock:
-            self._check_open()
-            rows = self._conn.execute(sql + " ORDER BY frame, obj_id", tuple(args)).fetchall()
-        for r in rows:
-            yield self._ann_from_row(r)
+            sql += f" AND obj_id={int(obj_id)}"
+        for rows in self._pages(sql + " ORDER BY frame, obj_id", start, stop):
+            for r in rows:
+                yield self._ann_from_row(r)
+
+    def _pages(self, sql: str, start: int, stop: int, frames_per_page: int = 256) -> Iterator[list[Row]]:
+        """Run ``sql`` (with ``frame>=? AND frame<?``) one window of frames at a time, so long
+        videos stream in constant memory and other threads get the lock between pages."""
+        for lo in range(start, stop, frames_per_page):
+            with self._lock:
+                self._check_open()
+                rows = self._conn.execute(sql, (lo, min(stop, lo + frames_per_page))).fetchall()
+            yield rows
 
     def mask_frames(self, obj_id: int | None = None) -> list[int]:
         """Sorted frames holding a mask (of one object, or any)."""
@@ -829,12 +834,12 @@ class Project:
 
     def iter_poses(self, person_id: int | None = None) -> Iterator[PersonPose]:
         """All poses ordered by frame (of one person, or all)."""
-        sql, args = "SELECT frame, person_id, landmarks, world, score FROM poses", ()
+        sql = "SELECT frame, person_id, landmarks, world, score FROM poses WHERE frame>=? AND frame<?"
         if person_id is not None:
-            sql, args = sql + " WHERE person_id=?", (person_id,)
-        rows = self._query(sql + " ORDER BY frame, person_id", args).fetchall()
-        for r in rows:
-            yield self._pose_from_row(r)
+            sql += f" AND person_id={int(person_id)}"
+        for rows in self._pages(sql + " ORDER BY frame, person_id", 0, self.num_frames):
+            for r in rows:
+                yield self._pose_from_row(r)
 
     # ------------------------------------------------------------------ actions
     def add_action(self, segment: ActionSegment) -> int:
