@@ -16,6 +16,7 @@ MODULES = [
     "annotator_widgets.render",
     "annotator_widgets.export.coco",
     "annotator_widgets.backends._optional",
+    "annotator_widgets.backends._sam2_memory",
 ]
 
 
