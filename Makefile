@@ -38,7 +38,7 @@ install: $(STAMP)
 
 # default models that need no download from a model hub (MediaPipe's full pose model, built from a PyPI wheel)
 $(MODELS_STAMP): $(STAMP)
-	$(BIN)/python -m annotator_widgets.checkpoints fetch pose_landmarker_full
+	$(BIN)/python -m annotator_widgets.checkpoints fetch pose_landmarker_full pose_landmarker_full_wheel
 	touch $(MODELS_STAMP)
 
 models: $(MODELS_STAMP)

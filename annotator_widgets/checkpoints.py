@@ -57,6 +57,8 @@ class Checkpoint:
         builder: ``"module:function"`` that builds the file offline, called with the target path.
         hub_id: The same model on the Hugging Face hub (for transformers), if any.
         family: ``"sam2"``, ``"pose"``, ...
+        fallback: Another registry name to fetch instead when no URL works and there is
+            no builder (e.g. the official pose bundle falls back to the one built from a wheel).
     """
 
     name: str
@@ -69,6 +71,7 @@ class Checkpoint:
     hub_id: str | None = None
     family: str = ""
     notes: str = field(default="", compare=False)
+    fallback: str | None = None
 
 
 REGISTRY: dict[str, Checkpoint] = {}
@@ -235,6 +238,9 @@ def fetch(name: str, *, progress: bool = True, force: bool = False) -> Path:
     if ckpt.builder:
         _call_builder(ckpt.builder)(target)
         return verify(name, target)
+    if ckpt.fallback:
+        log.warning("cannot download checkpoint %r; using %r instead", name, ckpt.fallback)
+        return fetch(ckpt.fallback, progress=progress, force=force)
     raise CheckpointError(
         f"cannot fetch checkpoint {name!r} (offline or blocked?)",
         given="; ".join(errors) or "no download source",
@@ -290,5 +296,13 @@ def copy_into_cache(name: str, path: str | os.PathLike[str]) -> Path:
     return verify(name, target)
 
 
+# Modules that register their own checkpoints (light at import time: heavy imports stay inside functions).
+for _module in ("annotator_widgets.backends.pose_bundle",):
+    importlib.import_module(_module)
+
+
 if __name__ == "__main__":
-    raise SystemExit(_main())
+    # run against the importable module, whose REGISTRY the modules above registered into
+    from annotator_widgets import checkpoints as _checkpoints
+
+    raise SystemExit(_checkpoints._main())

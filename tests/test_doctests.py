@@ -17,6 +17,12 @@ MODULES = [
     "annotator_widgets.export.coco",
     "annotator_widgets.backends._optional",
     "annotator_widgets.backends._sam2_memory",
+    "annotator_widgets.backends.pose",
+    "annotator_widgets.pose_tracking",
+    "annotator_widgets.people",
+    "annotator_widgets.testing.people",
+    "annotator_widgets.testing.clips",
+    "annotator_widgets.testing.evaluate",
 ]
 
 

@@ -1,0 +1,334 @@
+"""People in a project: tracked poses become objects, and objects get masklets from their poses.
+
+A tracked person is an ordinary project object with category ``"person"``: its
+global object id is its person id everywhere - in the stored poses, in the
+segmenter's masklet and in every export. This module connects the pose tracker
+(:mod:`annotator_widgets.pose_tracking`) with the project and the session:
+
+* :func:`store_tracks` / :func:`track_and_store` - tracked poses into a project;
+* :func:`pose_to_prompt` - a pose as a segmenter prompt (points or a box);
+* :func:`segment_people` - hand people to the segmenter on one frame;
+* :func:`seed_region` - the "people entering a zone" workflow: every person whose
+  box meets a region becomes an object, prompted from its landmarks, and all of
+  them are propagated together in one pass.
+
+Example:
+    >>> from annotator_widgets import AnnotationSession, Box  # doctest: +SKIP
+    >>> from annotator_widgets.people import seed_region  # doctest: +SKIP
+    >>> session = AnnotationSession("street.mp4", segmenter="classic")  # doctest: +SKIP
+    >>> people = seed_region(session, 0, Box(0, 100, 320, 360))  # doctest: +SKIP
+    >>> [p.label for p in people]  # doctest: +SKIP
+    ['1 person', '2 person']
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from .errors import PromptError
+from .types import Box, ObjectInfo, PersonPose, Point, Prompt
+
+if TYPE_CHECKING:
+    from .project import Project
+    from .session import AnnotationSession
+
+__all__ = ["PERSON", "pose_to_prompt", "seed_region", "segment_people", "store_tracks", "track_and_store"]
+
+log = logging.getLogger(__name__)
+
+#: the category of tracked people
+PERSON = "person"
+_NOSE, _L_SH, _R_SH, _L_HIP, _R_HIP = 0, 11, 12, 23, 24
+
+
+def store_tracks(
+    project: Project,
+    tracks: Sequence[Sequence[PersonPose]],
+    *,
+    category: str = PERSON,
+    names: Mapping[int, str] | None = None,
+) -> dict[int, ObjectInfo]:
+    """Make every track a project object and store its poses under the object's id.
+
+    Poses of other objects already stored on the same frames are kept. The whole
+    import is one undo step.
+
+    Args:
+        project: The project to write to.
+        tracks: One list per frame of tracked poses (``person_id`` = track id), as
+            :func:`~annotator_widgets.pose_tracking.track_people` returns them; a pose's
+            ``frame`` is its index in ``tracks``.
+        category: Category of the new objects.
+        names: Optional track id -> object name (default ``"person <track id>"``).
+
+    Returns:
+        Track id -> the new :class:`ObjectInfo` (its ``obj_id`` is the person id from now on).
+
+    Example:
+        >>> objs = store_tracks(project, aw.track_people("walk.mp4"))  # doctest: +SKIP
+    """
+    track_ids = sorted({p.person_id for frame in tracks for p in frame})
+    objects: dict[int, ObjectInfo] = {}
+    with project.group(f"store {len(track_ids)} tracked people"):
+        for tid in track_ids:
+            name = (names or {}).get(tid, f"{category} {tid}")
+            objects[tid] = project.add_object(name=name, category=category)
+        for frame, poses in enumerate(tracks):
+            if not poses:
+                continue
+            new = [replace(p, frame=frame, person_id=objects[p.person_id].obj_id) for p in poses]
+            ids = {p.person_id for p in new}
+            kept = [p for p in project.poses(frame) if p.person_id not in ids]
+            project.put_poses(frame, kept + new)
+    log.info("stored %d people over %d frames", len(objects), sum(1 for f in tracks if f))
+    return objects
+
+
+def track_and_store(session: AnnotationSession, **track_kwargs: Any) -> dict[int, ObjectInfo]:
+    """Track people through the session's video and store them in its project.
+
+    Args:
+        session: The session whose video and project are used.
+        **track_kwargs: Passed to :func:`~annotator_widgets.pose_tracking.track_people`
+            (``num_poses``, ``select``, ``frame``, ``model``, thresholds, ...).
+
+    Returns:
+        Track id -> object, as :func:`store_tracks`.
+    """
+    from .pose_tracking import track_people
+
+    return store_tracks(session.project, track_people(session.video, **track_kwargs))
+
+
+def _visible(pose: PersonPose, index: int, min_visibility: float) -> bool:
+    return bool(pose.landmarks[index, 2] >= min_visibility)
+
+
+def _prompt_points(pose: PersonPose, min_visibility: float) -> list[tuple[float, float]]:
+    """Positive points on the head and upper torso, kept away from the silhouette's edges."""
+    lm = pose.landmarks
+    pts: list[tuple[float, float]] = []
+    if _visible(pose, _NOSE, min_visibility):
+        pts.append((float(lm[_NOSE, 0]), float(lm[_NOSE, 1])))
+    if _visible(pose, _L_SH, min_visibility) and _visible(pose, _R_SH, min_visibility):
+        ls, rs = lm[_L_SH, :2], lm[_R_SH, :2]
+        width = float(np.hypot(*(ls - rs)))
+        chest = (ls + rs) / 2 + np.array([0.0, 0.2 * width])
+        pts.append((float(chest[0]), float(chest[1])))
+        for s in (ls, rs):  # a quarter of the way from the shoulder joint to the chest
+            p = s + 0.25 * (chest - s)
+            pts.append((float(p[0]), float(p[1])))
+        if _visible(pose, _L_HIP, min_visibility) and _visible(pose, _R_HIP, min_visibility):
+            hip = (lm[_L_HIP, :2] + lm[_R_HIP, :2]) / 2
+            belly = chest + (hip - chest) / 3
+            pts.append((float(belly[0]), float(belly[1])))
+    if not pts:  # nothing reliable: the most visible landmark
+        k = int(np.argmax(lm[:, 2]))
+        pts.append((float(lm[k, 0]), float(lm[k, 1])))
+    return pts
+
+
+def pose_to_prompt(
+    pose: PersonPose,
+    kind: Literal["points", "box"] = "points",
+    *,
+    frame: int | None = None,
+    obj_id: int | None = None,
+    min_visibility: float = 0.5,
+    margin: float = 0.1,
+    size: tuple[int, int] | None = None,
+) -> Prompt:
+    """A segmenter prompt for one person, from its landmarks.
+
+    Args:
+        pose: The person's pose.
+        kind: ``"points"``: positive clicks on the nose, the chest, just inside both
+            shoulders and on the upper belly (hips visible), from landmarks with
+            visibility >= ``min_visibility``; ``"box"``: the box around those landmarks
+            grown by ``margin`` of its size on every side.
+        frame: Frame of the prompt (default ``pose.frame``).
+        obj_id: Object of the prompt (default ``pose.person_id``).
+        min_visibility: Landmarks below it are not used.
+        margin: Box growth, as a fraction of the box's width and height.
+        size: ``(width, height)`` of the video: points and box are kept inside it.
+
+    Returns:
+        A :class:`Prompt` with the points or the box.
+
+    Raises:
+        PromptError: Unknown ``kind``, or nothing of the person lies inside the frame.
+
+    Example:
+        >>> import numpy as np
+        >>> lm = np.zeros((33, 3), np.float32); lm[:, 2] = 1
+        >>> lm[:, 0], lm[:, 1] = np.linspace(100, 200, 33), np.linspace(50, 300, 33)
+        >>> pose_to_prompt(PersonPose(4, 2, lm), "box").box
+        Box(x0=90.0, y0=25.0, x1=210.0, y1=325.0)
+    """
+    frame = pose.frame if frame is None else frame
+    obj_id = pose.person_id if obj_id is None else obj_id
+    if kind == "box":
+        box = pose.box(min_visibility) or pose.box(0.0)
+        if box is None:
+            raise PromptError("the pose has no landmarks", given=(pose.frame, pose.person_id))
+        mx, my = margin * (box.x1 - box.x0), margin * (box.y1 - box.y0)
+        grown = Box(box.x0 - mx, box.y0 - my, box.x1 + mx, box.y1 + my)
+        if size is not None:
+            clipped = grown.clip(*size)
+            if clipped is None:
+                raise PromptError("the person's box lies outside the frame", given=grown.xyxy)
+            grown = clipped
+        return Prompt(frame, obj_id, box=grown)
+    if kind != "points":
+        raise PromptError("kind must be 'points' or 'box'", given=kind)
+    pts = _prompt_points(pose, min_visibility)
+    if size is not None:
+        w, h = size
+        pts = [(x, y) for x, y in pts if 0 <= x < w and 0 <= y < h]
+        if not pts:
+            raise PromptError("none of the person's landmarks lies inside the frame", given=(frame, obj_id))
+    return Prompt(frame, obj_id, tuple(Point(x, y) for x, y in pts))
+
+
+def _prompt_session(session: AnnotationSession, prompt: Prompt) -> dict[int, np.ndarray]:
+    if prompt.box is not None:
+        return session.add_box(prompt.frame, prompt.obj_id, prompt.box, keep_points=False)
+    coords = [(p.x, p.y) for p in prompt.points]
+    return session.add_points(prompt.frame, prompt.obj_id, coords, clear=True)
+
+
+def segment_people(
+    session: AnnotationSession,
+    frame: int,
+    person_ids: Iterable[int] | None = None,
+    *,
+    kind: Literal["points", "box"] = "points",
+    min_visibility: float = 0.5,
+) -> dict[int, np.ndarray]:
+    """Prompt the segmenter with people's stored poses on one frame, so each gets a masklet with its id.
+
+    Args:
+        session: The session; the poses are read from its project.
+        frame: The frame to prompt on.
+        person_ids: Which people (object ids); default every person with a pose on ``frame``.
+        kind: ``"points"`` or ``"box"``, see :func:`pose_to_prompt`.
+        min_visibility: Landmarks below it are not used.
+
+    Returns:
+        ``{obj_id: mask}`` of every object with a mask on ``frame`` afterwards.
+
+    Raises:
+        PromptError: A requested person has no pose stored on ``frame``.
+    """
+    poses = {p.person_id: p for p in session.project.poses(frame)}
+    ids = sorted(poses) if person_ids is None else [int(i) for i in person_ids]
+    missing = [i for i in ids if i not in poses]
+    if missing:
+        raise PromptError(
+            f"no pose stored on frame {frame} for these people",
+            given=missing,
+            hint=f"people with a pose there: {sorted(poses)}; store tracks first (store_tracks)",
+        )
+    masks: dict[int, np.ndarray] = session.masks(frame) if not ids else {}
+    for pid in ids:
+        prompt = pose_to_prompt(poses[pid], kind, frame=frame, min_visibility=min_visibility, size=session.video.size)
+        masks = _prompt_session(session, prompt)
+    return masks
+
+
+def _intersects(a: Box, b: Box) -> bool:
+    return min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0)
+
+
+def seed_region(
+    session: AnnotationSession,
+    frame: int,
+    region: Box | Sequence[float],
+    *,
+    propagate: bool = True,
+    direction: Literal["forward", "backward", "both"] = "forward",
+    poses: Sequence[PersonPose] | None = None,
+    estimator: Any = None,
+    num_poses: int = 5,
+    min_visibility: float = 0.5,
+    **thresholds: float,
+) -> list[ObjectInfo]:
+    """Every person whose box meets ``region`` on ``frame`` becomes an object with point prompts.
+
+    The people come from ``poses`` if given, else from the poses stored in the
+    project on ``frame`` (already objects: their ids are kept), else from a pose
+    estimator run on that frame. Each new person becomes an object of category
+    ``"person"`` and its pose is stored under the new id. Every seeded person is
+    prompted with points from its landmarks (:func:`pose_to_prompt`), then all of
+    them are propagated together in one pass.
+
+    Args:
+        session: The annotation session.
+        frame: The frame the region is drawn on.
+        region: A :class:`Box` or ``(x0, y0, x1, y1)`` in video pixels.
+        propagate: Run the propagation (consume the session's generator) afterwards.
+        direction: Direction of that propagation.
+        poses: The people on ``frame`` (e.g. from your own detector); ``person_id`` values
+            that are not project objects are replaced by new objects.
+        estimator: A :class:`~annotator_widgets.backends.PoseEstimator` to detect people
+            with (default: MediaPipe in image mode with ``num_poses`` and ``thresholds``).
+        num_poses: Most people the default estimator finds.
+        min_visibility: Landmarks below it do not count for boxes and prompts.
+        **thresholds: MediaPipe thresholds for the default estimator.
+
+    Returns:
+        The seeded people's objects, by id (empty when nobody meets the region).
+    """
+    box = region if isinstance(region, Box) else Box.from_corners(*[float(v) for v in region])
+    project = session.project
+    stored = poses is None and bool(project.poses(frame))
+    if poses is None:
+        poses = project.poses(frame) if stored else _detect(session, frame, estimator, num_poses, thresholds)
+    inside = [p for p in poses if (b := p.box(min_visibility) or p.box(0.0)) is not None and _intersects(b, box)]
+    if not inside:
+        log.info("no person meets the region %s on frame %d", box.xyxy, frame)
+        return []
+    seeded: list[ObjectInfo] = []
+    with project.group(f"seed {len(inside)} people in a region on frame {frame}"):
+        new_poses = []
+        for pose in inside:
+            info = project.get_object(pose.person_id) if stored else None
+            if info is None:
+                info = session.add_object(name=PERSON, category=PERSON)
+                pose = replace(pose, frame=frame, person_id=info.obj_id)
+                new_poses.append(pose)
+            seeded.append(info)
+            _prompt_session(
+                session,
+                pose_to_prompt(
+                    pose,
+                    "points",
+                    frame=frame,
+                    obj_id=info.obj_id,
+                    min_visibility=min_visibility,
+                    size=session.video.size,
+                ),
+            )
+        if new_poses:
+            ids = {p.person_id for p in new_poses}
+            project.put_poses(frame, [p for p in project.poses(frame) if p.person_id not in ids] + new_poses)
+    if propagate:
+        for _ in session.propagate(direction=direction, start=frame):
+            pass
+    return sorted(seeded, key=lambda o: o.obj_id)
+
+
+def _detect(
+    session: AnnotationSession, frame: int, estimator: Any, num_poses: int, thresholds: Mapping[str, float]
+) -> list[PersonPose]:
+    if estimator is not None:
+        return [replace(p, frame=frame) for p in estimator.detect(session.video.frame(frame), 0)]
+    from .backends.pose import MediaPipePoseEstimator
+
+    with MediaPipePoseEstimator(num_poses=num_poses, running_mode="image", **thresholds) as est:
+        return [replace(p, frame=frame) for p in est.detect(session.video.frame(frame))]
