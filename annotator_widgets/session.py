@@ -659,6 +659,24 @@ class AnnotationSession:
         """True when :meth:`redo` has a step to re-apply."""
         return self.project.can_redo
 
+    # ------------------------------------------------------------------ people
+    def track_people(self, **kwargs: Any) -> dict[int, ObjectInfo]:
+        """Track every person with MediaPipe pose and store each as a ``person`` object with its poses.
+
+        Keyword arguments go to :func:`annotator_widgets.track_people` (``num_poses``, ``model``,
+        ``select``, thresholds...). Returns ``{track id: object}``; see :mod:`annotator_widgets.people`.
+        """
+        from .people import track_and_store
+
+        return track_and_store(self, **kwargs)
+
+    def seed_region(self, frame: int, region: Box | Sequence[float], **kwargs: Any) -> list[ObjectInfo]:
+        """Make every person whose box meets ``region`` on ``frame`` an object prompted from its
+        landmarks, and propagate them all together; see :func:`annotator_widgets.people.seed_region`."""
+        from .people import seed_region
+
+        return seed_region(self, frame, self._box(region), **kwargs)
+
     # ------------------------------------------------------------------ reading
     def masks(self, frame: int) -> dict[int, np.ndarray]:
         """Stored masks on one frame: ``{obj_id: (H, W) bool}``."""

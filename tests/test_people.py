@@ -10,7 +10,7 @@ import pytest
 
 from annotator_widgets import AnnotationSession, Box, Project
 from annotator_widgets.errors import PromptError
-from annotator_widgets.people import PERSON, pose_to_prompt, seed_region, segment_people, store_tracks, track_and_store
+from annotator_widgets.people import PERSON, pose_to_prompt, seed_region, segment_people, store_tracks
 from annotator_widgets.testing.people import CrossingClip, crossing_clip, match_ground_truth, pose_bundle
 from annotator_widgets.types import PersonPose
 
@@ -137,7 +137,7 @@ def test_seed_region_with_everybody_propagates_them_together(
     from annotator_widgets.backends.pose import MediaPipePoseEstimator
 
     with MediaPipePoseEstimator(bundle, num_poses=2, min_pose_detection_confidence=0.3, running_mode="image") as est:
-        seeded = seed_region(session, 8, Box(0, 0, 640, 360), estimator=est, direction="both")
+        seeded = session.seed_region(8, (0, 0, 640, 360), estimator=est, direction="both")
     assert [o.obj_id for o in seeded] == [1, 2]
     for f in (0, 8, 15):
         assert sorted(session.annotations(f)) == [1, 2]
@@ -145,7 +145,7 @@ def test_seed_region_with_everybody_propagates_them_together(
 
 @pytest.mark.slow
 def test_track_and_store_then_segment_people(bundle: Path, clip: CrossingClip, session: AnnotationSession) -> None:
-    objects = track_and_store(session, num_poses=2, model=str(bundle), min_pose_detection_confidence=0.3)
+    objects = session.track_people(num_poses=2, model=str(bundle), min_pose_detection_confidence=0.3)
     assert len(objects) == 2 and all(o.category == PERSON for o in objects.values())
     frame = 6
     poses = session.project.poses(frame)
