@@ -1,0 +1,335 @@
+"""Image operations behind :class:`~annotator_widgets.backends.classic.ClassicSegmenter`.
+
+Mask helpers, colour models, the GrabCut wrapper, template matching, and the
+segmentation of one prompt by competing GrabCut hypotheses. OpenCV and NumPy only.
+Private: the names here may change without notice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..types import Prompt
+
+log = logging.getLogger(__name__)
+
+COLOUR_BINS = 16**3  # colour histograms: 16 levels per Lab channel
+COARSE_SIDE = 128  # prompt hypotheses compete at this crop size
+RNG_SEED = 0x5EED  # GrabCut's k-means draws from OpenCV's thread RNG: seed it for reproducible masks
+
+
+def disc(shape: tuple[int, int], centers: np.ndarray, radius: int) -> np.ndarray:
+    """A boolean image with filled discs at the ``(N, 2)`` x, y ``centers``."""
+    out = np.zeros(shape, np.uint8)
+    for x, y in np.round(centers).astype(int):
+        cv2.circle(out, (int(x), int(y)), max(1, radius), 1, -1)
+    return out.astype(bool)
+
+
+def morph(mask: np.ndarray, radius: int, op: int) -> np.ndarray:
+    """A morphological operation (``cv2.MORPH_*``) on a boolean mask with a disc of ``radius``."""
+    if radius <= 0:
+        return mask.copy()
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.morphologyEx(mask.astype(np.uint8), op, k).astype(bool)
+
+
+def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The tight box ``(x0, y0, x1, y1)`` (exclusive ends) of a mask, or None when empty."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    if not len(ys):
+        return None
+    xs = np.flatnonzero(mask.any(axis=0))
+    return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
+
+
+def expand(box: tuple[float, float, float, float], margin: float, w: int, h: int) -> tuple[int, int, int, int]:
+    """``box`` grown by ``margin`` on every side, in whole pixels, clipped to a ``w`` x ``h`` image."""
+    x0, y0, x1, y1 = box
+    return (
+        max(0, math.floor(x0 - margin)),
+        max(0, math.floor(y0 - margin)),
+        min(w, math.ceil(x1 + margin)),
+        min(h, math.ceil(y1 + margin)),
+    )
+
+
+def components_touching(mask: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The connected components of ``mask`` that overlap ``keep``."""
+    n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask
+    ids = np.unique(lab[keep & mask])
+    ids = ids[ids > 0]
+    return np.isin(lab, ids)
+
+
+def largest_components(mask: np.ndarray, share: float = 0.25) -> np.ndarray:
+    """Components of at least ``share`` of the largest component's area."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    ids = np.flatnonzero(areas >= share * areas.max()) + 1
+    return np.isin(lab, ids)
+
+
+def nearest_distance(pixels: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Distance of every ``(N, 3)`` pixel to its nearest of the ``(K, 3)`` samples."""
+    if len(samples) == 0:
+        return np.full(len(pixels), np.inf, np.float32)
+    d2 = (pixels**2).sum(1)[:, None] - 2 * pixels @ samples.T + (samples**2).sum(1)[None]
+    return np.sqrt(np.maximum(d2.min(1), 0))
+
+
+def subsample(samples: np.ndarray, k: int) -> np.ndarray:
+    """At most ``k`` rows of ``samples``, evenly spread."""
+    if len(samples) <= k:
+        return samples
+    return samples[np.linspace(0, len(samples) - 1, k).astype(int)]
+
+
+def grabcut(img: np.ndarray, labels: np.ndarray, iterations: int) -> np.ndarray:
+    """Run GrabCut initialised from ``labels`` (GC_* values); returns the foreground."""
+    fg = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    if fg.sum() < 12 or (~fg).sum() < 12 or iterations <= 0:
+        return fg
+    cv2.setRNGSeed(RNG_SEED)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    out = labels.copy()
+    cv2.grabCut(np.ascontiguousarray(img), out, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    return (out == cv2.GC_FGD) | (out == cv2.GC_PR_FGD)
+
+
+def colour_index(img: np.ndarray) -> np.ndarray:
+    """Each pixel's bin in a 16x16x16 histogram of its (slightly blurred) Lab colour."""
+    lab = cv2.cvtColor(cv2.GaussianBlur(img, (3, 3), 0), cv2.COLOR_RGB2Lab) >> 4
+    return (lab[..., 0].astype(np.int32) << 8) | (lab[..., 1].astype(np.int32) << 4) | lab[..., 2]
+
+
+def histogram(index: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The normalised colour histogram of the pixels under ``mask`` (bins from :func:`colour_index`)."""
+    counts = np.bincount(index[mask], minlength=COLOUR_BINS).astype(np.float32)
+    return counts / max(1.0, float(counts.sum()))
+
+
+def match_shift(
+    prev_img: np.ndarray, mask: np.ndarray, cur_img: np.ndarray, max_side: int = 48
+) -> tuple[float, float] | None:
+    """Where the masked object of ``prev_img`` reappears in ``cur_img`` (template matching), as a shift."""
+    bb = bbox(mask)
+    if bb is None:
+        return None
+    x0, y0, x1, y1 = bb
+    h, w = mask.shape
+    sx0, sy0, sx1, sy1 = expand(bb, max(x1 - x0, y1 - y0) / 2 + 4, w, h)
+    s = min(1.0, max_side / max(x1 - x0, y1 - y0))
+
+    def shrink(img: np.ndarray) -> np.ndarray:
+        if s >= 1:
+            return np.ascontiguousarray(img)
+        size = (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s)))
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+    templ = shrink(prev_img[y0:y1, x0:x1])
+    weights = shrink(mask[y0:y1, x0:x1].astype(np.uint8) * 255)
+    search = shrink(cur_img[sy0:sy1, sx0:sx1])
+    if search.shape[0] < templ.shape[0] or search.shape[1] < templ.shape[1] or not weights.any():
+        return None
+    res = cv2.matchTemplate(search, templ, cv2.TM_SQDIFF, mask=cv2.merge([weights] * 3))
+    _, _, (bx, by), _ = cv2.minMaxLoc(res)
+    return sx0 + bx / s - x0, sy0 + by / s - y0
+
+
+def separation(p_obj: np.ndarray, mask: np.ndarray, ring: int) -> float:
+    """How well ``mask`` holds the object's colours and its surroundings do not."""
+    if not mask.any():
+        return -1.0
+    around = morph(mask, ring, cv2.MORPH_DILATE) & ~mask
+    return float(p_obj[mask].mean()) - (float(p_obj[around].mean()) if around.any() else 0.0)
+
+
+def contrast_score(lab: np.ndarray, mask: np.ndarray) -> float:
+    """How different the object's colours are from its surroundings: 1 - overlap of colour histograms."""
+    if mask.sum() < 8:
+        return 0.0
+    r = max(2, int(0.25 * math.sqrt(mask.sum())))
+    ring = morph(mask, r, cv2.MORPH_DILATE) & ~mask
+    if ring.sum() < 8:
+        return 1.0
+    img = np.clip(lab, 0, 255).astype(np.uint8)
+    bins, ranges = [8, 8, 8], [0, 256, 0, 256, 0, 256]
+    h_in = cv2.calcHist([img], [0, 1, 2], mask.astype(np.uint8), bins, ranges)
+    h_out = cv2.calcHist([img], [0, 1, 2], ring.astype(np.uint8), bins, ranges)
+    return float(np.clip(cv2.compareHist(h_in, h_out, cv2.HISTCMP_BHATTACHARYYA), 0.0, 1.0))
+
+
+def upsample(mask: np.ndarray, guide: np.ndarray, *, refine_edges: bool, factor: float | None = None) -> np.ndarray:
+    """Resize a mask (boolean, or soft in 0..1) to ``guide``'s size.
+
+    When that enlarges it (by ``factor``, else measured from the sizes) and ``refine_edges``
+    is set, a guided filter snaps the edges to the guide image's.
+    """
+    gh, gw = guide.shape[:2]
+    soft = mask.astype(np.float32)
+    if soft.shape != (gh, gw):
+        soft = cv2.resize(soft, (gw, gh), interpolation=cv2.INTER_LINEAR)
+    factor = gw / mask.shape[1] if factor is None else factor
+    if refine_edges and factor > 1.3:
+        radius = max(2, round(factor * 1.5))
+        soft = cv2.ximgproc.guidedFilter(np.ascontiguousarray(guide), soft, radius, 0.02 * 255**2)
+    return soft > 0.5
+
+
+def segment_prompt(
+    img: np.ndarray, prompt: Prompt, *, grabcut_side: int, iterations: int, refine_edges: bool
+) -> tuple[np.ndarray, float]:
+    """GrabCut on a crop around the prompt; returns the mask in video pixels and its contrast score.
+
+    A box is one hypothesis. Points alone leave the object's size open, so three
+    initialisations compete: a region grown from the clicked colours, and a small and a
+    large window around the clicks. The winner has the highest colour contrast to its
+    surroundings times the strength of the image edges along its weakest stretch of
+    outline; the window grows while the winner runs into its sides.
+    """
+    h, w = img.shape[:2]
+    coords, labels = prompt.point_arrays()
+    pos, neg = coords[labels == 1], coords[labels == 0]
+    out = np.zeros((h, w), bool)
+    if prompt.box is None and not len(pos):
+        log.debug("object %d frame %d: only negative points, the mask is empty", prompt.obj_id, prompt.frame)
+        return out, 0.0
+    box = None if prompt.box is None else prompt.box.clip(w, h)
+    if box is not None:
+        roi = expand(box.xyxy, max(8.0, 0.2 * max(box.x1 - box.x0, box.y1 - box.y0)), w, h)
+        crop = _Crop(img, roi, pos, neg, grabcut_side)
+        best = crop.hypothesis(box.xyxy, iterations)
+    else:
+        x0, y0 = pos.min(0)
+        x1, y1 = pos.max(0) + 1
+        roi = expand((x0, y0, x1, y1), max(12.0, 0.25 * min(w, h)), w, h)
+        coarse_side = min(grabcut_side, COARSE_SIDE)
+        for _ in range(3):
+            # the hypotheses compete on a coarse crop; the winner is redone in full detail below
+            crop = _Crop(img, roi, pos, neg, coarse_side)
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            half = min(max(cx - roi[0], roi[2] - cx), max(cy - roi[1], roi[3] - cy))
+            inits: list[str | tuple[float, float, float, float]] = ["grow"]
+            inits += [
+                (
+                    cx - k * half - (x1 - x0) / 2,
+                    cy - k * half - (y1 - y0) / 2,
+                    cx + k * half + (x1 - x0) / 2,
+                    cy + k * half + (y1 - y0) / 2,
+                )
+                for k in (0.35, 0.65)
+            ]
+            detailed = crop.scale == 1.0 or coarse_side == grabcut_side
+            iterations = iterations if detailed else min(3, iterations)
+            found = [crop.hypothesis(init, iterations) for init in inits]
+            pick = max(range(len(found)), key=lambda i: found[i].rank)
+            fg = found[pick].mask
+            edge = np.concatenate([fg[0], fg[-1], fg[:, 0], fg[:, -1]])
+            # look wider when the object runs into a side of the window, or when every hypothesis
+            # collapsed onto the clicks (the window may lie inside a large object)
+            if roi == (0, 0, w, h) or (found[pick].rank >= 0 and edge.mean() < 0.04):
+                break
+            roi = expand(roi, 0.5 * max(roi[2] - roi[0], roi[3] - roi[1]), w, h)
+        best = found[pick]
+        if best.rank < 0:
+            log.debug(
+                "object %d frame %d: GrabCut found no edge around the clicks; using the colour region",
+                prompt.obj_id,
+                prompt.frame,
+            )
+            best = _Hypothesis(found[0].seed, contrast_score(crop.lab, found[0].seed), -1.0, found[0].seed)
+        elif not detailed:
+            fine = _Crop(img, roi, pos, neg, grabcut_side).hypothesis(inits[pick], iterations)
+            best = fine if fine.rank >= 0 else best
+    rx0, ry0, rx1, ry1 = roi
+    out[ry0:ry1, rx0:rx1] = upsample(best.mask, img[ry0:ry1, rx0:rx1], refine_edges=refine_edges)
+    return out, best.contrast
+
+
+@dataclass(frozen=True, eq=False)
+class _Hypothesis:
+    mask: np.ndarray  # at crop scale
+    contrast: float  # colour contrast to the surroundings, 0..1
+    rank: float  # contrast x edge strength along the weakest part of the outline; < 0 when collapsed
+    seed: np.ndarray  # the initial foreground GrabCut started from
+
+
+class _Crop:
+    """A prompt's neighbourhood, downscaled for GrabCut, with what every hypothesis shares."""
+
+    def __init__(
+        self, img: np.ndarray, roi: tuple[int, int, int, int], pos: np.ndarray, neg: np.ndarray, max_side: int
+    ) -> None:
+        x0, y0, x1, y1 = roi
+        crop = img[y0:y1, x0:x1]
+        self.scale = s = min(1.0, max_side / max(x1 - x0, y1 - y0))
+        size = (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s)))
+        self.img = cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if s < 1 else np.ascontiguousarray(crop)
+        self.shape = shape = self.img.shape[:2]
+        side = max(shape)
+        # colour statistics on a blurred copy: stripes and grain average out into the object's colours
+        self.lab = cv2.cvtColor(cv2.GaussianBlur(self.img, (0, 0), max(1.5, 0.02 * side)), cv2.COLOR_RGB2Lab)
+        self.pix = self.lab.reshape(-1, 3).astype(np.float32)
+        lab = cv2.cvtColor(self.img, cv2.COLOR_RGB2Lab).astype(np.float32)
+        grad = np.sqrt(cv2.Sobel(lab, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(lab, cv2.CV_32F, 0, 1) ** 2).sum(2)
+        self.grad = cv2.GaussianBlur(grad, (0, 0), 1.0)
+        self.grad_ref = float(np.percentile(self.grad, 90)) + 1e-6
+        self.origin = np.array([x0, y0, x0, y0], np.float32)
+        p, n = (pos - self.origin[:2]) * s, (neg - self.origin[:2]) * s
+        self.has_pos, self.has_neg = len(p) > 0, len(n) > 0
+        r, rs = max(2, round(0.015 * side)), max(3, round(0.04 * side))
+        self.pos_seed, self.neg_seed = disc(shape, p, r), disc(shape, n, r)
+        self.pos_sample, self.neg_sample = disc(shape, p, rs), disc(shape, n, rs)
+        strip = max(2, round(0.04 * side))
+        self.border = np.ones(shape, bool)
+        self.border[strip:-strip, strip:-strip] = False
+
+    def hypothesis(self, init: str | tuple[float, float, float, float], iterations: int) -> _Hypothesis:
+        """GrabCut from ``init``: ``"grow"`` or a rectangle ``(x0, y0, x1, y1)`` in video pixels."""
+        pix = self.pix
+        labels = np.full(self.shape, cv2.GC_PR_BGD, np.uint8)
+        if isinstance(init, str):
+            fg_samples = pix[self.pos_sample.ravel()]
+            bg_samples = np.concatenate([pix[self.border.ravel()], pix[self.neg_sample.ravel()]])
+            labels[grow(pix, fg_samples, bg_samples, self.pos_seed)] = cv2.GC_PR_FGD
+        else:
+            bx0, by0, bx1, by1 = np.maximum(0, ((np.asarray(init, np.float32) - self.origin) * self.scale).round())
+            labels[:] = cv2.GC_BGD
+            labels[int(by0) : int(by1), int(bx0) : int(bx1)] = cv2.GC_PR_FGD
+            fg_samples = pix[(self.pos_sample if self.has_pos else labels == cv2.GC_PR_FGD).ravel()]
+        if self.has_neg:
+            # the colours around a negative click start out as background
+            pushed = grow(pix, pix[self.neg_sample.ravel()], fg_samples, self.neg_seed)
+            labels[pushed & (labels == cv2.GC_PR_FGD)] = cv2.GC_PR_BGD
+        labels[self.pos_seed] = cv2.GC_FGD
+        labels[self.neg_seed] = cv2.GC_BGD
+        seed = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+        fg = grabcut(self.img, labels, iterations)
+        fg = components_touching(fg, self.pos_seed) if self.has_pos else largest_components(fg)
+        contrast = contrast_score(self.lab, fg)
+        if fg.sum() <= 3 * max(1, self.pos_seed.sum()):
+            return _Hypothesis(fg, contrast, -1.0, seed)  # collapsed onto the clicks
+        outline = morph(fg, 1, cv2.MORPH_GRADIENT)
+        weakest = float(np.percentile(self.grad[outline], 10)) / self.grad_ref if outline.any() else 0.0
+        return _Hypothesis(fg, contrast, contrast * weakest, seed)
+
+
+def grow(pix: np.ndarray, samples: np.ndarray, others: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Pixels nearer in colour to ``samples`` than to ``others`` (and near enough), connected to ``seeds``."""
+    d_in = nearest_distance(pix, subsample(samples, 64)).reshape(seeds.shape)
+    d_out = nearest_distance(pix, subsample(others, 96)).reshape(seeds.shape)
+    near = (d_in < d_out) & (d_in < 20.0)
+    near = morph(near, 1, cv2.MORPH_OPEN) | seeds
+    return components_touching(near, seeds)
