@@ -54,7 +54,7 @@ session
 # ## The annotator widget
 #
 # Click on an object to add a positive point (shift-click or right-click: negative), drag for a box,
-# then *Propagate*. Press `h` over the canvas for the keyboard shortcuts.
+# then *Propagate*. The `?` button lists every keyboard shortcut.
 
 # %%
 annotator = aw.VideoAnnotator(session)

@@ -1,0 +1,26 @@
+"""The README stays true: its set-up commands exist and its shortcut table matches the widget's."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_setup_commands_exist_in_the_makefile():
+    makefile = (ROOT / "Makefile").read_text()
+    for target in re.findall(r"^make ([\w-]+)", README, flags=re.MULTILINE) + re.findall(r"`make ([\w-]+)`", README):
+        assert re.search(rf"^{re.escape(target)}:", makefile, flags=re.MULTILINE), f"make {target} is not a target"
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_shortcut_table_matches_the_widget():
+    from annotator_widgets.widgets.shortcuts import MOUSE_HELP, SHORTCUTS
+
+    for s in SHORTCUTS:
+        row = next((line for line in README.splitlines() if line.startswith(f"| {s.help} |")), None)
+        assert row is not None, f"README lacks the shortcut row for {s.help!r}"
+        for key in s.keys:
+            assert f"`{'Space' if key == ' ' else key}`" in row, (s.help, key)
+    for gesture, meaning in MOUSE_HELP:
+        assert f"| {meaning} | {gesture} |" in README
