@@ -76,11 +76,17 @@ class FrameResult:
 
 @dataclass
 class Progress:
-    """Live state of the running (or last) propagation."""
+    """Live state of the running (or last) propagation.
+
+    ``done`` frames were yielded; ``saved`` of them are committed to the project (frames are
+    saved in the order they were yielded, the latest being ``last_saved``). A crash loses at
+    most the ``done - saved`` frames in flight.
+    """
 
     total: int = 0
     done: int = 0
     saved: int = 0
+    last_saved: int | None = None
     frame: int | None = None
     direction: str = ""
     running: bool = False
@@ -132,6 +138,7 @@ class _Writer:
                     ]
                     self._project.put_annotations(anns, label="propagate")
                     self._progress.saved += len(batch)
+                    self._progress.last_saved = batch[-1][0]
             except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
                 self._error = exc
             finally:

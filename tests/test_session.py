@@ -286,3 +286,53 @@ def test_default_project_lives_in_a_temporary_folder():
     s = AnnotationSession(np.zeros((3, 8, 8, 3), np.uint8), segmenter=RecordingSegmenter())
     assert s.project.path.exists() and s.project.path.suffix == ".awp"
     s.close()
+
+
+_PROPAGATOR = """
+import sys
+import numpy as np
+from annotator_widgets import AnnotationSession
+from annotator_widgets.testing.clips import synthetic_clip, write_video
+
+clip = synthetic_clip(num_frames=400, size=(160, 120), num_objects=2, seed=1)
+video = write_video(clip.frames, sys.argv[2], fps=25)
+with AnnotationSession(video, sys.argv[1], "classic") as s:
+    for oid in (1, 2):
+        ys, xs = np.nonzero(clip.masks[oid][0])
+        s.add_points(0, None, [(float(np.median(xs)), float(np.median(ys)))])
+    print("ready", flush=True)
+    last = None
+    for step in s.propagate():
+        if s.progress.last_saved != last:
+            last = s.progress.last_saved
+            print(last, flush=True)
+"""
+
+
+def test_kill_9_during_propagation_keeps_every_frame_reported_saved(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from annotator_widgets import Project
+
+    project = tmp_path / "crash.awp"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PROPAGATOR, str(project), str(tmp_path / "v.mp4")], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "ready"
+    reported = -1
+    deadline = time.time() + 120
+    while reported < 60 and time.time() < deadline:
+        reported = int(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert reported >= 60
+    with Project.open(project) as p:
+        for oid in (1, 2):
+            frames = p.mask_frames(oid)
+            assert frames[: reported + 1] == list(range(reported + 1))
+            assert len(frames) < 400  # it really was killed mid-propagation
+        assert p.history()[-1].label == "propagate forward"
