@@ -160,6 +160,34 @@ class _Writer:
             raise self._wrap(self._error)
 
 
+class _Run(Iterator[FrameResult]):
+    """The generator :meth:`AnnotationSession.propagate` returns: the session is busy from the
+    moment it is created, and stays so until it is exhausted, closed or garbage-collected, even
+    when it is never iterated."""
+
+    def __init__(self, gen: Iterator[FrameResult], busy: threading.Lock) -> None:
+        self._gen = gen
+        self._busy: threading.Lock | None = busy
+        self._started = False
+
+    def __iter__(self) -> _Run:
+        return self
+
+    def __next__(self) -> FrameResult:
+        self._started = True
+        return next(self._gen)
+
+    def close(self) -> None:
+        """Stop the propagation after the current frame, keeping every yielded frame."""
+        self._gen.close()  # type: ignore[attr-defined]
+        busy, self._busy = self._busy, None
+        if busy is not None and not self._started:
+            busy.release()  # a generator that never ran has no finally to do it
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class AnnotationSession:
     """Annotate one video: prompts in, masklets out, all stored in a project.
 
@@ -494,19 +522,20 @@ class AnnotationSession:
         else:
             passes = [(start, last - start, False), (start, start, True)]
         progress = show_progress if show_progress is not None else self.show_progress
-        return self._propagate(passes, direction, progress)
-
-    def _propagate(
-        self, passes: list[tuple[int, int, bool]], direction: str, show_progress: bool
-    ) -> Iterator[FrameResult]:
-        from tqdm.auto import tqdm
-
         if not self._busy.acquire(blocking=False):
             raise BackendError(
                 "the session is busy propagating",
                 given="a propagation is running",
                 hint="call session.cancel() or wait until it finishes",
             )
+        return _Run(self._propagate(passes, direction, progress), self._busy)
+
+    def _propagate(
+        self, passes: list[tuple[int, int, bool]], direction: str, show_progress: bool
+    ) -> Iterator[FrameResult]:
+        from tqdm.auto import tqdm
+
+        # the caller (propagate) holds self._busy; the finally below releases it
         total = sum(n + 1 for _, n, _ in passes) - (len(passes) - 1)
         self.progress = prog = Progress(total=total, running=True, direction=direction)
         self._cancel.clear()

@@ -79,14 +79,17 @@ print(session.progress)
 
 # %%
 frame = 40
-Image.fromarray(Renderer().annotate(video.frame(frame), session.masks(frame), objects=session.objects,
-                                    prompts=session.prompts(frame)))
+Image.fromarray(
+    Renderer().annotate(
+        video.frame(frame), session.masks(frame), objects=session.objects, prompts=session.prompts(frame)
+    )
+)
 
 # %% [markdown]
 # How good is it? The clip comes with its true masks:
 
 # %%
-from annotator_widgets.rle import mask_iou  # noqa: E402
+from annotator_widgets.rle import mask_iou
 
 ious = [
     mask_iou(a.rle, clip.masks[truth_of[a.obj_id]][a.frame])

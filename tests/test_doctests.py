@@ -23,6 +23,7 @@ MODULES = [
     "annotator_widgets.testing.people",
     "annotator_widgets.testing.clips",
     "annotator_widgets.testing.evaluate",
+    "annotator_widgets.widgets.shortcuts",
 ]
 
 

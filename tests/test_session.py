@@ -336,3 +336,19 @@ def test_kill_9_during_propagation_keeps_every_frame_reported_saved(tmp_path):
             assert frames[: reported + 1] == list(range(reported + 1))
             assert len(frames) < 400  # it really was killed mid-propagation
         assert p.history()[-1].label == "propagate forward"
+
+
+def test_the_session_is_busy_as_soon_as_propagate_returns(session):
+    session.add_points(0, 1, [(10, 10)])
+    gen = session.propagate()
+    assert session.busy
+    with pytest.raises(BackendError, match="busy"):
+        session.propagate()
+    with pytest.raises(BackendError, match="busy"):
+        session.add_points(1, 1, [(5, 5)])
+    gen.close()  # never iterated
+    assert not session.busy
+    gen = session.propagate()
+    del gen
+    assert not session.busy
+    assert [r.frame for r in session.propagate(end=2)] == [0, 1, 2] and not session.busy

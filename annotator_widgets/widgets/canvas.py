@@ -1,0 +1,518 @@
+"""The drawing surface: canvas layers and the mapping between video, canvas and CSS pixels.
+
+This is the only module that knows canvas or CSS pixels; everything else speaks
+video pixels. The video is shown at most ``max_display_side`` pixels wide or high
+(masks are computed at full resolution by the session and only shrunk here for
+display). Layers of the :class:`ipycanvas.MultiCanvas`:
+
+0. the frame (``composite`` mode: frame, masks, outlines, labels and points in one
+   RGB image, sent as one JPEG per update);
+1. masks and points as a sparse RGBA image (``layers`` mode only);
+2. interaction: the instant click marker and the rubber band of a box drag.
+
+Every update is one ``hold_canvas()`` batch that ends by writing a sequence number
+into a 1x1 "ack" canvas whose image the browser sends back once it has drawn the
+batch: the kernel learns which update is on screen, which lets playback and
+propagation drop frames instead of queueing them, and measures the round trip.
+
+Example:
+    >>> g = Geometry.fit((1280, 720), 960)
+    >>> g.display_size, g.to_video(480, 270)
+    ((960, 540), (640.0, 360.0))
+    >>> g.css_to_video(240, 135, css_width=480, css_height=270)
+    (640.0, 360.0)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import traitlets
+
+from ..errors import PromptError
+from ..render import Renderer
+from ..types import Box, ObjectInfo, PersonPose, Point, Prompt
+from ._deps import ipycanvas, ipywidgets
+from .stats import Stats
+
+__all__ = ["FrameCanvas", "Geometry", "drawing", "redraw_on_reconnect"]
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["composite", "layers"]
+
+_POSITIVE = "#28c83c"
+_NEGATIVE = "#e62828"
+
+
+# -- coordinates -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Video size, display (canvas) size, and the conversions between them.
+
+    Canvas pixel ``i`` covers video pixels ``[i / scale, (i + 1) / scale)``; coordinates
+    are continuous, x right and y down, with (0, 0) at the top-left corner.
+    """
+
+    video_size: tuple[int, int]
+    display_size: tuple[int, int]
+
+    @classmethod
+    def fit(cls, video_size: tuple[int, int], max_side: int) -> Geometry:
+        """Shrink (never enlarge) a video so that its longer side is at most ``max_side``."""
+        w, h = int(video_size[0]), int(video_size[1])
+        s = min(1.0, float(max_side) / max(w, h))
+        return cls((w, h), (max(1, round(w * s)), max(1, round(h * s))))
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """``(sx, sy)``: canvas pixels per video pixel."""
+        return self.display_size[0] / self.video_size[0], self.display_size[1] / self.video_size[1]
+
+    def to_video(self, x: float, y: float) -> tuple[float, float]:
+        """Canvas pixels -> video pixels, clamped inside the frame and rounded to 0.1 px."""
+        sx, sy = self.scale
+        w, h = self.video_size
+        xv = min(max(float(x) / sx, 0.0), w - 0.1)
+        yv = min(max(float(y) / sy, 0.0), h - 0.1)
+        return round(xv, 1), round(yv, 1)
+
+    def to_canvas(self, x: float, y: float) -> tuple[float, float]:
+        """Video pixels -> canvas pixels."""
+        sx, sy = self.scale
+        return float(x) * sx, float(y) * sy
+
+    def css_to_video(self, x: float, y: float, css_width: float, css_height: float) -> tuple[float, float]:
+        """A position in CSS pixels relative to the displayed canvas (which may be scaled by the page) -> video."""
+        dw, dh = self.display_size
+        cw = css_width if css_width and css_width > 0 else dw
+        ch = css_height if css_height and css_height > 0 else dh
+        return self.to_video(float(x) * dw / cw, float(y) * dh / ch)
+
+    def video_to_css(self, x: float, y: float, css_width: float, css_height: float) -> tuple[float, float]:
+        """Video pixels -> CSS pixels relative to a canvas displayed ``css_width`` x ``css_height``."""
+        xc, yc = self.to_canvas(x, y)
+        dw, dh = self.display_size
+        return xc * css_width / dw, yc * css_height / dh
+
+    @property
+    def _interpolation(self) -> int:
+        # INTER_AREA is the right filter for big reductions but slow for fractional ones (4 ms at 720p -> 540p);
+        # bilinear looks the same down to half size and takes 0.6 ms
+        inv = self.video_size[0] / self.display_size[0]
+        if inv < 2 and abs(inv - round(inv)) > 0.01:
+            return cv2.INTER_LINEAR
+        return cv2.INTER_AREA
+
+    def frame(self, rgb: np.ndarray) -> np.ndarray:
+        """A video frame at display size."""
+        if rgb.shape[1::-1] == self.display_size:
+            return np.ascontiguousarray(rgb)
+        return cv2.resize(rgb, self.display_size, interpolation=self._interpolation)
+
+    def mask(self, mask: np.ndarray) -> np.ndarray:
+        """A full-resolution mask at display size (a display pixel is on when mostly covered)."""
+        m = np.asarray(mask)
+        if m.shape[1::-1] == self.display_size:
+            return m.astype(bool, copy=False)
+        m8 = (m.view(np.uint8) if m.dtype == bool else (m > 0).view(np.uint8)) * np.uint8(255)
+        if self._interpolation == cv2.INTER_AREA:
+            return cv2.resize(m8, self.display_size, interpolation=cv2.INTER_AREA) >= 128
+        return cv2.resize(m8, self.display_size, interpolation=cv2.INTER_LINEAR) >= 128
+
+    def pose(self, pose: PersonPose) -> PersonPose:
+        """A pose's landmarks in canvas pixels."""
+        sx, sy = self.scale
+        lm = np.array(pose.landmarks, np.float32, copy=True)
+        lm[:, 0] *= sx
+        lm[:, 1] *= sy
+        return PersonPose(pose.frame, pose.person_id, lm, score=pose.score)
+
+    def prompt(self, prompt: Prompt) -> Prompt | None:
+        """A prompt's points and box in canvas pixels (None when it has neither)."""
+        if not prompt.points and prompt.box is None:
+            return None
+        sx, sy = self.scale
+        pts = tuple(Point(p.x * sx, p.y * sy, p.label) for p in prompt.points)
+        box = None
+        if prompt.box is not None:
+            b = prompt.box
+            box = Box(b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy)
+        return Prompt(prompt.frame, prompt.obj_id, pts, box)
+
+
+# -- batching ----------------------------------------------------------------------------------------------
+
+_DRAW_LOCK = threading.RLock()  # ipycanvas batches through one global manager: one drawer at a time
+_depth = threading.local()
+
+
+@contextlib.contextmanager
+def drawing() -> Iterator[None]:
+    """Batch every canvas command inside into one message (``hold_canvas``), thread safe and re-entrant.
+
+    ipycanvas' ``hold_canvas`` is a process-wide switch without ``finally``; this wrapper
+    serialises drawers across threads and restores the manager if a command fails.
+    """
+    with _DRAW_LOCK:
+        if getattr(_depth, "n", 0):
+            yield
+            return
+        _depth.n = 1
+        try:
+            with ipycanvas.hold_canvas():
+                yield
+        except BaseException:
+            _reset_manager()
+            raise
+        finally:
+            _depth.n = 0
+
+
+def _reset_manager() -> None:
+    """Drop a half-built batch so the next one starts clean (ipycanvas keeps it otherwise)."""
+    mgr = getattr(ipycanvas.canvas, "_CANVAS_MANAGER", None)
+    if mgr is None:
+        return
+    for name, value in (("_commands_cache", []), ("_buffers_cache", []), ("_caching", False)):
+        if hasattr(mgr, name):
+            setattr(mgr, name, value)
+    if hasattr(mgr, "_current_canvas"):
+        mgr._current_canvas = None
+
+
+def redraw_on_reconnect(widget: Any, callback: Callable[[], None]) -> None:
+    """Call ``callback`` when a browser (re)creates ``widget``'s canvas (a new page, a reload).
+
+    ipycanvas drops that redraw (ipycanvas #322): its manager still believes the new page's
+    canvas is selected and skips the switch command; forgetting the selection fixes it.
+    """
+
+    def ready(*_: Any) -> None:
+        with _DRAW_LOCK:
+            mgr = getattr(widget, "_canvas_manager", None)
+            if mgr is not None and hasattr(mgr, "_current_canvas"):
+                mgr._current_canvas = None
+        callback()
+
+    widget.on_client_ready(ready)
+
+
+def _encode(arr: np.ndarray, quality: int) -> bytes:
+    """RGB -> JPEG, RGBA -> PNG: the formats ipycanvas' ``putImageData`` decodes."""
+    return bytes(ipycanvas.utils.binary_image(arr, quality=quality))
+
+
+_PUT = getattr(ipycanvas.canvas, "COMMANDS", {}).get("putImageData")
+
+
+def _put_encoded(layer: Any, arr: np.ndarray, buf: bytes, x: int = 0, y: int = 0) -> None:
+    """``put_image_data`` with an already encoded buffer (no second encode, exact byte count)."""
+    mgr = getattr(layer, "_canvas_manager", None)
+    if _PUT is None or mgr is None or not hasattr(mgr, "send_draw_command"):
+        layer.put_image_data(arr, x, y)  # an ipycanvas without the internals we rely on: encode again
+        return
+    mgr.send_draw_command(layer, _PUT, [int(x), int(y)], [buf])
+
+
+class _AckCanvas(ipycanvas.Canvas):
+    """A 1x1 canvas whose pixel the browser sends back after each batch (no echo back to the browser)."""
+
+    image_data = traitlets.Bytes(default_value=None, allow_none=True, read_only=True).tag(
+        **{**ipycanvas.Canvas.class_traits()["image_data"].metadata, "echo_update": False}
+    )
+
+
+# -- the surface -------------------------------------------------------------------------------------------
+
+
+class FrameCanvas:
+    """The video surface: three canvas layers plus the acknowledgement channel.
+
+    Args:
+        geometry: Video and display sizes.
+        stats: Where update sizes and timings are recorded.
+        mode: ``"composite"`` (one JPEG per update) or ``"layers"`` (frame JPEG only when
+            the frame changes, masks and points as a sparse RGBA PNG).
+        jpeg_quality: JPEG quality of frame images.
+        cache_frames: Display-size frames kept in memory.
+    """
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        stats: Stats,
+        *,
+        mode: Mode = "composite",
+        jpeg_quality: int = 75,
+        cache_frames: int = 32,
+    ) -> None:
+        if mode not in ("composite", "layers"):
+            raise PromptError("unknown drawing mode", given=mode, hint="use 'composite' or 'layers'")
+        self.geometry = geometry
+        self.stats = stats
+        self.mode: Mode = mode
+        self.jpeg_quality = int(jpeg_quality)
+        dw, dh = geometry.display_size
+        self.widget = ipycanvas.MultiCanvas(3, width=dw, height=dh)
+        self.widget.layout = ipywidgets.Layout(width=f"{dw}px", max_width="100%", height="auto", display="block")
+        self.widget.add_class("aw-canvas")
+        # Mouse input is taken from this box around the canvas, and the canvas itself ignores the pointer:
+        # ipycanvas would otherwise send the kernel a message for every mouse move and press (without buttons or
+        # modifiers, which ipyevents on the box provides).
+        self.surface = ipywidgets.Box([self.widget], layout=ipywidgets.Layout(width=f"{dw}px", max_width="100%"))
+        self.surface.add_class("aw-surface")
+        self.style = ipywidgets.HTML(
+            "<style>.aw-canvas { pointer-events: none; } .aw-surface { cursor: crosshair; }</style>",
+            layout=ipywidgets.Layout(display="none"),
+        )
+        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_frames = max(1, int(cache_frames))
+        self._frame_on_screen: int | None = None  # layers mode: what layer 0 holds
+        self._interaction_drawn = False  # layer 2 holds a marker or rubber band
+        self._ack = _AckCanvas(width=1, height=1, sync_image_data=True)
+        self._ack.observe(self._on_ack, names=["image_data"])
+        self._acked_cv = threading.Condition()
+        self._sent = 0
+        self._acked = 0
+        self._ever_acked = False
+        self._sent_at: OrderedDict[int, float] = OrderedDict()
+
+    # -- frames ---------------------------------------------------------------------------------------
+    def display_frame(self, index: int, rgb: np.ndarray) -> np.ndarray:
+        """Frame ``index`` at display size (cached)."""
+        hit = self._frames.get(index)
+        if hit is not None:
+            self._frames.move_to_end(index)
+            return hit
+        small = self.geometry.frame(rgb)
+        self._frames[index] = small
+        while len(self._frames) > self._cache_frames:
+            self._frames.popitem(last=False)
+        return small
+
+    def show(
+        self,
+        index: int,
+        rgb: np.ndarray,
+        masks: Mapping[int, np.ndarray],
+        *,
+        objects: Sequence[ObjectInfo],
+        prompts: Sequence[Prompt],
+        renderer: Renderer,
+        poses: Sequence[PersonPose] = (),
+    ) -> int:
+        """Draw frame ``index`` with its masks, prompts and pose skeletons; returns the bytes sent."""
+        t0 = time.perf_counter()
+        g = self.geometry
+        disp = self.display_frame(index, rgb)
+        dmasks = {oid: g.mask(m) for oid, m in masks.items()}
+        dprompts = [p for p in (g.prompt(p) for p in prompts) if p is not None]
+        dposes = [g.pose(p) for p in poses]
+        if self.mode == "composite":
+            img = renderer.annotate(disp, dmasks, objects=objects, prompts=dprompts, poses=dposes)
+            buf = _encode(img, self.jpeg_quality)
+            t1 = time.perf_counter()
+            with drawing():
+                _put_encoded(self.widget[0], img, buf)
+                self._clear_interaction_layer()
+                self._send_ack()
+            sent = len(buf)
+        else:
+            sent, t1 = self._show_layers(index, disp, dmasks, objects, dprompts, dposes, renderer)
+        self.stats.add("compose_ms", (t1 - t0) * 1000)
+        self.stats.count("updates")
+        self.stats.count("bytes", sent)
+        self.stats.add("update_bytes", sent)
+        return sent
+
+    def _show_layers(
+        self,
+        index: int,
+        disp: np.ndarray,
+        dmasks: Mapping[int, np.ndarray],
+        objects: Sequence[ObjectInfo],
+        dprompts: Sequence[Prompt],
+        dposes: Sequence[PersonPose],
+        renderer: Renderer,
+    ) -> tuple[int, float]:
+        frame_buf = None
+        if self._frame_on_screen != index:
+            frame_buf = _encode(disp, self.jpeg_quality)
+        # the overlay: the renderer draws solid masks on black; alpha = opacity inside masks, opaque for marks
+        solid = Renderer(
+            opacity=1.0,
+            outline=renderer.outline,
+            boxes=renderer.boxes,
+            labels=renderer.labels,
+            points=renderer.points,
+            point_radius=renderer.point_radius,
+            skeleton=renderer.skeleton,
+        )
+        black = np.zeros_like(disp)
+        drawn = solid.annotate(black, dmasks, objects=objects, prompts=dprompts, poses=dposes)
+        inside = np.zeros(disp.shape[:2], bool)
+        hidden = {o.obj_id for o in objects if o.hidden}
+        for oid, m in dmasks.items():
+            if oid not in hidden:
+                inside |= m
+        alpha = np.where(inside, np.uint8(round(255 * renderer.opacity)), np.uint8(0))
+        alpha[~inside & drawn.any(axis=2)] = 255
+        ys, xs = np.nonzero(alpha)
+        overlay_buf, x0, y0, rgba = None, 0, 0, None
+        if ys.size:
+            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+            rgba = np.dstack([drawn[y0:y1, x0:x1], alpha[y0:y1, x0:x1]])
+            overlay_buf = _encode(rgba, self.jpeg_quality)
+        t1 = time.perf_counter()
+        with drawing():
+            if frame_buf is not None:
+                _put_encoded(self.widget[0], disp, frame_buf)
+                self._frame_on_screen = index
+            self.widget[1].clear()
+            if overlay_buf is not None:
+                _put_encoded(self.widget[1], rgba, overlay_buf, int(x0), int(y0))
+            self._clear_interaction_layer()
+            self._send_ack()
+        return len(frame_buf or b"") + len(overlay_buf or b""), t1
+
+    # -- interaction layer ---------------------------------------------------------------------------
+    def show_marker(self, x: float, y: float, positive: bool, radius: float = 6) -> None:
+        """Draw a click marker at video ``(x, y)`` at once, before the mask is computed."""
+        xc, yc = self.geometry.to_canvas(x, y)
+        layer = self.widget[2]
+        with drawing():
+            layer.clear()
+            self._interaction_drawn = True
+            layer.fill_style = "white"
+            layer.fill_circle(xc, yc, radius + 2)
+            layer.fill_style = _POSITIVE if positive else _NEGATIVE
+            layer.fill_circle(xc, yc, radius)
+            self._send_ack()
+
+    def show_box(self, box: tuple[float, float, float, float], color: tuple[int, int, int]) -> None:
+        """Draw the rubber band of a box drag given in video pixels."""
+        x0, y0 = self.geometry.to_canvas(box[0], box[1])
+        x1, y1 = self.geometry.to_canvas(box[2], box[3])
+        layer = self.widget[2]
+        with drawing():
+            layer.clear()
+            self._interaction_drawn = True
+            layer.stroke_style = "rgb({}, {}, {})".format(*color)
+            layer.line_width = 2
+            layer.set_line_dash([6, 4])
+            layer.stroke_rect(min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0))
+            layer.set_line_dash([])
+            self._send_ack()
+
+    def clear_interaction(self) -> None:
+        """Remove the marker or rubber band."""
+        with drawing():
+            self.widget[2].clear()
+            self._interaction_drawn = False
+            self._send_ack()
+
+    def _clear_interaction_layer(self) -> None:
+        # an empty layer is left alone: every touched layer costs the browser a full recomposite
+        if self._interaction_drawn:
+            self.widget[2].clear()
+            self._interaction_drawn = False
+
+    # -- reconnects -----------------------------------------------------------------------------------
+    def on_client_ready(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (to redraw) when a browser (re)connects, e.g. after a page reload."""
+
+        def ready() -> None:
+            self._frame_on_screen = None
+            self._interaction_drawn = True  # unknown after a reconnect: clear it with the redraw
+            callback()
+
+        redraw_on_reconnect(self.widget, ready)
+
+    # -- acknowledgements -------------------------------------------------------------------------------
+    def _send_ack(self) -> None:
+        """Inside a batch: stamp it with the next sequence number."""
+        self._sent += 1
+        seq = self._sent & 0xFFFFFF
+        self._ack.fill_style = f"#{seq:06x}"
+        self._ack.fill_rect(0, 0, 1, 1)
+        self._sent_at[seq] = time.perf_counter()
+        while len(self._sent_at) > 256:
+            self._sent_at.popitem(last=False)
+
+    def _on_ack(self, change: dict[str, Any]) -> None:
+        data = change["new"]
+        if not data:
+            return
+        try:
+            from PIL import Image
+
+            r, g, b = Image.open(io.BytesIO(bytes(data))).convert("RGB").getpixel((0, 0))
+        except Exception as exc:  # noqa: BLE001 - a bad ack only costs flow control one update
+            log.debug("unreadable acknowledgement from the browser: %s", exc)
+            return
+        seq = (r << 16) | (g << 8) | b
+        sent_at = self._sent_at.pop(seq, None)
+        if sent_at is not None:
+            self.stats.add("ack_ms", (time.perf_counter() - sent_at) * 1000)
+        with self._acked_cv:
+            base = self._sent & ~0xFFFFFF
+            full = base | seq
+            if full > self._sent:
+                full -= 1 << 24
+            self._acked = max(self._acked, full)
+            self._ever_acked = True
+            self._acked_cv.notify_all()
+
+    @property
+    def sent(self) -> int:
+        """Batches sent so far."""
+        return self._sent
+
+    @property
+    def acked(self) -> int:
+        """The latest batch a browser has drawn."""
+        return self._acked
+
+    @property
+    def in_flight(self) -> int:
+        """Batches sent but not yet drawn by a browser."""
+        return max(0, self._sent - self._acked)
+
+    def ready(self, max_in_flight: int = 2) -> bool:
+        """True if the browser can take another update now (always, until a browser has acknowledged one)."""
+        return not self._ever_acked or self._sent - self._acked < max_in_flight
+
+    def wait_for_client(self, max_in_flight: int = 2, timeout: float = 0.5) -> bool:
+        """Block until fewer than ``max_in_flight`` batches are waiting in the browser.
+
+        Returns False on timeout. Until a browser has acknowledged anything (no front end,
+        e.g. nbclient or tests), waits only briefly so kernel-side use never stalls.
+        """
+        deadline = time.monotonic() + (timeout if self._ever_acked else min(timeout, 0.02))
+        with self._acked_cv:
+            while self._sent - self._acked >= max_in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._acked_cv.wait(left)
+        return True
+
+    def close(self) -> None:
+        """Close the canvas widgets."""
+        self.surface.close()
+        self.style.close()
+        self.widget.close()
+        self._ack.close()

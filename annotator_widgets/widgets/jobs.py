@@ -1,0 +1,220 @@
+"""Work that runs beside the kernel's message loop: propagation and playback, each in a worker thread.
+
+The kernel keeps handling clicks, slider moves and Cancel while these run; they
+report back through callbacks that the annotator serialises with its own lock.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..session import AnnotationSession, FrameResult, Progress
+
+__all__ = ["Player", "PropagationJob"]
+
+log = logging.getLogger(__name__)
+
+
+class PropagationJob:
+    """A propagation running in a worker thread: wait on it, read its progress, or cancel it.
+
+    Args:
+        session: The session to propagate.
+        direction: ``"forward"``, ``"backward"`` or ``"both"``.
+        start: The frame to start from.
+        on_frame: Called in the worker thread with each :class:`FrameResult`.
+        on_done: Called in the worker thread when it ends, with the error if it failed.
+
+    Raises:
+        AnnotatorError: At once (not in the thread) when there is nothing to propagate
+            or the arguments are wrong.
+    """
+
+    def __init__(
+        self,
+        session: AnnotationSession,
+        direction: str,
+        start: int,
+        on_frame: Callable[[FrameResult], None],
+        on_done: Callable[[PropagationJob, BaseException | None], None],
+    ) -> None:
+        self.session = session
+        self.direction = direction
+        self.start_frame = int(start)
+        self.frames: list[int] = []
+        self.follow = True  # the display follows the propagated frames until the user navigates
+        self._on_frame = on_frame
+        self._on_done = on_done
+        self._stop = threading.Event()
+        self._future: concurrent.futures.Future[list[int]] = concurrent.futures.Future()
+        self._gen = session.propagate(direction, start=self.start_frame)  # type: ignore[arg-type]
+        self._thread = threading.Thread(target=self._run, name="annotator-propagate", daemon=True)
+
+    def start(self) -> PropagationJob:
+        """Start the worker thread; returns self."""
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        error: BaseException | None = None
+        try:
+            for result in self._gen:
+                self.frames.append(result.frame)
+                try:
+                    self._on_frame(result)
+                except Exception:  # a display problem must not stop the propagation
+                    log.exception("showing propagated frame %d failed", result.frame)
+                if self._stop.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - reported through the future and the widget
+            error = exc
+        finally:
+            try:
+                self._gen.close()  # flushes the writer: every frame yielded is in the project
+            except BaseException as exc:  # noqa: BLE001
+                error = error or exc
+        try:
+            self._on_done(self, error)
+        except Exception:
+            log.exception("finishing the propagation display failed")
+        if error is None:
+            self._future.set_result(self.frames)
+        else:
+            self._future.set_exception(error)
+
+    def cancel(self) -> None:
+        """Stop after the current frame; frames done so far stay in the project."""
+        self._stop.set()
+        self.session.cancel()
+
+    @property
+    def progress(self) -> Progress:
+        """The session's live progress record (total, done, saved, cancelled, error)."""
+        return self.session.progress
+
+    @property
+    def done(self) -> bool:
+        """True once the worker has finished (completed, cancelled or failed)."""
+        return self._future.done()
+
+    @property
+    def cancelled(self) -> bool:
+        """True if it was stopped before reaching the end."""
+        return self._stop.is_set() or bool(self.session.progress.cancelled)
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that ended it, if any (None while running)."""
+        return self._future.exception() if self._future.done() else None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until it ends; False on timeout."""
+        try:
+            self._future.exception(timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        return True
+
+    def result(self, timeout: float | None = None) -> list[int]:
+        """The frames propagated, once it ends; re-raises its error."""
+        return self._future.result(timeout)
+
+    def __repr__(self) -> str:
+        state = "running" if not self.done else ("cancelled" if self.cancelled else "done")
+        return f"PropagationJob({self.direction!r}, start={self.start_frame}, frames={len(self.frames)}, {state})"
+
+
+class Player:
+    """Plays frames from a worker thread at a wall-clock rate, dropping frames when the browser lags.
+
+    Args:
+        show: Shows one frame (called in the worker thread).
+        num_frames: Length of the video.
+        wait_for_client: Blocks until the browser is ready for another frame (returns False on timeout).
+        on_stop: Called in the worker thread when playback ends by itself.
+    """
+
+    def __init__(
+        self,
+        show: Callable[[int], None],
+        num_frames: int,
+        wait_for_client: Callable[[], bool],
+        on_stop: Callable[[], None],
+    ) -> None:
+        self._show = show
+        self._n = int(num_frames)
+        self._wait = wait_for_client
+        self._on_stop = on_stop
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.shown = 0
+        self.dropped = 0
+        self.started = time.perf_counter()
+
+    @property
+    def running(self) -> bool:
+        """True while the worker thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, first: int, fps: float, loop: bool = False) -> None:
+        """Play from frame ``first`` at ``fps`` frames per second."""
+        self.stop()
+        self._stop = threading.Event()
+        self.shown = self.dropped = 0
+        self.started = time.perf_counter()
+        self._thread = threading.Thread(
+            target=self._run, args=(int(first), float(fps), bool(loop), self._stop), name="annotator-play", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, wait: bool = False) -> None:
+        """Ask the worker to stop; ``wait`` joins it (never from the worker itself)."""
+        self._stop.set()
+        t = self._thread
+        if wait and t is not None and t is not threading.current_thread():
+            t.join(timeout=5)
+
+    def _run(self, first: int, fps: float, loop: bool, stop: threading.Event) -> None:
+        t0 = time.perf_counter()
+        origin, last = first, first
+        ended = False
+        try:
+            while not stop.is_set():
+                self._wait()  # back-pressure: at most a couple of frames waiting in the browser
+                if stop.is_set():
+                    break
+                target = origin + int((time.perf_counter() - t0) * fps)
+                if target <= last:
+                    time.sleep(max(0.0, (last + 1 - origin) / fps - (time.perf_counter() - t0)))
+                    continue
+                if target >= self._n:
+                    if not loop:
+                        if last < self._n - 1:
+                            self._show(self._n - 1)
+                            self.shown += 1
+                        ended = True
+                        break
+                    t0, origin, target = time.perf_counter(), 0, 0
+                    last = -1
+                self.dropped += max(0, target - last - 1)
+                self._show(target)
+                self.shown += 1
+                last = target
+        except Exception:
+            log.exception("playback stopped by an error")
+            ended = True
+        if ended and not stop.is_set():
+            try:
+                self._on_stop()
+            except Exception:
+                log.exception("stopping playback failed")
+
+    def summary(self) -> dict[str, Any]:
+        """Frames shown and dropped during the last run."""
+        return {"shown": self.shown, "dropped": self.dropped}

@@ -1,0 +1,264 @@
+"""The timeline strip under the canvas: per object, where masks are, where prompts are, where tracking drifted.
+
+One row per object: its colour where it has a mask; dimmed with a red underline where
+the mask's score is below ``low_score`` (drift: click there next); dark red where the
+mask is empty (lost); a white tick where the object was prompted; and a cursor at the
+current frame. Clicking or dragging along the strip seeks.
+
+Example:
+    >>> import numpy as np
+    >>> row = TimelineRow(1, "1 cup", (230, 159, 0), False,
+    ...                   np.array([np.nan, 0.9, 0.2, -1], np.float32), np.array([False, True, False, False]))
+    >>> row.states(low_score=0.5).tolist()
+    [0, 1, 2, 3]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..project import Project
+from ._deps import ipycanvas, ipywidgets
+from .canvas import drawing, redraw_on_reconnect
+
+__all__ = ["Timeline", "TimelineRow", "timeline_rows"]
+
+log = logging.getLogger(__name__)
+
+NONE, MASK, LOW, LOST = 0, 1, 2, 3
+_LOW_MARK = (235, 30, 30)
+_LOST_COLOR = (110, 20, 20)
+_BACKGROUND = "#2b2b2b"
+
+
+@dataclass(frozen=True, eq=False)
+class TimelineRow:
+    """What the timeline shows for one object.
+
+    Attributes:
+        obj_id: The object.
+        label: ``"id name"``.
+        color: Its RGB colour.
+        hidden: Hidden objects are drawn dimmed.
+        score: Per frame: NaN without a mask, -1 for an empty mask, else the mask's score 0..1.
+        prompted: Per frame: True where the object has a prompt.
+    """
+
+    obj_id: int
+    label: str
+    color: tuple[int, int, int]
+    hidden: bool
+    score: np.ndarray
+    prompted: np.ndarray
+
+    def states(self, low_score: float) -> np.ndarray:
+        """Per frame: 0 no mask, 1 mask, 2 low-confidence mask, 3 empty (lost) mask."""
+        s = self.score
+        out = np.zeros(s.shape, np.int8)
+        has = ~np.isnan(s)
+        out[has] = MASK
+        out[has & (s >= 0) & (s < low_score)] = LOW
+        out[has & (s < 0)] = LOST
+        return out
+
+    def mask_frames(self) -> list[int]:
+        """Frames where the object has a (possibly empty) mask."""
+        return np.flatnonzero(~np.isnan(self.score)).tolist()
+
+    def prompt_frames(self) -> list[int]:
+        """Frames where the object was prompted."""
+        return np.flatnonzero(self.prompted).tolist()
+
+    def low_frames(self, low_score: float) -> list[int]:
+        """Frames where the mask is empty or scored below ``low_score``."""
+        return np.flatnonzero(self.states(low_score) >= LOW).tolist()
+
+
+def timeline_rows(project: Project) -> list[TimelineRow]:
+    """The timeline's data, read cheaply from the project (no mask is decoded)."""
+    n = project.num_frames
+    rows = []
+    for info in project.objects():
+        prompted = np.zeros(n, bool)
+        frames = project.prompt_frames(info.obj_id)
+        if frames:
+            prompted[frames] = True
+        rows.append(
+            TimelineRow(info.obj_id, info.label, info.color, info.hidden, project.track_summary(info.obj_id), prompted)
+        )
+    return rows
+
+
+def _runs(states: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(start, stop, state)`` of each run of equal, non-zero states."""
+    if states.size == 0:
+        return []
+    edges = np.flatnonzero(np.diff(states)) + 1
+    starts = np.concatenate([[0], edges])
+    stops = np.concatenate([edges, [states.size]])
+    return [(int(a), int(b), int(states[a])) for a, b in zip(starts, stops, strict=True) if states[a] != NONE]
+
+
+class Timeline:
+    """The strip widget (an ipycanvas ``MultiCanvas``: bars below, cursor above).
+
+    Args:
+        num_frames: Frames of the video.
+        width: Width in canvas pixels (the video canvas' display width).
+        low_score: Masks scoring below this are marked as low confidence.
+    """
+
+    LABEL_W = 30
+    ROW_H = 10
+    GAP = 3
+
+    def __init__(self, num_frames: int, width: int, *, low_score: float = 0.5) -> None:
+        self.num_frames = max(1, int(num_frames))
+        self.width = int(width)
+        self.low_score = float(low_score)
+        self.rows: list[TimelineRow] = []
+        self._cursor = 0
+        self.widget = ipycanvas.MultiCanvas(2, width=self.width, height=self._height(1))
+        self.widget.layout = ipywidgets.Layout(width=f"{self.width}px", max_width="100%", height="auto")
+        self.widget.add_class("aw-timeline")
+        self._seek: list[Callable[[int], None]] = []
+        self._pressed = False
+        top = self.widget
+        top.on_mouse_down(self._down)
+        top.on_mouse_move(self._move)
+        top.on_mouse_up(self._up)
+        top.on_mouse_out(self._up)
+        redraw_on_reconnect(self.widget, self.redraw)
+
+    def _height(self, rows: int) -> int:
+        return self.GAP + max(1, rows) * (self.ROW_H + self.GAP)
+
+    # -- seeking --------------------------------------------------------------------------------------
+    def frame_at(self, x: float) -> int:
+        """The frame under canvas x-coordinate ``x``."""
+        span = max(1.0, self.width - self.LABEL_W)
+        f = int((float(x) - self.LABEL_W) * self.num_frames / span)
+        return min(max(f, 0), self.num_frames - 1)
+
+    def x_of(self, frame: int) -> float:
+        """Left edge of ``frame`` in canvas pixels."""
+        return self.LABEL_W + frame * (self.width - self.LABEL_W) / self.num_frames
+
+    def on_seek(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(frame)`` when the user clicks or drags along the strip."""
+        self._seek.append(callback)
+
+    def _emit(self, x: float) -> None:
+        f = self.frame_at(x)
+        if f != self._cursor or not self._pressed:
+            for cb in self._seek:
+                cb(f)
+
+    def _down(self, x: float, y: float) -> None:
+        self._emit(x)
+        self._pressed = True
+
+    def _move(self, x: float, y: float) -> None:
+        if self._pressed:
+            self._emit(x)
+
+    def _up(self, x: float, y: float) -> None:
+        self._pressed = False
+
+    # -- drawing --------------------------------------------------------------------------------------
+    def update(self, rows: list[TimelineRow]) -> None:
+        """Show new data."""
+        self.rows = rows
+        h = self._height(len(rows))
+        with drawing():
+            if self.widget.height != h:
+                self.widget.height = h
+            self._draw_rows()
+            self._draw_cursor()
+
+    def set_cursor(self, frame: int) -> None:
+        """Move the current-frame cursor."""
+        self._cursor = int(frame)
+        with drawing():
+            self._draw_cursor()
+
+    def redraw(self) -> None:
+        """Draw everything again (e.g. after a page reload)."""
+        with drawing():
+            self._draw_rows()
+            self._draw_cursor()
+
+    def _draw_rows(self) -> None:
+        c = self.widget[0]
+        c.clear()
+        c.fill_style = "#1e1e1e"
+        c.fill_rect(0, 0, self.width, self.widget.height)
+        span = (self.width - self.LABEL_W) / self.num_frames
+        c.font = "9px sans-serif"
+        if not self.rows:
+            c.fill_style = "#888"
+            c.fill_text("no objects yet: click the video", self.LABEL_W + 4, self.GAP + self.ROW_H - 2)
+            return
+        xs: list[float] = []
+        ys: list[float] = []
+        ws: list[float] = []
+        hs: list[float] = []
+        colors: list[tuple[int, int, int]] = []
+        for i, row in enumerate(self.rows):
+            y = self.GAP + i * (self.ROW_H + self.GAP)
+            dim = 0.4 if row.hidden else 1.0
+            xs.append(self.LABEL_W)
+            ys.append(y)
+            ws.append(self.width - self.LABEL_W)
+            hs.append(self.ROW_H)
+            colors.append((43, 43, 43))
+            for start, stop, state in _runs(row.states(self.low_score)):
+                base = _LOST_COLOR if state == LOST else row.color
+                shade = dim * (0.55 if state == LOW else 1.0)
+                x, w = self.LABEL_W + start * span, max(1.0, (stop - start) * span)
+                xs.append(x)
+                ys.append(y)
+                ws.append(w)
+                hs.append(self.ROW_H)
+                colors.append(tuple(int(v * shade) for v in base))  # type: ignore[arg-type]
+                if state == LOW:  # a red underline: drift, look here
+                    xs.append(x)
+                    ys.append(y + self.ROW_H - 3)
+                    ws.append(w)
+                    hs.append(3.0)
+                    colors.append(_LOW_MARK)
+            for f in row.prompt_frames():
+                xs.append(self.LABEL_W + f * span + span / 2 - 1)
+                ys.append(y - 1)
+                ws.append(2.0)
+                hs.append(self.ROW_H + 2)
+                colors.append((255, 255, 255))
+        c.fill_styled_rects(
+            np.array(xs, float),
+            np.array(ys, float),
+            np.array(ws, float),
+            np.array(hs, float),
+            np.array(colors, np.uint8).reshape(-1, 3),
+        )
+        for i, row in enumerate(self.rows):
+            y = self.GAP + i * (self.ROW_H + self.GAP)
+            c.fill_style = "rgb({}, {}, {})".format(*row.color)
+            c.fill_text(str(row.obj_id), 3, y + self.ROW_H - 1)
+
+    def _draw_cursor(self) -> None:
+        c = self.widget[1]
+        c.clear()
+        span = (self.width - self.LABEL_W) / self.num_frames
+        c.fill_style = "#ffffff"
+        c.fill_rect(self.LABEL_W + self._cursor * span + span / 2 - 1, 0, 2, self.widget.height)
+
+    def close(self) -> None:
+        """Close the canvas widget."""
+        self.widget.close()
+
+    def __repr__(self) -> str:
+        return f"Timeline(frames={self.num_frames}, rows={len(self.rows)})"

