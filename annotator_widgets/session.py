@@ -214,7 +214,12 @@ class AnnotationSession:
         self.video: VideoSource = open_video(video)
         self._own_project = not isinstance(project, Project)
         self.project: Project = self._open_project(project)
-        self.segmenter: VideoSegmenter = resolve_segmenter(segmenter)
+        try:
+            self.segmenter: VideoSegmenter = resolve_segmenter(segmenter)
+        except BaseException:
+            if self._own_project:
+                self.project.close()
+            raise
         self.show_progress = show_progress
         self.writer_queue = max(1, int(writer_queue))
         self.progress = Progress()
@@ -237,6 +242,8 @@ class AnnotationSession:
             proj = Project.create(project, self.video)
         info = proj.video_info
         if (info.get("frames"), info.get("width"), info.get("height")) != (len(self.video), *self.video.size):
+            if proj is not project:
+                proj.close()  # release the write lock we just took
             raise ProjectError(
                 "project was made for a different video",
                 given=f"project: {info.get('frames')} frames {info.get('width')}x{info.get('height')}, "

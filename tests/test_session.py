@@ -352,3 +352,15 @@ def test_the_session_is_busy_as_soon_as_propagate_returns(session):
     del gen
     assert not session.busy
     assert [r.frame for r in session.propagate(end=2)] == [0, 1, 2] and not session.busy
+
+
+def test_a_failed_start_leaves_the_project_unlocked(tmp_path):
+    from annotator_widgets import Project
+
+    frames = np.zeros((N, H, W, 3), np.uint8)
+    path = tmp_path / "p.awp"
+    with pytest.raises(BackendError, match="unknown segmenter"):
+        AnnotationSession(frames, path, "no-such-model")
+    with pytest.raises(ProjectError, match="different video"):
+        AnnotationSession(frames[:3], path, RecordingSegmenter())
+    Project.open(path).close()  # nobody holds the write lock
