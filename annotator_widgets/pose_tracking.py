@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 
 from .errors import PromptError
-from .types import PersonPose
+from .types import PersonPose, check_frame
 
 __all__ = ["HEAD", "KEYPOINTS", "TORSO", "Detection", "PersonTracker", "Selection", "select_people", "track_people"]
 
@@ -558,8 +558,7 @@ def track_people(
 
     source = open_video(video)
     n = len(source)
-    if not 0 <= int(frame) < max(n, 1):
-        raise PromptError(f"frame out of range for a {n}-frame video", given=frame, hint=f"use 0..{n - 1}")
+    check_frame(frame, n)
     own = estimator is None
     if own:
         from .backends.pose import MediaPipePoseEstimator

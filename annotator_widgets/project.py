@@ -45,7 +45,18 @@ import numpy as np
 
 from .errors import ProjectError
 from .rle import RLE
-from .types import ActionSegment, Annotation, Box, ObjectInfo, PersonPose, Point, Prompt, Source, color_for
+from .types import (
+    ActionSegment,
+    Annotation,
+    Box,
+    ObjectInfo,
+    PersonPose,
+    Point,
+    Prompt,
+    Source,
+    check_frame,
+    color_for,
+)
 
 __all__ = ["SCHEMA_VERSION", "HistoryEntry", "Project"]
 
@@ -461,27 +472,22 @@ class Project:
 
     def undo(self) -> str | None:
         """Revert the latest applied step; returns its label, or None if there is none."""
-        with self._lock, self.transaction(None):
-            row = self._conn.execute(
-                "SELECT grp, label FROM history WHERE state='done' ORDER BY grp DESC LIMIT 1"
-            ).fetchone()
-            if row is None:
-                return None
-            self._swap_group(row[0], "DESC")
-            self._conn.execute("UPDATE history SET state='undone' WHERE grp=?", (row[0],))
-            self._seq = self._max_prompt_seq()
-            return str(row[1])
+        return self._step("done", "undone", "DESC")
 
     def redo(self) -> str | None:
         """Re-apply the earliest undone step; returns its label, or None if there is none."""
+        return self._step("undone", "done", "ASC")
+
+    def _step(self, state: str, new_state: str, order: str) -> str | None:
+        """Swap the row images of the latest done (undo) or earliest undone (redo) group."""
         with self._lock, self.transaction(None):
             row = self._conn.execute(
-                "SELECT grp, label FROM history WHERE state='undone' ORDER BY grp ASC LIMIT 1"
+                f"SELECT grp, label FROM history WHERE state=? ORDER BY grp {order} LIMIT 1", (state,)
             ).fetchone()
             if row is None:
                 return None
-            self._swap_group(row[0], "ASC")
-            self._conn.execute("UPDATE history SET state='done' WHERE grp=?", (row[0],))
+            self._swap_group(row[0], order)
+            self._conn.execute("UPDATE history SET state=? WHERE grp=?", (new_state, row[0]))
             self._seq = self._max_prompt_seq()
             return str(row[1])
 
@@ -594,10 +600,7 @@ class Project:
         return int(row[0] or 0)
 
     def _check_frame(self, frame: int) -> int:
-        n = int(self.video_info.get("frames", 0))
-        if isinstance(frame, bool) or not isinstance(frame, int | np.integer) or not 0 <= frame < n:
-            raise ProjectError("frame index out of range for this project", given=frame, hint=f"use 0..{n - 1}")
-        return int(frame)
+        return check_frame(frame, int(self.video_info.get("frames", 0)), error=ProjectError)
 
     def _check_mask(self, mask: MaskLike) -> RLE:
         w, h = self.size
@@ -831,6 +834,14 @@ class Project:
             "SELECT frame, person_id, landmarks, world, score FROM poses WHERE frame=? ORDER BY person_id", (frame,)
         ).fetchall()
         return [self._pose_from_row(r) for r in rows]
+
+    def pose_frames(self, person_id: int | None = None) -> list[int]:
+        """Sorted frames holding a pose (of one person, or anybody); cheap, no landmark is decoded."""
+        if person_id is None:
+            rows = self._query("SELECT DISTINCT frame FROM poses ORDER BY frame").fetchall()
+        else:
+            rows = self._query("SELECT frame FROM poses WHERE person_id=? ORDER BY frame", (person_id,)).fetchall()
+        return [r[0] for r in rows]
 
     def iter_poses(self, person_id: int | None = None) -> Iterator[PersonPose]:
         """All poses ordered by frame (of one person, or all)."""

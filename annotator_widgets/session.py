@@ -47,7 +47,7 @@ from .backends import ObjectMask, VideoSegmenter, resolve_segmenter
 from .errors import AnnotatorError, BackendError, ProjectError, PromptError
 from .project import Project
 from .rle import RLE
-from .types import Annotation, Box, ObjectInfo, Point, Prompt, Source
+from .types import Annotation, Box, ObjectInfo, Point, Prompt, Source, check_frame
 from .video import VideoSource, open_video
 
 __all__ = ["AnnotationSession", "FrameResult", "Progress"]
@@ -309,10 +309,7 @@ class AnnotationSession:
 
     # ------------------------------------------------------------------ validation
     def _check_frame(self, frame: Any) -> int:
-        n = len(self.video)
-        if isinstance(frame, bool) or not isinstance(frame, int | np.integer) or not 0 <= frame < n:
-            raise PromptError(f"frame index out of range for a {n}-frame video", given=frame, hint=f"use 0..{n - 1}")
-        return int(frame)
+        return check_frame(frame, len(self.video))
 
     def _points(self, points: PointsLike, labels: Iterable[int] | None) -> tuple[Point, ...]:
         w, h = self.video.size

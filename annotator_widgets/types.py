@@ -31,6 +31,7 @@ __all__ = [
     "Point",
     "Prompt",
     "Source",
+    "check_frame",
     "color_for",
 ]
 
@@ -77,6 +78,22 @@ def _frame_index(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
         raise PromptError("frame must be a non-negative integer", given=value, hint="frames count from 0")
     return int(value)
+
+
+def check_frame(frame: Any, num_frames: int, *, what: str = "frame", error: type[Exception] = PromptError) -> int:
+    """``frame`` as an int in ``0..num_frames - 1``, or ``error`` saying what was given and the valid range.
+
+    Example:
+        >>> check_frame(3, 10)
+        3
+        >>> check_frame(10, 10, what="start frame")
+        Traceback (most recent call last):
+        ...
+        annotator_widgets.errors.PromptError: start frame out of range for a 10-frame video (given: 10). Fix: use 0..9
+    """
+    if isinstance(frame, bool) or not isinstance(frame, int | np.integer) or not 0 <= frame < num_frames:
+        raise error(f"{what} out of range for a {num_frames}-frame video", given=frame, hint=f"use 0..{num_frames - 1}")
+    return int(frame)
 
 
 def _obj_id(value: Any) -> int:

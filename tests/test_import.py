@@ -18,3 +18,11 @@ def test_public_api_lists_only_real_names():
 
     for name in aw.__all__:
         assert getattr(aw, name) is not None
+
+
+def test_the_test_environment_has_every_extra():
+    """Backend tests skip when their library is missing; `make test` installs all extras, so none may skip."""
+    import importlib
+
+    for module in ["torch", "torchvision", "sam2", "transformers", "mediapipe", "ipywidgets", "ipycanvas", "ipyevents"]:
+        importlib.import_module(module)

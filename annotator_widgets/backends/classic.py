@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from ..errors import BackendError, PromptError
+from ..types import check_frame
 from . import ObjectMask, SegmenterFrame
 from . import _classic_ops as ops
 
@@ -229,12 +230,7 @@ class ClassicSegmenter:
             BackendError: :meth:`start` was not called.
         """
         video = self._require_video()
-        if isinstance(start, bool) or not isinstance(start, int | np.integer) or not 0 <= start < len(video):
-            raise PromptError(
-                f"start frame out of range for a video of {len(video)} frames",
-                given=start,
-                hint=f"use 0..{len(video) - 1}",
-            )
+        start = check_frame(start, len(video), what="start frame")
         if max_frames is not None and max_frames < 0:
             raise PromptError("max_frames must be >= 0 or None", given=max_frames)
         start = int(start)
@@ -312,12 +308,7 @@ class ClassicSegmenter:
 
     def _check_prompt(self, prompt: Prompt, video: VideoSource) -> None:
         w, h = video.size
-        if prompt.frame >= len(video):
-            raise PromptError(
-                f"prompt frame out of range for a video of {len(video)} frames",
-                given=prompt.frame,
-                hint=f"use 0..{len(video) - 1}",
-            )
+        check_frame(prompt.frame, len(video), what="prompt frame")
         for p in prompt.points:
             if not (0 <= p.x <= w and 0 <= p.y <= h):
                 raise PromptError(

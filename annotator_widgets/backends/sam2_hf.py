@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AnnotatorError, BackendError, CheckpointError, PromptError
+from ..types import check_frame
 from . import ObjectMask, SegmenterFrame
 from ._optional import require
 from ._sam2_build import autocast, resolve_device, resolve_dtype
@@ -469,10 +470,7 @@ class HfSam2Segmenter:
 
     def _check_frame(self, frame: Any, what: str) -> int:
         assert self._video is not None
-        n = len(self._video)
-        if isinstance(frame, bool) or not isinstance(frame, int | np.integer) or not 0 <= int(frame) < n:
-            raise PromptError(f"{what} out of range", given=frame, hint=f"use 0..{n - 1}")
-        return int(frame)
+        return check_frame(frame, len(self._video), what=what)
 
     def _check_mask(self, prompt: Prompt) -> None:
         if prompt.mask is None:

@@ -35,27 +35,16 @@ from ..errors import VideoError
 if TYPE_CHECKING:
     from ..video import VideoSource
 
-__all__ = ["SyntheticClip", "synthetic_clip", "write_frames", "write_video"]
+__all__ = ["FramesClip", "SyntheticClip", "synthetic_clip", "write_frames", "write_video"]
 
 _SUPERSAMPLE = 4  # anti-aliasing factor of the shape masks
 
 
-@dataclass(frozen=True, eq=False)
-class SyntheticClip:
-    """A generated clip and its ground truth.
-
-    Attributes:
-        frames: ``(T, H, W, 3)`` RGB ``uint8`` frames.
-        masks: Object id (1..N) -> ``(T, H, W)`` boolean ground truth of the visible object.
-        boxes: Object id -> ``(T, 4)`` float boxes ``(x0, y0, x1, y1)`` around the mask, with
-            exclusive ``x1, y1`` like :attr:`annotator_widgets.rle.RLE.bbox`; NaN where the mask is empty.
-        fps: Frame rate to use when writing or opening the clip.
-    """
+class FramesClip:
+    """What every generated clip offers on top of its ``frames`` and ``fps`` fields."""
 
     frames: np.ndarray
-    masks: dict[int, np.ndarray]
-    boxes: dict[int, np.ndarray]
-    fps: float = 30.0
+    fps: float
 
     @property
     def num_frames(self) -> int:
@@ -72,6 +61,24 @@ class SyntheticClip:
         from ..video import open_video
 
         return open_video(self.frames, fps=self.fps)
+
+
+@dataclass(frozen=True, eq=False)
+class SyntheticClip(FramesClip):
+    """A generated clip and its ground truth.
+
+    Attributes:
+        frames: ``(T, H, W, 3)`` RGB ``uint8`` frames.
+        masks: Object id (1..N) -> ``(T, H, W)`` boolean ground truth of the visible object.
+        boxes: Object id -> ``(T, 4)`` float boxes ``(x0, y0, x1, y1)`` around the mask, with
+            exclusive ``x1, y1`` like :attr:`annotator_widgets.rle.RLE.bbox`; NaN where the mask is empty.
+        fps: Frame rate to use when writing or opening the clip.
+    """
+
+    frames: np.ndarray
+    masks: dict[int, np.ndarray]
+    boxes: dict[int, np.ndarray]
+    fps: float = 30.0
 
 
 # -- textures ------------------------------------------------------------------------------

@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .clips import FramesClip
+
 if TYPE_CHECKING:
     from ..types import PersonPose
-    from ..video import VideoSource
 
 __all__ = [
     "NAMES",
@@ -76,7 +77,7 @@ def face_box(name: str) -> tuple[int, int, int, int]:
 
 
 @dataclass(frozen=True, eq=False)
-class CrossingClip:
+class CrossingClip(FramesClip):
     """Two people crossing, with ground truth.
 
     Attributes:
@@ -96,22 +97,6 @@ class CrossingClip:
     masks: dict[int, np.ndarray]
     visible: dict[int, np.ndarray]
     fps: float = 25.0
-
-    @property
-    def num_frames(self) -> int:
-        """Number of frames."""
-        return int(self.frames.shape[0])
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """``(width, height)``."""
-        return int(self.frames.shape[2]), int(self.frames.shape[1])
-
-    def video(self) -> VideoSource:
-        """The frames as a :class:`~annotator_widgets.video.VideoSource` (no copy)."""
-        from ..video import open_video
-
-        return open_video(self.frames, fps=self.fps)
 
     def crossing_frames(self) -> np.ndarray:
         """Frames on which the two cut-outs overlap."""

@@ -222,7 +222,7 @@ def test_reset_clears_everything_but_the_video(clip: SyntheticClip, seg: Classic
         (Prompt(0, 1, points=(Point(100, 100), Point(10, 250, label=0))), "320x240"),
         (Prompt(0, 1, box=Box(330, 10, 400, 50)), "320x240"),
         (Prompt(0, 1, mask=RLE.from_mask(np.ones((10, 10), bool))), "320x240"),
-        (Prompt(60, 1, points=(Point(10, 10),)), "60 frames"),
+        (Prompt(60, 1, points=(Point(10, 10),)), "60-frame video"),
     ],
 )
 def test_bad_prompts_raise_prompt_error(seg: ClassicSegmenter, prompt: Prompt, match: str) -> None:
@@ -237,7 +237,7 @@ def test_bad_arguments_raise() -> None:
         ClassicSegmenter(flow_preset="slow")
     seg = ClassicSegmenter()
     seg.start(open_video(np.zeros((3, 32, 32, 3), np.uint8)))
-    with pytest.raises(PromptError, match="3 frames"):
+    with pytest.raises(PromptError, match="3-frame video"):
         next(seg.propagate(3))
     assert seg.set_prompt(Prompt(0, 1, points=(Point(5, 5, label=0),)))[1].mask.sum() == 0  # negatives only
 
