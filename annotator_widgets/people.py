@@ -37,7 +37,16 @@ if TYPE_CHECKING:
     from .project import Project
     from .session import AnnotationSession
 
-__all__ = ["PERSON", "pose_to_prompt", "seed_region", "segment_people", "store_tracks", "track_and_store"]
+__all__ = [
+    "PERSON",
+    "nearest_person",
+    "new_people",
+    "pose_to_prompt",
+    "seed_region",
+    "segment_people",
+    "store_tracks",
+    "track_and_store",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,47 +55,130 @@ PERSON = "person"
 _NOSE, _L_SH, _R_SH, _L_HIP, _R_HIP = 0, 11, 12, 23, 24
 
 
+def _pose_box(pose: PersonPose) -> Box | None:
+    return pose.box(0.5) or pose.box(0.0)
+
+
+def _match_existing(
+    project: Project, by_track: Mapping[int, Mapping[int, PersonPose]], category: str, min_iou: float
+) -> dict[int, int]:
+    """Track id -> id of an existing ``category`` object whose stored poses the track follows.
+
+    A track follows an object when their landmark boxes overlap (IoU >= ``min_iou``) on at
+    least half of the frames where both have a pose; best matches first, one track per object.
+    """
+    known = {
+        o.obj_id: {p.frame: b for p in project.iter_poses(o.obj_id) if (b := _pose_box(p)) is not None}
+        for o in project.objects()
+        if o.category == category
+    }
+    pairs = []
+    for tid, frames in by_track.items():
+        mine = {f: b for f, p in frames.items() if (b := _pose_box(p)) is not None}
+        for oid, theirs in known.items():
+            shared = set(mine) & set(theirs)
+            if shared:
+                hit = float(np.mean([mine[f].iou(theirs[f]) >= min_iou for f in shared]))
+                if hit >= 0.5:
+                    pairs.append((-hit, -len(shared), tid, oid))
+    ids: dict[int, int] = {}
+    for _, _, tid, oid in sorted(pairs):
+        if tid not in ids and oid not in ids.values():
+            ids[tid] = oid
+    return ids
+
+
 def store_tracks(
     project: Project,
     tracks: Sequence[Sequence[PersonPose]],
     *,
     category: str = PERSON,
     names: Mapping[int, str] | None = None,
+    match_existing: bool = True,
+    min_iou: float = 0.5,
 ) -> dict[int, ObjectInfo]:
-    """Make every track a project object and store its poses under the object's id.
+    """Store tracked people in a project, each under one object id.
 
-    Poses of other objects already stored on the same frames are kept. The whole
-    import is one undo step.
+    A track that follows a person already in the project (same ``category``, landmark
+    boxes overlapping by ``min_iou`` on most shared frames) updates that person, so
+    tracking again - with other settings, or from a click - keeps ids, masks and colours;
+    every other track becomes a new object. Poses of other objects on the same frames
+    are kept. The whole import is one undo step.
 
     Args:
         project: The project to write to.
         tracks: One list per frame of tracked poses (``person_id`` = track id), as
             :func:`~annotator_widgets.pose_tracking.track_people` returns them; a pose's
             ``frame`` is its index in ``tracks``.
-        category: Category of the new objects.
-        names: Optional track id -> object name (default ``"person <track id>"``).
+        category: Category of the objects.
+        names: Optional track id -> name of a new object (default ``"person <track id>"``).
+        match_existing: Look for the people already stored (else every track is new).
+        min_iou: Box overlap that counts as the same person on a frame.
 
     Returns:
-        Track id -> the new :class:`ObjectInfo` (its ``obj_id`` is the person id from now on).
+        Track id -> :class:`ObjectInfo` (its ``obj_id`` is the person id from now on).
 
     Example:
         >>> objs = store_tracks(project, aw.track_people("walk.mp4"))  # doctest: +SKIP
     """
-    track_ids = sorted({p.person_id for frame in tracks for p in frame})
+    by_track: dict[int, dict[int, PersonPose]] = {}
+    for f, poses in enumerate(tracks):
+        for p in poses:
+            by_track.setdefault(p.person_id, {})[f] = p
+    ids = _match_existing(project, by_track, category, min_iou) if match_existing else {}
     objects: dict[int, ObjectInfo] = {}
-    with project.group(f"store {len(track_ids)} tracked people"):
-        for tid in track_ids:
-            name = (names or {}).get(tid, f"{category} {tid}")
-            objects[tid] = project.add_object(name=name, category=category)
+    with project.group(f"store {len(by_track)} tracked people"):
+        for tid in sorted(by_track):
+            if tid in ids:
+                objects[tid] = project.object(ids[tid])
+            else:
+                name = (names or {}).get(tid, f"{category} {tid}")
+                objects[tid] = project.add_object(name=name, category=category)
         for frame, poses in enumerate(tracks):
             if not poses:
                 continue
             new = [replace(p, frame=frame, person_id=objects[p.person_id].obj_id) for p in poses]
-            ids = {p.person_id for p in new}
-            kept = [p for p in project.poses(frame) if p.person_id not in ids]
+            mine = {p.person_id for p in new}
+            kept = [p for p in project.poses(frame) if p.person_id not in mine]
             project.put_poses(frame, kept + new)
-    log.info("stored %d people over %d frames", len(objects), sum(1 for f in tracks if f))
+    log.info("stored %d people (%d already known) over %d frames", len(objects), len(ids), sum(1 for f in tracks if f))
     return objects
+
+
+def nearest_person(
+    poses: Sequence[PersonPose], x: float, y: float, *, reach: float = 0.5, min_visibility: float = 0.5
+) -> PersonPose | None:
+    """The person a click at video pixel ``(x, y)`` points at, or None.
+
+    Candidates are the people whose box (around their visible landmarks, grown by ``reach``
+    of its longer side on every side) contains the click; of those, the one whose nose or
+    mid-hip is nearest (:func:`~annotator_widgets.pose_tracking.select_people`).
+
+    Example:
+        >>> import numpy as np
+        >>> lm = np.zeros((33, 3), np.float32)
+        >>> lm[:, 0], lm[:, 1], lm[:, 2] = np.linspace(100, 140, 33), np.linspace(50, 150, 33), 1.0
+        >>> person = PersonPose(0, 7, lm)
+        >>> nearest_person([person], 120, 100).person_id, nearest_person([person], 400, 100)
+        (7, None)
+    """
+    from .pose_tracking import select_people
+
+    def contains(p: PersonPose) -> bool:
+        box = _pose_box(p) if min_visibility <= 0 else (p.box(min_visibility) or p.box(0.0))
+        if box is None:
+            return False
+        m = reach * max(box.x1 - box.x0, box.y1 - box.y0)
+        return box.x0 - m <= x <= box.x1 + m and box.y0 - m <= y <= box.y1 + m
+
+    chosen = select_people([p for p in poses if contains(p)], (float(x), float(y)), min_visibility=min_visibility)
+    return chosen[0] if chosen else None
+
+
+def new_people(poses: Sequence[PersonPose], known: Sequence[PersonPose], min_iou: float = 0.5) -> list[PersonPose]:
+    """The poses that overlap none of the ``known`` people (IoU of their landmark boxes below ``min_iou``)."""
+    boxes = [b for k in known if (b := _pose_box(k)) is not None]
+    return [p for p in poses if (b := _pose_box(p)) is not None and all(b.iou(k) < min_iou for k in boxes)]
 
 
 def track_and_store(session: AnnotationSession, **track_kwargs: Any) -> dict[int, ObjectInfo]:

@@ -90,3 +90,40 @@ ann.undo()  # the whole propagation is one undo step
 print(ann.status)
 ann.redo()
 print(ann.status, "| saved in", ann.session.project.path)
+
+# %% [markdown]
+# ## People
+#
+# The **People** bar tracks people with MediaPipe pose (offline model; the number of people and the detection
+# threshold sit beside the button). Every person becomes an object of category `person`: the skeleton is drawn
+# in the object's colour and the timeline shows, along each person's row, the frames where the pose was found.
+# In **person** mode (`o`) a click selects the person under it (or tracks them from there if nobody is tracked
+# yet); **Segment person** (`s`) prompts the segmenter from the current person's landmarks. In **region** mode
+# (`r`) a drag seeds every person meeting the rectangle and propagates them together.
+#
+# The clip below is two real people (portrait cut-outs from scikit-image and matplotlib) walking past each other.
+
+# %%
+from annotator_widgets.testing.people import crossing_clip
+
+people = crossing_clip(num_frames=60, seed=0)
+pann = VideoAnnotator.from_video(people.frames[:16], segmenter="classic", max_display_side=640)
+display(pann)
+
+# %%
+job = pann.track_people()  # what the Track people button does
+job.wait()
+print(pann.status)
+for row in pann.timeline_rows:
+    print(row.label, "- pose on frames", row.pose_frames())
+
+# %%
+pann.seek(8)
+pann.tool = "person"
+x, y = people.tracks[2][8]  # Grace Hopper's face on frame 8
+print(pann.pick_person(x, y), "-", pann.status)
+pann.segment_person()
+print(pann.status)
+job = pann.propagate("forward")
+job.wait()
+print(pann.status)

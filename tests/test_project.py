@@ -48,6 +48,20 @@ def test_create_reopen_keeps_everything(tmp_path):
         assert p.actions()[aid].description == "grabs the mug"
 
 
+def test_pose_frames_per_person_and_for_anybody(project):
+    a, b = project.add_object(category="person"), project.add_object(category="person")
+    assert project.pose_frames() == [] and project.pose_frames(a.obj_id) == []
+    for f in (7, 2, 4):
+        project.put_poses(f, [PersonPose(f, a.obj_id, np.ones((33, 3)))])
+    project.put_poses(4, [PersonPose(4, a.obj_id, np.ones((33, 3))), PersonPose(4, b.obj_id, np.ones((33, 3)))])
+    project.put_poses(9, [PersonPose(9, b.obj_id, np.ones((33, 3)))])
+    assert project.pose_frames(a.obj_id) == [2, 4, 7]
+    assert project.pose_frames(b.obj_id) == [4, 9]
+    assert project.pose_frames() == [2, 4, 7, 9]
+    project.remove_object(a.obj_id)
+    assert project.pose_frames() == [4, 9] and project.pose_frames(a.obj_id) == []
+
+
 def test_lookups_never_create_records(project):
     assert project.get_object(7) is None
     assert project.annotation(0, 7) is None

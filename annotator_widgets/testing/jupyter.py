@@ -305,7 +305,8 @@ class NotebookPage:
 
     def open(self, timeout: float = 60.0) -> NotebookPage:
         """Load the notebook and wait until its kernel is idle; returns self."""
-        self.page.goto(self.lab.url(f"lab/tree/{self.path}"), wait_until="domcontentloaded")
+        # ?reset: a fresh workspace, so notebooks opened by earlier pages are not restored beside this one
+        self.page.goto(self.lab.url(f"lab/tree/{self.path}?reset"), wait_until="domcontentloaded")
         self.wait_ready(timeout)
         return self
 

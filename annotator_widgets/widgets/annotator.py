@@ -42,7 +42,8 @@ from ._deps import ipywidgets as ipw
 from .actions import AnnotatorActions
 from .canvas import FrameCanvas, Geometry, Mode, drawing
 from .controls import Navigation, ObjectPanel, PropagationBar, Toolbar
-from .jobs import Player, PropagationJob
+from .jobs import Player, PropagationJob, TaskJob
+from .people import REGION_COLOR, PeopleActions, PeopleBar
 from .shortcuts import action_for
 from .stats import Stats
 from .timeline import Timeline, TimelineRow, timeline_rows
@@ -57,8 +58,12 @@ Direction = Literal["forward", "backward", "both"]
 _DRAG_CSS_PX = 5  # a press that moves farther than this is a box drag, not a click
 
 
-class VideoAnnotator(AnnotatorActions, ipw.VBox):
+class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
     """Annotate a video in Jupyter: click for points, drag for boxes, propagate, review on the timeline.
+
+    People (:mod:`.people`): *Track people* makes every person an object with its skeleton;
+    in person mode a click selects (or tracks) the person under it; in region mode a drag
+    seeds every person meeting the rectangle and propagates them together.
 
     Args:
         session: The session to drive (its project receives every prompt and mask).
@@ -77,7 +82,7 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
     point_label = traitlets.Int(1, help="label of a plain click: 1 positive, 0 negative")
     opacity = traitlets.Float(0.5, help="mask fill opacity 0..1")
     playing = traitlets.Bool(False, help="kernel-side playback running")
-    busy = traitlets.Bool(False, help="a propagation is running")
+    busy = traitlets.Bool(False, help="a propagation or a people job is running")
     status = traitlets.Unicode("", help="the status line")
     error = traitlets.Unicode("", help="the last error shown, '' after a success")
 
@@ -113,6 +118,8 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
         self._renderer_base = renderer or Renderer(opacity=0.5)
         self._renderer = self._renderer_base
         self._job: PropagationJob | None = None
+        self._task: TaskJob | None = None
+        self._busy_what = "propagating"
         self._quiet_frame = False
         self._press: dict[str, Any] | None = None
         self._last_ui = 0.0
@@ -166,6 +173,7 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
         self.objects_panel = ObjectPanel()
         self.toolbar = Toolbar()
         self.propagation_bar = PropagationBar()
+        self.people_bar = PeopleBar()
         self.navigation = Navigation(self.num_frames)
         self.status_line = ipw.HTML("", layout=ipw.Layout(min_height="1.6em"))
         self.status_line.add_class("aw-status")
@@ -178,6 +186,7 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
             self.toolbar.help_panel,
             ipw.HBox([self.stage, self.objects_panel.widget]),
             self.propagation_bar.widget,
+            self.people_bar.widget,
             self.status_line,
         ]
         self.add_class("aw-annotator")
@@ -243,6 +252,7 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
         op.on_hide = self._guard(self.hide_object, "hiding the object")
         op.on_remove = self._guard(self.remove_object, "removing the object")
         op.on_color = self._guard(self.set_color, "changing the colour")
+        self._wire_people()
 
     # ------------------------------------------------------------------ errors and status
     def _guard(self, fn: F, what: str) -> F:
@@ -385,7 +395,7 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
         if change["new"]:
             if self.busy:
                 self.playing = False
-                raise BackendError("cannot play while propagating", hint="wait for it or press Cancel")
+                raise BackendError(f"cannot play while {self._busy_what}", hint="wait for it or press Cancel")
             first = 0 if self.frame >= self.num_frames - 1 else self.frame
             self._player.start(first, self.fps, loop=self._loop)
         else:
@@ -425,7 +435,8 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
                 return
             if p["drag"] or max(abs(rx - p["rx"]), abs(ry - p["ry"])) > _DRAG_CSS_PX:
                 p["drag"] = True
-                self.canvas.show_box((p["x"], p["y"], x, y), self._current_color())
+                color = REGION_COLOR if self.tool == "region" else self._current_color()
+                self.canvas.show_box((p["x"], p["y"], x, y), color)
         elif kind == "mouseup":
             p, self._press = self._press, None
             self.mouse_move_events.watched_events = []
@@ -433,7 +444,15 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
                 return
             moved = max(abs(rx - p["rx"]), abs(ry - p["ry"])) > _DRAG_CSS_PX
             if p["button"] == 0 and (p["drag"] or moved):
-                self.drag_box(p["x"], p["y"], x, y)
+                if self.tool == "region":
+                    self.seed_region(p["x"], p["y"], x, y)
+                else:
+                    self.drag_box(p["x"], p["y"], x, y)
+            elif p["button"] == 0 and not p["flip"] and self.tool != "points":
+                if self.tool == "person":
+                    self.pick_person(p["x"], p["y"])
+                else:
+                    self._say("region mode: drag a rectangle over people (r or Esc: back to point clicks)")
             elif p["button"] in (0, 2):
                 label = 1 - self.point_label if p["flip"] else self.point_label
                 self.click(p["x"], p["y"], label=label)
@@ -483,7 +502,9 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
     def _check_idle(self, what: str) -> None:
         if self.busy:
             raise BackendError(
-                f"cannot {what} while propagating", given=self._job, hint="wait until it finishes or press Cancel (Esc)"
+                f"cannot {what} while {self._busy_what}",
+                given=self._job if self._busy_what == "propagating" else self._task,
+                hint="wait until it finishes or press Cancel (Esc)",
             )
 
     def click(self, x: float, y: float, label: int | None = None) -> dict[int, np.ndarray]:
@@ -560,6 +581,7 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
             self.pause()
             job = PropagationJob(self.session, direction, self.frame, self._on_propagated, self._on_propagation_done)
             self._job = job
+            self._busy_what = "propagating"
             self.busy = True
             self.propagation_bar.running(True)
             self.propagation_bar.set_progress(0, 1, "starting…")
@@ -579,14 +601,14 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
         return self.propagate("both")
 
     def cancel(self) -> None:
-        """Stop a running propagation after its current frame (frames done so far are kept)."""
-        job = self._job
-        if job is not None and not job.done:
-            job.cancel()
-            self._say("cancelling…")
+        """Stop a running propagation after its current frame (frames done so far are kept), or a people job."""
+        for job in (self._job, self._task):
+            if job is not None and not job.done:
+                job.cancel()
+                self._say("cancelling…")
 
     def escape(self) -> None:
-        """Cancel a propagation, stop playing, or drop a drag in progress."""
+        """Cancel a job, stop playing, drop a drag in progress, or go back to point clicks."""
         if self.busy:
             self.cancel()
         elif self.playing:
@@ -594,6 +616,8 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
         elif self._press is not None:
             self._press = None
             self.canvas.clear_interaction()
+        elif self.tool != "points":
+            self.tool = "points"
 
     def _on_propagated(self, result: FrameResult) -> None:
         job = self._job
@@ -643,7 +667,11 @@ class VideoAnnotator(AnnotatorActions, ipw.VBox):
     def close(self) -> None:
         """Stop workers, close every widget; closes the session if this annotator created it."""
         self._player.stop(wait=True)
-        job = self._job
+        task = self._task
+        if task is not None and not task.done:
+            task.cancel()
+            task.wait(10)
+        job = self._job  # read after the task: seeding a region ends by starting a propagation
         if job is not None and not job.done:
             job.cancel()
             job.wait(10)

@@ -275,7 +275,8 @@ class FrameCanvas:
         self.surface = ipywidgets.Box([self.widget], layout=ipywidgets.Layout(width=f"{dw}px", max_width="100%"))
         self.surface.add_class("aw-surface")
         self.style = ipywidgets.HTML(
-            "<style>.aw-canvas { pointer-events: none; } .aw-surface { cursor: crosshair; }</style>",
+            "<style>.aw-canvas { pointer-events: none; } .aw-surface { cursor: crosshair; }"
+            " .aw-surface.aw-tool-person { cursor: pointer; } .aw-surface.aw-tool-region { cursor: cell; }</style>",
             layout=ipywidgets.Layout(display="none"),
         )
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()

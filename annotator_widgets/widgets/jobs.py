@@ -1,4 +1,4 @@
-"""Work that runs beside the kernel's message loop: propagation and playback, each in a worker thread.
+"""Work that runs beside the kernel's message loop: propagation, playback and other tasks, in worker threads.
 
 The kernel keeps handling clicks, slider moves and Cancel while these run; they
 report back through callbacks that the annotator serialises with its own lock.
@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import AnnotatorError
+
 if TYPE_CHECKING:
     from ..session import AnnotationSession, FrameResult, Progress
 
-__all__ = ["Player", "PropagationJob"]
+__all__ = ["JobCancelled", "Player", "PropagationJob", "TaskJob"]
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,123 @@ class PropagationJob:
     def __repr__(self) -> str:
         state = "running" if not self.done else ("cancelled" if self.cancelled else "done")
         return f"PropagationJob({self.direction!r}, start={self.start_frame}, frames={len(self.frames)}, {state})"
+
+
+class JobCancelled(AnnotatorError):
+    """Raised inside a :class:`TaskJob`'s work when it was asked to stop."""
+
+
+class TaskJob:
+    """One piece of work (e.g. tracking people) in a worker thread, with progress and cancel.
+
+    The work is called with the job; it reports progress through :meth:`report`, which
+    raises :class:`JobCancelled` once :meth:`cancel` was called (so it stops at the next report).
+
+    Args:
+        what: What it does, for messages ("tracking people").
+        work: ``work(job) -> result``, run in the worker thread.
+        on_progress: Called in the worker thread with ``(done, total, text)`` at each report.
+        on_done: Called in the worker thread when it ends, as ``on_done(job, result, error)``: the
+            work's result, or None and the error if it failed (a :class:`JobCancelled` when cancelled).
+
+    Example:
+        >>> job = TaskJob("counting", lambda j: [j.report(i + 1, 3) for i in range(3)] and 3,
+        ...               lambda done, total, text: None, lambda job, result, error: None).start()
+        >>> job.result(5), job.progress, job.cancelled
+        (3, (3, 3), False)
+    """
+
+    def __init__(
+        self,
+        what: str,
+        work: Callable[[TaskJob], Any],
+        on_progress: Callable[[int, int, str], None],
+        on_done: Callable[[TaskJob, Any, BaseException | None], None],
+    ) -> None:
+        self.what = what
+        self.done_count = 0
+        self.total = 0
+        self._work = work
+        self._on_progress = on_progress
+        self._on_done = on_done
+        self._stop = threading.Event()
+        self._future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, name="annotator-task", daemon=True)
+
+    def start(self) -> TaskJob:
+        """Start the worker thread; returns self."""
+        self._thread.start()
+        return self
+
+    def report(self, done: int, total: int, text: str = "") -> None:
+        """From the work: ``done`` of ``total`` steps are finished. Raises :class:`JobCancelled` after a cancel."""
+        self.done_count, self.total = int(done), int(total)
+        try:
+            self._on_progress(self.done_count, self.total, text)
+        except Exception:  # a display problem must not stop the work
+            log.exception("showing the progress of %s failed", self.what)
+        self.check()
+
+    def check(self) -> None:
+        """From the work: raise :class:`JobCancelled` if the job was asked to stop."""
+        if self._stop.is_set():
+            raise JobCancelled(f"{self.what} was cancelled", given=f"{self.done_count}/{self.total} steps done")
+
+    def _run(self) -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = self._work(self)
+        except BaseException as exc:  # noqa: BLE001 - reported through the future and the widget
+            error = exc
+        try:
+            self._on_done(self, result, error)
+        except Exception:
+            log.exception("finishing %s failed", self.what)
+        if error is None:
+            self._future.set_result(result)
+        else:
+            self._future.set_exception(error)
+
+    def cancel(self) -> None:
+        """Ask the work to stop at its next progress report."""
+        self._stop.set()
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """``(done, total)`` steps as last reported."""
+        return self.done_count, self.total
+
+    @property
+    def done(self) -> bool:
+        """True once the worker has finished (completed, cancelled or failed)."""
+        return self._future.done()
+
+    @property
+    def cancelled(self) -> bool:
+        """True if it was asked to stop."""
+        return self._stop.is_set()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that ended it, if any (None while running)."""
+        return self._future.exception() if self._future.done() else None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until it ends; False on timeout."""
+        try:
+            self._future.exception(timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        return True
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The work's result, once it ends; re-raises its error."""
+        return self._future.result(timeout)
+
+    def __repr__(self) -> str:
+        state = "running" if not self.done else ("cancelled" if self.cancelled else "done")
+        return f"TaskJob({self.what!r}, {self.done_count}/{self.total}, {state})"
 
 
 class Player:

@@ -52,7 +52,10 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(("f",), "propagate_forward", "propagate forward from this frame"),
     Shortcut(("b",), "propagate_backward", "propagate backward from this frame"),
     Shortcut(("p",), "propagate_both", "propagate both ways from this frame"),
-    Shortcut(("Escape",), "escape", "cancel propagation, stop playing, drop a drag"),
+    Shortcut(("o",), "toggle_person_mode", "person clicks on / off: a click selects or tracks the person under it"),
+    Shortcut(("r",), "toggle_region_mode", "region drags on / off: people meeting the rectangle are seeded"),
+    Shortcut(("s",), "segment_person", "mask the current person from their landmarks on this frame"),
+    Shortcut(("Escape",), "escape", "cancel a job, stop playing, drop a drag, back to point clicks"),
 )
 
 MOUSE_HELP: tuple[tuple[str, str], ...] = (
@@ -60,6 +63,8 @@ MOUSE_HELP: tuple[tuple[str, str], ...] = (
     ("right-click / Shift+click", "add a point with the opposite label (negative by default)"),
     ("drag", "box prompt for the current object"),
     ("click or drag the timeline", "go to that frame"),
+    ("click (person mode)", "select the person under the pointer, or detect and track them from this frame"),
+    ("drag (region mode)", "every person meeting the rectangle becomes an object; all are propagated together"),
 )
 
 _BY_KEY: dict[str, str] = {k: s.action for s in SHORTCUTS for k in s.keys}

@@ -2,8 +2,9 @@
 
 One row per object: its colour where it has a mask; dimmed with a red underline where
 the mask's score is below ``low_score`` (drift: click there next); dark red where the
-mask is empty (lost); a white tick where the object was prompted; and a cursor at the
-current frame. Clicking or dragging along the strip seeks.
+mask is empty (lost); a white tick where the object was prompted; for people, a light
+band along the top of the row where their pose was found; and a cursor at the current
+frame. Clicking or dragging along the strip seeks.
 
 Example:
     >>> import numpy as np
@@ -46,6 +47,7 @@ class TimelineRow:
         hidden: Hidden objects are drawn dimmed.
         score: Per frame: NaN without a mask, -1 for an empty mask, else the mask's score 0..1.
         prompted: Per frame: True where the object has a prompt.
+        posed: Per frame: True where the object (a person) has a pose, or None (no pose anywhere).
     """
 
     obj_id: int
@@ -54,6 +56,7 @@ class TimelineRow:
     hidden: bool
     score: np.ndarray
     prompted: np.ndarray
+    posed: np.ndarray | None = None
 
     def states(self, low_score: float) -> np.ndarray:
         """Per frame: 0 no mask, 1 mask, 2 low-confidence mask, 3 empty (lost) mask."""
@@ -73,22 +76,38 @@ class TimelineRow:
         """Frames where the object was prompted."""
         return np.flatnonzero(self.prompted).tolist()
 
+    def pose_frames(self) -> list[int]:
+        """Frames where the person's pose was found."""
+        return [] if self.posed is None else np.flatnonzero(self.posed).tolist()
+
     def low_frames(self, low_score: float) -> list[int]:
         """Frames where the mask is empty or scored below ``low_score``."""
         return np.flatnonzero(self.states(low_score) >= LOW).tolist()
 
 
 def timeline_rows(project: Project) -> list[TimelineRow]:
-    """The timeline's data, read cheaply from the project (no mask is decoded)."""
+    """The timeline's data, read cheaply from the project (no mask or landmark is decoded)."""
     n = project.num_frames
+
+    def flags(frames: list[int]) -> np.ndarray:
+        out = np.zeros(n, bool)
+        out[[f for f in frames if 0 <= f < n]] = True
+        return out
+
+    posed_any = bool(project.pose_frames())
     rows = []
     for info in project.objects():
-        prompted = np.zeros(n, bool)
-        frames = project.prompt_frames(info.obj_id)
-        if frames:
-            prompted[frames] = True
+        poses = project.pose_frames(info.obj_id) if posed_any else []
         rows.append(
-            TimelineRow(info.obj_id, info.label, info.color, info.hidden, project.track_summary(info.obj_id), prompted)
+            TimelineRow(
+                info.obj_id,
+                info.label,
+                info.color,
+                info.hidden,
+                project.track_summary(info.obj_id),
+                flags(project.prompt_frames(info.obj_id)),
+                flags(poses) if poses else None,
+            )
         )
     return rows
 
@@ -114,6 +133,7 @@ class Timeline:
 
     LABEL_W = 30
     ROW_H = 10
+    POSE_H = 3
     GAP = 3
 
     def __init__(self, num_frames: int, width: int, *, low_score: float = 0.5) -> None:
@@ -231,6 +251,14 @@ class Timeline:
                     ws.append(w)
                     hs.append(3.0)
                     colors.append(_LOW_MARK)
+            if row.posed is not None:  # a light band along the top: the person's pose is found there
+                light = tuple(int(dim * (v + 255) / 2) for v in row.color)
+                for start, stop, _ in _runs(row.posed.astype(np.int8)):
+                    xs.append(self.LABEL_W + start * span)
+                    ys.append(y)
+                    ws.append(max(1.0, (stop - start) * span))
+                    hs.append(float(self.POSE_H))
+                    colors.append(light)  # type: ignore[arg-type]
             for f in row.prompt_frames():
                 xs.append(self.LABEL_W + f * span + span / 2 - 1)
                 ys.append(y - 1)
