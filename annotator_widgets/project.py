@@ -345,6 +345,17 @@ class Project:
         if self._conn is None:
             raise ProjectError("project is closed", given=str(self.path), hint="open it again with Project.open()")
 
+    @staticmethod
+    def _where(**columns: int | None) -> tuple[str, tuple[Any, ...]]:
+        """``(" WHERE a=? AND b=?", (a, b))`` for the columns that are not None."""
+        given = {k: v for k, v in columns.items() if v is not None}
+        clause = " AND ".join(f"{k}=?" for k in given)
+        return (f" WHERE {clause}" if clause else ""), tuple(given.values())
+
+    def _frames(self, table: str, **columns: int | None) -> list[int]:
+        where, args = self._where(**columns)
+        return [r[0] for r in self._query(f"SELECT DISTINCT frame FROM {table}{where} ORDER BY frame", args)]
+
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
             self._check_open()
@@ -632,10 +643,8 @@ class Project:
     def delete_prompt(self, frame: int, obj_id: int | None = None) -> int:
         """Delete the prompts on ``frame`` (of one object, or all); returns how many."""
         with self.transaction(f"clear prompts on frame {frame}"):
-            sql, args = "SELECT obj_id FROM prompts WHERE frame=?", (frame,)
-            if obj_id is not None:
-                sql, args = sql + " AND obj_id=?", (frame, obj_id)
-            ids = [r[0] for r in self._conn.execute(sql, args).fetchall()]
+            where, args = self._where(frame=frame, obj_id=obj_id)
+            ids = [r[0] for r in self._conn.execute(f"SELECT obj_id FROM prompts{where}", args).fetchall()]
             for oid in ids:
                 self._set("prompts", (frame, oid), None)
         return len(ids)
@@ -660,22 +669,13 @@ class Project:
 
     def prompts(self, *, frame: int | None = None, obj_id: int | None = None) -> list[Prompt]:
         """Prompts in the order they were last changed, optionally filtered."""
-        sql, args = "SELECT frame, obj_id, points, box, mask FROM prompts WHERE 1=1", []
-        if frame is not None:
-            sql += " AND frame=?"
-            args.append(frame)
-        if obj_id is not None:
-            sql += " AND obj_id=?"
-            args.append(obj_id)
-        return [self._prompt_from_row(r) for r in self._query(sql + " ORDER BY seq", tuple(args)).fetchall()]
+        where, args = self._where(frame=frame, obj_id=obj_id)
+        rows = self._query(f"SELECT frame, obj_id, points, box, mask FROM prompts{where} ORDER BY seq", args)
+        return [self._prompt_from_row(r) for r in rows.fetchall()]
 
     def prompt_frames(self, obj_id: int | None = None) -> list[int]:
         """Sorted frames that hold prompts (of one object, or any)."""
-        if obj_id is None:
-            rows = self._query("SELECT DISTINCT frame FROM prompts ORDER BY frame").fetchall()
-        else:
-            rows = self._query("SELECT frame FROM prompts WHERE obj_id=? ORDER BY frame", (obj_id,)).fetchall()
-        return [r[0] for r in rows]
+        return self._frames("prompts", obj_id=obj_id)
 
     # ------------------------------------------------------------------ masks
     def _mask_row(self, frame: int, obj_id: int, rle: RLE, score: float | None, source: Source | str) -> Row:
@@ -691,12 +691,9 @@ class Project:
         source: Source | str = Source.EDITED,
     ) -> Annotation:
         """Store the mask of one object on one frame (one undo step unless inside a group)."""
-        rle = self._check_mask(mask)
-        self._check_frame(frame)
-        with self.transaction(f"mask object {obj_id} on frame {frame}"):
-            self.object(obj_id)
-            self._set("masks", (frame, obj_id), self._mask_row(frame, obj_id, rle, score, source))
-        return Annotation(frame, obj_id, rle, score, Source(source))
+        ann = Annotation(frame, obj_id, self._check_mask(mask), score, Source(source))
+        self.put_annotations([ann], label=f"mask object {obj_id} on frame {frame}")
+        return ann
 
     def put_annotations(self, annotations: Iterable[Annotation], *, label: str = "store masks") -> int:
         """Store many annotations in one transaction; returns how many were written."""
@@ -705,11 +702,7 @@ class Project:
             known = {o.obj_id for o in self.objects()}
             for ann in annotations:
                 if ann.obj_id not in known:
-                    raise ProjectError(
-                        "annotation for an unknown object",
-                        given=ann.obj_id,
-                        hint="add the object first with add_object()",
-                    )
+                    self.object(ann.obj_id)  # raises: no such object
                 self._check_frame(ann.frame)
                 rle = self._check_mask(ann.rle)
                 self._set(
@@ -720,15 +713,9 @@ class Project:
 
     def delete_masks(self, *, frame: int | None = None, obj_id: int | None = None) -> int:
         """Delete masks on a frame and/or of an object; returns how many."""
-        sql, args = "SELECT frame, obj_id FROM masks WHERE 1=1", []
-        if frame is not None:
-            sql += " AND frame=?"
-            args.append(frame)
-        if obj_id is not None:
-            sql += " AND obj_id=?"
-            args.append(obj_id)
+        where, args = self._where(frame=frame, obj_id=obj_id)
         with self.transaction("delete masks"):
-            keys = self._conn.execute(sql, tuple(args)).fetchall()
+            keys = self._conn.execute(f"SELECT frame, obj_id FROM masks{where}", args).fetchall()
             for key in keys:
                 self._set("masks", tuple(key), None)
         return len(keys)
@@ -775,11 +762,7 @@ class Project:
 
     def mask_frames(self, obj_id: int | None = None) -> list[int]:
         """Sorted frames holding a mask (of one object, or any)."""
-        if obj_id is None:
-            rows = self._query("SELECT DISTINCT frame FROM masks ORDER BY frame").fetchall()
-        else:
-            rows = self._query("SELECT frame FROM masks WHERE obj_id=? ORDER BY frame", (obj_id,)).fetchall()
-        return [r[0] for r in rows]
+        return self._frames("masks", obj_id=obj_id)
 
     def track_summary(self, obj_id: int) -> np.ndarray:
         """Per-frame ``score`` of one object: NaN where it has no mask, -1 where its mask is empty.
@@ -837,11 +820,7 @@ class Project:
 
     def pose_frames(self, person_id: int | None = None) -> list[int]:
         """Sorted frames holding a pose (of one person, or anybody); cheap, no landmark is decoded."""
-        if person_id is None:
-            rows = self._query("SELECT DISTINCT frame FROM poses ORDER BY frame").fetchall()
-        else:
-            rows = self._query("SELECT frame FROM poses WHERE person_id=? ORDER BY frame", (person_id,)).fetchall()
-        return [r[0] for r in rows]
+        return self._frames("poses", person_id=person_id)
 
     def iter_poses(self, person_id: int | None = None) -> Iterator[PersonPose]:
         """All poses ordered by frame (of one person, or all)."""

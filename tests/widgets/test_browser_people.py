@@ -8,11 +8,13 @@ is asked what happened, and screenshots show what the user sees.
 
 from __future__ import annotations
 
-import io
 import re
 
 import numpy as np
 import pytest
+
+from ._browser import keep_evidence_on_failure, open_notebook, png
+from ._browser import to_page as _to_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -48,23 +50,9 @@ def reset():
 """
 
 
-def png(data: bytes) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(np.int16)
-
-
 @pytest.fixture(scope="module")
 def nb(jupyter_lab, chromium):
-    from annotator_widgets.testing.jupyter import NotebookPage, write_notebook
-
-    write_notebook(jupyter_lab.root / NOTEBOOK, [SETUP, "ann"])
-    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-    notebook = NotebookPage(page, jupyter_lab, NOTEBOOK).open()
-    notebook.run_all()
-    page.wait_for_selector(".aw-canvas", timeout=30000)
-    yield notebook
-    page.close()
+    yield from open_notebook(jupyter_lab, chromium, NOTEBOOK, SETUP)
 
 
 @pytest.fixture(autouse=True)
@@ -73,11 +61,7 @@ def fresh(nb, request, tmp_path):
     nb.kernel("reset()")
     drawn(nb)
     yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        shot = nb.screenshot(tmp_path / "failure.png")
-        (tmp_path / "server.log").write_text(nb.lab.log_tail(20000))
-        print(f"screenshot of the failure: {shot}")
+    keep_evidence_on_failure(nb, request, tmp_path)
 
 
 def drawn(nb) -> None:
@@ -86,11 +70,8 @@ def drawn(nb) -> None:
 
 
 def to_page(nb, x: float, y: float) -> tuple[float, float]:
-    """Video pixel -> page coordinates, through the canvas' bounding box."""
-    canvas = nb.page.locator(".aw-canvas")
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    return box["x"] + x * box["width"] / W, box["y"] + y * box["height"] / H
+    """Video pixel -> page coordinates."""
+    return _to_page(nb, x, y, (W, H))
 
 
 def button(nb, text: str):
