@@ -23,7 +23,54 @@ __all__ = ["JobCancelled", "Player", "PropagationJob", "TaskJob"]
 log = logging.getLogger(__name__)
 
 
-class PropagationJob:
+class _Job:
+    """A worker thread whose outcome lands in a future: start, wait, result, error, cancel."""
+
+    _thread_name = "annotator-job"
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
+
+    def start(self) -> Any:
+        """Start the worker thread; returns self."""
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _settle(self, result: Any, error: BaseException | None) -> None:
+        if error is None:
+            self._future.set_result(result)
+        else:
+            self._future.set_exception(error)
+
+    @property
+    def done(self) -> bool:
+        """True once the worker has finished (completed, cancelled or failed)."""
+        return self._future.done()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that ended it, if any (None while running)."""
+        return self._future.exception() if self._future.done() else None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until it ends; False on timeout."""
+        try:
+            self._future.exception(timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        return True
+
+    def result(self, timeout: float | None = None) -> Any:
+        """What the work returned, once it ends; re-raises its error."""
+        return self._future.result(timeout)
+
+
+class PropagationJob(_Job):
     """A propagation running in a worker thread: wait on it, read its progress, or cancel it.
 
     Args:
@@ -37,6 +84,8 @@ class PropagationJob:
         AnnotatorError: At once (not in the thread) when there is nothing to propagate
             or the arguments are wrong.
     """
+
+    _thread_name = "annotator-propagate"
 
     def __init__(
         self,
@@ -53,15 +102,8 @@ class PropagationJob:
         self.follow = True  # the display follows the propagated frames until the user navigates
         self._on_frame = on_frame
         self._on_done = on_done
-        self._stop = threading.Event()
-        self._future: concurrent.futures.Future[list[int]] = concurrent.futures.Future()
         self._gen = session.propagate(direction, start=self.start_frame)  # type: ignore[arg-type]
-        self._thread = threading.Thread(target=self._run, name="annotator-propagate", daemon=True)
-
-    def start(self) -> PropagationJob:
-        """Start the worker thread; returns self."""
-        self._thread.start()
-        return self
+        super().__init__()
 
     def _run(self) -> None:
         error: BaseException | None = None
@@ -85,10 +127,7 @@ class PropagationJob:
             self._on_done(self, error)
         except Exception:
             log.exception("finishing the propagation display failed")
-        if error is None:
-            self._future.set_result(self.frames)
-        else:
-            self._future.set_exception(error)
+        self._settle(self.frames, error)
 
     def cancel(self) -> None:
         """Stop after the current frame; frames done so far stay in the project."""
@@ -101,27 +140,9 @@ class PropagationJob:
         return self.session.progress
 
     @property
-    def done(self) -> bool:
-        """True once the worker has finished (completed, cancelled or failed)."""
-        return self._future.done()
-
-    @property
     def cancelled(self) -> bool:
         """True if it was stopped before reaching the end."""
         return self._stop.is_set() or bool(self.session.progress.cancelled)
-
-    @property
-    def error(self) -> BaseException | None:
-        """The exception that ended it, if any (None while running)."""
-        return self._future.exception() if self._future.done() else None
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until it ends; False on timeout."""
-        try:
-            self._future.exception(timeout)
-        except concurrent.futures.TimeoutError:
-            return False
-        return True
 
     def result(self, timeout: float | None = None) -> list[int]:
         """The frames propagated, once it ends; re-raises its error."""
@@ -136,7 +157,7 @@ class JobCancelled(AnnotatorError):
     """Raised inside a :class:`TaskJob`'s work when it was asked to stop."""
 
 
-class TaskJob:
+class TaskJob(_Job):
     """One piece of work (e.g. tracking people) in a worker thread, with progress and cancel.
 
     The work is called with the job; it reports progress through :meth:`report`, which
@@ -156,6 +177,8 @@ class TaskJob:
         (3, (3, 3), False)
     """
 
+    _thread_name = "annotator-task"
+
     def __init__(
         self,
         what: str,
@@ -169,14 +192,7 @@ class TaskJob:
         self._work = work
         self._on_progress = on_progress
         self._on_done = on_done
-        self._stop = threading.Event()
-        self._future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._thread = threading.Thread(target=self._run, name="annotator-task", daemon=True)
-
-    def start(self) -> TaskJob:
-        """Start the worker thread; returns self."""
-        self._thread.start()
-        return self
+        super().__init__()
 
     def report(self, done: int, total: int, text: str = "") -> None:
         """From the work: ``done`` of ``total`` steps are finished. Raises :class:`JobCancelled` after a cancel."""
@@ -203,10 +219,7 @@ class TaskJob:
             self._on_done(self, result, error)
         except Exception:
             log.exception("finishing %s failed", self.what)
-        if error is None:
-            self._future.set_result(result)
-        else:
-            self._future.set_exception(error)
+        self._settle(result, error)
 
     def cancel(self) -> None:
         """Ask the work to stop at its next progress report."""
@@ -218,31 +231,9 @@ class TaskJob:
         return self.done_count, self.total
 
     @property
-    def done(self) -> bool:
-        """True once the worker has finished (completed, cancelled or failed)."""
-        return self._future.done()
-
-    @property
     def cancelled(self) -> bool:
         """True if it was asked to stop."""
         return self._stop.is_set()
-
-    @property
-    def error(self) -> BaseException | None:
-        """The exception that ended it, if any (None while running)."""
-        return self._future.exception() if self._future.done() else None
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until it ends; False on timeout."""
-        try:
-            self._future.exception(timeout)
-        except concurrent.futures.TimeoutError:
-            return False
-        return True
-
-    def result(self, timeout: float | None = None) -> Any:
-        """The work's result, once it ends; re-raises its error."""
-        return self._future.result(timeout)
 
     def __repr__(self) -> str:
         state = "running" if not self.done else ("cancelled" if self.cancelled else "done")
