@@ -368,7 +368,7 @@ class AnnotationSession:
             return self._apply(build(info), stored=stored, source=source)
 
     def _apply(
-        self, prompt: Prompt, *, stored: np.ndarray | RLE | None = None, source: Source = Source.PROMPTED
+        self, prompt: Prompt, *, stored: RLE | None = None, source: Source = Source.PROMPTED
     ) -> dict[int, np.ndarray]:
         self._ensure_synced()
         try:
@@ -390,10 +390,10 @@ class AnnotationSession:
         except BaseException:
             self._synced = False  # the segmenter saw a prompt the project did not keep
             raise
-        masks = self.masks(prompt.frame)
-        if stored is None:
-            masks[prompt.obj_id] = om.mask
-        return masks
+        others = self.project.annotations(prompt.frame)
+        masks = {oid: ann.mask for oid, ann in others.items() if oid != prompt.obj_id}
+        masks[prompt.obj_id] = om.mask if stored is None else stored.to_mask()
+        return dict(sorted(masks.items()))
 
     def add_points(
         self,
