@@ -224,26 +224,17 @@ class Renderer:
             cv2.circle(img, c, r, fill, -1, cv2.LINE_AA)
             if not p.positive:
                 cv2.line(img, (c[0] - r // 2, c[1]), (c[0] + r // 2, c[1]), (255, 255, 255), 2, cv2.LINE_AA)
-            cv2.putText(
-                img,
-                str(prompt.obj_id),
-                (c[0] + r + 2, c[1] - r),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                max(0.4, r / 14),
-                (255, 255, 255),
-                3,
-                cv2.LINE_AA,
-            )
-            cv2.putText(
-                img,
-                str(prompt.obj_id),
-                (c[0] + r + 2, c[1] - r),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                max(0.4, r / 14),
-                color,
-                1,
-                cv2.LINE_AA,
-            )
+            for ink, thickness in (((255, 255, 255), 3), (color, 1)):  # the id, outlined so it reads anywhere
+                cv2.putText(
+                    img,
+                    str(prompt.obj_id),
+                    (c[0] + r + 2, c[1] - r),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    max(0.4, r / 14),
+                    ink,
+                    thickness,
+                    cv2.LINE_AA,
+                )
 
     def draw_pose(self, img: np.ndarray, pose: PersonPose, color: tuple[int, int, int]) -> np.ndarray:
         """Draw one skeleton in place (landmarks under ``min_visibility`` are skipped)."""
