@@ -109,6 +109,23 @@ class Renderer:
         self.skeleton = skeleton
         self.min_visibility = float(min_visibility)
 
+    def replace(self, **changes: Any) -> Renderer:
+        """A copy with some settings changed, e.g. ``renderer.replace(opacity=1.0)``."""
+        settings = {
+            "opacity": self.opacity,
+            "outline": self.outline,
+            "boxes": self.boxes,
+            "labels": self.labels,
+            "points": self.points,
+            "point_radius": self.point_radius,
+            "skeleton": self.skeleton,
+            "min_visibility": self.min_visibility,
+        }
+        unknown = set(changes) - set(settings)
+        if unknown:
+            raise PromptError("unknown Renderer setting", given=sorted(unknown), hint=f"use {sorted(settings)}")
+        return Renderer(**{**settings, **changes})
+
     def annotate(
         self,
         frame: np.ndarray,

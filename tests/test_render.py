@@ -110,3 +110,12 @@ def test_write_and_render_video_roundtrip(tmp_path):
 def test_write_video_needs_frames(tmp_path):
     with pytest.raises(AnnotatorError, match="no frames"):
         write_video(tmp_path / "x.mp4", iter([]), fps=5)
+
+
+def test_replace_copies_every_setting_but_the_changed_ones():
+    base = Renderer(opacity=0.3, outline=False, boxes=True, point_radius=9, min_visibility=0.8)
+    copy = base.replace(opacity=1.0)
+    assert copy.opacity == 1.0 and base.opacity == 0.3
+    assert (copy.outline, copy.boxes, copy.point_radius, copy.min_visibility) == (False, True, 9, 0.8)
+    with pytest.raises(PromptError, match="unknown Renderer setting"):
+        base.replace(colour=(1, 2, 3))

@@ -13,20 +13,24 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError, CheckpointError
+from ..errors import BackendError, CheckpointError, PromptError
 from ._optional import require
 
 __all__ = [
     "autocast",
     "build_predictor",
+    "check_memory_window",
+    "check_prompt_mask",
     "load_config",
     "resolve_device",
     "resolve_dtype",
+    "sigmoid",
 ]
 
 log = logging.getLogger(__name__)
@@ -324,3 +328,27 @@ def _load_checkpoint(model: Any, path: Path, config: Any) -> None:
             f"unexpected: {list(result.unexpected_keys)[:4]})",
         )
     log.info("loaded SAM2 checkpoint %s", path)
+
+
+def check_memory_window(value: Any) -> None:
+    """Accept ``"auto"``, a positive int or None for a segmenter's ``memory_window``."""
+    ok = value is None or value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+    if not ok:
+        raise BackendError("memory_window must be 'auto', a positive int or None", given=value)
+
+
+def check_prompt_mask(prompt: Any, video: Any) -> None:
+    """Raise :class:`PromptError` when a prompt's mask is not the video's size."""
+    if prompt.mask is None:
+        return
+    width, height = video.size
+    if tuple(prompt.mask.size) != (height, width):
+        h, w = prompt.mask.size
+        raise PromptError(
+            "prompt mask size differs from the video", given=f"{w}x{h}", hint=f"give a {width}x{height} mask"
+        )
+
+
+def sigmoid(x: float) -> float:
+    """The logistic function: SAM2's object-score logit as a probability."""
+    return 1.0 / (1.0 + math.exp(-x))

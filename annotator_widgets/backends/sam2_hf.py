@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 from collections.abc import Iterator
@@ -37,11 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import AnnotatorError, BackendError, CheckpointError, PromptError
+from ..errors import AnnotatorError, BackendError, CheckpointError
 from ..types import check_frame
 from . import ObjectMask, SegmenterFrame
 from ._optional import require
-from ._sam2_build import autocast, resolve_device, resolve_dtype
+from ._sam2_build import autocast, check_memory_window, check_prompt_mask, resolve_device, resolve_dtype, sigmoid
 from ._sam2_memory import MemoryWindow, window_size
 
 if TYPE_CHECKING:
@@ -91,12 +90,7 @@ class HfSam2Segmenter:
     ) -> None:
         self._torch = require("torch")
         require("transformers")
-        if not (
-            memory_window is None
-            or memory_window == "auto"
-            or (isinstance(memory_window, int) and not isinstance(memory_window, bool) and memory_window >= 1)
-        ):
-            raise BackendError("memory_window must be 'auto', a positive int or None", given=memory_window)
+        check_memory_window(memory_window)
         source = self._source(model)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
@@ -409,7 +403,7 @@ class HfSam2Segmenter:
                 [out["pred_masks"]], original_sizes=[[session.video_height, session.video_width]], binarize=True
             )[0]
             score = float(out["object_score_logits"].float().reshape(-1)[0])
-            result[int(obj_id)] = ObjectMask(mask=mask[0, 0].cpu().numpy(), score=_sigmoid(score))
+            result[int(obj_id)] = ObjectMask(mask=mask[0, 0].cpu().numpy(), score=sigmoid(score))
         return result
 
     def _propagate(self, start: int, max_frames: int | None, reverse: bool) -> Iterator[SegmenterFrame]:
@@ -445,7 +439,7 @@ class HfSam2Segmenter:
         )[0]
         masks = masks[:, 0].cpu().numpy()
         logits = out.object_score_logits.float().reshape(-1).cpu().tolist()
-        return {int(oid): ObjectMask(mask=masks[i], score=_sigmoid(logits[i])) for i, oid in enumerate(out.object_ids)}
+        return {int(oid): ObjectMask(mask=masks[i], score=sigmoid(logits[i])) for i, oid in enumerate(out.object_ids)}
 
     def _restore(self, frame: int) -> None:
         if self._window is not None:
@@ -473,16 +467,5 @@ class HfSam2Segmenter:
         return check_frame(frame, len(self._video), what=what)
 
     def _check_mask(self, prompt: Prompt) -> None:
-        if prompt.mask is None:
-            return
         assert self._video is not None
-        width, height = self._video.size
-        if tuple(prompt.mask.size) != (height, width):
-            h, w = prompt.mask.size
-            raise PromptError(
-                "prompt mask size differs from the video", given=f"{w}x{h}", hint=f"give a {width}x{height} mask"
-            )
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+        check_prompt_mask(prompt, self._video)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import threading
 from collections import OrderedDict
@@ -38,11 +37,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import AnnotatorError, BackendError, CheckpointError, PromptError
+from ..errors import AnnotatorError, BackendError, CheckpointError
 from ..types import check_frame
 from . import ObjectMask, SegmenterFrame
 from ._optional import require
-from ._sam2_build import autocast, build_predictor, install_fp32_memory_guard, resolve_device, resolve_dtype
+from ._sam2_build import (
+    autocast,
+    build_predictor,
+    check_memory_window,
+    check_prompt_mask,
+    install_fp32_memory_guard,
+    resolve_device,
+    resolve_dtype,
+    sigmoid,
+)
 from ._sam2_memory import MemoryWindow, window_size
 
 if TYPE_CHECKING:
@@ -250,12 +258,7 @@ class Sam2Segmenter:
         require("sam2")
         if isinstance(hydra_overrides, str):
             hydra_overrides = (hydra_overrides,)
-        if not (
-            memory_window is None
-            or memory_window == "auto"
-            or (isinstance(memory_window, int) and not isinstance(memory_window, bool) and memory_window >= 1)
-        ):
-            raise BackendError("memory_window must be 'auto', a positive int or None", given=memory_window)
+        check_memory_window(memory_window)
         path, cfg, label = _resolve_files(model, checkpoint, config)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
@@ -516,17 +519,12 @@ class Sam2Segmenter:
             if out is None:
                 continue  # this object has no output on this frame
             logit = float(out["object_score_logits"].float().reshape(-1)[0])
-            result[int(obj_id)] = ObjectMask(mask=binary[idx], score=1.0 / (1.0 + math.exp(-logit)))
+            result[int(obj_id)] = ObjectMask(mask=binary[idx], score=sigmoid(logit))
         return result
 
     def _mask_array(self, prompt: Prompt) -> np.ndarray:
         assert prompt.mask is not None and self._video is not None
-        width, height = self._video.size
-        if tuple(prompt.mask.size) != (height, width):
-            h, w = prompt.mask.size
-            raise PromptError(
-                "prompt mask size differs from the video", given=f"{w}x{h}", hint=f"give a {width}x{height} mask"
-            )
+        check_prompt_mask(prompt, self._video)
         return prompt.mask.to_mask().astype(bool)
 
     def _make_window(self, num_frames: int) -> MemoryWindow | None:

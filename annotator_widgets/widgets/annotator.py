@@ -374,17 +374,7 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
         if not 0.0 <= value <= 1.0:
             raise PromptError("opacity must be in 0..1", given=value)
         with self._lock:
-            base = self._renderer_base
-            self._renderer = Renderer(
-                opacity=value,
-                outline=base.outline,
-                boxes=base.boxes,
-                labels=base.labels,
-                points=base.points,
-                point_radius=base.point_radius,
-                skeleton=base.skeleton,
-                min_visibility=base.min_visibility,
-            )
+            self._renderer = self._renderer_base.replace(opacity=value)
             self._draw()
 
     def _on_current(self, change: dict[str, Any]) -> None:

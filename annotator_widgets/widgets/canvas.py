@@ -353,15 +353,7 @@ class FrameCanvas:
         if self._frame_on_screen != index:
             frame_buf = _encode(disp, self.jpeg_quality)
         # the overlay: the renderer draws solid masks on black; alpha = opacity inside masks, opaque for marks
-        solid = Renderer(
-            opacity=1.0,
-            outline=renderer.outline,
-            boxes=renderer.boxes,
-            labels=renderer.labels,
-            points=renderer.points,
-            point_radius=renderer.point_radius,
-            skeleton=renderer.skeleton,
-        )
+        solid = renderer.replace(opacity=1.0)
         black = np.zeros_like(disp)
         drawn = solid.annotate(black, dmasks, objects=objects, prompts=dprompts, poses=dposes)
         inside = np.zeros(disp.shape[:2], bool)
