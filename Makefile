@@ -19,7 +19,7 @@ help:
 	@echo "make demo           JupyterLab on notebooks/01_quickstart.ipynb (installs everything first)"
 	@echo "make demo-headless  the same pipeline without a browser; outputs in out/"
 	@echo "make test           the whole test suite (installs what it needs)"
-	@echo "make lint | format | bench | notebooks | clean"
+	@echo "make lint (ruff + mypy) | format | bench | notebooks | clean"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

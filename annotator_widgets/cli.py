@@ -45,11 +45,11 @@ def run_demo(
     ``annotated.mp4``, ``blurred.mp4``, ``coco.json`` and ``summary.json`` into
     ``out``; returns the summary (timings and mean IoU against the ground truth).
     """
+    from .data import synthetic_clip, write_video
     from .export import save_coco, save_masks_png
     from .render import render_video
     from .rle import mask_iou
     from .session import AnnotationSession
-    from .testing.clips import synthetic_clip, write_video
     from .video import open_video
 
     out_dir = Path(out)

@@ -17,8 +17,10 @@ __all__ = [
     "BackendError",
     "CheckpointError",
     "MissingDependencyError",
+    "NotFoundError",
     "ProjectError",
     "PromptError",
+    "SessionBusyError",
     "VideoError",
 ]
 
@@ -60,6 +62,27 @@ class ProjectError(AnnotatorError):
 
 class BackendError(AnnotatorError, RuntimeError):
     """A model backend failed or was configured wrongly."""
+
+
+class SessionBusyError(BackendError):
+    """The session (or widget) is running a job (a propagation, a tracking run) and cannot take this call now.
+
+    Example:
+        >>> str(SessionBusyError.running("propagating"))
+        "the session is busy (given: 'propagating'). Fix: call cancel() or wait until it finishes"
+    """
+
+    @classmethod
+    def running(cls, what: str = "a job is running") -> SessionBusyError:
+        """The one message for a call that arrives while ``what`` runs."""
+        return cls("the session is busy", given=what, hint="call cancel() or wait until it finishes")
+
+
+class NotFoundError(PromptError):
+    """A model looked and found nothing (no detection for a phrase, no frame passing a threshold).
+
+    The message says what was asked and the best score seen, so the user can lower a threshold or rephrase.
+    """
 
 
 class MissingDependencyError(AnnotatorError, ImportError):

@@ -624,7 +624,7 @@ class Project:
             )
         return rle
 
-    def set_prompt(self, prompt: Prompt) -> Prompt:
+    def put_prompt(self, prompt: Prompt) -> Prompt:
         """Store the whole prompt of one object on one frame (replacing the previous one)."""
         self._check_frame(prompt.frame)
         if prompt.mask is not None:
@@ -843,7 +843,7 @@ class Project:
                 (
                     aid,
                     segment.start,
-                    segment.end,
+                    segment.stop,
                     segment.label,
                     segment.person_id,
                     segment.obj_id,

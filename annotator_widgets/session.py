@@ -14,7 +14,7 @@ off the propagation loop; the generator flushes it before it finishes, so when
 
 Example:
     >>> from annotator_widgets import AnnotationSession
-    >>> from annotator_widgets.testing.clips import synthetic_clip
+    >>> from annotator_widgets.data import synthetic_clip
     >>> clip = synthetic_clip(num_frames=8, size=(160, 120), num_objects=1)
     >>> session = AnnotationSession(clip.frames, segmenter="classic")
     >>> cup = session.add_object(name="blob")
@@ -43,11 +43,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .backends import ObjectMask, VideoSegmenter, resolve_segmenter
-from .errors import AnnotatorError, BackendError, ProjectError, PromptError
+from . import registry
+from .backends import ObjectMask, VideoSegmenter
+from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError
 from .project import Project
 from .rle import RLE
-from .types import Annotation, Box, ObjectInfo, Point, Prompt, Source, check_frame
+from .types import Annotation, Box, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
 from .video import VideoSource, open_video
 
 __all__ = ["AnnotationSession", "FrameResult", "Progress"]
@@ -215,7 +216,7 @@ class AnnotationSession:
         self._own_project = not isinstance(project, Project)
         self.project: Project = self._open_project(project)
         try:
-            self.segmenter: VideoSegmenter = resolve_segmenter(segmenter)
+            self.segmenter: VideoSegmenter = registry.resolve("segmenter", segmenter)
         except BaseException:
             if self._own_project:
                 self.project.close()
@@ -255,11 +256,7 @@ class AnnotationSession:
     @contextlib.contextmanager
     def _op(self) -> Iterator[None]:
         if not self._busy.acquire(blocking=False):
-            raise BackendError(
-                "the session is busy propagating",
-                given="a propagation is running",
-                hint="call session.cancel() or wait until it finishes",
-            )
+            raise SessionBusyError.running("a propagation is running")
         try:
             yield
         finally:
@@ -383,7 +380,7 @@ class AnnotationSession:
             raise BackendError("segmenter returned no mask for the prompted object", given=prompt.obj_id) from None
         try:
             with self.project.transaction(f"prompt object {prompt.obj_id} on frame {prompt.frame}"):
-                self.project.set_prompt(prompt)
+                self.project.put_prompt(prompt)
                 self.project.put_mask(
                     prompt.frame, prompt.obj_id, om.mask if stored is None else stored, score=om.score, source=source
                 )
@@ -482,7 +479,7 @@ class AnnotationSession:
         self,
         direction: Direction = "forward",
         start: int | None = None,
-        end: int | None = None,
+        stop: int | None = None,
         *,
         show_progress: bool | None = None,
     ) -> Iterator[FrameResult]:
@@ -493,8 +490,10 @@ class AnnotationSession:
                 ``start`` to the end, then backward from ``start`` to the beginning).
             start: First frame (included). Default: the earliest prompted frame
                 (forward, both) or the latest (backward).
-            end: Last frame (included) of a forward or backward pass. Default: the
-                last frame (forward) or frame 0 (backward). Ignored for ``"both"``.
+            stop: The frame where a forward or backward pass stops (excluded), as in
+                :func:`~annotator_widgets.types.frame_range`. Default: past the end in the
+                direction of travel (the last frame forward, frame 0 backward, both
+                included). Ignored for ``"both"``.
             show_progress: Override the session's tqdm setting.
 
         Returns:
@@ -513,25 +512,14 @@ class AnnotationSession:
         if start is None:
             start = prompt_frames[-1] if direction == "backward" else prompt_frames[0]
         start = self._check_frame(start)
-        if direction == "forward":
-            stop = last if end is None else self._check_frame(end)
-            if stop < start:
-                raise PromptError("end must be >= start when propagating forward", given=(start, stop))
-            passes = [(start, stop - start, False)]
-        elif direction == "backward":
-            stop = 0 if end is None else self._check_frame(end)
-            if stop > start:
-                raise PromptError("end must be <= start when propagating backward", given=(start, stop))
-            passes = [(start, start - stop, True)]
-        else:
+        if direction == "both":
             passes = [(start, last - start, False), (start, start, True)]
+        else:
+            span = frame_range(start, stop, len(self.video), reverse=direction == "backward")
+            passes = [(start, len(span) - 1, direction == "backward")]
         progress = show_progress if show_progress is not None else self.show_progress
         if not self._busy.acquire(blocking=False):
-            raise BackendError(
-                "the session is busy propagating",
-                given="a propagation is running",
-                hint="call session.cancel() or wait until it finishes",
-            )
+            raise SessionBusyError.running("a propagation is running")
         return _Run(self._propagate(passes, direction, progress), self._busy)
 
     def _propagate(
@@ -608,9 +596,9 @@ class AnnotationSession:
                 if close is not None:
                     close()
 
-    def run(self, direction: Direction = "forward", start: int | None = None, end: int | None = None) -> Progress:
+    def run(self, direction: Direction = "forward", start: int | None = None, stop: int | None = None) -> Progress:
         """Propagate to completion without handling frames yourself; returns the progress record."""
-        for _ in self.propagate(direction, start, end):
+        for _ in self.propagate(direction, start, stop):
             pass
         return self.progress
 

@@ -26,13 +26,18 @@ __all__ = [
     "ActionSegment",
     "Annotation",
     "Box",
+    "Caption",
+    "Detection",
+    "HandPose",
     "ObjectInfo",
     "PersonPose",
     "Point",
     "Prompt",
     "Source",
+    "box_iou",
     "check_frame",
     "color_for",
+    "frame_range",
 ]
 
 POSITIVE = 1
@@ -94,6 +99,59 @@ def check_frame(frame: Any, num_frames: int, *, what: str = "frame", error: type
     if isinstance(frame, bool) or not isinstance(frame, int | np.integer) or not 0 <= frame < num_frames:
         raise error(f"{what} out of range for a {num_frames}-frame video", given=frame, hint=f"use 0..{num_frames - 1}")
     return int(frame)
+
+
+def box_iou(a: Any, b: Any) -> np.ndarray:
+    """The IoU of every box in ``a`` with every box in ``b``: ``(N, 4)`` x ``(M, 4)`` -> ``(N, M)``.
+
+    The one box IoU of the package (boxes ``x0, y0, x1, y1``); empty boxes have IoU 0.
+
+    Example:
+        >>> box_iou([[0, 0, 10, 10]], [[5, 0, 15, 10], [20, 20, 30, 30]]).round(3).tolist()
+        [[0.333, 0.0]]
+    """
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def frame_range(start: int | None, stop: int | None, num_frames: int, *, reverse: bool = False) -> range:
+    """The frames from ``start`` (included) to ``stop`` (excluded) in the direction of travel.
+
+    This is the one convention for frame ranges everywhere (propagation, rendering, exports,
+    action segments and their SQL columns): exactly Python's ``range(start, stop, step)`` with
+    ``step`` = 1, or -1 when ``reverse``. ``start=None`` is the first frame in the direction of
+    travel (0, or the last frame when reversed); ``stop=None`` runs to the end of the video in
+    that direction (``num_frames``, or -1 when reversed, so frame 0 is included).
+
+    Example:
+        >>> list(frame_range(2, 5, 10)), list(frame_range(3, None, 10, reverse=True))
+        ([2, 3, 4], [3, 2, 1, 0])
+        >>> frame_range(5, 2, 10)
+        Traceback (most recent call last):
+        ...
+        annotator_widgets.errors.PromptError: an empty frame range: ...
+    """
+    step = -1 if reverse else 1
+    first = (num_frames - 1 if reverse else 0) if start is None else check_frame(start, num_frames, what="start frame")
+    end = (-1 if reverse else num_frames) if stop is None else int(stop)
+    if isinstance(stop, bool) or not -1 <= end <= num_frames:
+        raise PromptError(
+            f"stop frame out of range for a {num_frames}-frame video", given=stop, hint=f"use -1..{num_frames}"
+        )
+    if (end - first) * step <= 0:
+        raise PromptError(
+            "an empty frame range: stop must be after start in the direction of travel",
+            given=(first, end),
+            hint="forward ranges need start < stop, backward ones start > stop",
+        )
+    return range(first, end, step)
 
 
 def _obj_id(value: Any) -> int:
@@ -188,12 +246,8 @@ class Box:
         return ((self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2)
 
     def iou(self, other: Box) -> float:
-        """Intersection over union with another box."""
-        ix = max(0.0, min(self.x1, other.x1) - max(self.x0, other.x0))
-        iy = max(0.0, min(self.y1, other.y1) - max(self.y0, other.y0))
-        inter = ix * iy
-        union = self.area + other.area - inter
-        return inter / union if union > 0 else 0.0
+        """Intersection over union with another box (:func:`box_iou` of the two)."""
+        return float(box_iou(np.array([self.xyxy]), np.array([other.xyxy]))[0, 0])
 
     def clip(self, width: int, height: int) -> Box | None:
         """This box clipped to an image; None if nothing is left."""
@@ -209,7 +263,8 @@ class Prompt:
     """Everything the user said about one object on one frame.
 
     Points accumulate (each click adds one); a box and a mask are optional.
-    SAM2 receives the whole prompt each time, box first.
+    SAM2 receives the whole prompt each time, box first. ``text`` is the phrase that
+    produced the box or mask (a text-created object), "" for clicks; segmenters ignore it.
     """
 
     frame: int
@@ -217,10 +272,13 @@ class Prompt:
     points: tuple[Point, ...] = ()
     box: Box | None = None
     mask: RLE | None = None
+    text: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frame", _frame_index(self.frame))
         object.__setattr__(self, "obj_id", _obj_id(self.obj_id))
+        if not isinstance(self.text, str):
+            raise PromptError("Prompt.text must be a string", given=type(self.text).__name__)
         pts = tuple(self.points)
         for p in pts:
             if not isinstance(p, Point):
@@ -257,6 +315,7 @@ class ObjectInfo:
     category: str = ""
     color: tuple[int, int, int] = (0, 0, 0)
     hidden: bool = False
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "obj_id", _obj_id(self.obj_id))
@@ -350,10 +409,14 @@ class PersonPose:
 
 @dataclass(frozen=True)
 class ActionSegment:
-    """A span of frames in which a person does something with an object."""
+    """A span of frames in which a person does something with an object.
+
+    The span is ``start`` (included) to ``stop`` (excluded), like every frame range
+    (:func:`frame_range`): a one-frame segment on frame 7 is ``ActionSegment(7, 8, ...)``.
+    """
 
     start: int
-    end: int
+    stop: int
     label: str
     person_id: int | None = None
     obj_id: int | None = None
@@ -363,10 +426,126 @@ class ActionSegment:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", _frame_index(self.start))
-        object.__setattr__(self, "end", _frame_index(self.end))
-        if self.end < self.start:
-            raise PromptError("ActionSegment.end must be >= start", given=(self.start, self.end))
+        object.__setattr__(self, "stop", _frame_index(self.stop))
+        if self.stop <= self.start:
+            raise PromptError(
+                "ActionSegment.stop must be > start (stop is excluded)",
+                given=(self.start, self.stop),
+                hint="a segment covering frames a..b inclusive is ActionSegment(a, b + 1, ...)",
+            )
         if self.person_id is not None:
             object.__setattr__(self, "person_id", _obj_id(self.person_id))
         if self.obj_id is not None:
             object.__setattr__(self, "obj_id", _obj_id(self.obj_id))
+
+    @property
+    def frames(self) -> range:
+        """The frames of the segment."""
+        return range(self.start, self.stop)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What a model said about one region of one frame: a box with a score for a phrase or class.
+
+    Stored in the project as the model said it, so re-rendering or exporting never re-runs the model.
+
+    Attributes:
+        frame: Frame index.
+        box: The box in video pixels, clipped to the frame.
+        score: The model's confidence in 0..1.
+        label: The phrase or class the box answers ("red mug", "face", "person").
+        model: Which part produced it (a registry name such as ``"owlv2"``), "" if unknown.
+        obj_id: The object it was accepted as, or None (a candidate, not accepted or rejected yet).
+        meta: Anything else the model said (JSON-serialisable: landmarks, class ids, prompt text).
+    """
+
+    frame: int
+    box: Box
+    score: float
+    label: str
+    model: str = ""
+    obj_id: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frame", _frame_index(self.frame))
+        if not isinstance(self.box, Box):
+            object.__setattr__(self, "box", Box.from_corners(*[float(v) for v in self.box]))
+        score = _finite("Detection.score", self.score)
+        if not 0.0 <= score <= 1.0:
+            raise PromptError("Detection.score must be in 0..1", given=score)
+        object.__setattr__(self, "score", score)
+        if self.obj_id is not None:
+            object.__setattr__(self, "obj_id", _obj_id(self.obj_id))
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A description of an object (or, with ``obj_id`` 0, of the whole frame) on one frame.
+
+    Attributes:
+        frame: Frame index.
+        obj_id: The object described, or 0 for the whole frame.
+        text: The description.
+        model: The captioner that wrote it ("" when a person typed it).
+        prompt: The question asked ("" for a plain caption).
+        edited: True once a person changed the model's text.
+    """
+
+    frame: int
+    obj_id: int
+    text: str
+    model: str = ""
+    prompt: str = ""
+    edited: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frame", _frame_index(self.frame))
+        if self.obj_id != 0:
+            object.__setattr__(self, "obj_id", _obj_id(self.obj_id))
+        if not isinstance(self.text, str):
+            raise PromptError("Caption.text must be a string", given=type(self.text).__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class HandPose:
+    """One hand on one frame: 21 landmarks (MediaPipe's hand topology) and which hand it is.
+
+    Attributes:
+        frame: Frame index.
+        person_id: The tracked person it belongs to (assigned by wrist proximity), or None.
+        handedness: ``"left"`` or ``"right"`` (the person's own left/right).
+        landmarks: ``(21, 3)`` x, y in video pixels and visibility (or presence) in 0..1.
+        world_landmarks: ``(21, 3)`` metres, or None.
+        score: The handedness / presence confidence in 0..1.
+    """
+
+    frame: int
+    person_id: int | None
+    handedness: str
+    landmarks: np.ndarray
+    world_landmarks: np.ndarray | None = None
+    score: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frame", _frame_index(self.frame))
+        if self.person_id is not None:
+            object.__setattr__(self, "person_id", _obj_id(self.person_id))
+        if self.handedness not in ("left", "right"):
+            raise PromptError("HandPose.handedness must be 'left' or 'right'", given=self.handedness)
+        lm = np.asarray(self.landmarks, np.float32)
+        if lm.ndim != 2 or lm.shape[1] != 3:
+            raise PromptError("HandPose.landmarks must be (N, 3): x, y, visibility", given=lm.shape)
+        object.__setattr__(self, "landmarks", lm)
+        if self.world_landmarks is not None:
+            wl = np.asarray(self.world_landmarks, np.float32)
+            if wl.shape != (lm.shape[0], 3):
+                raise PromptError("HandPose.world_landmarks must match landmarks", given=wl.shape)
+            object.__setattr__(self, "world_landmarks", wl)
+
+    def box(self) -> Box:
+        """The box around the hand's landmarks."""
+        x0, y0 = self.landmarks[:, 0].min(), self.landmarks[:, 1].min()
+        x1, y1 = self.landmarks[:, 0].max(), self.landmarks[:, 1].max()
+        return Box(float(x0), float(y0), float(max(x1, x0 + 1)), float(max(y1, y0 + 1)))

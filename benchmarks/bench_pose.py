@@ -16,6 +16,11 @@ model when it is in the checkpoint cache).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path as _Path
+
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # the repo root: tests.support
+
 import json
 import os
 import time
@@ -27,8 +32,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 from annotator_widgets.backends.pose import MediaPipePoseEstimator, timestamp_ms
+from annotator_widgets.data import CrossingClip
+from annotator_widgets.metrics import count_id_switches
 from annotator_widgets.pose_tracking import PersonTracker
-from annotator_widgets.testing.people import CrossingClip, count_id_switches, crossing_clip, pose_bundle
+from tests.support.people import crossing_clip, pose_bundle
 
 
 def _run(clip: CrossingClip, model: Path) -> dict[str, object]:

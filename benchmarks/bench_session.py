@@ -12,6 +12,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path as _Path
+
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # the repo root: tests.support
+
 import json
 import statistics
 import tempfile
@@ -24,9 +29,9 @@ import psutil
 
 from annotator_widgets import AnnotationSession, Point, Prompt, open_video
 from annotator_widgets.backends.classic import ClassicSegmenter
-from annotator_widgets.testing.clips import synthetic_clip
-from annotator_widgets.testing.evaluate import evaluate_propagation
-from annotator_widgets.testing.models import build_micro_sam2, time_raw_predictor
+from annotator_widgets.data import synthetic_clip
+from annotator_widgets.metrics import evaluate_propagation
+from tests.support.models import build_micro_sam2, time_raw_predictor
 
 W, H = 640, 360
 
@@ -80,7 +85,7 @@ def _session_seconds_per_frame(micro, folder: Path, frames: int, tmp: Path, run:
     with AnnotationSession(open_video(folder), tmp / f"overhead{run}.awp", micro.segmenter()) as session:
         for p in _prompts():
             session.add_points(p.frame, p.obj_id, [(pt.x, pt.y) for pt in p.points])
-        stream = session.propagate("forward", start=0, end=frames)
+        stream = session.propagate("forward", start=0, stop=frames + 1)
         for _ in range(3):  # the same warm-up as the raw run (2 frames after the start frame)
             next(stream)
         t = time.perf_counter()

@@ -27,6 +27,11 @@ Usage::
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path as _Path
+
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # the repo root: tests.support
+
 import argparse
 import json
 import logging
@@ -38,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from annotator_widgets.testing.jupyter import JupyterLab, NotebookPage, launch_browser, write_notebook
+from tests.support.jupyter import JupyterLab, NotebookPage, launch_browser, write_notebook
 
 log = logging.getLogger("bench_widget")
 
@@ -47,7 +52,7 @@ import time
 import numpy as np
 from annotator_widgets import AnnotationSession, VideoAnnotator, open_video
 from annotator_widgets.backends import ObjectMask, SegmenterFrame
-from annotator_widgets.testing.clips import synthetic_clip
+from annotator_widgets.data import synthetic_clip
 
 
 class DiscSegmenter:

@@ -30,9 +30,9 @@ import numpy as np
 from PIL import Image
 
 import annotator_widgets as aw
+from annotator_widgets.data import synthetic_clip, write_video
 from annotator_widgets.export import save_coco
 from annotator_widgets.render import Renderer, render_video
-from annotator_widgets.testing.clips import synthetic_clip, write_video
 
 OUT = Path("quickstart_out")
 OUT.mkdir(exist_ok=True)

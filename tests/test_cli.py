@@ -39,7 +39,7 @@ def test_demo_writes_every_output_and_tracks_well(tmp_path):
 
 
 def test_annotate_export_render_commands(tmp_path, capsys):
-    from annotator_widgets.testing.clips import synthetic_clip, write_video
+    from annotator_widgets.data import synthetic_clip, write_video
 
     clip = synthetic_clip(num_frames=10, size=(96, 72), num_objects=1, seed=2)
     video = write_video(clip.frames, tmp_path / "v.mp4", fps=10)

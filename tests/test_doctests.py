@@ -20,9 +20,9 @@ MODULES = [
     "annotator_widgets.backends.pose",
     "annotator_widgets.pose_tracking",
     "annotator_widgets.people",
-    "annotator_widgets.testing.people",
-    "annotator_widgets.testing.clips",
-    "annotator_widgets.testing.evaluate",
+    "tests.support.people",
+    "annotator_widgets.data",
+    "annotator_widgets.metrics",
     "annotator_widgets.widgets.shortcuts",
 ]
 

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from annotator_widgets import AnnotationSession, Box, Project
+from annotator_widgets.data import CrossingClip
 from annotator_widgets.errors import PromptError
+from annotator_widgets.metrics import match_ground_truth
 from annotator_widgets.people import PERSON, pose_to_prompt, seed_region, segment_people, store_tracks
-from annotator_widgets.testing.people import CrossingClip, crossing_clip, match_ground_truth, pose_bundle
 from annotator_widgets.types import PersonPose
+from tests.support.people import crossing_clip, pose_bundle
 
 
 def _pose(x: float, y: float, frame: int = 0, pid: int = 1, vis: float = 1.0) -> PersonPose:

@@ -10,16 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from annotator_widgets.data import CrossingClip
 from annotator_widgets.errors import PromptError
+from annotator_widgets.metrics import count_id_switches, match_ground_truth
 from annotator_widgets.pose_tracking import PersonTracker, select_people, track_people
-from annotator_widgets.testing.people import (
-    CrossingClip,
-    count_id_switches,
-    crossing_clip,
-    match_ground_truth,
-    pose_bundle,
-)
 from annotator_widgets.types import PersonPose
+from tests.support.people import crossing_clip, pose_bundle
 
 # A standing person in shoulder widths, origin at mid-shoulder, x towards the image's right.
 _TEMPLATE = np.zeros((33, 2), np.float32)

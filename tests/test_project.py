@@ -32,7 +32,7 @@ def test_create_reopen_keeps_everything(tmp_path):
     path = tmp_path / "p.awp"
     with Project.create(path, VIDEO) as p:
         a = p.add_object(name="mug", category="cup")
-        p.set_prompt(Prompt(3, a.obj_id, points=(Point(5, 6), Point(7, 8, 0)), box=Box(1, 2, 30, 40)))
+        p.put_prompt(Prompt(3, a.obj_id, points=(Point(5, 6), Point(7, 8, 0)), box=Box(1, 2, 30, 40)))
         p.put_mask(3, a.obj_id, _mask(1, 2, 30, 40), score=0.75, source=Source.PROMPTED)
         p.put_poses(3, [PersonPose(3, a.obj_id, np.ones((33, 3)), np.zeros((33, 3)), 0.9)])
         aid = p.add_action(ActionSegment(2, 9, "grab", person_id=a.obj_id, description="grabs the mug"))
@@ -111,7 +111,7 @@ def test_remove_object_is_one_undo_step(project):
     a = project.add_object()
     for f in range(5):
         project.put_mask(f, a.obj_id, _mask(f, f, f + 10, f + 10))
-    project.set_prompt(Prompt(0, a.obj_id, points=(Point(3, 3),)))
+    project.put_prompt(Prompt(0, a.obj_id, points=(Point(3, 3),)))
     project.remove_object(a.obj_id)
     assert project.objects() == [] and project.mask_frames() == [] and project.prompts() == []
     assert project.undo() == "remove object 1"

@@ -173,12 +173,16 @@ def test_backward_and_both_and_ranges(session):
     session.add_points(20, 1, [(10, 10)])
     frames = [r.frame for r in session.propagate("backward")]
     assert frames == list(range(20, -1, -1))
-    frames = [r.frame for r in session.propagate("forward", start=20, end=25)]
+    frames = [r.frame for r in session.propagate("forward", start=20, stop=26)]
     assert frames == list(range(20, 26))
+    frames = [r.frame for r in session.propagate("backward", start=5, stop=2)]
+    assert frames == [5, 4, 3]
     frames = [r.frame for r in session.propagate("both", start=20)]
     assert frames == list(range(20, N)) + list(range(19, -1, -1))
-    with pytest.raises(PromptError, match="end must be >= start"):
-        session.propagate("forward", start=10, end=5)
+    with pytest.raises(PromptError, match="empty frame range"):
+        session.propagate("forward", start=10, stop=5)
+    with pytest.raises(PromptError, match="empty frame range"):
+        session.propagate("backward", start=10, stop=10)
 
 
 def test_stopping_iteration_cancels_and_keeps_yielded_frames(session):
@@ -292,7 +296,7 @@ _PROPAGATOR = """
 import sys
 import numpy as np
 from annotator_widgets import AnnotationSession
-from annotator_widgets.testing.clips import synthetic_clip, write_video
+from annotator_widgets.data import synthetic_clip, write_video
 
 clip = synthetic_clip(num_frames=400, size=(160, 120), num_objects=2, seed=1)
 video = write_video(clip.frames, sys.argv[2], fps=25)
@@ -351,7 +355,7 @@ def test_the_session_is_busy_as_soon_as_propagate_returns(session):
     gen = session.propagate()
     del gen
     assert not session.busy
-    assert [r.frame for r in session.propagate(end=2)] == [0, 1, 2] and not session.busy
+    assert [r.frame for r in session.propagate(stop=3)] == [0, 1, 2] and not session.busy
 
 
 def test_a_failed_start_leaves_the_project_unlocked(tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from annotator_widgets import AnnotationSession, Source
-from annotator_widgets.testing.clips import synthetic_clip
+from annotator_widgets.data import synthetic_clip
 
 T = 16
 
@@ -33,11 +33,11 @@ def _make(kind: str, model_dir):
 
         return ClassicSegmenter()
     if kind == "sam2":
-        from annotator_widgets.testing.models import build_micro_sam2
+        from tests.support.models import build_micro_sam2
 
         return build_micro_sam2(model_dir / "sam2").segmenter()
     from annotator_widgets.backends.sam2_hf import HfSam2Segmenter
-    from annotator_widgets.testing.models import build_tiny_hf_sam2
+    from tests.support.models import build_tiny_hf_sam2
 
     path = model_dir / "hf"
     if not path.exists():
@@ -120,7 +120,7 @@ def test_every_verb(make_session, clip):
     s.undo()  # the propagation
     s.undo()  # the removal
     assert sorted(_masks(s, b.obj_id)) == list(range(T))
-    assert any(b.obj_id in r.masks for r in s.propagate("forward", start=k, end=k + 2))
+    assert any(b.obj_id in r.masks for r in s.propagate("forward", start=k, stop=k + 3))
     s.clear_frame(m, a.obj_id)
     assert s.project.prompt(m, a.obj_id) is None and s.project.annotation(m, a.obj_id) is None
     assert [r.frame for r in s.propagate("both", start=k)][: T - k] == list(range(k, T))
@@ -128,7 +128,7 @@ def test_every_verb(make_session, clip):
     s.reset()
     assert s.project.prompts() == [] and s.project.mask_frames() == []
     s.add_points(3, a.obj_id, [_center(clip, 1, 3)])
-    assert [r.frame for r in s.propagate(end=5, start=3)] == [3, 4, 5]
+    assert [r.frame for r in s.propagate(stop=6, start=3)] == [3, 4, 5]
 
 
 def test_same_prompts_give_the_same_masks(make_session, clip):
@@ -146,7 +146,7 @@ def test_same_prompts_give_the_same_masks(make_session, clip):
 def test_reopened_project_continues(make_session, clip):
     s = make_session("first")
     s.add_points(0, 1, [_center(clip, 1, 0)])
-    list(s.propagate(end=5))
+    list(s.propagate(stop=6))
     path = s.project.path
     s.close()
     s2 = AnnotationSession(clip.frames, path, _make(make_session.kind, make_session.model_dir))

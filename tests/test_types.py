@@ -18,7 +18,7 @@ from annotator_widgets.types import ActionSegment, Annotation, Box, ObjectInfo, 
         (lambda: Prompt(frame=0, obj_id=0, points=(Point(1, 1),)), "positive integer"),
         (lambda: Prompt(frame=0, obj_id=1, points=((1, 2),)), "Point"),
         (lambda: ObjectInfo(1, color=(300, 0, 0)), "0..255"),
-        (lambda: ActionSegment(5, 4, "grab"), "end must be >= start"),
+        (lambda: ActionSegment(5, 5, "grab"), "stop must be > start"),
         (lambda: PersonPose(0, 1, np.zeros((33, 2))), "(N, 3)"),
     ],
 )

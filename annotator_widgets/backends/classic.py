@@ -38,8 +38,8 @@ import numpy as np
 
 from ..errors import BackendError, PromptError
 from ..types import check_frame
-from . import ObjectMask, SegmenterFrame
 from . import _classic_ops as ops
+from .protocols import ObjectMask, SegmenterFrame
 
 if TYPE_CHECKING:
     from ..types import Prompt
@@ -92,7 +92,7 @@ class ClassicSegmenter:
 
     Example:
         >>> from annotator_widgets.backends.classic import ClassicSegmenter
-        >>> from annotator_widgets.testing.clips import synthetic_clip
+        >>> from annotator_widgets.data import synthetic_clip
         >>> from annotator_widgets.types import Box, Prompt
         >>> clip = synthetic_clip(num_frames=3, seed=0)
         >>> seg = ClassicSegmenter()

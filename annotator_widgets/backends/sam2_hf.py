@@ -38,10 +38,10 @@ import numpy as np
 
 from ..errors import AnnotatorError, BackendError, CheckpointError
 from ..types import check_frame
-from . import ObjectMask, SegmenterFrame
 from ._optional import require
 from ._sam2_build import autocast, check_memory_window, check_prompt_mask, resolve_device, resolve_dtype, sigmoid
 from ._sam2_memory import MemoryWindow, window_size
+from .protocols import ObjectMask, SegmenterFrame
 
 if TYPE_CHECKING:
     from ..types import Prompt

@@ -39,7 +39,6 @@ import numpy as np
 
 from ..errors import AnnotatorError, BackendError, CheckpointError
 from ..types import check_frame
-from . import ObjectMask, SegmenterFrame
 from ._optional import require
 from ._sam2_build import (
     autocast,
@@ -52,6 +51,7 @@ from ._sam2_build import (
     sigmoid,
 )
 from ._sam2_memory import MemoryWindow, window_size
+from .protocols import ObjectMask, SegmenterFrame
 
 if TYPE_CHECKING:
     from ..types import Prompt

@@ -9,7 +9,7 @@ widget or a lost kernel. Public methods raise as usual when called from code.
 
 Example:
     >>> from annotator_widgets.widgets import VideoAnnotator
-    >>> from annotator_widgets.testing.clips import synthetic_clip
+    >>> from annotator_widgets.data import synthetic_clip
     >>> clip = synthetic_clip(num_frames=4, size=(96, 64), num_objects=1)
     >>> ann = VideoAnnotator.from_video(clip.frames, segmenter="classic")
     >>> y, x = np.argwhere(clip.masks[1][0]).mean(axis=0)

@@ -7,13 +7,13 @@ import gc
 import numpy as np
 import pytest
 
-from annotator_widgets import open_video
-from annotator_widgets.backends import VideoSegmenter, resolve_segmenter
+from annotator_widgets import open_video, registry
+from annotator_widgets.backends import VideoSegmenter
 from annotator_widgets.backends.classic import ClassicSegmenter
+from annotator_widgets.data import SyntheticClip, synthetic_clip
 from annotator_widgets.errors import BackendError, PromptError
+from annotator_widgets.metrics import evaluate_propagation, prompt_from_truth
 from annotator_widgets.rle import RLE, mask_iou
-from annotator_widgets.testing.clips import SyntheticClip, synthetic_clip
-from annotator_widgets.testing.evaluate import evaluate_propagation, prompt_from_truth
 from annotator_widgets.types import Box, Point, Prompt
 from annotator_widgets.video import VideoSource
 
@@ -36,7 +36,7 @@ def _run(seg: ClassicSegmenter, start: int = 0, **kw: object) -> dict[int, dict[
 
 
 def test_resolves_by_name_and_follows_the_protocol() -> None:
-    seg = resolve_segmenter("classic", grabcut_side=128)
+    seg = registry.resolve("segmenter", "classic", grabcut_side=128)
     assert isinstance(seg, ClassicSegmenter)
     assert isinstance(seg, VideoSegmenter)
     assert seg.name == "classic" and seg.grabcut_side == 128

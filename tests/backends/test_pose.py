@@ -28,8 +28,8 @@ from annotator_widgets.backends.pose_bundle import (
     cached_wheel,
 )
 from annotator_widgets.errors import BackendError, CheckpointError
-from annotator_widgets.testing.people import face_box, portrait, pose_bundle
 from annotator_widgets.video import open_video
+from tests.support.people import face_box, portrait, pose_bundle
 
 pytest.importorskip("mediapipe")
 

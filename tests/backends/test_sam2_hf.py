@@ -13,13 +13,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from annotator_widgets import open_video  # noqa: E402
-from annotator_widgets.backends import VideoSegmenter, resolve_segmenter  # noqa: E402
+from annotator_widgets import open_video, registry  # noqa: E402
+from annotator_widgets.backends import VideoSegmenter  # noqa: E402
 from annotator_widgets.backends.sam2_hf import HfSam2Segmenter  # noqa: E402
 from annotator_widgets.errors import BackendError, CheckpointError, PromptError  # noqa: E402
 from annotator_widgets.rle import RLE, mask_iou  # noqa: E402
-from annotator_widgets.testing.models import build_tiny_hf_sam2  # noqa: E402
 from annotator_widgets.types import Box, Point, Prompt  # noqa: E402
+from tests.support.models import build_tiny_hf_sam2  # noqa: E402
 
 from ._synthetic import synthetic_clip  # noqa: E402
 
@@ -291,7 +291,7 @@ def test_too_small_memory_window_changes_results(tiny):
 
 # -- loading ------------------------------------------------------------------------------------------
 def test_resolve_segmenter_and_loading_errors(tiny, tmp_path):
-    seg = resolve_segmenter(f"hf:{tiny}", device="cpu")
+    seg = registry.resolve("segmenter", f"hf:{tiny}", device="cpu")
     assert isinstance(seg, HfSam2Segmenter)
     seg.close()
     with pytest.raises(CheckpointError) as info:

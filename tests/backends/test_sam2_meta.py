@@ -15,13 +15,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
-from annotator_widgets import open_video  # noqa: E402
-from annotator_widgets.backends import VideoSegmenter, resolve_segmenter  # noqa: E402
+from annotator_widgets import open_video, registry  # noqa: E402
+from annotator_widgets.backends import VideoSegmenter  # noqa: E402
 from annotator_widgets.backends.sam2_meta import Sam2Segmenter  # noqa: E402
 from annotator_widgets.errors import BackendError, CheckpointError, PromptError  # noqa: E402
 from annotator_widgets.rle import RLE  # noqa: E402
-from annotator_widgets.testing.models import build_micro_sam2  # noqa: E402
 from annotator_widgets.types import Box, Point, Prompt  # noqa: E402
+from tests.support.models import build_micro_sam2  # noqa: E402
 
 from ._synthetic import synthetic_clip, write_jpeg_folder  # noqa: E402
 
@@ -401,7 +401,7 @@ def test_loads_by_registry_name_from_the_cache(micro, clip, folder, tmp_path, mo
         name="micro_sam2_test", filename="micro_test.pt", config=str(micro.config), family="sam2"
     )
     monkeypatch.setitem(checkpoints.REGISTRY, entry.name, entry)
-    seg = resolve_segmenter("sam2:micro_sam2_test", device="cpu")
+    seg = registry.resolve("segmenter", "sam2:micro_sam2_test", device="cpu")
     assert isinstance(seg, Sam2Segmenter) and seg.name == "sam2:micro_sam2_test"
     assert seg.checkpoint == tmp_path / "micro_test.pt"
     ops = [_click(clip, 0, 0), Run(0, max_frames=3)]

@@ -19,7 +19,7 @@ def png(data: bytes) -> np.ndarray:
 
 def open_notebook(jupyter_lab: Any, chromium: Any, name: str, setup: str) -> Iterator[Any]:
     """Write a notebook (``setup`` then ``ann``), open it in a new page, run it, yield the page."""
-    from annotator_widgets.testing.jupyter import NotebookPage, write_notebook
+    from tests.support.jupyter import NotebookPage, write_notebook
 
     write_notebook(jupyter_lab.root / name, [setup, "ann"])
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})

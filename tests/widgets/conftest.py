@@ -18,8 +18,8 @@ pytest.importorskip("ipycanvas")
 pytest.importorskip("ipyevents")
 
 from annotator_widgets.backends import ObjectMask, SegmenterFrame
+from annotator_widgets.data import synthetic_clip
 from annotator_widgets.errors import BackendError
-from annotator_widgets.testing.clips import synthetic_clip
 
 
 class DiscSegmenter:
@@ -130,7 +130,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture(scope="session")
 def jupyter_lab(tmp_path_factory: pytest.TempPathFactory):
     """One JupyterLab server for the whole test session."""
-    from annotator_widgets.testing.jupyter import JupyterLab
+    from tests.support.jupyter import JupyterLab
 
     lab = JupyterLab(tmp_path_factory.mktemp("lab"))
     lab.start()
@@ -142,7 +142,7 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory):
 def chromium():
     """One headless chromium (Debian's, through Playwright) for the whole test session."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    from annotator_widgets.testing.jupyter import CHROMIUM, launch_browser
+    from tests.support.jupyter import CHROMIUM, launch_browser
 
     if not Path(CHROMIUM).exists():
         pytest.skip(f"chromium not found at {CHROMIUM}")

@@ -27,7 +27,7 @@ import time
 import numpy as np
 from annotator_widgets import AnnotationSession, VideoAnnotator
 from annotator_widgets.backends.classic import ClassicSegmenter
-from annotator_widgets.testing.clips import synthetic_clip
+from annotator_widgets.data import synthetic_clip
 
 
 class SlowSegmenter(ClassicSegmenter):

@@ -24,7 +24,8 @@ W, H = 640, 360
 SETUP = """
 import numpy as np
 from annotator_widgets import AnnotationSession, VideoAnnotator
-from annotator_widgets.testing.people import crossing_clip, match_ground_truth, pose_bundle
+from annotator_widgets.metrics import match_ground_truth
+from tests.support.people import crossing_clip, pose_bundle
 
 clip = crossing_clip(num_frames=60, seed=0)
 session = AnnotationSession(clip.frames[:16], segmenter="classic")

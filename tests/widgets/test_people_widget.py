@@ -17,11 +17,12 @@ import pytest
 
 from annotator_widgets import AnnotationSession, VideoAnnotator
 from annotator_widgets.errors import PromptError
+from annotator_widgets.metrics import match_ground_truth
 from annotator_widgets.people import PERSON, nearest_person
-from annotator_widgets.testing.people import crossing_clip, match_ground_truth, pose_bundle
 from annotator_widgets.widgets import canvas as canvas_module
 from annotator_widgets.widgets.jobs import JobCancelled
 from annotator_widgets.widgets.timeline import Timeline, TimelineRow
+from tests.support.people import crossing_clip, pose_bundle
 
 N = 16
 CSS = (320, 180)  # the canvas as the page shows it: half the video's size

@@ -7,8 +7,8 @@ every frame's mask is compared with the truth.
 
 Example:
     >>> from annotator_widgets.backends.classic import ClassicSegmenter
-    >>> from annotator_widgets.testing.clips import synthetic_clip
-    >>> from annotator_widgets.testing.evaluate import propagation_miou
+    >>> from annotator_widgets.data import synthetic_clip
+    >>> from annotator_widgets.metrics import propagation_miou
     >>> clip = synthetic_clip(num_frames=5, seed=0)
     >>> propagation_miou(ClassicSegmenter(), clip, "box") > 0.8
     True
@@ -17,18 +17,19 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import cv2
 import numpy as np
 
-from ..backends import VideoSegmenter
-from ..errors import PromptError
-from ..rle import mask_iou
-from ..types import Box, Point, Prompt
-from .clips import SyntheticClip
+from .backends import VideoSegmenter
+from .data import CrossingClip, SyntheticClip
+from .errors import PromptError
+from .rle import mask_iou
+from .types import Box, PersonPose, Point, Prompt
 
-__all__ = ["evaluate_propagation", "prompt_from_truth", "propagation_miou"]
+__all__ = ["count_id_switches", "evaluate_propagation", "match_ground_truth", "prompt_from_truth", "propagation_miou"]
 
 PromptKind = Literal["points", "box", "mask"]
 
@@ -63,7 +64,7 @@ def prompt_from_truth(
     Raises:
         PromptError: Unknown object or kind, or the object is not visible on ``frame``.
     """
-    from ..rle import RLE
+    from .rle import RLE
 
     if obj_id not in clip.masks:
         raise PromptError("no such object in the clip", given=obj_id, hint=f"use one of {sorted(clip.masks)}")
@@ -143,8 +144,56 @@ def propagation_miou(
 
     Example:
         >>> from annotator_widgets.backends.classic import ClassicSegmenter
-        >>> from annotator_widgets.testing.clips import synthetic_clip
+        >>> from annotator_widgets.data import synthetic_clip
         >>> round(propagation_miou(ClassicSegmenter(), synthetic_clip(num_frames=2), "mask"), 1)
         1.0
     """
     return float(evaluate_propagation(segmenter, clip, prompt_kind, reverse=reverse)["miou"])
+
+
+def match_ground_truth(
+    poses: Sequence[PersonPose], clip: CrossingClip, frame: int, max_dist: float = 0.5, min_visible: float = 0.5
+) -> dict[int, int]:
+    """Ground-truth person -> tracked ``person_id`` on one frame.
+
+    A pose matches a person when its nose lies within ``max_dist`` face widths of
+    the person's face centre (nearest pairs first, one-to-one). People whose face
+    is less than ``min_visible`` visible are not scored on this frame.
+    """
+    pairs = []
+    for pose in poses:
+        nose = pose.landmarks[0, :2]
+        for pid, track in clip.tracks.items():
+            if clip.visible[pid][frame] < min_visible:
+                continue
+            d = float(np.linalg.norm(nose - track[frame])) / clip.face_width[pid]
+            if d <= max_dist:
+                pairs.append((d, pid, pose.person_id))
+    out: dict[int, int] = {}
+    used: set[int] = set()
+    for _, pid, tid in sorted(pairs):
+        if pid not in out and tid not in used:
+            out[pid] = tid
+            used.add(tid)
+    return out
+
+
+def count_id_switches(
+    tracked: Sequence[Sequence[PersonPose]], clip: CrossingClip, frames: Sequence[int] | None = None
+) -> int:
+    """Identity switches (MOT's IDSW): times a person is matched to a different track id than before.
+
+    Args:
+        tracked: Per-frame tracked poses (``tracked[k]`` belongs to ``frames[k]``).
+        clip: The ground truth.
+        frames: Frame index of each entry of ``tracked`` (default 0, 1, 2, ...).
+    """
+    frames = list(range(len(tracked))) if frames is None else list(frames)
+    last: dict[int, int] = {}
+    switches = 0
+    for f, poses in zip(frames, tracked, strict=True):
+        for pid, tid in match_ground_truth(poses, clip, f).items():
+            if pid in last and last[pid] != tid:
+                switches += 1
+            last[pid] = tid
+    return switches

@@ -12,7 +12,7 @@ bias (objects present) and the mask hypernetworks' output bias (masks cover part
 frame and depend on memory), so tests can tell right from wrong.
 
 Example:
-    >>> from annotator_widgets.testing.models import build_micro_sam2  # doctest: +SKIP
+    >>> from tests.support.models import build_micro_sam2  # doctest: +SKIP
     >>> micro = build_micro_sam2(tmp_path)  # doctest: +SKIP
     >>> seg = micro.segmenter()  # a Sam2Segmenter on the CPU  # doctest: +SKIP
 """
@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..backends._optional import require
+from annotator_widgets.backends._optional import require
 
 if TYPE_CHECKING:
-    from ..backends.sam2_meta import Sam2Segmenter
-    from ..types import Prompt
+    from annotator_widgets.backends.sam2_meta import Sam2Segmenter
+    from annotator_widgets.types import Prompt
 
 __all__ = [
     "MicroSam2",
@@ -88,7 +88,7 @@ class MicroSam2:
 
     def segmenter(self, **kwargs: Any) -> Sam2Segmenter:
         """A :class:`~annotator_widgets.backends.sam2_meta.Sam2Segmenter` on these files (CPU by default)."""
-        from ..backends.sam2_meta import Sam2Segmenter
+        from annotator_widgets.backends.sam2_meta import Sam2Segmenter
 
         kwargs.setdefault("device", "cpu")
         return Sam2Segmenter("micro_sam2", checkpoint=self.checkpoint, config=self.config, **kwargs)
@@ -118,7 +118,7 @@ def build_micro_sam2(
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from ..backends._sam2_build import _package_config_path
+    from annotator_widgets.backends._sam2_build import _package_config_path
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,8 +129,8 @@ def build_micro_sam2(
         OmegaConf.update(cfg, key, value, force_add=True)
     config = out / "micro_sam2.yaml"
     config.write_text(
-        "# @package _global_\n# micro SAM2 for tests: sam2.1_hiera_t.yaml with annotator_widgets"
-        ".testing.models.MICRO_OVERRIDES\n\n" + OmegaConf.to_yaml(cfg)
+        "# @package _global_\n# micro SAM2 for tests: sam2.1_hiera_t.yaml with tests"
+        ".support.models.MICRO_OVERRIDES\n\n" + OmegaConf.to_yaml(cfg)
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

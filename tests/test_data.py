@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from annotator_widgets import open_video
+from annotator_widgets.data import SyntheticClip, synthetic_clip, write_frames, write_video
 from annotator_widgets.errors import VideoError
-from annotator_widgets.testing.clips import SyntheticClip, synthetic_clip, write_frames, write_video
 
 
 @pytest.fixture(scope="module")

