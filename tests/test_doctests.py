@@ -22,6 +22,8 @@ MODULES = [
     "annotator_widgets.people",
     "tests.support.people",
     "annotator_widgets.data",
+    "annotator_widgets.landmarks",
+    "annotator_widgets.registry",
     "annotator_widgets.metrics",
     "annotator_widgets.widgets.shortcuts",
 ]
