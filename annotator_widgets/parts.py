@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = ["BUILTIN"]
 
 _B = "annotator_widgets.backends."
+_X = "annotator_widgets.export."
 
 #: (kind, name, target, summary, aliases)
 BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
@@ -32,4 +33,7 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ),
     # pose
     ("pose", "mediapipe", _B + "pose:MediaPipePoseEstimator", "MediaPipe PoseLandmarker (offline full model)", ()),
+    # export formats
+    ("exporter", "coco", _X + "coco:FORMAT", "COCO instance segmentation JSON (RLE masks, track ids)", ()),
+    ("exporter", "png", _X + "png:FORMAT", "one label PNG per frame, pixel value = object id", ()),
 ]

@@ -15,6 +15,7 @@ MODULES = [
     "annotator_widgets.session",
     "annotator_widgets.render",
     "annotator_widgets.export.coco",
+    "annotator_widgets.export.base",
     "annotator_widgets.backends._optional",
     "annotator_widgets.backends._sam2_memory",
     "annotator_widgets.backends.pose",

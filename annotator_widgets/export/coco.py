@@ -27,8 +27,9 @@ from typing import Any
 from ..errors import AnnotatorError
 from ..rle import RLE
 from ..types import Annotation, Source
+from .base import ExportFormat
 
-__all__ = ["load_coco", "save_coco", "to_coco"]
+__all__ = ["FORMAT", "load_coco", "save_coco", "to_coco"]
 
 
 def _category(obj: Any) -> str:
@@ -138,3 +139,11 @@ def load_coco(project: Any, path: str | os.PathLike[str] | dict[str, Any]) -> di
             out.append(Annotation(frame, mapping[key], rle, a.get("score"), Source.IMPORTED))
         project.put_annotations(out, label="import COCO")
     return mapping
+
+
+def _save(project: Any, out: str | os.PathLike[str], **options: Any) -> list[Path]:
+    return [save_coco(project, out, **options)]
+
+
+#: the registry entry (``registry.lookup("exporter", "coco")``)
+FORMAT = ExportFormat("coco", "COCO instance segmentation JSON (RLE masks, track ids)", "file", _save, ".json")

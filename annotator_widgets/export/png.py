@@ -9,7 +9,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["save_masks_png"]
+from .base import ExportFormat
+
+__all__ = ["FORMAT", "save_masks_png"]
 
 
 def save_masks_png(project: Any, folder: str | os.PathLike[str], *, pattern: str = "{:06d}.png") -> list[Path]:
@@ -33,3 +35,7 @@ def save_masks_png(project: Any, folder: str | os.PathLike[str], *, pattern: str
         cv2.imwrite(str(path), label)
         written.append(path)
     return written
+
+
+#: the registry entry (``registry.lookup("exporter", "png")``)
+FORMAT = ExportFormat("png", "one label PNG per frame, pixel value = object id", "folder", save_masks_png)
