@@ -29,6 +29,7 @@ __all__ = [
     "Caption",
     "Detection",
     "HandPose",
+    "MaskWarning",
     "ObjectInfo",
     "PersonPose",
     "Point",
@@ -549,3 +550,29 @@ class HandPose:
         x0, y0 = self.landmarks[:, 0].min(), self.landmarks[:, 1].min()
         x1, y1 = self.landmarks[:, 0].max(), self.landmarks[:, 1].max()
         return Box(float(x0), float(y0), float(max(x1, x0 + 1)), float(max(y1, y0 + 1)))
+
+
+@dataclass(frozen=True)
+class MaskWarning:
+    """A problem noticed with one object's mask on one frame (an empty or near-empty result of a prompt
+    or a propagation), kept in the project until that mask is replaced.
+
+    Attributes:
+        frame: Frame index.
+        obj_id: The object whose mask it is.
+        kind: A short machine-readable kind such as ``"empty_mask"`` or ``"small_mask"``.
+        message: What happened, for people.
+    """
+
+    frame: int
+    obj_id: int
+    kind: str
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frame", _frame_index(self.frame))
+        object.__setattr__(self, "obj_id", _obj_id(self.obj_id))
+        if not isinstance(self.kind, str) or not self.kind:
+            raise PromptError("MaskWarning.kind must be a non-empty string", given=self.kind)
+        if not isinstance(self.message, str):
+            raise PromptError("MaskWarning.message must be a string", given=type(self.message).__name__)
