@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 class Migration:
     """One step: turns a version ``version - 1`` file into a version ``version`` one.
 
-    ``apply(conn)`` runs inside the upgrade's transaction; it must not commit (no ``executescript``).
+    ``apply(conn)`` runs inside the upgrade's transaction; BEGIN, COMMIT and ROLLBACK are refused there
+    (so no ``executescript``, which commits first).
     """
 
     version: int
@@ -94,22 +95,31 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _write_backup(conn: sqlite3.Connection, path: Path, backup: Path, *, wal_empty: bool) -> None:
+def _write_backup(path: Path, backup: Path, *, wal_empty: bool) -> None:
     """Copy the (checkpointed) file to ``backup`` atomically; with a non-empty WAL use the backup API."""
     tmp = backup.with_name(backup.name + ".tmp")
     if wal_empty:
         shutil.copyfile(path, tmp)
     else:
+        # SQLite's backup refuses a source connection in a write transaction (it answers BUSY forever), and
+        # ``conn`` holds BEGIN IMMEDIATE; a second connection reads the same snapshot, since nobody else can
+        # commit while that write lock is held.
         tmp.unlink(missing_ok=True)
+        src = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         dst = sqlite3.connect(tmp)
         try:
-            conn.backup(dst)
+            src.backup(dst)
         finally:
             dst.close()
+            src.close()
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, backup)
     _fsync_dir(backup.parent)
+
+
+def _no_transaction_statements(action: int, *args: object) -> int:
+    return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_TRANSACTION else sqlite3.SQLITE_OK
 
 
 def _report_done(path: Path, found: int, target: int, backup: Path) -> None:
@@ -146,13 +156,15 @@ def upgrade(
     try:
         wal = Path(str(path) + "-wal")
         wal_empty = not busy and (not wal.exists() or wal.stat().st_size == 0)
-        _write_backup(conn, path, backup, wal_empty=wal_empty)
-        for step in steps:
-            log.info("migrating %s to schema %d: %s", path, step.version, step.summary)
-            step.apply(conn)
-            if not conn.in_transaction:
-                raise ProjectError(f"migration step {step.version} ended the upgrade's transaction", given=step.summary)
-            conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(step.version),))
+        _write_backup(path, backup, wal_empty=wal_empty)
+        conn.set_authorizer(_no_transaction_statements)  # a step cannot commit half an upgrade
+        try:
+            for step in steps:
+                log.info("migrating %s to schema %d: %s", path, step.version, step.summary)
+                step.apply(conn)
+                conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(step.version),))
+        finally:
+            conn.set_authorizer(None)
         conn.execute("COMMIT")
     except BaseException as exc:
         if conn.in_transaction:
