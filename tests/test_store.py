@@ -153,10 +153,9 @@ def test_remove_follows_references_as_declared_and_undoes_as_one_step(store):
 
 
 def test_a_table_that_is_not_undoable_stays_out_of_the_history(store):
-    with store.group("work"):
-        with store.transaction(None):
-            store.put("cache", {"k": "a", "v": b"\x00\x01"})
-            store.put("parents", {"pid": 1, "name": "a"})
+    with store.group("work"), store.transaction(None):
+        store.put("cache", {"k": "a", "v": b"\x00\x01"})
+        store.put("parents", {"pid": 1, "name": "a"})
     assert store.history()[0].changes == 1
     store.undo()
     assert store.count("parents") == 0 and _rows(store, "cache") == [("a", b"\x00\x01")]
@@ -247,7 +246,9 @@ def test_a_killed_writer_leaves_no_lock_behind(store):
 
 # ---------------------------------------------------------------------- migrations
 NOTES_V1 = Schema(1, (Table("notes", (Column("nid", "INTEGER"), Column("end", "INTEGER")), ("nid",)),))
-NOTES = Table("notes", (Column("nid", "INTEGER"), Column("end", "INTEGER"), Column("tag", "TEXT", default="")), ("nid",))
+NOTES = Table(
+    "notes", (Column("nid", "INTEGER"), Column("end", "INTEGER"), Column("tag", "TEXT", default="")), ("nid",)
+)
 TAGS = Table("tags", (Column("tag", "TEXT"),), ("tag",))
 NOTES_V2 = Schema(2, (NOTES, TAGS))
 
@@ -321,7 +322,7 @@ def test_a_reader_pinning_the_wal_gets_a_consistent_backup_through_the_backup_ap
         reader.close()
     backup = sqlite3.connect(f"{notes_v1}.v1.bak")
     try:
-        assert backup.execute("SELECT nid, \"end\" FROM notes ORDER BY nid").fetchall() == [
+        assert backup.execute('SELECT nid, "end" FROM notes ORDER BY nid').fetchall() == [
             (1, 10),
             (2, 20),
             (3, 30),
