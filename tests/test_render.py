@@ -183,6 +183,18 @@ def test_an_effect_that_breaks_the_contract_is_named():
         registry.unregister("effect", "two-args")
 
 
+def test_an_effect_cannot_change_the_callers_mask():
+    mask = _mask()
+
+    def clears_the_mask(frame_rgb, mask_bool, strength):
+        mask_bool[:] = False
+        return frame_rgb
+
+    with pytest.raises(ValueError, match="read-only"):
+        apply_effect(_frame(), mask, clears_the_mask)
+    assert (mask == _mask()).all()
+
+
 def test_a_failed_render_leaves_no_video_under_the_final_name(tmp_path):
     video = open_video(write_video(tmp_path / "in.mp4", iter(np.stack([_frame() for _ in range(5)])), fps=10))
 

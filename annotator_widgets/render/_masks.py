@@ -37,7 +37,7 @@ def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 
 def union(masks: MasksInput, shape: tuple[int, int]) -> np.ndarray:
-    """The union of ``masks`` as one ``shape`` bool array (all False for None or no masks).
+    """The union of ``masks`` as one ``shape`` bool array (all False for None or no masks); treat it as read-only.
 
     Raises:
         AnnotatorError: A mask's size differs from ``shape``.
@@ -50,10 +50,10 @@ def union(masks: MasksInput, shape: tuple[int, int]) -> np.ndarray:
         items = masks.values()
     else:
         items = masks
-    out = np.zeros(shape, bool)
+    out: np.ndarray | None = None
     for m in items:
         mask = as_mask(m)
         if mask.shape != shape:
             raise AnnotatorError("mask and frame differ in size", given=(mask.shape, shape))
-        out |= mask
-    return out
+        out = mask if out is None else out | mask  # one mask is used as it is, never copied
+    return np.zeros(shape, bool) if out is None else out

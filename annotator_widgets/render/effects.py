@@ -6,8 +6,8 @@ An effect is a plain function::
 
 * ``frame_rgb`` - ``(H, W, 3)`` uint8 RGB; it is the effect's own copy, so the effect may change
   it in place and return it, or return a new array of the same shape and dtype;
-* ``mask_bool`` - ``(H, W)`` bool, the region to change (the union of the chosen objects' masks;
-  it may be empty, e.g. on frames where nobody is tracked);
+* ``mask_bool`` - ``(H, W)`` bool, read-only, the region to change (the union of the chosen objects'
+  masks; it may be empty, e.g. on frames where nobody is tracked);
 * ``strength`` - 0..1 (checked by :func:`apply_effect`), what it scales is up to the effect;
 * ``options`` - keyword-only settings such as ``color=(r, g, b)``; an option the effect does
   not declare is refused by :func:`apply_effect` with the accepted ones listed.
@@ -203,7 +203,8 @@ def apply_effect(
     out = np.array(frame, dtype=np.uint8, copy=True)
     if out.ndim != 3 or out.shape[2] != 3:
         raise AnnotatorError("frame must be (H, W, 3) RGB", given=getattr(frame, "shape", None))
-    region = union(masks, out.shape[:2])
+    region = union(masks, out.shape[:2]).view()  # may be the caller's own mask: the effect gets a read-only view
+    region.flags.writeable = False
     result = fn(out, region, float(strength), **options)
     if not isinstance(result, np.ndarray) or result.shape != out.shape or result.dtype != np.uint8:
         raise AnnotatorError(
