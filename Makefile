@@ -24,12 +24,14 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml Makefile
+$(STAMP): $(BIN)/python pyproject.toml Makefile tests/plugins/aw-demo-plugin/pyproject.toml $(wildcard tests/plugins/aw-demo-plugin/aw_demo_plugin/*.py)
 	$(PIP) install --upgrade "pip>=25.1" setuptools wheel
 	$(PIP) install $(TORCH_SPEC)
 	# sam2 ships as an sdist whose build imports torch: build it against the torch installed above
 	SAM2_BUILD_CUDA=$${SAM2_BUILD_CUDA:-0} $(PIP) install --no-build-isolation "sam2>=1.1.0"
 	$(PIP) install -e ".[all]" --group dev
+	# a third-party package in miniature (a segmenter and an effect through entry points; tests/test_plugin.py)
+	$(PIP) install ./tests/plugins/aw-demo-plugin
 	$(BIN)/python -c "import cv2, torch, sam2, transformers, mediapipe, supervision, ipycanvas; print('imports ok, cv2', cv2.__version__)"
 	$(PIP) check
 	touch $(STAMP)

@@ -11,6 +11,7 @@ __all__ = ["BUILTIN"]
 
 _B = "annotator_widgets.backends."
 _X = "annotator_widgets.export."
+_E = "annotator_widgets.render.effects:"
 
 #: (kind, name, target, summary, aliases)
 BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
@@ -36,4 +37,10 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     # export formats
     ("exporter", "coco", _X + "coco:FORMAT", "COCO instance segmentation JSON (RLE masks, track ids)", ()),
     ("exporter", "png", _X + "png:FORMAT", "one label PNG per frame, pixel value = object id", ()),
+    # effects: effect(frame_rgb, mask_bool, strength, **options) -> frame_rgb (see annotator_widgets.render.effects)
+    ("effect", "blur", _E + "blur", "Gaussian blur inside the masks; strength scales the radius", ()),
+    ("effect", "pixelate", _E + "pixelate", "big pixels inside the masks; strength scales the block size", ("mosaic",)),
+    ("effect", "solid", _E + "solid", "fill the masks with one colour (option color=(r, g, b))", ()),
+    ("effect", "outline", _E + "outline", "only the masks' outlines (option color=(r, g, b))", ()),
+    ("effect", "dim", _E + "dim", "darken everything outside the masks; strength scales the darkening", ()),
 ]
