@@ -75,13 +75,15 @@ def commit(project: Any, pending: Pending, label: str) -> ImportReport:
     report = ImportReport(notes=list(pending.notes))
     frames: set[int] = set()
     with project.transaction(label):
+        # keep every free id first, so the fresh ids of the others never take an id a later object keeps
+        taken = [src for src in pending.objects if src < 1 or project.get_object(src) is not None]
         for src, (name, category) in pending.objects.items():
-            if src >= 1 and project.get_object(src) is None:
-                obj = project.add_object(name=name, category=category, obj_id=src)
-            else:
-                obj = project.add_object(name=name, category=category)
-                report.remapped[src] = obj.obj_id
-            report.objects[src] = obj.obj_id
+            if src not in taken:
+                report.objects[src] = project.add_object(name=name, category=category, obj_id=src).obj_id
+        for src in taken:
+            name, category = pending.objects[src]
+            report.objects[src] = report.remapped[src] = project.add_object(name=name, category=category).obj_id
+        report.objects = {src: report.objects[src] for src in pending.objects}  # the source's order
         ids = report.objects
         anns = [Annotation(f, ids[src], rle, score, Source.IMPORTED) for f, src, rle, score in pending.masks]
         report.annotations = project.put_annotations(anns, label=label)

@@ -92,6 +92,8 @@ def to_coco(
     *,
     frame_name: str = "frame_{:06d}.jpg",
     include_empty: bool = False,
+    masks: bool = True,
+    keypoints: bool = True,
     visible_threshold: float = 0.5,
     captions: Iterable[Caption] | None = None,
 ) -> dict[str, Any]:
@@ -101,6 +103,9 @@ def to_coco(
         project: A Project (or a session: its project is used).
         frame_name: Pattern for ``images[].file_name`` (formatted with the frame index).
         include_empty: Also export empty masks (object absent on that frame).
+        masks: Export the masks (``False`` with ``keypoints=True`` gives a COCO person-keypoints file,
+            the layout readers of ``person_keypoints_*.json`` expect: every annotation has keypoints).
+        keypoints: Export the poses as keypoint annotations.
         visible_threshold: Landmark visibility from which a keypoint is ``v = 2`` (visible).
         captions: Caption records to add as ``captions`` (the hook for the store's captions; none by
             default).
@@ -109,8 +114,8 @@ def to_coco(
     w, h = project.size
     fps = float(project.video_info.get("fps") or 0.0)
     objects = {o.obj_id: o for o in project.objects()}
-    names = sorted({category_of(o) for o in objects.values()})
-    has_poses = bool(project.pose_frames())
+    names = sorted({category_of(o) for o in objects.values()}) if masks else []
+    has_poses = keypoints and bool(project.pose_frames())
     if has_poses and "person" not in names:
         names = sorted([*names, "person"])
     cat_ids = {n: i + 1 for i, n in enumerate(names)}
@@ -121,7 +126,7 @@ def to_coco(
         frames.add(frame)
         return {"id": len(anns) + 1, "image_id": frame + 1, "video_id": 1, "frame_index": frame, "track_id": track}
 
-    for ann in project.iter_annotations():
+    for ann in project.iter_annotations() if masks else ():
         if ann.rle.is_empty and not include_empty:
             continue
         obj = objects[ann.obj_id]
@@ -133,11 +138,12 @@ def to_coco(
             area=ann.rle.area,
             bbox=[x0, y0, x1 - x0, y1 - y0],
             iscrowd=0,
-            score=ann.score,
             attributes={"track_id": ann.obj_id, "name": obj.name, "source": ann.source.value},
         )
+        if ann.score is not None:  # ground truth has no score; readers reject a null one
+            rec["score"] = ann.score
         anns.append(rec)
-    for pose in project.iter_poses():
+    for pose in project.iter_poses() if has_poses else ():
         flat, count, bbox = _keypoints(pose, w, h, visible_threshold)
         rec = common(pose.frame, pose.person_id)
         rec.update(
@@ -148,6 +154,7 @@ def to_coco(
             area=round(bbox[2] * bbox[3], 2),
             iscrowd=0,
             score=round(float(pose.score), 4),
+            attributes={"track_id": pose.person_id},
         )
         anns.append(rec)
     caption_recs: list[dict[str, Any]] = []
@@ -191,7 +198,7 @@ def to_coco(
         "annotations": anns,
         "categories": categories,
         "tracks": [
-            {"id": o.obj_id, "name": o.name, "category_id": cat_ids[category_of(o)], "video_id": 1}
+            {"id": o.obj_id, "name": o.name, "category_id": cat_ids.get(category_of(o)), "video_id": 1}
             for o in objects.values()
         ],
         "actions": [
