@@ -66,7 +66,7 @@ def generated(tmp_path: Path) -> Generated:
         truth[(f, 40)] = d
     project.put_annotations(anns)
     for oid in ids.values():
-        m = clip.masks[[k for k, v in ids.items() if v == oid][0]][0]
+        m = clip.masks[next(k for k, v in ids.items() if v == oid)][0]
         ys, xs = np.nonzero(m)
         project.put_prompt(Prompt(0, oid, points=(Point(float(xs.mean()), float(ys.mean())),)))
     rng = np.random.default_rng(0)

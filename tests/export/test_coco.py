@@ -17,7 +17,7 @@ from annotator_widgets.landmarks import POSE_CONNECTIONS
 from annotator_widgets.types import Caption
 from tests.support.readers import datumaro_read
 
-from .conftest import H, OBJECTS, T, W
+from .conftest import OBJECTS, H, T, W
 
 
 def test_pycocotools_reads_masks_tracks_and_video_fields(generated, tmp_path):
@@ -61,7 +61,7 @@ def test_pose_keypoints_in_coco_keypoint_format(generated, tmp_path):
         assert (got[:32, 2] == want_v).all() and a["num_keypoints"] == 32
         assert np.allclose(got[:32, :2], lm[:32, :2], atol=0.006)
     # pycocotools computed boxes from the keypoints it read: they lie within the frame
-    assert all(0 <= r["bbox"][0] and r["bbox"][0] + r["bbox"][2] <= W for r in results.anns.values())
+    assert all(r["bbox"][0] >= 0 and r["bbox"][0] + r["bbox"][2] <= W for r in results.anns.values())
 
 
 def test_actions_are_video_level_records_with_stop_excluded(generated, tmp_path):

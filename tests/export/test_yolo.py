@@ -14,7 +14,7 @@ from annotator_widgets.export.yolo_import import import_yolo
 from annotator_widgets.rle import mask_iou
 from tests.support.readers import datumaro_read
 
-from .conftest import H, OBJECTS, T, W
+from .conftest import OBJECTS, H, T, W
 
 CLASSES = ["cup", "person", "ring", "toy"]
 
