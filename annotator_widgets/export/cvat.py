@@ -50,7 +50,7 @@ from ..types import Source
 from ._common import category_of, project_of, video_name
 from ._io import atomic_path
 from .base import ExportFormat
-from .polygons import mask_to_polygon
+from .polygons import format_points, mask_to_polygon
 
 __all__ = ["FORMAT", "CvatTag", "iter_cvat", "save_cvat", "to_cvat"]
 
@@ -125,8 +125,7 @@ def _track(project: Any, obj: Any, tolerance: float, keyframes: str) -> Iterator
                 last_points = None
             last_frame = ann.frame
             continue
-        poly = mask_to_polygon(ann.mask, tolerance)
-        points = ";".join(f"{x:.2f},{y:.2f}" for x, y in poly.tolist())
+        points = format_points(mask_to_polygon(ann.rle, tolerance), 2, ",", ";")
         if not opened:
             yield f'  <track id="{obj.obj_id}" label={quoteattr(category_of(obj))} source="manual">\n'
             opened = True

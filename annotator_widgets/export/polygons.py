@@ -40,8 +40,16 @@ import cv2
 import numpy as np
 
 from ..errors import AnnotatorError
+from ..rle import RLE
 
-__all__ = ["mask_to_polygon", "mask_to_rings", "polygon_area", "polygon_to_mask", "polygons_to_mask"]
+__all__ = [
+    "format_points",
+    "mask_to_polygon",
+    "mask_to_rings",
+    "polygon_area",
+    "polygon_to_mask",
+    "polygons_to_mask",
+]
 
 _KERNEL = np.ones((3, 3), np.uint8)
 
@@ -70,11 +78,11 @@ def _fix_ring(contour: np.ndarray) -> np.ndarray:
     return out[cross != 0].astype(np.float64) / 2.0
 
 
-def mask_to_rings(mask: np.ndarray, tolerance: float = 0.0) -> list[np.ndarray]:
+def mask_to_rings(mask: np.ndarray | RLE, tolerance: float = 0.0) -> list[np.ndarray]:
     """The outlines of a mask: outer rings (positive area) and hole rings (negative area).
 
     Args:
-        mask: A 2-D boolean (or 0/1) mask.
+        mask: A 2-D boolean (or 0/1) mask, or an :class:`~annotator_widgets.rle.RLE`.
         tolerance: 0 for the exact pixel-edge outline, else the Douglas-Peucker tolerance in pixels.
 
     Returns:
@@ -82,14 +90,18 @@ def mask_to_rings(mask: np.ndarray, tolerance: float = 0.0) -> list[np.ndarray]:
         its top-left vertex. Outer rings run clockwise on screen (positive :func:`polygon_area`), holes
         the other way.
     """
-    m = np.asarray(mask)
-    if m.ndim != 2:
-        raise AnnotatorError("a mask must be 2-D (height, width)", given=m.shape)
-    m = m if m.dtype == bool else m != 0
-    ys, xs = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]
-    if ys.size == 0:
+    if isinstance(mask, RLE):  # the box comes from the runs, no scan of the whole frame
+        bbox, m = mask.bbox, mask.to_mask()
+    else:
+        m = np.asarray(mask)
+        if m.ndim != 2:
+            raise AnnotatorError("a mask must be 2-D (height, width)", given=m.shape)
+        m = m if m.dtype == bool else m != 0
+        ys, xs = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]
+        bbox = None if ys.size == 0 else (int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1)
+    if bbox is None:
         return []
-    y0, y1, x0, x1 = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+    x0, y0, x1, y1 = bbox
     crop = m[y0:y1, x0:x1].view(np.uint8)
     h, w = crop.shape
     lattice = np.zeros((2 * h + 3, 2 * w + 3), np.uint8)  # one spare lattice line around the outline
@@ -138,7 +150,7 @@ def bridge(rings: Sequence[np.ndarray]) -> np.ndarray:
     return poly
 
 
-def mask_to_polygon(mask: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
+def mask_to_polygon(mask: np.ndarray | RLE, tolerance: float = 0.0) -> np.ndarray:
     """One closed polygon for a mask with any number of parts and holes (see the module notes).
 
     Returns an ``(N, 2)`` float array, empty for an empty mask.
@@ -203,3 +215,12 @@ def polygons_to_mask(polygons: Sequence[np.ndarray | Sequence[float]], size: tup
 def polygon_to_mask(polygon: np.ndarray | Sequence[float], size: tuple[int, int]) -> np.ndarray:
     """Rasterise one polygon (even-odd rule, pixel centres) into a ``(height, width)`` boolean mask."""
     return polygons_to_mask([polygon], size)
+
+
+def format_points(points: np.ndarray, decimals: int, pair: str = " ", sep: str = " ") -> str:
+    """Vertices as text with a fixed number of decimals, e.g. ``"x y x y"`` or ``"x,y;x,y"`` (one format call)."""
+    p = np.asarray(points, np.float64).reshape(-1, 2)
+    if len(p) == 0:
+        return ""
+    one = f"%.{int(decimals)}f{pair}%.{int(decimals)}f"
+    return sep.join([one] * len(p)) % tuple(p.ravel().tolist())

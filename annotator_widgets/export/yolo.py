@@ -48,11 +48,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from ..errors import AnnotatorError
 from ._common import class_table, encode_image, iter_frames, project_of
 from ._io import atomic_folder
 from .base import ExportFormat
-from .polygons import mask_to_polygon
+from .polygons import format_points, mask_to_polygon
 
 __all__ = ["DETECT", "SEGMENT", "YoloFrame", "data_yaml", "iter_yolo", "save_yolo", "to_yolo"]
 
@@ -95,7 +97,6 @@ def iter_yolo(
     project = project_of(project)
     w, h = project.size
     _, cls = class_table(project)
-    fmt = f"{{:.{int(decimals)}f}}"
     for frame, group in itertools.groupby(project.iter_annotations(), key=lambda a: a.frame):
         lines, ids = [], []
         for ann in group:
@@ -104,11 +105,10 @@ def iter_yolo(
                 continue
             if task == "detect":
                 x0, y0, x1, y1 = bb
-                values = [(x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h]
+                values = np.array([(x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h])
             else:
-                poly = mask_to_polygon(ann.mask, tolerance)
-                values = (poly / (w, h)).ravel().tolist()
-            lines.append(" ".join([str(cls[ann.obj_id]), *(fmt.format(v) for v in values)]))
+                values = mask_to_polygon(ann.rle, tolerance) / (w, h)
+            lines.append(f"{cls[ann.obj_id]} {format_points(values, decimals)}")
             ids.append(ann.obj_id)
         yield YoloFrame(frame, frame_name.format(frame), lines, ids)
 
