@@ -72,3 +72,11 @@ def test_every_export_reads_back_with_the_same_ids(generated, empty_like, tmp_pa
         else:
             assert dst.prompt(frame, oid).box is not None
     assert len(dst.history()) == 1  # one undo step
+
+
+def test_a_missing_readers_venv_fails_with_the_fix(tmp_path, monkeypatch):
+    from tests.support.readers import datumaro_read
+
+    monkeypatch.setenv("AW_READERS_PYTHON", str(tmp_path / "nowhere" / "python"))
+    with pytest.raises(pytest.fail.Exception, match="make readers"):
+        datumaro_read(tmp_path, "cvat")
