@@ -10,10 +10,14 @@ PIP := $(BIN)/python -m pip
 TORCH_SPEC ?= torch torchvision
 STAMP := $(VENV)/.installed
 MODELS_STAMP := $(VENV)/.models
+# independent dataset readers for the export tests, in their own virtualenv: datumaro needs
+# opencv-python-headless<5, which would overwrite this project's opencv-contrib-python 5.x
+READERS := $(VENV)-readers
+READERS_STAMP := $(READERS)/.installed
 PORT ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: help install models chromium test test-fast lint format demo demo-headless bench notebooks clean
+.PHONY: help install models readers chromium test test-fast lint format demo demo-headless bench notebooks clean
 
 help:
 	@echo "make demo           JupyterLab on notebooks/01_quickstart.ipynb (installs everything first)"
@@ -45,6 +49,15 @@ $(MODELS_STAMP): $(STAMP)
 
 models: $(MODELS_STAMP)
 
+$(READERS_STAMP):
+	$(PYTHON) -m venv $(READERS)
+	$(READERS)/bin/python -m pip install --upgrade "pip>=25.1"
+	$(READERS)/bin/python -m pip install "datumaro>=1.13" "pycocotools>=2.0.8"
+	$(READERS)/bin/python -c "import datumaro, pycocotools; print('readers ok, datumaro', datumaro.__version__)"
+	touch $(READERS_STAMP)
+
+readers: $(READERS_STAMP)
+
 chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		echo "installing Debian's chromium for the browser tests"; \
@@ -53,10 +66,10 @@ chromium:
 	fi
 	@chromium --version
 
-test: install models chromium
+test: install models chromium readers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install readers
 	$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
 lint: install

@@ -35,8 +35,21 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     # pose
     ("pose", "mediapipe", _B + "pose:MediaPipePoseEstimator", "MediaPipe PoseLandmarker (offline full model)", ()),
     # export formats
-    ("exporter", "coco", _X + "coco:FORMAT", "COCO instance segmentation JSON (RLE masks, track ids)", ()),
+    ("exporter", "coco", _X + "coco:FORMAT", "COCO JSON: RLE masks, keypoints, tracks, videos, actions", ()),
     ("exporter", "png", _X + "png:FORMAT", "one label PNG per frame, pixel value = object id", ()),
+    ("exporter", "yolo", _X + "yolo:DETECT", "YOLO detection, Ultralytics layout (track ids beside)", ()),
+    ("exporter", "yolo-seg", _X + "yolo:SEGMENT", "YOLO segmentation, exact polygons, holes bridged", ("yolo_seg",)),
+    ("exporter", "mot", _X + "mot:MOT", "MOT Challenge gt.txt boxes with track ids", ()),
+    ("exporter", "mots", _X + "mot:MOTS", "MOTS gt.txt: COCO RLE masks with track ids", ()),
+    ("exporter", "davis", _X + "davis:DAVIS", "DAVIS palette PNGs, pixel value = object id", ()),
+    ("exporter", "binary-png", _X + "davis:BINARY", "one 0/255 PNG per object and frame", ("binary_png",)),
+    ("exporter", "cvat", _X + "cvat:FORMAT", "CVAT for video 1.1 XML: a track per object", ()),
+    # importers
+    ("importer", "coco", _X + "coco_import:IMPORTER", "COCO JSON: RLE or polygon masks, track ids", ()),
+    ("importer", "davis", _X + "davis:IMPORTER", "indexed PNG masks (DAVIS or label PNGs)", ("png",)),
+    ("importer", "yolo", _X + "yolo_import:IMPORTER", "YOLO: polygons as masks, boxes as prompts", ("yolo-seg",)),
+    ("importer", "cvat", _X + "cvat_import:IMPORTER", "CVAT XML 1.1: polygons as masks", ()),
+    ("importer", "mot", _X + "mot_import:IMPORTER", "MOT boxes as box prompts, MOTS masks", ("mots",)),
     # effects: effect(frame_rgb, mask_bool, strength, **options) -> frame_rgb (see annotator_widgets.render.effects)
     ("effect", "blur", _E + "blur", "Gaussian blur inside the masks; strength scales the radius", ()),
     ("effect", "pixelate", _E + "pixelate", "big pixels inside the masks; strength scales the block size", ("mosaic",)),
