@@ -42,9 +42,13 @@ $(STAMP): $(BIN)/python pyproject.toml Makefile tests/plugins/aw-demo-plugin/pyp
 
 install: $(STAMP)
 
-# default models that need no download from a model hub (MediaPipe's full pose model, built from a PyPI wheel)
+# default models that need no download from a model hub (MediaPipe's pose, face and hand models, built from a PyPI
+# wheel), and the ultralytics wheel whose two photos show hands (the hand tests' media; downloaded, never installed)
 $(MODELS_STAMP): $(STAMP)
 	$(BIN)/python -m annotator_widgets.checkpoints fetch pose_landmarker_full pose_landmarker_full_wheel
+	$(BIN)/python -m annotator_widgets.checkpoints fetch blaze_face_short_range face_detector_short_range_wheel
+	$(BIN)/python -m annotator_widgets.checkpoints fetch hand_landmarker hand_landmarker_full_wheel
+	$(BIN)/python -m tests.support.hand_photos
 	touch $(MODELS_STAMP)
 
 models: $(MODELS_STAMP)

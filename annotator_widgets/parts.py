@@ -34,6 +34,8 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ),
     # pose
     ("pose", "mediapipe", _B + "pose:MediaPipePoseEstimator", "MediaPipe PoseLandmarker (offline full model)", ()),
+    ("hands", "mediapipe", _B + "hands:MediaPipeHandEstimator", "MediaPipe HandLandmarker (offline full model)", ()),
+    ("grounder", "mediapipe-face", _B + "faces:MediaPipeFaceDetector", "faces only: MediaPipe BlazeFace, offline", ()),
     # export formats
     ("exporter", "coco", _X + "coco:FORMAT", "COCO JSON: RLE masks, keypoints, tracks, videos, actions", ()),
     ("exporter", "png", _X + "png:FORMAT", "one label PNG per frame, pixel value = object id", ()),
