@@ -33,6 +33,10 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ),
     # pose
     ("pose", "mediapipe", _B + "pose:MediaPipePoseEstimator", "MediaPipe PoseLandmarker (offline full model)", ()),
+    # scorers: text <-> image-region match scores (spec "name:<hub id or folder>")
+    ("scorer", "clip", _B + "scorers:ClipScorer", "CLIP softmax + no-match column (openai/clip-vit-base-patch32)", ()),
+    ("scorer", "siglip", _B + "scorers:SiglipScorer", "SigLIP sigmoid scores (google/siglip-base-patch16-224)", ()),
+    ("scorer", "siglip2", _B + "scorers:Siglip2Scorer", "SigLIP 2 sigmoid (google/siglip2-base-patch16-224)", ()),
     # export formats
     ("exporter", "coco", _X + "coco:FORMAT", "COCO instance segmentation JSON (RLE masks, track ids)", ()),
     ("exporter", "png", _X + "png:FORMAT", "one label PNG per frame, pixel value = object id", ()),
