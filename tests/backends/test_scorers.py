@@ -107,6 +107,16 @@ def test_embeddings_and_scores_match_the_models_own_forward_pass(scorers, folder
     np.testing.assert_allclose(scores, expected, atol=1e-5)
 
 
+def test_bfloat16_weights_give_float32_unit_rows_close_to_float32(scorers, folders, crops):
+    scorer = ClipScorer(folders["clip"], device="cpu", dtype="bfloat16")
+    assert scorer.dtype == torch.bfloat16 and next(scorer._model.parameters()).dtype == torch.bfloat16
+    images = scorer.embed_images(crops)
+    assert images.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(images, axis=1), 1.0, atol=1e-5)
+    agreement = (images * scorers["clip"].embed_images(crops)).sum(axis=1)
+    assert (agreement > 0.98).all()
+
+
 def test_clip_leaves_room_for_no_match_and_gives_one_phrase_a_real_score(scorers, crops):
     scorer = scorers["clip"]
     images, texts = scorer.embed_images(crops), scorer.embed_text(PHRASES)
