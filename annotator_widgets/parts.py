@@ -36,6 +36,16 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("pose", "mediapipe", _B + "pose:MediaPipePoseEstimator", "MediaPipe PoseLandmarker (offline full model)", ()),
     ("hands", "mediapipe", _B + "hands:MediaPipeHandEstimator", "MediaPipe HandLandmarker (offline full model)", ()),
     ("grounder", "mediapipe-face", _B + "faces:MediaPipeFaceDetector", "faces only: MediaPipe BlazeFace, offline", ()),
+    # scorers: text <-> image-region match scores (spec "name:<hub id or folder>")
+    ("scorer", "clip", _B + "scorers:ClipScorer", "CLIP softmax + no-match column (openai/clip-vit-base-patch32)", ()),
+    ("scorer", "siglip", _B + "scorers:SiglipScorer", "SigLIP sigmoid scores (google/siglip-base-patch16-224)", ()),
+    ("scorer", "siglip2", _B + "scorers:Siglip2Scorer", "SigLIP 2 sigmoid (google/siglip2-base-patch16-224)", ()),
+    # captioners: image region -> caption, or the answer to a question
+    ("captioner", "florence2", _B + "captioners_florence2:Florence2Captioner", "Florence-2 captions, no VQA", ()),
+    ("captioner", "blip", _B + "captioners_blip:BlipCaptioner", "BLIP captions + BLIP VQA answers", ()),
+    ("captioner", "blip2", _B + "captioners_blip:Blip2Captioner", "BLIP-2 captions and answers (blip2-opt-2.7b)", ()),
+    ("captioner", "smolvlm", _B + "captioners_chat:SmolVlmCaptioner", "SmolVLM-256M-Instruct chat", ()),
+    ("captioner", "qwen-vl", _B + "captioners_chat:QwenVlCaptioner", "Qwen2.5-VL / Qwen3-VL chat", ("qwen",)),
     # export formats
     ("exporter", "coco", _X + "coco:FORMAT", "COCO JSON: RLE masks, keypoints, tracks, videos, actions", ()),
     ("exporter", "png", _X + "png:FORMAT", "one label PNG per frame, pixel value = object id", ()),

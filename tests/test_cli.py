@@ -117,7 +117,7 @@ def test_help_lists_every_registered_choice_with_its_summary(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert all(name in text for name in registry.names("segmenter")) and "OpenCV GrabCut" in text
     assert main(["export", "--help"]) == 0
-    assert "coco: COCO instance segmentation JSON" in " ".join(capsys.readouterr().out.split())
+    assert "coco: COCO JSON: RLE masks" in " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,8 @@ MODULES = [
     "annotator_widgets.landmarks",
     "annotator_widgets.registry",
     "annotator_widgets.metrics",
+    "annotator_widgets.crops",
+    "annotator_widgets.hands",
     "annotator_widgets.widgets.shortcuts",
 ]
 
