@@ -71,6 +71,9 @@ chromium:
 	@chromium --version
 
 test: install models chromium readers
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install readers
