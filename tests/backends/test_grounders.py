@@ -433,7 +433,7 @@ def test_missing_folder_and_unreachable_hub_id_are_checkpoint_errors(tmp_path, m
     missing = tmp_path / "no_such_model"
     with pytest.raises(CheckpointError, match="folder not found") as info:
         Owlv2Grounder(missing, device="cpu")
-    assert str(missing) in str(info.value) and "save_pretrained" in info.value.hint
+    assert str(missing) in str(info.value) and "save_pretrained" in str(info.value.hint)
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match=r"no config\.json"):
         Owlv2Grounder(tmp_path / "empty", device="cpu")
@@ -441,7 +441,7 @@ def test_missing_folder_and_unreachable_hub_id_are_checkpoint_errors(tmp_path, m
     with pytest.raises(CheckpointError) as info:
         Owlv2Grounder("nobody-here/no-such-owl", device="cpu", local_files_only=True)
     assert info.value.given == "nobody-here/no-such-owl"
-    assert "huggingface-cli download nobody-here/no-such-owl" in info.value.hint
+    assert "huggingface-cli download nobody-here/no-such-owl" in str(info.value.hint)
 
 
 def test_a_timm_backbone_needs_timm(tmp_path, monkeypatch):
@@ -457,7 +457,7 @@ def test_coco_detectors_answer_class_names_only(tiny):
     g = _grounder(tiny, "rt-detr")
     with pytest.raises(PromptError, match="class names only") as info:
         g.detect(LANDSCAPE, ["people", "the blue bottle"])
-    assert "'bottle'" in info.value.hint and "owlv2" in info.value.hint
+    assert "'bottle'" in str(info.value.hint) and "owlv2" in str(info.value.hint)
     found = g.detect(LANDSCAPE, ["people", "bikes", "a car"])
     assert {f.phrase for f in found} <= {"people", "bikes", "a car"}
 

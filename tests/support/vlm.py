@@ -128,7 +128,7 @@ def tiny_bart_tokenizer() -> Any:
 # -- models ----------------------------------------------------------------------------------------
 def _owl(directory: str | os.PathLike[str], v2: bool, seed: int) -> Path:
     torch = require("torch")
-    import transformers as tf
+    tf = require("transformers")
 
     tok = tiny_clip_tokenizer()
     text = {
@@ -179,7 +179,7 @@ def build_tiny_owlvit(directory: str | os.PathLike[str], *, seed: int = 0) -> Pa
 
 def _dino(directory: str | os.PathLike[str], mm: bool, seed: int) -> Path:
     torch = require("torch")
-    import transformers as tf
+    tf = require("transformers")
 
     tok = tiny_bert_tokenizer()
     kwargs = {
@@ -248,7 +248,7 @@ FLORENCE_POST_PROCESSOR = {
 def build_tiny_florence2(directory: str | os.PathLike[str], *, seed: int = 0) -> Path:
     """Florence-2 (native): a 2-stage 16-wide DaViT at 32 px (17 image tokens) and a 16-wide 1+1-layer BART."""
     torch = require("torch")
-    import transformers as tf
+    tf = require("transformers")
 
     tok = tiny_bart_tokenizer()
     size = 32
@@ -304,7 +304,7 @@ RT_DETR_LABELS = {0: "person", 1: "bicycle", 2: "car", 3: "cup", 4: "bottle"}
 def build_tiny_detr(directory: str | os.PathLike[str], *, seed: int = 0) -> Path:
     """DETR with a native 8-wide ResNet (no timm), d_model 16, 1+1 layers, 12 queries, 6 labels (one N/A)."""
     torch = require("torch")
-    import transformers as tf
+    tf = require("transformers")
 
     torch.manual_seed(seed)
     config = tf.DetrConfig(
@@ -347,7 +347,7 @@ def build_tiny_detr(directory: str | os.PathLike[str], *, seed: int = 0) -> Path
 def build_tiny_rt_detr(directory: str | os.PathLike[str], *, seed: int = 0) -> Path:
     """RT-DETR with an 8-wide ResNet, d_model 16, 1+1 layers, 12 queries, 5 labels, 64 px."""
     torch = require("torch")
-    import transformers as tf
+    tf = require("transformers")
 
     torch.manual_seed(seed)
     config = tf.RTDetrConfig(
