@@ -481,15 +481,24 @@ def test_closed_grounder_and_bad_florence_task(tiny):
 
 
 # -- the registry and the protocol -------------------------------------------------------------------
-def test_every_registered_transformers_grounder_satisfies_the_protocol(tiny):
+#: registered grounders that are not transformers models (resolved by their default spec: no tiny folder)
+OTHERS = {"mediapipe-face"}
+
+
+def test_every_registered_grounder_satisfies_the_protocol(tiny):
     ours = [n for n in registry.names("grounder") if str(registry.get("grounder", n).target).startswith(PACKAGE)]
     assert set(ours) == set(BUILDERS), "every grounder of this package has a tiny builder"
+    assert set(registry.names("grounder")) == set(BUILDERS) | OTHERS, "a new grounder needs its check here"
     for name in ours:
         g = _grounder(tiny, name)
         assert isinstance(g, Grounder)
         assert registry.resolve("grounder", g) is g
         assert g.name == f"{name}:{tiny(name)}" and g.model_id == str(tiny(name))
         g.close()
+    for name in sorted(OTHERS):
+        with registry.resolve("grounder", name) as other:
+            assert isinstance(other, Grounder), name
+            assert registry.resolve("grounder", other) is other
     assert registry.get("grounder", "owl").name == "owlv2"
 
 
