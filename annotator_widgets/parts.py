@@ -11,6 +11,7 @@ __all__ = ["BUILTIN"]
 
 _B = "annotator_widgets.backends."
 _X = "annotator_widgets.export."
+_G = "annotator_widgets.backends.grounders."
 _E = "annotator_widgets.render.effects:"
 
 #: (kind, name, target, summary, aliases)
@@ -31,6 +32,38 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         _B + "sam2_hf:HfSam2Segmenter",
         "transformers Sam2Video / EdgeTAM: hf:<hub id or folder>",
         ("transformers",),
+    ),
+    # grounders (text -> boxes); the argument is a hub id or a save_pretrained folder
+    (
+        "grounder",
+        "owlv2",
+        _G + "owl:Owlv2Grounder",
+        "OWLv2 open-vocabulary boxes (default): owlv2[:<id or folder>]",
+        ("owl",),
+    ),
+    ("grounder", "owlvit", _G + "owl:OwlVitGrounder", "OWL-ViT open-vocabulary boxes: owlvit[:<id or folder>]", ()),
+    (
+        "grounder",
+        "grounding-dino",
+        _G + "grounding_dino:GroundingDinoGrounder",
+        "Grounding DINO phrase boxes",
+        ("gdino",),
+    ),
+    (
+        "grounder",
+        "mm-grounding-dino",
+        _G + "grounding_dino:MMGroundingDinoGrounder",
+        "MM-Grounding-DINO phrase boxes",
+        (),
+    ),
+    ("grounder", "florence2", _G + "florence2:Florence2Grounder", "Florence-2 grounding / detection", ("florence",)),
+    ("grounder", "detr", _G + "coco:DetrGrounder", "DETR, COCO class names only ('person', 'cup'); needs timm", ()),
+    (
+        "grounder",
+        "rt-detr",
+        _G + "coco:RtDetrGrounder",
+        "RT-DETR, COCO class names only ('person', 'cup')",
+        ("rtdetr",),
     ),
     # pose
     ("pose", "mediapipe", _B + "pose:MediaPipePoseEstimator", "MediaPipe PoseLandmarker (offline full model)", ()),

@@ -27,8 +27,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import BackendError, PromptError
+from ._hf import Loaded, check_images, load_pretrained, to_model
 from ._optional import require
-from ._vlm_loading import Loaded, check_images, load_pretrained, to_model
 
 __all__ = ["BaseCaptioner", "check_prompts"]
 
@@ -158,8 +158,7 @@ class BaseCaptioner:
     def _load(self, model: str | os.PathLike[str], model_class: str, **kwargs: Any) -> Loaded:
         return load_pretrained(
             model,
-            model_class=model_class,
-            model_types=kwargs.pop("model_types", self.model_types),
+            classes=dict.fromkeys(kwargs.pop("model_types", self.model_types), model_class),
             family=kwargs.pop("family", self.family),
             example=kwargs.pop("example", self.default_model),
             padding_side="left" if self.decoder_only else None,

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendError, PromptError
-from ._vlm_loading import Loaded
+from ._hf import Loaded
 from .captioners import BaseCaptioner
 
 __all__ = ["Blip2Captioner", "BlipCaptioner"]

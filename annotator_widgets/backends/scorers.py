@@ -35,8 +35,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import BackendError, PromptError
+from ._hf import check_images, check_phrases, load_pretrained, stack_rows, to_model
 from ._optional import require
-from ._vlm_loading import check_images, check_phrases, load_pretrained, stack_rows, to_model
 
 __all__ = ["ClipScorer", "Siglip2Scorer", "SiglipScorer"]
 
@@ -83,8 +83,7 @@ class _ContrastiveScorer:
         self._torch = require("torch")
         loaded = load_pretrained(
             self.default_model if model is None else model,
-            model_class="AutoModel",
-            model_types=self.model_types,
+            classes=dict.fromkeys(self.model_types, "AutoModel"),
             family=self.family,
             example=self.default_model,
             device=device,
