@@ -320,7 +320,7 @@ def synthetic_clip(
     for t in range(num_frames):
         wave = 2 * math.pi * t / sway_period + sway_phase
         ox, oy = pad + sway[0] * math.sin(wave), pad + sway[1] * math.sin(0.7 * wave)
-        shift = np.float32([[1, 0, -ox], [0, 1, -oy]])
+        shift = np.array([[1, 0, -ox], [0, 1, -oy]], np.float32)
         img = cv2.warpAffine(scene, shift, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         visible: list[np.ndarray] = []
         for alpha, tex, track in sprites:

@@ -108,8 +108,8 @@ def evaluate_propagation(
     prompt_iou: dict[int, float] = {}
     t0 = time.perf_counter()
     for obj in sorted(clip.masks):
-        out = segmenter.set_prompt(prompt_from_truth(clip, obj, first, prompt_kind, num_points))
-        prompt_iou[obj] = mask_iou(out[obj].mask, clip.masks[obj][first])
+        prompted = segmenter.set_prompt(prompt_from_truth(clip, obj, first, prompt_kind, num_points))
+        prompt_iou[obj] = mask_iou(prompted[obj].mask, clip.masks[obj][first])
     set_ms = (time.perf_counter() - t0) * 1000 / max(1, len(clip.masks))
 
     ious = np.zeros((clip.num_frames, len(clip.masks)))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import PromptError
+from .errors import AnnotatorError, PromptError
 from .rle import RLE
 
 __all__ = [
@@ -86,7 +86,7 @@ def _frame_index(value: Any) -> int:
     return int(value)
 
 
-def check_frame(frame: Any, num_frames: int, *, what: str = "frame", error: type[Exception] = PromptError) -> int:
+def check_frame(frame: Any, num_frames: int, *, what: str = "frame", error: type[AnnotatorError] = PromptError) -> int:
     """``frame`` as an int in ``0..num_frames - 1``, or ``error`` saying what was given and the valid range.
 
     Example:

@@ -245,8 +245,8 @@ class ClassicSegmenter:
     ) -> Iterator[SegmenterFrame]:
         tracker = _Tracker(self, video)
         with self._lock:
-            current = {obj: self._state_at(obj, start, step, tracker) for obj in sorted(self._anchors)}
-            current = {obj: s for obj, s in current.items() if s is not None}
+            found = {obj: self._state_at(obj, start, step, tracker) for obj in sorted(self._anchors)}
+            current = {obj: s for obj, s in found.items() if s is not None}
             self._remember(current, start)
         yield SegmenterFrame(start, {obj: ObjectMask(s.mask, s.score) for obj, s in current.items()})
 
@@ -383,7 +383,7 @@ class _Tracker:
             candidates = [cv2.remap(prev_f, mx, my, cv2.INTER_LINEAR, borderValue=0) > 0.5]
             shift = ops.match_shift(prev_img, prev, cur_img)
             if shift is not None:
-                m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+                m = np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float32)
                 candidates.append(cv2.warpAffine(prev_f, m, self.work_size, flags=cv2.INTER_LINEAR) > 0.5)
             refined, looks, pick = self._refine(cur_img, candidates, colours)
             warped = candidates[pick]

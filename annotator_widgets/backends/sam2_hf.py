@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import AnnotatorError, BackendError, CheckpointError
+from ..errors import AnnotatorError, BackendError
 from ..types import check_frame
+from ._hf import load_pretrained
 from ._optional import require
 from ._sam2_build import autocast, check_memory_window, check_prompt_mask, resolve_device, resolve_dtype, sigmoid
 from ._sam2_memory import MemoryWindow, window_size
@@ -250,32 +251,15 @@ class HfSam2Segmenter:
         return text
 
     def _load(self, source: str, local_files_only: bool | None) -> tuple[Any, Any]:
-        transformers = require("transformers")
-        is_dir = Path(source).is_dir()
-        local = is_dir if local_files_only is None else local_files_only
-        hint = (
-            "pass a folder written by save_pretrained, or a hub id such as 'facebook/sam2.1-hiera-tiny'; "
-            "offline, download it first (`hf download facebook/sam2.1-hiera-tiny`) and set HF_HUB_OFFLINE=1"
+        loaded = load_pretrained(
+            source,
+            classes=_MODEL_CLASSES,
+            family="SAM2-family video",
+            example="facebook/sam2.1-hiera-tiny",
+            device=self.device,
+            local_files_only=local_files_only,
         )
-        try:
-            config = transformers.AutoConfig.from_pretrained(source, local_files_only=local)
-        except (OSError, ValueError) as exc:
-            raise CheckpointError("cannot load the transformers model config", given=source, hint=hint) from exc
-        class_name = _MODEL_CLASSES.get(getattr(config, "model_type", ""))
-        if class_name is None or not hasattr(transformers, class_name):
-            raise BackendError(
-                "not a SAM2-family video model",
-                given=f"{source} ({config.model_type})",
-                hint=f"use a model of type {sorted(_MODEL_CLASSES)} (transformers {transformers.__version__})",
-            )
-        try:
-            model = getattr(transformers, class_name).from_pretrained(source, local_files_only=local)
-            processor = transformers.AutoProcessor.from_pretrained(source, local_files_only=local)
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(
-                "cannot load the transformers model or its processor", given=source, hint=hint
-            ) from exc
-        return model.to(self.device).eval(), processor
+        return loaded.model, loaded.processor
 
     def _new_session(self) -> None:
         assert self._video is not None

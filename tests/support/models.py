@@ -307,3 +307,81 @@ def build_tiny_hf_sam2(
     )
     processor.save_pretrained(out)
     return out
+
+
+def build_tiny_edgetam(directory: str | os.PathLike[str], *, seed: int = 0) -> Path:
+    """Save a tiny random transformers ``EdgeTamVideoModel`` with a SAM2 processor (256 px) into ``directory``.
+
+    EdgeTAM's memory is a perceiver resampler: its 2-D latents must number exactly the product of
+    ``memory_attention_rope_k_sizes`` (8 x 8 here), or the rotary attention fails on shapes.
+
+    Returns:
+        The folder, loadable as the segmenter ``"hf:<folder>"`` (the same code as a hub id).
+    """
+    torch = require("torch")
+    require("transformers")
+    from transformers import EdgeTamVideoConfig, EdgeTamVideoModel, Sam2VideoProcessor
+    from transformers.models.sam2.image_processing_sam2 import Sam2ImageProcessor
+    from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
+
+    hidden, embed, size = 128, 16, 256
+    vision = {
+        "backbone_config": {
+            "model_type": "sam2_hiera_det_model",
+            "hidden_size": embed,
+            "image_size": [size, size],
+            "blocks_per_stage": [1, 1, 2, 1],
+            "embed_dim_per_stage": [embed, 2 * embed, 4 * embed, 8 * embed],
+            "num_attention_heads_per_stage": [1, 1, 1, 1],
+            "window_size_per_stage": [8, 4, 14, 7],
+            "global_attention_blocks": [3],
+        },
+        "backbone_channel_list": [8 * embed, 4 * embed, 2 * embed, embed],
+        "backbone_feature_sizes": [[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
+        "fpn_hidden_size": hidden,
+    }
+    config = EdgeTamVideoConfig(
+        vision_config=vision,
+        prompt_encoder_config={"hidden_size": hidden, "image_size": size, "patch_size": 16},
+        mask_decoder_config={
+            "hidden_size": hidden,
+            "mlp_dim": 256,
+            "num_attention_heads": 8,
+            "iou_head_hidden_dim": 64,
+        },
+        image_size=size,
+        num_maskmem=3,
+        memory_attention_hidden_size=hidden,
+        memory_attention_num_layers=1,
+        memory_attention_mlp_hidden_size=256,
+        memory_attention_rope_feat_sizes=[size // 16] * 2,
+        memory_attention_rope_k_sizes=[8, 8],
+        perceiver_resampler_num_latents=16,
+        perceiver_resampler_num_latents_2d=64,
+        perceiver_resampler_num_layers=1,
+        memory_encoder_hidden_size=hidden,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=hidden,
+        mask_downsampler_kernel_size=4,
+        mask_downsampler_stride=4,
+        mask_downsampler_padding=0,
+        memory_fuser_num_layers=1,
+        memory_fuser_embed_dim=hidden,
+        memory_fuser_intermediate_dim=256,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = EdgeTamVideoModel(config).eval()
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias += 0.5
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    Sam2VideoProcessor(
+        image_processor=Sam2ImageProcessor(
+            size={"height": size, "width": size}, mask_size={"height": size // 4, "width": size // 4}
+        ),
+        video_processor=Sam2VideoVideoProcessor(size={"height": size, "width": size}),
+        target_size=size,
+    ).save_pretrained(out)
+    return out
