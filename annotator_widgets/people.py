@@ -367,8 +367,8 @@ def seed_region(
         direction: Direction of that propagation.
         poses: The people on ``frame`` (e.g. from your own detector); ``person_id`` values
             that are not project objects are replaced by new objects.
-        estimator: A :class:`~annotator_widgets.backends.PoseEstimator` to detect people
-            with (default: MediaPipe in image mode with ``num_poses`` and ``thresholds``).
+        estimator: A :class:`~annotator_widgets.backends.PoseEstimator` to detect people with, or a registered
+            pose part's name (default ``"mediapipe"``), built in image mode with ``num_poses`` and ``thresholds``.
         num_poses: Most people the default estimator finds.
         min_visibility: Landmarks below it do not count for boxes and prompts.
         **thresholds: MediaPipe thresholds for the default estimator.
@@ -418,9 +418,12 @@ def seed_region(
 def _detect(
     session: AnnotationSession, frame: int, estimator: Any, num_poses: int, thresholds: Mapping[str, float]
 ) -> list[PersonPose]:
-    if estimator is not None:
+    if estimator is not None and not isinstance(estimator, str):
         return [replace(p, frame=frame) for p in estimator.detect(session.video.frame(frame), 0)]
-    from .backends.pose import MediaPipePoseEstimator
+    from . import registry
 
-    with MediaPipePoseEstimator(num_poses=num_poses, running_mode="image", **thresholds) as est:
-        return [replace(p, frame=frame) for p in est.detect(session.video.frame(frame))]
+    est = registry.resolve("pose", estimator or "mediapipe", num_poses=num_poses, running_mode="image", **thresholds)
+    try:
+        return [replace(p, frame=frame) for p in est.detect(session.video.frame(frame), 0)]
+    finally:
+        est.close()

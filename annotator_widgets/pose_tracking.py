@@ -21,8 +21,8 @@ largest, or the one nearest a click), everybody else is still tracked, without
 an id in the output, so that the selected person's track is not pulled onto
 someone else while they are hidden.
 
-This module needs only NumPy, SciPy and OpenCV; :func:`track_people` loads
-MediaPipe lazily.
+This module needs only NumPy, SciPy and OpenCV; :func:`track_people` builds its
+pose estimator through the registry (``"mediapipe"`` by default, loaded lazily).
 
 Example:
     >>> import numpy as np
@@ -196,7 +196,8 @@ def select_people(poses: Sequence[PersonPose], select: Selection, *, min_visibil
             return list(poses)
         if select == "largest":
             boxes = [(p.box(min_visibility) or p.box(0.0)) for p in poses]
-            return [max(zip(poses, boxes, strict=True), key=lambda pb: pb[1].area)[0]] if poses else []
+            areas = [b.area if b is not None else -1.0 for b in boxes]
+            return [poses[int(np.argmax(areas))]] if poses else []
         raise PromptError("select must be 'all', 'largest' or an (x, y) click", given=select)
     try:
         x, y = (float(v) for v in select)
@@ -520,13 +521,13 @@ def track_people(
     model: str | None = None,
     select: Selection = "all",
     frame: int = 0,
-    estimator: Any = None,
+    estimator: Any = "mediapipe",
     tracker: PersonTracker | None = None,
     use_color: bool = True,
     show_progress: bool = False,
     **thresholds: float,
 ) -> list[list[PersonPose]]:
-    """Detect people with MediaPipe and give them stable ids across the video (headless).
+    """Detect people with a pose estimator (MediaPipe by default) and give them stable ids across the video.
 
     Args:
         video: Anything :func:`~annotator_widgets.open_video` accepts.
@@ -537,13 +538,14 @@ def track_people(
             an ``(x, y)`` click on ``frame``.
         frame: The frame the selection is made on; tracking runs forward from it and
             backward to frame 0.
-        estimator: A ready :class:`~annotator_widgets.backends.PoseEstimator` (then
-            ``model``, ``num_poses`` and thresholds are not used); it is not closed.
+        estimator: A registered pose part's name (``registry.names("pose")``: ``"mediapipe"``, a plugin's), built
+            with ``num_poses``, the thresholds and ``model`` (when given) and closed at the end; or a ready
+            :class:`~annotator_widgets.backends.PoseEstimator` (those are then unused), which is not closed.
         tracker: A configured :class:`PersonTracker` (default settings otherwise).
         use_color: Compare torso colours (a hue/saturation histogram per person and frame).
         show_progress: Show a tqdm progress bar while detecting.
         **thresholds: ``min_pose_detection_confidence``, ``min_pose_presence_confidence``,
-            ``min_tracking_confidence`` for MediaPipe.
+            ``min_tracking_confidence`` for a named estimator.
 
     Returns:
         One list per frame of :class:`PersonPose` whose ``person_id`` is a stable id 1..K.
@@ -559,15 +561,16 @@ def track_people(
     source = open_video(video)
     n = len(source)
     check_frame(frame, n)
-    own = estimator is None
+    own = estimator is None or isinstance(estimator, str)
     if own:
-        from .backends.pose import MediaPipePoseEstimator
+        from . import registry
 
         allowed = {"min_pose_detection_confidence", "min_pose_presence_confidence", "min_tracking_confidence"}
         bad = set(thresholds) - allowed
         if bad:
             raise PromptError("unknown threshold", given=sorted(bad), hint=f"use {sorted(allowed)}")
-        estimator = MediaPipePoseEstimator(model, num_poses=num_poses, **thresholds)
+        options: dict[str, Any] = {"num_poses": num_poses, **thresholds, **({} if model is None else {"model": model})}
+        estimator = registry.resolve("pose", estimator or "mediapipe", **options)
     tracker = tracker or PersonTracker()
     from tqdm.auto import tqdm
 

@@ -204,10 +204,12 @@ class PeopleActions(traitlets.HasTraits):
 
         Called in the worker thread; the caller closes it.
         """
-        from ..backends.pose import MediaPipePoseEstimator
+        from .. import registry
 
-        return MediaPipePoseEstimator(
-            self.pose_model,
+        return registry.resolve(
+            "pose",
+            "mediapipe",
+            model=self.pose_model,
             num_poses=self.num_people,
             min_pose_detection_confidence=self.pose_threshold,
             running_mode=running_mode,
