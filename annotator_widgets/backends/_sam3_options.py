@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import BackendError, PromptError
+from ..errors import BackendError, NotFoundError, PromptError
 
-__all__ = ["apply_options", "check_options", "check_phrases"]
+__all__ = ["apply_options", "check_options", "check_phrases", "nothing_found"]
 
 
 def check_phrases(phrases: Sequence[str] | str) -> list[str]:
@@ -68,3 +68,23 @@ def apply_options(
         model.hotstart_dup_thresh = min(model.hotstart_dup_thresh, model.hotstart_delay)
     if max_instances is not None:
         model.max_num_objects = int(max_instances)
+
+
+def nothing_found(words: list[str], frame: int, scores: dict[str, float], model: Any) -> NotFoundError:
+    """The error for phrases that found nothing on ``frame``: the best detection score and the thresholds.
+
+    Example:
+        >>> class Model:
+        ...     score_threshold_detection, new_det_thresh = 0.5, 0.7
+        >>> error = nothing_found(["cat"], 3, {"cat": 0.25}, Model())
+        >>> error.message.split(" (")[1]
+        'best detection score 0.250, threshold 0.5, new instances need 0.7)'
+    """
+    best = max((scores.get(w, 0.0) for w in words), default=0.0)
+    return NotFoundError(
+        f"SAM 3 found no instance of {words} on frame {frame} (best detection score {best:.3f}, "
+        f"threshold {model.score_threshold_detection:g}, new instances need {model.new_det_thresh:g})",
+        given=words,
+        hint="rephrase, try another frame, or lower score_threshold / new_detection_threshold; "
+        "the phrases were withdrawn",
+    )

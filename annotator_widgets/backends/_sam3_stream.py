@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from ..video import VideoSource
 
-__all__ = ["StreamedFrames", "frame_result", "make_window", "prune_metadata", "withdraw_prompts"]
+__all__ = ["StreamedFrames", "frame_result", "make_window", "prune_metadata", "session_stats", "withdraw_prompts"]
 
 
 class StreamedFrames(Mapping[int, Any]):
@@ -177,3 +177,18 @@ def withdraw_prompts(session: Any, before: int) -> None:
         for store in (session.prompts, session.prompt_input_ids, session.prompt_attention_masks):
             store.pop(pid, None)
         session.prompt_embeddings.pop(pid, None)
+
+
+def session_stats(session: Any, frames: StreamedFrames, window: MemoryWindow | None) -> dict[str, int]:
+    """What a SAM 3 session holds: tracking entries, frames, per-frame bookkeeping, bytes archived."""
+    outs = session.output_dict_per_obj.values()
+    return {
+        "instances": len(session.obj_ids),
+        "non_cond_entries": sum(len(o["non_cond_frame_outputs"]) for o in outs),
+        "cond_entries": sum(len(o["cond_frame_outputs"]) for o in outs),
+        "held_frames": frames.held,
+        "loaded_frames": frames.loaded,
+        "frame_metadata": len(session.obj_id_to_tracker_score_frame_wise) + len(session.suppressed_obj_ids),
+        "archived_bytes": 0 if window is None else window.archive_bytes,
+        "restored": 0 if window is None else window.restored,
+    }

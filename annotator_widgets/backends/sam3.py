@@ -47,16 +47,15 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..errors import AnnotatorError, BackendError, NotFoundError, PromptError
+from ..errors import BackendError, PromptError
 from ..types import Prompt, check_frame
 from ._optional import require
-from ._sam2_build import autocast, check_memory_window, resolve_device, resolve_dtype
-from ._sam2_memory import MemoryWindow, window_size
+from ._sam2_build import check_memory_window, resolve_device, resolve_dtype
+from ._sam3_engine import Sam3Engine
 from ._sam3_load import DEFAULT_MODEL, load_pretrained, model_source
-from ._sam3_options import apply_options, check_options, check_phrases
-from ._sam3_stream import StreamedFrames, frame_result, make_window, prune_metadata, withdraw_prompts
+from ._sam3_options import apply_options, check_options, check_phrases, nothing_found
+from ._sam3_refine import seed_prompts, seeded_tracker
+from ._sam3_stream import frame_result, withdraw_prompts
 from .protocols import ObjectMask, SegmenterFrame
 
 if TYPE_CHECKING:
@@ -114,7 +113,7 @@ class Sam3ConceptSegmenter:
         archive_dir: str | os.PathLike[str] | None = None,
         local_files_only: bool | None = None,
     ) -> None:
-        self._torch = require("torch")
+        require("torch")
         check_memory_window(memory_window)
         check_options(score_threshold, new_detection_threshold, hotstart_delay, max_instances, frame_cache)
         self.model_id = model_source(model)
@@ -132,10 +131,7 @@ class Sam3ConceptSegmenter:
         self._frame_cache = int(frame_cache)
         self._lock = threading.RLock()
         self._video: VideoSource | None = None
-        self._session: Any = None
-        self._frames: StreamedFrames | None = None
-        self._window: MemoryWindow | None = None
-        self._head: tuple[int, Any] | None = None  # the latest model output (frame, output)
+        self._engine: Sam3Engine | None = None
         self._last: SegmenterFrame | None = None
         self._phrases: dict[int, str] = {}  # instance id -> phrase
         self._det_scores: list[float] | None = None  # best detection score per phrase while recording
@@ -176,29 +172,22 @@ class Sam3ConceptSegmenter:
             self._started()
             frame = check_frame(frame, self._num_frames(), what="frame")
             self._version += 1
-            session = self._session
+            engine = self._state()
+            session = engine.session
             before = len(session.prompts)
             self._processor.add_text_prompt(session, words)
             self._det_scores = []
             try:
-                out = self._step(frame, reverse=False)
+                out = engine.step(frame, reverse=False)
                 scores = dict(zip(session.prompts.values(), self._det_scores, strict=False))
             finally:
                 self._det_scores = None
-            result = frame_result(self._processor, self._session, out, self._phrases)
+            result = frame_result(self._processor, session, out, self._phrases)
             found = {i: (self._phrases[i], m) for i, m in result.objects.items() if self._phrases.get(i) in words}
             if not found:
-                withdraw_prompts(self._session, before)
-                self._head = None
-                best = max((scores.get(w, 0.0) for w in words), default=0.0)
-                raise NotFoundError(
-                    f"SAM 3 found no instance of {words} on frame {frame} (best detection score {best:.3f}, "
-                    f"threshold {self._model.score_threshold_detection:g}, new instances need "
-                    f"{self._model.new_det_thresh:g})",
-                    given=words,
-                    hint="rephrase, try another frame, or lower score_threshold / new_detection_threshold; "
-                    "the phrases were withdrawn",
-                )
+                withdraw_prompts(session, before)
+                engine.head = None
+                raise nothing_found(words, frame, scores, self._model)
             self._last = result
             return found
 
@@ -218,7 +207,7 @@ class Sam3ConceptSegmenter:
                 isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 0
             ):
                 raise BackendError("max_frames must be a non-negative int or None", given=max_frames)
-            if not self._session.prompts:
+            if not self._state().session.prompts:
                 raise BackendError("nothing to propagate: no phrase yet", given=start, hint="call add_text() first")
         return self._propagate(start, max_frames, bool(reverse))
 
@@ -226,14 +215,12 @@ class Sam3ConceptSegmenter:
         """Forget one instance (SAM 3 may find the same thing again later, under a new id)."""
         with self._lock:
             self._started()
+            engine = self._state()
             sam_id = int(obj_id) - 1
-            if sam_id not in self._session.obj_ids:
+            if sam_id not in engine.session.obj_ids:
                 return
             self._version += 1
-            self._head = None
-            self._session.remove_object(sam_id, strict=False)
-            if self._window is not None:
-                self._window.forget(sam_id)
+            engine.remove(sam_id)
 
     def reset(self) -> None:
         """Forget all phrases, instances and memory; keep the video and the model."""
@@ -245,9 +232,9 @@ class Sam3ConceptSegmenter:
         """Release the session, the archive and the model."""
         with self._lock:
             self._version += 1
-            if self._window is not None:
-                self._window.close()
-            self._window = self._session = self._frames = self._video = self._head = self._last = None
+            if self._engine is not None:
+                self._engine.close()
+            self._engine = self._video = self._last = None
             self._model = None
             self._closed = True
 
@@ -255,12 +242,12 @@ class Sam3ConceptSegmenter:
     @property
     def phrases(self) -> list[str]:
         """The active phrases, in the order they were added."""
-        return [] if self._session is None else list(self._session.prompts.values())
+        return [] if self._engine is None else list(self._engine.session.prompts.values())
 
     @property
     def object_ids(self) -> list[int]:
         """Ids of the instances being tracked."""
-        return [] if self._session is None else [i + 1 for i in self._session.obj_ids]
+        return [] if self._engine is None else [i + 1 for i in self._engine.session.obj_ids]
 
     def phrase_of(self, obj_id: int) -> str:
         """The phrase that found an instance (also for instances removed since).
@@ -287,17 +274,11 @@ class Sam3ConceptSegmenter:
         Raises:
             BackendError: Nothing was reported yet.
         """
-        from ..rle import RLE
-
         if result is None:
             result = self._last
         if result is None:
             raise BackendError("no SAM 3 result to seed from", hint="call add_text() or propagate() first")
-        return [
-            Prompt(frame=result.frame, obj_id=i, mask=RLE.from_mask(m.mask), text=self._phrases.get(i, ""))
-            for i, m in sorted(result.objects.items())
-            if m.mask.any()
-        ]
+        return seed_prompts(result, self._phrases)
 
     def to_tracker(self, prompts: Iterable[Prompt] | None = None, **options: Any) -> Sam3TrackerSegmenter:
         """A ``"sam3-tracker"`` segmenter from the same checkpoint, started on the same video and seeded.
@@ -312,8 +293,6 @@ class Sam3ConceptSegmenter:
             **options: For :class:`~annotator_widgets.backends.sam3_tracker.Sam3TrackerSegmenter`
                 (default: this segmenter's device, dtype and local_files_only).
         """
-        from .sam3_tracker import Sam3TrackerSegmenter
-
         with self._lock:
             self._started()
             seeds = self.seed_prompts() if prompts is None else list(prompts)
@@ -322,29 +301,13 @@ class Sam3ConceptSegmenter:
         options.setdefault("device", self.device)
         options.setdefault("dtype", self.dtype)
         options.setdefault("local_files_only", self._local_files_only)
-        tracker = Sam3TrackerSegmenter(self.model_id, **options)
-        tracker.start(video)
-        for prompt in seeds:
-            tracker.set_prompt(prompt)
-        return tracker
+        return seeded_tracker(self.model_id, video, seeds, **options)
 
     def memory_stats(self) -> dict[str, int]:
         """What the session holds: tracking entries, frames, per-frame bookkeeping, bytes archived."""
         with self._lock:
             self._started()
-            s = self._session
-            outs = s.output_dict_per_obj.values()
-            assert self._frames is not None
-            return {
-                "instances": len(s.obj_ids),
-                "non_cond_entries": sum(len(o["non_cond_frame_outputs"]) for o in outs),
-                "cond_entries": sum(len(o["cond_frame_outputs"]) for o in outs),
-                "held_frames": self._frames.held,
-                "loaded_frames": self._frames.loaded,
-                "frame_metadata": len(s.obj_id_to_tracker_score_frame_wise) + len(s.suppressed_obj_ids),
-                "archived_bytes": 0 if self._window is None else self._window.archive_bytes,
-                "restored": 0 if self._window is None else self._window.restored,
-            }
+            return self._state().stats()
 
     # -- internals ----------------------------------------------------------------------------
     def _record_detection(self, module: Any, args: Any, output: Any) -> None:
@@ -355,70 +318,21 @@ class Sam3ConceptSegmenter:
     def _new_session(self) -> None:
         assert self._video is not None
         self._version += 1
-        if self._window is not None:
-            self._window.close()
-        torch = self._torch
-        session = self._processor.init_video_session(
-            inference_device=self.device, video_storage_device=self.device, dtype=torch.float32
+        if self._engine is not None:
+            self._engine.close()
+        self._engine = None  # a failed start leaves none
+        self._engine = Sam3Engine(
+            self._model,
+            self._processor,
+            self._video,
+            device=self.device,
+            dtype=self.dtype,
+            memory_window=self._memory_window,
+            frame_cache=self._frame_cache,
+            archive_dir=self._archive_dir,
         )
-        self._frames = StreamedFrames(self._video, self._preprocess, keep=self._frame_cache)
-        session.processed_frames = self._frames
-        width, height = self._video.size
-        session.video_height, session.video_width = height, width
-        self._session = session
-        self._window = None
-        if self._memory_window is not None:
-            keep = self._window_size() if self._memory_window == "auto" else int(self._memory_window)
-            self._window = make_window(keep, self._archive_dir)
-        self._head = self._last = None
+        self._last = None
         self._phrases = {}
-
-    def _preprocess(self, frame: np.ndarray) -> Any:
-        # a writable copy: torch warns about read-only arrays (VideoSource frames are read-only)
-        inputs = self._processor(images=np.array(frame), device=self.device, return_tensors="pt")
-        return inputs.pixel_values[0].to(self._torch.float32)
-
-    def _window_size(self) -> int:
-        cfg = self._model.config.tracker_config
-        return window_size(
-            getattr(cfg, "num_maskmem", 7), 1, getattr(cfg, "max_object_pointers_in_encoder", 16), self._num_frames()
-        )
-
-    def _step(self, frame: int, reverse: bool) -> Any:
-        """One model call on ``frame`` (detect, track, match), with memory restored before and pruned after."""
-        session = self._session
-        with autocast(self.device, self.dtype):
-            if self._window is not None:
-                self._window.restore(session.output_dict_per_obj, self._obj_ids(), frame)
-            try:
-                out = self._model(inference_session=session, frame_idx=frame, reverse=reverse)
-            except AnnotatorError:
-                raise  # ours (e.g. a frame that cannot be decoded): already says what to fix
-            except (RuntimeError, ValueError, IndexError, KeyError) as exc:
-                raise BackendError(
-                    "transformers SAM 3 failed", given=f"frame {frame}", hint=f"{type(exc).__name__}: {exc}"
-                ) from exc
-        if self._model.hotstart_delay > 0:
-            session.hotstart_removed_obj_ids.update(out.removed_obj_ids)
-        for obj in session.output_dict_per_obj.values():  # high-res masks are never read back
-            for storage in obj.values():
-                entry = storage.get(frame)
-                if entry is not None:
-                    entry.pop("high_res_masks", None)
-        self._head = (frame, out)
-        self._prune(frame)
-        return out
-
-    def _prune(self, frame: int) -> None:
-        if self._window is None:
-            return
-        session, model = self._session, self._model
-        self._window.prune(session.output_dict_per_obj, self._obj_ids(), frame)
-        prune_metadata(session, frame, self._window.window, model.hotstart_unmatch_thresh, model.hotstart_dup_thresh)
-
-    def _obj_ids(self) -> list[int]:
-        session = self._session
-        return [session.obj_idx_to_id(i) for i in range(session.get_obj_num())]
 
     def _propagate(self, start: int, max_frames: int | None, reverse: bool) -> Iterator[SegmenterFrame]:
         n = self._num_frames()
@@ -437,8 +351,9 @@ class Sam3ConceptSegmenter:
                         hint="close the propagate() generator before start/add_text/remove_object/reset, "
                         "then propagate again",
                     )
-                head = self._head
-                out = head[1] if head is not None and head[0] == frame else self._step(frame, reverse)
+                engine = self._state()
+                head = engine.head
+                out = head[1] if head is not None and head[0] == frame else engine.step(frame, reverse)
                 buffer.append(out)
                 delay = self._model.hotstart_delay
                 if frame == order[-1]:
@@ -447,7 +362,7 @@ class Sam3ConceptSegmenter:
                     ready, buffer = buffer[:1], buffer[1:]
                 else:
                     ready = []
-                results = [frame_result(self._processor, self._session, o, self._phrases) for o in ready]
+                results = [frame_result(self._processor, engine.session, o, self._phrases) for o in ready]
             for result in results:
                 self._last = result
                 yield result
@@ -460,7 +375,11 @@ class Sam3ConceptSegmenter:
         if self._closed:
             raise BackendError("concept segmenter is closed", given=self.name, hint="create a new one")
 
-    def _started(self) -> None:
+    def _state(self) -> Sam3Engine:
         self._check_open()
-        if self._session is None:
+        if self._engine is None:
             raise BackendError("no video started", given=self.name, hint="call start(video) first")
+        return self._engine
+
+    def _started(self) -> None:
+        self._state()

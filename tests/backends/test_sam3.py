@@ -375,6 +375,8 @@ def _rss_mb() -> float:
         "annotator_widgets.backends.sam3_tracker",
         "annotator_widgets.backends._sam3_load",
         "annotator_widgets.backends._sam3_stream",
+        "annotator_widgets.backends._sam3_options",
+        "annotator_widgets.backends._sam3_refine",
     ],
 )
 def test_docstring_examples(name):
