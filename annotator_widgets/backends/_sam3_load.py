@@ -71,6 +71,10 @@ def load_pretrained(
         BackendError: The checkpoint is another architecture.
     """
     transformers = require("transformers")
+    if _looks_like_path(source) and not Path(source).is_dir():
+        raise CheckpointError(
+            f"no such folder for {what}", given=source, hint="check the path, or pass a hub id; " + GATED_HINT
+        )
     local = Path(source).is_dir() if local_files_only is None else local_files_only
     try:
         config = transformers.AutoConfig.from_pretrained(source, local_files_only=local)
@@ -95,3 +99,13 @@ def load_pretrained(
         ) from exc
     log.debug("loaded %s (%s) from %s", type(model).__name__, model_type, source)
     return model.eval(), processor
+
+
+def _looks_like_path(source: str) -> bool:
+    """A hub id is ``name`` or ``owner/name``; anything else with a separator is meant as a folder.
+
+    Example:
+        >>> [_looks_like_path(s) for s in ("facebook/sam3", "/data/sam3", "./sam3", "~/sam3", "a/b/c")]
+        [False, True, True, True, True]
+    """
+    return source.startswith((".", "~", os.sep)) or os.path.isabs(source) or source.count("/") > 1 or "\\" in source
