@@ -82,12 +82,15 @@ def _user_owned(seg: ActionSegment) -> bool:
     return not seg.meta.get("auto") or bool(seg.meta.get("edited"))
 
 
-def _hands_on(estimator: Any, frame: int, image: np.ndarray, poses: list[Any]) -> list[HandPose]:
-    boxes = [box for pose in poses for box in hand_regions(pose).values()]
-    if not boxes:
-        return []
-    found = estimator.detect_in_boxes(image, boxes, index=frame)
-    return assign_hands(found, poses)
+def _hands_on(estimator: Any, frame: int, image: np.ndarray, poses: list[Any], fps: float) -> list[HandPose]:
+    """Hands on one frame given to the tracked people: searched around their wrists where the estimator can
+    (``detect_in_boxes``, for small hands), else on the whole frame."""
+    if hasattr(estimator, "detect_in_boxes"):
+        boxes = [box for pose in poses for box in hand_regions(pose).values()]
+        found = estimator.detect_in_boxes(image, boxes, index=frame) if boxes else []
+    else:
+        found = estimator.detect(image, timestamp_ms=round(frame * 1000.0 / (fps or 25.0)))
+    return assign_hands([dataclasses.replace(h, frame=frame) for h in found], poses)
 
 
 def find_interactions(
@@ -154,7 +157,9 @@ def find_interactions(
             poses = {p.person_id: p for p in project.poses(f) if p.person_id in people}
             anns = project.annotations(f)
             masks = {o: anns[o].mask for o in things if o in anns}
-            found = _hands_on(estimator, f, session.video[f], list(poses.values())) if estimator and poses else []
+            found = []
+            if estimator is not None and poses:
+                found = _hands_on(estimator, f, session.video[f], list(poses.values()), session.video.fps)
             for (p, o), d in dist.items():
                 if p not in poses:
                     continue
