@@ -192,23 +192,35 @@ def _mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 
 def _distances_px(mask: np.ndarray, box: tuple[int, int, int, int], points: np.ndarray, reach_px: float) -> np.ndarray:
-    """Pixel distance of each point to the nearest mask pixel (exact within ``reach_px`` of the box)."""
+    """Pixel distance of each point to the nearest mask pixel: exact up to ``reach_px``, beyond it a value
+    that is itself beyond ``reach_px`` (the distance to the mask's box, or the transform's value in the crop).
+
+    The distance transform runs on the mask's box grown by the reach, cut down to the points' box grown
+    by the reach: every mask pixel within reach of a point lies inside it, so a large mask costs no more
+    than the neighbourhood of the hand.
+    """
     h, w = mask.shape
     x0, y0, x1, y1 = box
     pad = math.ceil(reach_px) + 1
-    cx0, cy0, cx1, cy1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+    px0, py0 = points.min(axis=0)
+    px1, py1 = points.max(axis=0)
+    cx0, cy0 = max(0, x0 - pad, math.floor(px0) - pad), max(0, y0 - pad, math.floor(py0) - pad)
+    cx1, cy1 = min(w, x1 + pad, math.ceil(px1) + pad + 1), min(h, y1 + pad, math.ceil(py1) + pad + 1)
     out = np.empty(len(points), np.float64)
     inside = []
     for i, (x, y) in enumerate(points):
-        # distance to the box: a lower bound, exact enough for points farther than reach
+        # distance to the box: a lower bound, beyond reach for every point outside the grown box
         dx = max(x0 - x, 0.0, x - (x1 - 1))
         dy = max(y0 - y, 0.0, y - (y1 - 1))
         out[i] = math.hypot(dx, dy)
         xi, yi = round(float(x)), round(float(y))
         if cx0 <= xi < cx1 and cy0 <= yi < cy1:
             inside.append((i, xi - cx0, yi - cy0))
-    if inside:
-        crop = mask[cy0:cy1, cx0:cx1]
+    crop = mask[cy0:cy1, cx0:cx1] if cx1 > cx0 and cy1 > cy0 else mask[:0, :0]
+    if inside and not crop.any():  # no mask pixel within reach of any point
+        for i, _, _ in inside:
+            out[i] = max(out[i], float(pad))
+    elif inside:
         # distanceTransform measures each non-zero pixel's distance to the nearest zero: zeros on the mask
         dt = cv2.distanceTransform(np.where(crop, 0, 255).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         for i, cx, cy in inside:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -147,3 +148,27 @@ def test_bad_params_are_clear_errors(changes):
 def test_a_mask_that_is_not_2d_is_an_error():
     with pytest.raises(PromptError, match="2-D"):
         measure(_person(), 2, np.zeros((H, W, 3), bool))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pixel_distances_match_brute_force_within_reach_and_exceed_it_beyond(seed):
+    """The distance transform runs on a crop around the hand only: it must agree with a brute-force search."""
+    from annotator_widgets.interactions import _distances_px, _mask_box
+
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((H, W), np.uint8)
+    for _ in range(3):  # a few blobs, some large
+        c = (int(rng.integers(0, W)), int(rng.integers(0, H)))
+        axes = (int(rng.integers(3, 80)), int(rng.integers(3, 60)))
+        cv2.ellipse(mask, c, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    mask = mask.astype(bool)
+    points = rng.uniform((0, 0), (W - 1, H - 1), size=(12, 2))
+    reach = float(rng.uniform(10, 60))
+    got = _distances_px(mask, _mask_box(mask), points, reach)
+    ys, xs = np.nonzero(mask)
+    for (x, y), d in zip(points, got, strict=True):
+        brute = float(np.min(np.hypot(xs - round(x), ys - round(y))))
+        if brute <= reach:
+            assert d == pytest.approx(brute, abs=1e-3)
+        else:
+            assert d > reach - 1  # beyond reach: reported as beyond it (never as a near contact)
