@@ -94,7 +94,7 @@ class InteractionParams:
     min_frames: int = 5
     max_gap: int = 3
     min_visibility: float = 0.5
-    reach: float = 1.0
+    reach: float = 0.6
     overlap_enter: float = 0.5
     hand_box: float = 0.6
     use_depth: bool = False
