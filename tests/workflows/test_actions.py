@@ -233,3 +233,36 @@ def test_describe_actions_from_a_spec_cancel_keeps_finished_batches(session, smo
     assert len(described) == len([t for t in got.values() if t])
     with pytest.raises(PromptError, match="placeholder"):
         describe_actions(session, f"smolvlm:{smolvlm}", question="What about {thing}?")
+
+
+class _WholeFrameHands:
+    """A test double of a hand estimator without ``detect_in_boxes``: one left hand at a fixed place, reported
+    on frame 0 as ``detect`` does (the real estimator's ``detect`` is tested in tests/test_hands.py)."""
+
+    name = "scripted-hands"
+
+    def __init__(self, xy):
+        self.xy, self.calls = xy, []
+
+    def detect(self, frame, timestamp_ms=0):
+        from annotator_widgets.types import HandPose
+
+        self.calls.append(timestamp_ms)
+        pts = np.zeros((21, 3), np.float32)
+        pts[:, :2] = self.xy
+        return [HandPose(0, None, "left", pts)]
+
+    def close(self):
+        pass
+
+
+def test_a_whole_frame_hand_estimator_is_given_to_the_person_and_decides(session, clip):
+    """Hands found on the whole frame are moved to the frame being measured, given to the person by their
+    wrist, and replace the body model's hand: a hand held where the ball never comes finds nothing."""
+    far_hand = (clip.hand[0] + 5, clip.hand[1] + 80)  # near the wrist (assigned), 80 px below the ball's path
+    est = _WholeFrameHands(far_hand)
+    find_interactions(session, objects=[BALL], hands=est)
+    assert est.calls == [round(f * 1000 / clip.fps) for f in range(60)]
+    assert session.project.actions() == {}
+    find_interactions(session, objects=[BALL])  # the body model's hand touches the ball
+    assert len(session.project.actions()) == 1
