@@ -124,7 +124,8 @@ def test_depth_check_vetoes_a_hand_far_in_front_and_has_no_say_without_evidence(
     assert off.distance == 0.0 and off.depth_ok == {"left": None, "right": None}
     on = measure(person, 2, mask, params=InteractionParams(use_depth=True))
     assert on.depth_ok["left"] is False and on.distances["left"] == 0.0
-    assert on.hand == "right" or on.distance == math.inf  # the left hand may not count
+    # the left hand does not count; the right one (5 px left of the mask, at the torso's depth) decides
+    assert on.depth_ok["right"] is True and on.hand == "right" and on.distance == pytest.approx(5 / SHOULDER)
     world[lm.LEFT_WRIST, 2] = -0.1
     near = measure(_person(world=world), 2, mask, params=InteractionParams(use_depth=True))
     assert near.depth_ok["left"] is True and near.distance == 0.0
