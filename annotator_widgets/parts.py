@@ -104,6 +104,7 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("exporter", "davis", _X + "davis:DAVIS", "DAVIS palette PNGs, pixel value = object id", ()),
     ("exporter", "binary-png", _X + "davis:BINARY", "one 0/255 PNG per object and frame", ("binary_png",)),
     ("exporter", "cvat", _X + "cvat:FORMAT", "CVAT for video 1.1 XML: a track per object", ()),
+    ("exporter", "actions", _X + "actions:FORMAT", "action segments: JSON, or CSV for a .csv path", ()),
     # importers
     ("importer", "coco", _X + "coco_import:IMPORTER", "COCO JSON: RLE or polygon masks, track ids", ()),
     ("importer", "davis", _X + "davis:IMPORTER", "indexed PNG masks (DAVIS or label PNGs)", ("png",)),
