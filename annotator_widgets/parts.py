@@ -65,6 +65,21 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         "RT-DETR, COCO class names only ('person', 'cup')",
         ("rtdetr",),
     ),
+    (
+        "segmenter",
+        "sam3-tracker",
+        _B + "sam3_tracker:Sam3TrackerSegmenter",
+        "SAM 3's tracker (points, boxes, masks): sam3-tracker[:<hub id or folder>], default facebook/sam3",
+        (),
+    ),
+    # concept segmenters (text -> every instance, tracked)
+    (
+        "concept",
+        "sam3",
+        _B + "sam3:Sam3ConceptSegmenter",
+        "SAM 3 phrases -> every instance, tracked: sam3[:<hub id or folder>], default facebook/sam3",
+        (),
+    ),
     # pose
     ("pose", "mediapipe", _B + "pose:MediaPipePoseEstimator", "MediaPipe PoseLandmarker (offline full model)", ()),
     ("hands", "mediapipe", _B + "hands:MediaPipeHandEstimator", "MediaPipe HandLandmarker (offline full model)", ()),
@@ -89,6 +104,7 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("exporter", "davis", _X + "davis:DAVIS", "DAVIS palette PNGs, pixel value = object id", ()),
     ("exporter", "binary-png", _X + "davis:BINARY", "one 0/255 PNG per object and frame", ("binary_png",)),
     ("exporter", "cvat", _X + "cvat:FORMAT", "CVAT for video 1.1 XML: a track per object", ()),
+    ("exporter", "actions", _X + "actions:FORMAT", "action segments: JSON, or CSV for a .csv path", ()),
     # importers
     ("importer", "coco", _X + "coco_import:IMPORTER", "COCO JSON: RLE or polygon masks, track ids", ()),
     ("importer", "davis", _X + "davis:IMPORTER", "indexed PNG masks (DAVIS or label PNGs)", ("png",)),

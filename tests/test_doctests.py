@@ -38,6 +38,10 @@ MODULES = [
     "annotator_widgets.metrics",
     "annotator_widgets.crops",
     "annotator_widgets.hands",
+    "annotator_widgets.interactions",
+    "annotator_widgets.action_segments",
+    "annotator_widgets.export.actions",
+    "tests.support.interaction_clip",
     "annotator_widgets.widgets.shortcuts",
 ]
 

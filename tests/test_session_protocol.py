@@ -36,6 +36,14 @@ def _make(kind: str, model_dir):
         from tests.support.models import build_micro_sam2
 
         return build_micro_sam2(model_dir / "sam2").segmenter()
+    if kind == "sam3-tracker":
+        from annotator_widgets.backends.sam3_tracker import Sam3TrackerSegmenter
+        from tests.support.sam3_models import build_tiny_sam3
+
+        path = model_dir / "sam3"
+        if not path.exists():
+            build_tiny_sam3(path)
+        return Sam3TrackerSegmenter(str(path), device="cpu")
     from annotator_widgets.backends.sam2_hf import HfSam2Segmenter
     from tests.support.models import build_tiny_hf_sam2
 
@@ -45,7 +53,7 @@ def _make(kind: str, model_dir):
     return HfSam2Segmenter(str(path), device="cpu")
 
 
-@pytest.fixture(params=["classic", "sam2", "hf"])
+@pytest.fixture(params=["classic", "sam2", "hf", "sam3-tracker"])
 def make_session(request, clip, model_dir, tmp_path):
     sessions = []
 

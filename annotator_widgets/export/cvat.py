@@ -14,8 +14,14 @@
   edited (and every track's first shape and every ``outside`` shape, which CVAT needs): the
   structure of the work, for tools that read keyframes, at the cost of CVAT interpolating between
   them on import.
-* ``tags``: the hook for frame-level tags (action segments belong to the actions work): pass
-  :class:`CvatTag` records and they are written as ``<tag frame label>`` with their labels declared.
+* ``tags``: frame-level tags: pass :class:`CvatTag` records and they are written as
+  ``<tag frame label>`` with their labels and attributes declared. With ``actions=True`` the
+  project's action segments are added (:func:`action_tags`): one tag per frame of each segment,
+  labelled with the segment's label, attributes ``action_id``, ``person_id`` (the person's object
+  id, as their track), ``object_id``, ``hand`` and ``description``. Off by default: CVAT's own XML
+  loader and Datumaro's (1.x) read ``<tag>`` only inside ``<image>`` elements (CVAT for images) and
+  fail on a top-level tag in a video file, so only tools that expect these tags should get them;
+  the ``actions`` (JSON/CSV) and ``coco`` exporters carry the segments for everyone else.
 
 Example:
     >>> import os, tempfile, numpy as np
@@ -52,7 +58,7 @@ from ._io import atomic_path
 from .base import ExportFormat
 from .polygons import format_points, mask_to_polygon
 
-__all__ = ["FORMAT", "CvatTag", "iter_cvat", "save_cvat", "to_cvat"]
+__all__ = ["FORMAT", "CvatTag", "action_tags", "iter_cvat", "save_cvat", "to_cvat"]
 
 _SOURCES = "\n".join(s.value for s in Source)
 
@@ -66,13 +72,38 @@ class CvatTag:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
+def action_tags(project: Any) -> list[CvatTag]:
+    """The project's action segments as tags: one per frame of each segment (see the module)."""
+    tags = []
+    for aid, seg in project_of(project).actions().items():
+        attrs = {
+            "action_id": str(aid),
+            "person_id": "" if seg.person_id is None else str(seg.person_id),
+            "object_id": "" if seg.obj_id is None else str(seg.obj_id),
+            "hand": str(seg.meta.get("hand", "")),
+            "description": seg.description,
+        }
+        tags += [CvatTag(f, seg.label, attrs) for f in seg.frames]
+    return tags
+
+
 def _attr(name: str, value: str) -> str:
     return f'      <attribute name="{name}">{escape(value)}</attribute>\n'
 
 
-def _label(name: str, shape: str) -> str:
+def _label(name: str, shape: str, tag_attributes: tuple[str, ...] = ()) -> str:
     attrs = ""
-    if shape != "tag":
+    if tag_attributes:
+        attrs = (
+            "          <attributes>\n"
+            + "".join(
+                f"            <attribute><name>{escape(a)}</name><mutable>False</mutable><input_type>text</input_type>"
+                "<default_value></default_value><values></values></attribute>\n"
+                for a in tag_attributes
+            )
+            + "          </attributes>\n"
+        )
+    elif shape != "tag":
         attrs = (
             "          <attributes>\n"
             "            <attribute><name>name</name><mutable>False</mutable><input_type>text</input_type>"
@@ -85,7 +116,7 @@ def _label(name: str, shape: str) -> str:
     return f"{head}{attrs}        </label>\n"
 
 
-def _meta(project: Any, labels: list[str], tag_labels: list[str]) -> str:
+def _meta(project: Any, labels: list[str], tag_labels: dict[str, tuple[str, ...]]) -> str:
     (w, h), n = project.size, project.num_frames
     return (
         "  <meta>\n    <task>\n      <id>1</id>\n"
@@ -94,7 +125,7 @@ def _meta(project: Any, labels: list[str], tag_labels: list[str]) -> str:
         f"      <flipped>False</flipped>\n      <start_frame>0</start_frame>\n      <stop_frame>{n - 1}</stop_frame>\n"
         "      <labels>\n"
         + "".join(_label(name, "polygon") for name in labels)
-        + "".join(_label(name, "tag") for name in tag_labels)
+        + "".join(_label(name, "tag", attrs) for name, attrs in tag_labels.items())
         + "      </labels>\n"
         f"      <segments>\n        <segment><id>0</id><start>0</start><stop>{n - 1}</stop><url></url></segment>\n"
         "      </segments>\n"
@@ -146,15 +177,22 @@ def iter_cvat(
     tolerance: float = 0.0,
     keyframes: Literal["all", "prompted"] = "all",
     tags: Iterable[CvatTag] = (),
+    actions: bool = False,
 ) -> Iterator[str]:
-    """The XML as text chunks, object by object (memory stays at one mask and one polygon)."""
+    """The XML as text chunks, object by object (memory stays at one mask and one polygon).
+
+    ``tags`` are written as frame-level tags; ``actions`` adds the project's action segments as tags.
+    """
     if keyframes not in ("all", "prompted"):
         raise AnnotatorError("unknown keyframes mode", given=keyframes, hint='use "all" or "prompted"')
     project = project_of(project)
     objects = project.objects()
     labels = sorted({category_of(o) for o in objects})
-    tag_list = sorted(tags, key=lambda t: (t.frame, t.label))
-    tag_labels = sorted({t.label for t in tag_list} - set(labels))
+    tag_list = sorted([*tags, *(action_tags(project) if actions else [])], key=lambda t: (t.frame, t.label))
+    declared: dict[str, set[str]] = {}
+    for t in tag_list:
+        declared.setdefault(t.label, set()).update(t.attributes)
+    tag_labels = {name: tuple(sorted(declared[name])) for name in sorted(set(declared) - set(labels))}
     yield '<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n'
     yield _meta(project, labels, tag_labels)
     for obj in objects:
