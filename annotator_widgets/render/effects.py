@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 
 from ..errors import AnnotatorError, PromptError
-from ._masks import MasksInput, mask_box, union
+from ._masks import MasksInput, mask_box, mask_list, union
 from .region import SoftRegion, blend_soft, check_growth, soft_region
 
 __all__ = ["EffectFn", "apply_effect", "blur", "dim", "effect_function", "outline", "pixelate", "solid"]
@@ -65,6 +65,13 @@ def _padded_box(mask: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int
     return max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad), side
 
 
+def _copy_where(src: np.ndarray, mask: np.ndarray, dst: np.ndarray) -> None:
+    """``dst[mask] = src[mask]`` in place (OpenCV's masked copy: ~50x faster than ``np.copyto(where=)``)."""
+    out = cv2.copyTo(src, mask.view(np.uint8), dst)
+    if out is not dst and not np.shares_memory(out, dst):  # OpenCV wrote a new array: copy the slow way
+        np.copyto(dst, src, where=mask[..., None])
+
+
 def blur(frame_rgb: np.ndarray, mask_bool: np.ndarray, strength: float) -> np.ndarray:
     """Gaussian blur inside the mask; the radius grows with ``strength`` and the region's size.
 
@@ -82,7 +89,7 @@ def blur(frame_rgb: np.ndarray, mask_bool: np.ndarray, strength: float) -> np.nd
     small = cv2.resize(roi, (max(1, rw // step), max(1, rh // step)), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, ((k // step) | 1, (k // step) | 1), 0)
     changed = cv2.resize(small, (rw, rh), interpolation=cv2.INTER_LINEAR)
-    np.copyto(roi, changed, where=mask_bool[y0:y1, x0:x1, None])
+    _copy_where(changed, mask_bool[y0:y1, x0:x1], roi)
     return frame_rgb
 
 
@@ -97,7 +104,7 @@ def pixelate(frame_rgb: np.ndarray, mask_bool: np.ndarray, strength: float) -> n
     rh, rw = roi.shape[:2]
     small = cv2.resize(roi, (max(1, rw // block), max(1, rh // block)), interpolation=cv2.INTER_AREA)
     changed = cv2.resize(small, (rw, rh), interpolation=cv2.INTER_NEAREST)
-    np.copyto(roi, changed, where=mask_bool[y0:y1, x0:x1, None])
+    _copy_where(changed, mask_bool[y0:y1, x0:x1], roi)
     return frame_rgb
 
 
@@ -105,7 +112,10 @@ def solid(
     frame_rgb: np.ndarray, mask_bool: np.ndarray, strength: float, *, color: tuple[int, int, int] = (0, 0, 0)
 ) -> np.ndarray:
     """Fill the mask with ``color`` (``strength`` is not used: a fill hides completely)."""
-    frame_rgb[mask_bool] = color
+    bb = mask_box(mask_bool)
+    if bb is not None:
+        x0, y0, x1, y1 = bb
+        frame_rgb[y0:y1, x0:x1][mask_bool[y0:y1, x0:x1]] = color
     return frame_rgb
 
 
@@ -123,7 +133,7 @@ def outline(
 def dim(frame_rgb: np.ndarray, mask_bool: np.ndarray, strength: float) -> np.ndarray:
     """Darken everything *outside* the mask (by up to 85% at ``strength`` 1); an empty mask dims the whole frame."""
     dimmed = cv2.convertScaleAbs(frame_rgb, alpha=1.0 - 0.85 * strength)
-    np.copyto(dimmed, frame_rgb, where=mask_bool[..., None])
+    _copy_where(frame_rgb, mask_bool, dimmed)
     return dimmed
 
 
@@ -211,10 +221,11 @@ def apply_effect(
     out = np.array(frame, dtype=np.uint8, copy=True)
     if out.ndim != 3 or out.shape[2] != 3:
         raise AnnotatorError("frame must be (H, W, 3) RGB", given=getattr(frame, "shape", None))
-    region = union(masks, out.shape[:2]).view()  # may be the caller's own mask: the effect gets a read-only view
+    items = mask_list(masks, out.shape[:2])
+    region = union(items, out.shape[:2]).view()  # may be the caller's own mask: the effect gets a read-only view
     soft: SoftRegion | None = None
     if dilate or feather:
-        soft = soft_region(region, dilate=dilate, feather=feather)
+        soft = soft_region(items, dilate=dilate, feather=feather)
         region = soft.support(out.shape[:2])
     region.flags.writeable = False
     base_box = None
