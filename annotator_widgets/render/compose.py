@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AnnotatorError, PromptError
-from ..types import color_for
+from ..types import ObjectInfo, color_for
 from .effects import EffectFn, _check_options, apply_effect, effect_function
 from .layers import Trails
 from .overlay import Renderer
@@ -64,6 +64,20 @@ class FrameComposer:
         BackendError: Unknown effect.
         PromptError: Strength outside 0..1, negative dilate/feather/trails, an unknown object, a wrong option.
     """
+
+    project: Any
+    fn: EffectFn | None
+    effect_name: str
+    strength: float
+    dilate: int
+    feather: int
+    options: dict[str, Any]
+    renderer: Renderer
+    info: dict[int, ObjectInfo]
+    chosen: set[int]
+    trails: Trails | None
+    label_renderer: Renderer | None
+    captions: Captions | None
 
     def __init__(
         self,

@@ -209,7 +209,8 @@ def apply_effect(
 
     Raises:
         BackendError: Unknown effect name (the known ones are listed).
-        PromptError: ``strength`` outside 0..1, a negative ``dilate``/``feather``, or an option the effect does not take.
+        PromptError: ``strength`` outside 0..1, a negative ``dilate``/``feather``, or an option the effect
+            does not take.
         AnnotatorError: A mask's size differs from the frame's, or the effect returned a different shape.
     """
     fn = effect_function(effect)

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -128,7 +129,7 @@ class Trails:
         for oid, trail in lines:
             color = tuple(int(c) for c in colors.get(oid, (255, 255, 255)))
             newest = trail[-1][0]
-            for (_, ax, ay), (f, bx, by) in zip(trail[:-1], trail[1:], strict=True):
+            for (_, ax, ay), (f, bx, by) in itertools.pairwise(trail):
                 a = (round(ax) - x0, round(ay) - y0)
                 b = (round(bx) - x0, round(by) - y0)
                 cv2.line(ink, a, b, color, thickness, cv2.LINE_AA)

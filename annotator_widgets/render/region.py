@@ -16,8 +16,8 @@ Example:
     >>> from annotator_widgets.render.region import soft_region
     >>> mask = np.zeros((20, 20), bool); mask[8:12, 8:12] = True
     >>> region = soft_region(mask, dilate=2, feather=3)
-    >>> region.box, float(region.alpha_at(10, 10)), float(region.alpha_at(10, 14)), round(float(region.alpha_at(10, 15)), 2)
-    ((3, 3, 17, 17), 1.0, 0.75, 0.5)
+    >>> region.box, [round(region.alpha_at(10, x), 2) for x in (10, 13, 14, 15, 17)]
+    ((3, 3, 17, 17), [1.0, 1.0, 0.75, 0.5, 0.0])
     >>> float(region.alpha_at(0, 0))
     0.0
 """
@@ -54,8 +54,10 @@ def select_objects(objects: Iterable[ObjectInfo] | Mapping[int, ObjectInfo], whi
     Example:
         >>> from annotator_widgets.types import ObjectInfo
         >>> objs = [ObjectInfo(1, "ann", "person"), ObjectInfo(2, "bob", "person"), ObjectInfo(3, "", "car")]
-        >>> sorted(select_objects(objs, "person")), sorted(select_objects(objs, [3, "ann"])), sorted(select_objects(objs))
-        ([1, 2], [1, 3], [1, 2, 3])
+        >>> sorted(select_objects(objs, "person")), sorted(select_objects(objs, [3, "ann"]))
+        ([1, 2], [1, 3])
+        >>> sorted(select_objects(objs))
+        [1, 2, 3]
     """
     info = dict(objects) if isinstance(objects, Mapping) else {o.obj_id: o for o in objects}
     if which is None or (isinstance(which, str) and which.lower() == "all"):
@@ -75,7 +77,9 @@ def select_objects(objects: Iterable[ObjectInfo] | Mapping[int, ObjectInfo], whi
         key = item.strip().lower()
         found = {oid for oid, o in info.items() if key in (o.category.lower(), o.name.lower())}
         if not found:
-            names = sorted({o.category for o in info.values() if o.category} | {o.name for o in info.values() if o.name})
+            names = sorted(
+                {o.category for o in info.values() if o.category} | {o.name for o in info.values() if o.name}
+            )
             raise PromptError(
                 f"no object of category or name {item!r}",
                 given=item,

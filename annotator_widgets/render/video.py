@@ -42,6 +42,14 @@ class RenderCancelled(AnnotatorError):
     """A render was cancelled; no file was left under the output's name."""
 
 
+def _rate(fps: float) -> Fraction:
+    """The exact frame rate: NTSC rates (29.97 = 30000/1001, 23.976, 59.94) snapped to their fraction."""
+    ntsc = Fraction(round(fps * 1.001) * 1000, 1001)
+    if not float(fps).is_integer() and abs(float(ntsc) - fps) < 0.005:
+        return ntsc
+    return Fraction(fps).limit_denominator(1001)
+
+
 class _Writer:
     """MP4 writer: H.264 through PyAV when it is available (plays in browsers), else OpenCV's mp4v."""
 
@@ -55,7 +63,7 @@ class _Writer:
                 import av
 
                 container: Any = av.open(str(path), mode="w")  # Any: PyAV's stubs type a stream as a union
-                stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+                stream = container.add_stream("libx264", rate=_rate(fps))
                 stream.width, stream.height = w - w % 2, h - h % 2
                 stream.pix_fmt = "yuv420p"
                 stream.options = {"crf": "20", "preset": "veryfast"}
