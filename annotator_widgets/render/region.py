@@ -111,18 +111,26 @@ class SoftRegion:
         box: ``(x0, y0, x1, y1)``, end excluded, of every pixel with alpha > 0 (None when no mask pixel).
         alpha: ``float32`` alpha on the box (1 inside the grown masks, 0..1 across the feather); None when empty.
         hard: True when alpha holds only 0 and 1 (no feathering).
+        parts: The boxes of the single masks, inside ``box`` (work is done on these, not the whole box).
     """
 
     box: tuple[int, int, int, int] | None
     alpha: np.ndarray | None
     hard: bool
+    parts: tuple[tuple[int, int, int, int], ...] = ()
+
+    def boxes(self) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+        """``(box, alpha on that box)`` for each part (views of :attr:`alpha`)."""
+        if self.box is None or self.alpha is None:
+            return []
+        ux0, uy0 = self.box[:2]
+        return [(b, self.alpha[b[1] - uy0 : b[3] - uy0, b[0] - ux0 : b[2] - ux0]) for b in self.parts or (self.box,)]
 
     def support(self, shape: tuple[int, int]) -> np.ndarray:
         """A full-frame ``shape`` bool mask of the pixels with alpha > 0."""
         out = np.zeros(shape, bool)
-        if self.box is not None and self.alpha is not None:
-            x0, y0, x1, y1 = self.box
-            out[y0:y1, x0:x1] = self.alpha > 0
+        for (x0, y0, x1, y1), alpha in self.boxes():
+            out[y0:y1, x0:x1] |= alpha > 0
         return out
 
     def alpha_at(self, y: int, x: int) -> float:
@@ -178,7 +186,7 @@ def soft_region(masks: np.ndarray | Sequence[np.ndarray], *, dilate: int = 0, fe
     for (x0, y0, x1, y1), alpha in parts:
         view = merged[y0 - uy0 : y1 - uy0, x0 - ux0 : x1 - ux0]
         np.maximum(view, alpha, out=view)
-    return SoftRegion((ux0, uy0, ux1, uy1), merged, feather == 0)
+    return SoftRegion((ux0, uy0, ux1, uy1), merged, feather == 0, tuple(b for b, _ in parts))
 
 
 def blend_soft(effected: np.ndarray, base_box: np.ndarray, region: SoftRegion) -> np.ndarray:
@@ -195,8 +203,14 @@ def blend_soft(effected: np.ndarray, base_box: np.ndarray, region: SoftRegion) -
     """
     if region.box is None or region.alpha is None or region.hard:
         return effected
-    x0, y0, x1, y1 = region.box
-    weight = np.where(region.alpha > 0, region.alpha, np.float32(1.0))  # alpha 0: the effect's own pixels stand
-    roi = effected[y0:y1, x0:x1]
-    roi[:] = cv2.blendLinear(np.ascontiguousarray(roi), np.ascontiguousarray(base_box), weight, 1.0 - weight)
+    ux0, uy0, ux1, uy1 = region.box
+    boxes = region.boxes()
+    # parts may overlap: each reads the effect's pixels from before any blending, so a pixel blended twice is the same
+    source = effected[uy0:uy1, ux0:ux1].copy() if len(boxes) > 1 else effected[uy0:uy1, ux0:ux1]
+    for (x0, y0, x1, y1), alpha in boxes:
+        weight = np.where(alpha > 0, alpha, np.float32(1.0))  # alpha 0: the effect's own pixels stand
+        rows, cols = slice(y0 - uy0, y1 - uy0), slice(x0 - ux0, x1 - ux0)
+        effected[y0:y1, x0:x1] = cv2.blendLinear(
+            np.ascontiguousarray(source[rows, cols]), np.ascontiguousarray(base_box[rows, cols]), weight, 1.0 - weight
+        )
     return effected

@@ -42,6 +42,10 @@ class RenderCancelled(AnnotatorError):
     """A render was cancelled; no file was left under the output's name."""
 
 
+#: x264 settings: CRF 20 looks like the source; "superfast" encodes 720p faster than real time on 2 cores
+_X264 = {"crf": "20", "preset": "superfast"}
+
+
 def _rate(fps: float) -> Fraction:
     """The exact frame rate: NTSC rates (29.97 = 30000/1001, 23.976, 59.94) snapped to their fraction."""
     ntsc = Fraction(round(fps * 1.001) * 1000, 1001)
@@ -66,7 +70,7 @@ class _Writer:
                 stream = container.add_stream("libx264", rate=_rate(fps))
                 stream.width, stream.height = w - w % 2, h - h % 2
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": "20", "preset": "veryfast"}
+                stream.options = dict(_X264)
                 self._av = (container, stream, av)
             except Exception as exc:
                 if codec == "h264":
@@ -80,9 +84,9 @@ class _Writer:
     def write(self, rgb: np.ndarray) -> None:
         if self._av is not None:
             container, stream, av = self._av
-            frame = av.VideoFrame.from_ndarray(
-                np.ascontiguousarray(rgb[: stream.height, : stream.width]), format="rgb24"
-            )
+            # OpenCV's RGB -> I420 (BT.601, video range, as swscale's default) is ~5x faster than PyAV's reformat
+            yuv = cv2.cvtColor(np.ascontiguousarray(rgb[: stream.height, : stream.width]), cv2.COLOR_RGB2YUV_I420)
+            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             for packet in stream.encode(frame):
                 container.mux(packet)
         else:
