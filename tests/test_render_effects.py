@@ -110,7 +110,7 @@ def test_objects_are_chosen_by_id_all_category_or_name():
         ObjectInfo(3, "", "car"),
         ObjectInfo(4, "ghost", "person", hidden=True),
     ]
-    assert select_objects(objs, "all") == {1, 2, 3} == select_objects(objs, None)
+    assert select_objects(objs, "all") == {1, 2, 3, 4} == select_objects(objs, None)  # hidden ones are blurred too
     assert select_objects(objs, "person") == {1, 2, 4}
     assert select_objects(objs, 3) == {3} == select_objects(objs, [np.int64(3)])
     assert select_objects(objs, ["bob", 3]) == {2, 3}

@@ -45,7 +45,8 @@ def select_objects(objects: Iterable[ObjectInfo] | Mapping[int, ObjectInfo], whi
 
     Args:
         objects: The project's objects (``project.objects()``).
-        which: ``"all"`` or None (every object that is not hidden), an object id, a category or object
+        which: ``"all"`` or None (every object, hidden ones too: hiding is for display, and a privacy
+            effect must not skip a face because it was hidden in the widget), an object id, a category or object
             name (every object of that category, or so named; case-insensitive), or a list mixing these.
 
     Raises:
@@ -61,7 +62,7 @@ def select_objects(objects: Iterable[ObjectInfo] | Mapping[int, ObjectInfo], whi
     """
     info = dict(objects) if isinstance(objects, Mapping) else {o.obj_id: o for o in objects}
     if which is None or (isinstance(which, str) and which.lower() == "all"):
-        return {oid for oid, o in info.items() if not o.hidden}
+        return set(info)
     items: Iterable[str | int] = (which,) if isinstance(which, str | int) else which
     chosen: set[int] = set()
     for item in items:

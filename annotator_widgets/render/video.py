@@ -209,7 +209,8 @@ def render_video(
             the chosen objects instead of drawing overlays.
         strength: Effect strength 0..1.
         effect_options: The effect's keyword options, e.g. ``{"color": (255, 255, 255)}`` for ``solid``.
-        objects: Objects to draw or anonymise: ``"all"`` (every visible one), ids, a category or name, or a list.
+        objects: Objects to draw or anonymise: ``"all"`` (every one; overlays skip hidden ones), ids, a category
+            or name, or a list.
         obj_ids: Older spelling of ``objects`` as a list of ids (used when given).
         dilate: Grow the chosen masks by this many pixels before the effect.
         feather: Soft effect edge over this many pixels beyond that.
