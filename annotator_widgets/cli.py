@@ -7,6 +7,7 @@ Commands::
     annotator-widgets annotate VIDEO --project P.awp --prompts prompts.json [--segmenter NAME] [--propagate both]
     annotator-widgets export P.awp --format NAME --out PATH
     annotator-widgets render P.awp --out out.mp4 [--video VIDEO] [--effect NAME --strength 0.6]
+                      [--objects all|IDS|CATEGORY] [--dilate PX] [--feather PX] [--trails N]
     annotator-widgets parts [KIND] [--json]           # every registered part: name, origin, summary
 
 Every choice (``--segmenter``, ``--format``, ``--effect``) and its ``--help`` comes from the registry
@@ -160,10 +161,26 @@ def _cmd_render(args: argparse.Namespace) -> int:
             )
         print(
             render_video(
-                project, video, args.out, effect=args.effect, strength=args.strength, show_progress=not args.quiet
+                project,
+                video,
+                args.out,
+                effect=args.effect,
+                strength=args.strength,
+                objects=args.objects,
+                dilate=args.dilate,
+                feather=args.feather,
+                trails=args.trails,
+                show_progress=not args.quiet,
             )
         )
     return 0
+
+
+def _objects_arg(value: str) -> str | list[str | int]:
+    """``--objects``: ``all``, or comma-separated object ids and category or object names."""
+    if value.strip().lower() == "all":
+        return "all"
+    return [int(t) if t.strip().isdigit() else t.strip() for t in value.split(",") if t.strip()]
 
 
 def _cmd_parts(args: argparse.Namespace) -> int:
@@ -264,6 +281,16 @@ def _parser() -> argparse.ArgumentParser:
         help=f"anonymise the objects instead of drawing them; one of {_choices('effect')}",
     )
     r.add_argument("--strength", "--intensity", type=float, default=0.6, help="effect strength 0..1")
+    r.add_argument(
+        "--objects",
+        type=_objects_arg,
+        default="all",
+        metavar="WHICH",
+        help="all (default), or comma-separated object ids and category or object names, e.g. person or 1,3",
+    )
+    r.add_argument("--dilate", type=int, default=0, metavar="PX", help="grow the masks by PX pixels (default 0)")
+    r.add_argument("--feather", type=int, default=0, metavar="PX", help="soft effect edge over PX pixels (default 0)")
+    r.add_argument("--trails", type=int, default=0, metavar="N", help="draw centroid trails over N frames (default 0)")
     r.set_defaults(func=_cmd_render)
     p = sub.add_parser("parts", help="list the registered models, formats and effects (with plugins)")
     p.add_argument(

@@ -206,6 +206,7 @@ def test_a_failed_render_leaves_no_video_under_the_final_name(tmp_path):
 
     fails_on_frame_three.n = 0  # type: ignore[attr-defined]
     with Project.create(tmp_path / "p.awp", video) as project, pytest.raises(RuntimeError, match="boom"):
+        project.put_mask(0, project.add_object().obj_id, _mask())
         render_video(project, video, tmp_path / "out.mp4", effect=fails_on_frame_three)
     assert sorted(p.name for p in tmp_path.iterdir() if "out" in p.name) == []
 

@@ -6,6 +6,11 @@
 * :mod:`.effects` - the privacy effects, one function each (``blur``, ``pixelate``, ``solid``,
   ``outline``, ``dim``), found by name in the registry (kind ``"effect"``), and
   :func:`apply_effect`; a new effect is one function plus one registration.
+* :mod:`.region` - which objects (ids, ``"all"``, a category) and their masks grown (``dilate``) and
+  softened (``feather``), computed on the masks' bounding box only.
+* :mod:`.layers` - optional layers: fading centroid :class:`Trails` (bounded memory).
+* :mod:`.compose` - :class:`FrameComposer`, one frame from stored masks only, and :func:`preview_frame`
+  (a widget slider's one-line call; no model is ever run).
 * :mod:`.video` - :func:`write_video` and :func:`render_video`, which streams a whole annotated
   (or anonymised) video to MP4 from the project, without holding more than one frame in memory.
 
@@ -27,17 +32,26 @@ Example:
 from __future__ import annotations
 
 from ._masks import MaskInput, MasksInput
+from .compose import FrameComposer, preview_frame
 from .effects import EffectFn, apply_effect
+from .layers import Trails
 from .overlay import POSE_CONNECTIONS, Renderer
-from .video import render_video, write_video
+from .region import select_objects, soft_region
+from .video import RenderCancelled, render_video, write_video
 
 __all__ = [
     "POSE_CONNECTIONS",
     "EffectFn",
+    "FrameComposer",
     "MaskInput",
     "MasksInput",
+    "RenderCancelled",
     "Renderer",
+    "Trails",
     "apply_effect",
+    "preview_frame",
     "render_video",
+    "select_objects",
+    "soft_region",
     "write_video",
 ]

@@ -10,7 +10,7 @@ from ..errors import AnnotatorError
 from ..rle import RLE
 from ..types import Annotation
 
-__all__ = ["MaskInput", "MasksInput", "as_mask", "mask_box", "union"]
+__all__ = ["MaskInput", "MasksInput", "as_mask", "mask_box", "mask_list", "union"]
 
 #: one mask: a ``(H, W)`` bool array, an :class:`~annotator_widgets.rle.RLE` or an :class:`Annotation`
 MaskInput = np.ndarray | RLE | Annotation
@@ -36,8 +36,8 @@ def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def union(masks: MasksInput, shape: tuple[int, int]) -> np.ndarray:
-    """The union of ``masks`` as one ``shape`` bool array (all False for None or no masks); treat it as read-only.
+def mask_list(masks: MasksInput, shape: tuple[int, int]) -> list[np.ndarray]:
+    """Every mask of ``masks`` as a ``shape`` bool array (decoded once); treat them as read-only.
 
     Raises:
         AnnotatorError: A mask's size differs from ``shape``.
@@ -50,10 +50,22 @@ def union(masks: MasksInput, shape: tuple[int, int]) -> np.ndarray:
         items = masks.values()
     else:
         items = masks
-    out: np.ndarray | None = None
+    out = []
     for m in items:
         mask = as_mask(m)
         if mask.shape != shape:
             raise AnnotatorError("mask and frame differ in size", given=(mask.shape, shape))
+        out.append(mask)
+    return out
+
+
+def union(masks: MasksInput, shape: tuple[int, int]) -> np.ndarray:
+    """The union of ``masks`` as one ``shape`` bool array (all False for None or no masks); treat it as read-only.
+
+    Raises:
+        AnnotatorError: A mask's size differs from ``shape``.
+    """
+    out: np.ndarray | None = None
+    for mask in mask_list(masks, shape):  # a bool array is used as it is (never copied)
         out = mask if out is None else out | mask  # one mask is used as it is, never copied
     return np.zeros(shape, bool) if out is None else out

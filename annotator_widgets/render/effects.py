@@ -44,7 +44,8 @@ import cv2
 import numpy as np
 
 from ..errors import AnnotatorError, PromptError
-from ._masks import MasksInput, mask_box, union
+from ._masks import MasksInput, mask_box, mask_list, union
+from .region import SoftRegion, blend_soft, check_growth, soft_region
 
 __all__ = ["EffectFn", "apply_effect", "blur", "dim", "effect_function", "outline", "pixelate", "solid"]
 
@@ -64,6 +65,13 @@ def _padded_box(mask: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int
     return max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad), side
 
 
+def _copy_where(src: np.ndarray, mask: np.ndarray, dst: np.ndarray) -> None:
+    """``dst[mask] = src[mask]`` in place (OpenCV's masked copy: ~50x faster than ``np.copyto(where=)``)."""
+    out = cv2.copyTo(src, mask.view(np.uint8), dst)
+    if out is not dst and not np.shares_memory(out, dst):  # OpenCV wrote a new array: copy the slow way
+        np.copyto(dst, src, where=mask[..., None])
+
+
 def blur(frame_rgb: np.ndarray, mask_bool: np.ndarray, strength: float) -> np.ndarray:
     """Gaussian blur inside the mask; the radius grows with ``strength`` and the region's size.
 
@@ -81,7 +89,7 @@ def blur(frame_rgb: np.ndarray, mask_bool: np.ndarray, strength: float) -> np.nd
     small = cv2.resize(roi, (max(1, rw // step), max(1, rh // step)), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, ((k // step) | 1, (k // step) | 1), 0)
     changed = cv2.resize(small, (rw, rh), interpolation=cv2.INTER_LINEAR)
-    np.copyto(roi, changed, where=mask_bool[y0:y1, x0:x1, None])
+    _copy_where(changed, mask_bool[y0:y1, x0:x1], roi)
     return frame_rgb
 
 
@@ -96,7 +104,7 @@ def pixelate(frame_rgb: np.ndarray, mask_bool: np.ndarray, strength: float) -> n
     rh, rw = roi.shape[:2]
     small = cv2.resize(roi, (max(1, rw // block), max(1, rh // block)), interpolation=cv2.INTER_AREA)
     changed = cv2.resize(small, (rw, rh), interpolation=cv2.INTER_NEAREST)
-    np.copyto(roi, changed, where=mask_bool[y0:y1, x0:x1, None])
+    _copy_where(changed, mask_bool[y0:y1, x0:x1], roi)
     return frame_rgb
 
 
@@ -104,7 +112,10 @@ def solid(
     frame_rgb: np.ndarray, mask_bool: np.ndarray, strength: float, *, color: tuple[int, int, int] = (0, 0, 0)
 ) -> np.ndarray:
     """Fill the mask with ``color`` (``strength`` is not used: a fill hides completely)."""
-    frame_rgb[mask_bool] = color
+    bb = mask_box(mask_bool)
+    if bb is not None:
+        x0, y0, x1, y1 = bb
+        frame_rgb[y0:y1, x0:x1][mask_bool[y0:y1, x0:x1]] = color
     return frame_rgb
 
 
@@ -122,7 +133,7 @@ def outline(
 def dim(frame_rgb: np.ndarray, mask_bool: np.ndarray, strength: float) -> np.ndarray:
     """Darken everything *outside* the mask (by up to 85% at ``strength`` 1); an empty mask dims the whole frame."""
     dimmed = cv2.convertScaleAbs(frame_rgb, alpha=1.0 - 0.85 * strength)
-    np.copyto(dimmed, frame_rgb, where=mask_bool[..., None])
+    _copy_where(frame_rgb, mask_bool, dimmed)
     return dimmed
 
 
@@ -178,9 +189,12 @@ def apply_effect(
     masks: MasksInput,
     effect: str | EffectFn = "blur",
     strength: float = 0.5,
+    *,
+    dilate: int = 0,
+    feather: int = 0,
     **options: Any,
 ) -> np.ndarray:
-    """Return a copy of ``frame`` with an effect applied to the union of ``masks``.
+    """Return a copy of ``frame`` with an effect applied to the union of ``masks``, grown and feathered.
 
     Args:
         frame: ``(H, W, 3)`` uint8 RGB; it is not changed.
@@ -188,11 +202,15 @@ def apply_effect(
         effect: A registered effect name (``registry.names("effect")``: ``blur``, ``pixelate``, ``solid``,
             ``outline``, ``dim`` and any plugin's or your own) or an effect function.
         strength: 0..1; what it scales is the effect's (blur radius, block size, dimming, line width).
+        dilate: Grow the masks by this many pixels first (full strength); see :mod:`.region`.
+        feather: Fade the effect out over this many pixels beyond that (a soft edge); ``dilate=0, feather=0``
+            is the masks themselves, hard-edged.
         **options: The effect's keyword options, e.g. ``color=(255, 0, 0)`` for ``solid`` and ``outline``.
 
     Raises:
         BackendError: Unknown effect name (the known ones are listed).
-        PromptError: ``strength`` outside 0..1, or an option the effect does not take.
+        PromptError: ``strength`` outside 0..1, a negative ``dilate``/``feather``, or an option the effect
+            does not take.
         AnnotatorError: A mask's size differs from the frame's, or the effect returned a different shape.
     """
     fn = effect_function(effect)
@@ -200,16 +218,37 @@ def apply_effect(
     if isinstance(strength, bool) or not 0.0 <= float(strength) <= 1.0:
         raise PromptError("strength must be in 0..1", given=strength)
     _check_options(fn, name, options)
+    dilate, feather = check_growth(dilate, feather)
     out = np.array(frame, dtype=np.uint8, copy=True)
     if out.ndim != 3 or out.shape[2] != 3:
         raise AnnotatorError("frame must be (H, W, 3) RGB", given=getattr(frame, "shape", None))
-    region = union(masks, out.shape[:2]).view()  # may be the caller's own mask: the effect gets a read-only view
+    items = mask_list(masks, out.shape[:2])
+    region = union(items, out.shape[:2]).view()  # may be the caller's own mask: the effect gets a read-only view
+    soft: SoftRegion | None = None
+    if dilate or feather:
+        soft = soft_region(items, dilate=dilate, feather=feather)
+        region = soft.support(out.shape[:2])
     region.flags.writeable = False
-    result = fn(out, region, float(strength), **options)
-    if not isinstance(result, np.ndarray) or result.shape != out.shape or result.dtype != np.uint8:
+    base_box = None
+    if soft is not None and not soft.hard and soft.box is not None:
+        # what the effect leaves outside its region, on the box only: the frame for most effects, dimmed for "dim"
+        x0, y0, x1, y1 = soft.box
+        nothing = np.zeros((y1 - y0, x1 - x0), bool)
+        nothing.flags.writeable = False
+        base_box = _checked(fn(out[y0:y1, x0:x1].copy(), nothing, float(strength), **options), (y1 - y0, x1 - x0), name)
+    result = _checked(fn(out, region, float(strength), **options), out.shape[:2], name)
+    if soft is not None and base_box is not None:
+        result = blend_soft(result, base_box, soft)
+    return result
+
+
+def _checked(result: Any, shape: tuple[int, int], name: str) -> np.ndarray:
+    """The effect's result, if it is a ``shape`` uint8 RGB frame."""
+    expected = (*shape, 3)
+    if not isinstance(result, np.ndarray) or result.shape != expected or result.dtype != np.uint8:
         raise AnnotatorError(
             f"the effect {name!r} returned something other than the frame",
             given=(type(result).__name__, getattr(result, "shape", None), getattr(result, "dtype", None)),
-            hint=f"return a {out.shape} uint8 RGB array",
+            hint=f"return a {expected} uint8 RGB array",
         )
     return result
