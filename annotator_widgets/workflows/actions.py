@@ -63,7 +63,7 @@ def _cancelled(cancel: Cancel) -> bool:
 
 
 def _check_idle(session: AnnotationSession) -> None:
-    if getattr(session, "busy", False):
+    if session.busy:
         raise SessionBusyError.running("a propagation is running")
 
 
@@ -223,18 +223,9 @@ def _store(project: Project, segments: list[ActionSegment], pairs: set[tuple[int
 
 
 def _update_action(project: Project, action_id: int, **changes: Any) -> int:
-    """Change fields of a stored segment; returns its id (a new one while the store lacks ``update_action``).
-
-    Until ``Project.update_action`` lands (store schema 2), the update is a remove + add inside
-    one transaction (atomic, one undo step), which gives the segment a new id.
-    """
-    if hasattr(project, "update_action"):
-        project.update_action(action_id, **changes)
-        return action_id
-    seg = dataclasses.replace(project.actions()[action_id], **changes)
-    with project.transaction(f"update action {action_id}"):
-        project.remove_action(action_id)
-        return project.add_action(seg)
+    """Change fields of a stored segment (one undo step, same id); returns its id."""
+    project.update_action(action_id, **changes)
+    return action_id
 
 
 def _box_of(project: Project, frame: int, obj_id: int | None) -> tuple[float, float, float, float] | None:
