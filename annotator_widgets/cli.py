@@ -8,6 +8,7 @@ Commands::
     annotator-widgets export P.awp --format NAME --out PATH
     annotator-widgets render P.awp --out out.mp4 [--video VIDEO] [--effect NAME --strength 0.6]
     annotator-widgets parts [KIND] [--json]           # every registered part: name, origin, summary
+    annotator-widgets batch "videos/*.mp4" --out DIR  # many videos, resumable, local or Ray (see cli_batch)
 
 Every choice (``--segmenter``, ``--format``, ``--effect``) and its ``--help`` comes from the registry
 (:mod:`annotator_widgets.registry`), so installed plugins appear there too; an unknown name exits with
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
+from .cli_batch import add_batch_parser
 from .errors import AnnotatorError
 
 __all__ = ["main", "run_demo"]
@@ -265,6 +267,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--strength", "--intensity", type=float, default=0.6, help="effect strength 0..1")
     r.set_defaults(func=_cmd_render)
+    add_batch_parser(sub, part_arg=_part_arg, choices=_choices)
     p = sub.add_parser("parts", help="list the registered models, formats and effects (with plugins)")
     p.add_argument(
         "kind",
