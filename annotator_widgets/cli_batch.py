@@ -139,7 +139,8 @@ class _Printer:
                 print(f"[{self.finished}/{self.total}] {text}", file=sys.stderr, flush=True)
         elif kind == "frame" and self.bar is not None:
             if self.frames is None:
-                self.frames = self.tqdm(total=event["total"], desc=event["video"], unit="frame", position=1, leave=False)
+                total, name = event["total"], event["video"]
+                self.frames = self.tqdm(total=total, desc=name, unit="frame", position=1, leave=False)
             self.frames.n = event["done"]
             self.frames.refresh()
 

@@ -61,9 +61,7 @@ def main() -> None:
     ray_per_min = overhead = None
     if not args.no_ray:
         t0 = time.perf_counter()
-        remote = run_batch(
-            videos, folder / "ray", settings, executor="ray", init_options={"num_cpus": args.ray_cpus}
-        )
+        remote = run_batch(videos, folder / "ray", settings, executor="ray", init_options={"num_cpus": args.ray_cpus})
         ray_s = time.perf_counter() - t0
         assert remote.ok, [r.error for r in remote.failed]
         actors = min(args.ray_cpus, len(videos))
