@@ -58,16 +58,22 @@ def main() -> None:
     local_s = time.perf_counter() - t0
     assert local.ok, [r.error for r in local.failed]
 
-    ray_per_min = overhead = None
+    ray_per_min = overhead = ray_error = None
     if not args.no_ray:
         t0 = time.perf_counter()
-        remote = run_batch(videos, folder / "ray", settings, executor="ray", init_options={"num_cpus": args.ray_cpus})
-        ray_s = time.perf_counter() - t0
-        assert remote.ok, [r.error for r in remote.failed]
-        actors = min(args.ray_cpus, len(videos))
-        inside = sum(r.seconds for r in remote.results)
-        ray_per_min = round(len(videos) / ray_s * 60, 2)
-        overhead = round((ray_s * actors - inside) / len(videos), 3)
+        try:
+            remote = run_batch(
+                videos, folder / "ray", settings, executor="ray", init_options={"num_cpus": args.ray_cpus}
+            )
+        except Exception as exc:  # noqa: BLE001 (Ray could not start, e.g. its agents time out on a loaded machine)
+            ray_error = f"{type(exc).__name__}: {exc}"
+        else:
+            ray_s = time.perf_counter() - t0
+            assert remote.ok, [r.error for r in remote.failed]
+            actors = min(args.ray_cpus, len(videos))
+            inside = sum(r.seconds for r in remote.results)
+            ray_per_min = round(len(videos) / ray_s * 60, 2)
+            overhead = round((ray_s * actors - inside) / len(videos), 3)
 
     # resume: cancel the first video after a third of its frames, then run again
     cancel = threading.Event()
@@ -87,6 +93,7 @@ def main() -> None:
                 "local_videos_per_min": round(len(videos) / local_s * 60, 2),
                 "ray_videos_per_min": ray_per_min,
                 "ray_overhead_s_per_video": overhead,
+                "ray_error": ray_error,
                 "resume_recomputed_frames": recomputed,
                 "resume_computed_frames": sum(r.frames_computed for r in resumed.results),
                 "clips": f"{args.videos} generated clips x {args.frames} frames at {args.size[0]}x{args.size[1]}, "
