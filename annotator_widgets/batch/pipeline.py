@@ -4,9 +4,9 @@
 its :meth:`~Settings.digest` goes into the manifest, so a changed setting redoes a video. :func:`run_video`
 opens (or creates) the video's project, runs every wanted step of :data:`STEPS` in order, and exports.
 
-Steps are a table, not an if-chain: each has a name, a ``wanted(settings)`` test and a ``run(ctx)``. A step
-whose work is stored in the project marks itself done there (``batch.step.<name>`` in the project's metadata,
-in the same transaction as its work where it can), so a resumed run skips it; propagation resumes frame by
+Steps are a table, not an if-chain: each has a name, a ``wanted(settings)`` test and a ``run(ctx)``. A finished
+step is marked done in the project (``batch.step.<name>`` in its metadata; the import marks itself in the same
+transaction as its work), so a resumed run skips it; propagation resumes frame by
 frame (:mod:`.propagation`). A new step (the text pipeline: ground on key frames, propagate, re-detect) is one
 function plus :func:`add_step`; its options go in ``Settings.options``.
 
@@ -288,6 +288,8 @@ def run_video(
                     continue
                 emit({"event": "step", "video": key, "step": step.name})
                 step.run(ctx)
+                if not step.resumable:
+                    _mark_done(session.project, step.name)
                 if ctx.cancel.is_set():
                     raise AnnotatorError("cancelled", given=key, hint="run the batch again to resume")
         result.status = "done"
