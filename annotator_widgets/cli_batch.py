@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -155,7 +156,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     settings = Settings(
         segmenter=args.segmenter,
-        prompts=args.prompts,
+        prompts=os.path.abspath(args.prompts) if args.prompts else None,  # workers may run elsewhere
         prompts_format=args.prompts_format,
         direction=args.propagate,
         track_people=args.track_people,

@@ -56,7 +56,8 @@ class BatchReport:
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files and glob patterns -> the sorted, de-duplicated list of files (a pattern matching nothing is an error).
+    """Files and glob patterns -> the sorted, de-duplicated list of absolute paths (a pattern matching nothing is
+    an error; Ray workers run in other folders, so paths are made absolute).
 
     A path that does not exist and has no wildcard is kept: it is reported as a failed video, not dropped.
     """
@@ -69,9 +70,9 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
             if not matches:
                 raise AnnotatorError("no video matches the pattern", given=text, hint="check the glob (quote it)")
             for m in matches:
-                found.setdefault(os.path.abspath(m), Path(m))
+                found.setdefault(os.path.abspath(m), Path(os.path.abspath(m)))
         else:
-            found.setdefault(os.path.abspath(text), Path(text))
+            found.setdefault(os.path.abspath(text), Path(os.path.abspath(text)))
     if not found:
         raise AnnotatorError("no videos given", given=list(inputs), hint="pass video files or glob patterns")
     return [found[k] for k in sorted(found)]
@@ -131,7 +132,7 @@ def run_batch(
     settings = settings or Settings()
     if executor not in EXECUTORS:
         raise AnnotatorError("unknown executor", given=executor, hint=f"use one of {', '.join(EXECUTORS)}")
-    out_dir = Path(out)
+    out_dir = Path(out).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
     emit = progress or (lambda event: None)
     cancel = cancel or threading.Event()
