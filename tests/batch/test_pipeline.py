@@ -27,6 +27,16 @@ def video(tmp_path_factory):
     return path, Settings(segmenter="classic", prompts=str(folder / "{stem}.json"), formats=("coco",))
 
 
+@pytest.fixture(scope="module")
+def reference(video, tmp_path_factory):
+    """An uninterrupted run: its folder."""
+    path, settings = video
+    out = tmp_path_factory.mktemp("ref")
+    ref = run_video(path, out, settings)
+    assert ref.status == "done" and ref.frames_computed == FRAMES - 1 and ref.frames_recomputed == 0
+    return out
+
+
 class _NoResume(ClassicSegmenter):
     """The classic segmenter as one that cannot restore its state (as SAM2 cannot)."""
 
@@ -53,24 +63,21 @@ def _interrupted(video, settings, out, stop_after, segmenter=None):
 
 
 @pytest.mark.parametrize("stop_after", [3, 13])  # in the forward pass, in the backward pass
-def test_resume_computes_only_missing_frames(video, tmp_path, stop_after):
+def test_resume_computes_only_missing_frames(video, reference, tmp_path, stop_after):
     path, settings = video
-    ref = run_video(path, tmp_path / "ref", settings)
-    assert ref.status == "done" and ref.frames_computed == FRAMES - 1
     first, second = _interrupted(path, settings, tmp_path / "cut", stop_after)
     assert first.status == "failed" and first.error.startswith("cancelled")
     assert second.status == "done" and second.frames_recomputed == 0
     assert first.frames_computed + second.frames_computed == FRAMES - 1
-    assert _masks(tmp_path / "cut" / "project.awp") == _masks(tmp_path / "ref" / "project.awp")
-    assert (tmp_path / "cut" / "coco.json").read_bytes() == (tmp_path / "ref" / "coco.json").read_bytes()
+    assert _masks(tmp_path / "cut" / "project.awp") == _masks(reference / "project.awp")
+    assert (tmp_path / "cut" / "coco.json").read_bytes() == (reference / "coco.json").read_bytes()
 
 
-def test_a_segmenter_that_cannot_resume_recomputes_and_says_so(video, tmp_path):
+def test_a_segmenter_that_cannot_resume_recomputes_and_says_so(video, reference, tmp_path):
     path, settings = video
-    run_video(path, tmp_path / "ref", settings)
     first, second = _interrupted(path, settings, tmp_path / "cut", 6, segmenter=_NoResume())
     assert second.status == "done" and second.frames_recomputed == first.frames_computed > 0
-    assert _masks(tmp_path / "cut" / "project.awp") == _masks(tmp_path / "ref" / "project.awp")
+    assert _masks(tmp_path / "cut" / "project.awp") == _masks(reference / "project.awp")
 
 
 def test_settings_digest_follows_settings_and_prompt_content(video, tmp_path):
