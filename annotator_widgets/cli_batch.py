@@ -65,7 +65,7 @@ def add_batch_parser(
     b = sub.add_parser(
         "batch",
         help="annotate many videos (resumable; locally or on Ray)",
-        description=__doc__.split("\n")[0],
+        description="Annotate many videos: one project and one set of exports each; a re-run resumes.",
         epilog="exit status: 0 all done, 1 some videos failed (see OUT/manifest.sqlite), 2 bad arguments",
     )
     b.add_argument("videos", nargs="+", metavar="VIDEO_OR_GLOB", help="video files or glob patterns (quote them)")

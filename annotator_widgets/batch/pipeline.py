@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -334,8 +334,3 @@ class Borrowed:
 
     def __getattr__(self, name: str) -> Any:  # optional extras such as resume_from
         return getattr(self._seg, name)
-
-
-def iter_steps(settings: Settings) -> Iterator[str]:
-    """The names of the steps these settings run, in order."""
-    return (s.name for s in STEPS if s.wanted(settings))
