@@ -9,6 +9,7 @@ Commands::
     annotator-widgets render P.awp --out out.mp4 [--video VIDEO] [--effect NAME --strength 0.6]
                       [--objects all|IDS|CATEGORY] [--dilate PX] [--feather PX] [--trails N]
     annotator-widgets parts [KIND] [--json]           # every registered part: name, origin, summary
+    annotator-widgets batch "videos/*.mp4" --out DIR  # many videos, resumable, local or Ray (see cli_batch)
 
 Every choice (``--segmenter``, ``--format``, ``--effect``) and its ``--help`` comes from the registry
 (:mod:`annotator_widgets.registry`), so installed plugins appear there too; an unknown name exits with
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
+from .cli_batch import add_batch_parser
 from .errors import AnnotatorError
 
 __all__ = ["main", "run_demo"]
@@ -292,6 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--feather", type=int, default=0, metavar="PX", help="soft effect edge over PX pixels (default 0)")
     r.add_argument("--trails", type=int, default=0, metavar="N", help="draw centroid trails over N frames (default 0)")
     r.set_defaults(func=_cmd_render)
+    add_batch_parser(sub, part_arg=_part_arg, choices=_choices)
     p = sub.add_parser("parts", help="list the registered models, formats and effects (with plugins)")
     p.add_argument(
         "kind",

@@ -267,6 +267,43 @@ class ClassicSegmenter:
                 self._remember(current, t)
             yield SegmenterFrame(t, {obj: ObjectMask(s.mask, s.score) for obj, s in current.items()})
 
+    def resume_from(self, frame: int, objects: dict[int, ObjectMask], reverse: bool = False) -> bool:
+        """Continue an interrupted propagation from results saved on ``frame`` without recomputing them.
+
+        Each object's stored mask becomes its tracked state on ``frame``, with the colour model of
+        the prompt its chain started from (the nearest prompt behind ``frame`` in the direction of
+        travel), exactly as an uninterrupted :meth:`propagate` would hold it there; the next
+        ``propagate(frame, reverse=reverse)`` then continues with the same results.
+
+        Returns:
+            False (changing nothing) where the state cannot be restored exactly: frames are tracked
+            below full size (the video's longer side exceeds ``work_side``) or an object has no
+            prompt behind ``frame``.
+        """
+        video = self._require_video()
+        frame = check_frame(frame, len(video), what="resume frame")
+        tracker = _Tracker(self, video)
+        if tracker.scale < 1:
+            return False
+        step = -1 if reverse else 1
+        with self._lock:
+            states = {}
+            for obj, om in objects.items():
+                anchors = self._anchors.get(obj, {})
+                behind = [f for f in anchors if (f - frame) * step <= 0]
+                if not behind:
+                    return False
+                a = max(behind, key=lambda f: f * step)
+                if a == frame:
+                    continue  # the prompt itself re-anchors the object
+                anchor = anchors[a].state
+                colours = tracker._colours(a, tracker._to_work(anchor.mask))
+                mask = np.array(om.mask, dtype=bool)
+                mask.flags.writeable = False
+                states[obj] = _State(frame, mask, float(om.score or 0.0), a, anchor.serial, None, colours)
+            self._tracks.update(states)
+        return True
+
     # -- internals -------------------------------------------------------------------------------
     def _require_video(self) -> VideoSource:
         if self._video is None:
