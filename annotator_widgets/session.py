@@ -50,6 +50,7 @@ from .project import Project
 from .rle import RLE
 from .types import Annotation, Box, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
 from .video import VideoSource, open_video
+from .view import FrameView, ObjectTimeline, frame_view, timeline
 
 __all__ = ["AnnotationSession", "FrameResult", "Progress"]
 
@@ -287,6 +288,22 @@ class AnnotationSession:
     def objects(self) -> list[ObjectInfo]:
         """The project's objects."""
         return self.project.objects()
+
+    def object(self, obj_id: int) -> ObjectInfo:
+        """The object with this id; :class:`~annotator_widgets.errors.ProjectError` names the known ids if none."""
+        return self.project.object(obj_id)
+
+    def update_object(self, obj_id: int, **changes: Any) -> ObjectInfo:
+        """Change an object's ``name``, ``category``, ``color`` (``(r, g, b)``) or ``hidden``: one undo step.
+
+        Returns:
+            The changed object.
+
+        Raises:
+            ProjectError: No such object, or an unknown field.
+            PromptError: A colour that is not three values 0..255.
+        """
+        return self.project.update_object(obj_id, **changes)
 
     def _object_for(self, obj_id: int | None) -> ObjectInfo:
         if obj_id is None:
@@ -687,24 +704,6 @@ class AnnotationSession:
         """True when :meth:`redo` has a step to re-apply."""
         return self.project.can_redo
 
-    # ------------------------------------------------------------------ people
-    def track_people(self, **kwargs: Any) -> dict[int, ObjectInfo]:
-        """Track every person with MediaPipe pose and store each as a ``person`` object with its poses.
-
-        Keyword arguments go to :func:`annotator_widgets.track_people` (``num_poses``, ``model``,
-        ``select``, thresholds...). Returns ``{track id: object}``; see :mod:`annotator_widgets.people`.
-        """
-        from .people import track_and_store
-
-        return track_and_store(self, **kwargs)
-
-    def seed_region(self, frame: int, region: Box | Sequence[float], **kwargs: Any) -> list[ObjectInfo]:
-        """Make every person whose box meets ``region`` on ``frame`` an object prompted from its
-        landmarks, and propagate them all together; see :func:`annotator_widgets.people.seed_region`."""
-        from .people import seed_region
-
-        return seed_region(self, frame, self._box(region), **kwargs)
-
     # ------------------------------------------------------------------ reading
     def masks(self, frame: int) -> dict[int, np.ndarray]:
         """Stored masks on one frame: ``{obj_id: (H, W) bool}``."""
@@ -717,6 +716,23 @@ class AnnotationSession:
     def prompts(self, frame: int | None = None) -> list[Prompt]:
         """Stored prompts, optionally of one frame."""
         return self.project.prompts(frame=frame)
+
+    def prompt_frames(self, obj_id: int | None = None) -> list[int]:
+        """Sorted frames holding a prompt (of one object, or any)."""
+        return self.project.prompt_frames(obj_id)
+
+    def view(self, frame: int, *, low_score: float = 0.5) -> FrameView:
+        """Everything stored on one frame, as one immutable :class:`~annotator_widgets.view.FrameView`.
+
+        Args:
+            frame: The frame.
+            low_score: Masks scoring below it are listed as low-confidence (``view.low``).
+        """
+        return frame_view(self.project, self._check_frame(frame), low_score=low_score)
+
+    def timeline(self) -> list[ObjectTimeline]:
+        """Per object: its info, per-frame mask scores, prompted frames and pose frames (nothing decoded)."""
+        return timeline(self.project)
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
@@ -732,7 +748,7 @@ class AnnotationSession:
     def __enter__(self) -> AnnotationSession:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __repr__(self) -> str:
