@@ -11,6 +11,7 @@ __all__ = ["BUILTIN"]
 
 _B = "annotator_widgets.backends."
 _X = "annotator_widgets.export."
+_T = "annotator_widgets.widgets.tools."
 
 #: (kind, name, target, summary, aliases)
 BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
@@ -36,4 +37,8 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     # export formats
     ("exporter", "coco", _X + "coco:FORMAT", "COCO instance segmentation JSON (RLE masks, track ids)", ()),
     ("exporter", "png", _X + "png:FORMAT", "one label PNG per frame, pixel value = object id", ()),
+    # tools of the annotator widget (the first one is the base tool)
+    ("tool", "points", _T + "points:PointsTool", "clicks add points, drags add boxes; +/- labels; clear", ()),
+    ("tool", "person", _T + "person:PersonTool", "track people; a click selects or tracks a person", ()),
+    ("tool", "region", _T + "region:RegionTool", "a drag seeds the people in a region and propagates", ()),
 ]
