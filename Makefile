@@ -10,10 +10,14 @@ PIP := $(BIN)/python -m pip
 TORCH_SPEC ?= torch torchvision
 STAMP := $(VENV)/.installed
 MODELS_STAMP := $(VENV)/.models
+# independent dataset readers for the export tests, in their own virtualenv: datumaro needs
+# opencv-python-headless<5, which would overwrite this project's opencv-contrib-python 5.x
+READERS := $(VENV)-readers
+READERS_STAMP := $(READERS)/.installed
 PORT ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: help install models chromium test test-fast lint format demo demo-headless bench notebooks clean
+.PHONY: help install models readers chromium test test-fast lint format demo demo-headless bench notebooks clean
 
 help:
 	@echo "make demo           JupyterLab on notebooks/01_quickstart.ipynb (installs everything first)"
@@ -24,24 +28,39 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml Makefile
+$(STAMP): $(BIN)/python pyproject.toml Makefile tests/plugins/aw-demo-plugin/pyproject.toml $(wildcard tests/plugins/aw-demo-plugin/aw_demo_plugin/*.py)
 	$(PIP) install --upgrade "pip>=25.1" setuptools wheel
 	$(PIP) install $(TORCH_SPEC)
 	# sam2 ships as an sdist whose build imports torch: build it against the torch installed above
 	SAM2_BUILD_CUDA=$${SAM2_BUILD_CUDA:-0} $(PIP) install --no-build-isolation "sam2>=1.1.0"
 	$(PIP) install -e ".[all]" --group dev
+	# a third-party package in miniature (a segmenter and an effect through entry points; tests/test_plugin.py)
+	$(PIP) install ./tests/plugins/aw-demo-plugin
 	$(BIN)/python -c "import cv2, torch, sam2, transformers, mediapipe, supervision, ipycanvas; print('imports ok, cv2', cv2.__version__)"
 	$(PIP) check
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# default models that need no download from a model hub (MediaPipe's full pose model, built from a PyPI wheel)
+# default models that need no download from a model hub (MediaPipe's pose, face and hand models, built from a PyPI
+# wheel), and the ultralytics wheel whose two photos show hands (the hand tests' media; downloaded, never installed)
 $(MODELS_STAMP): $(STAMP)
 	$(BIN)/python -m annotator_widgets.checkpoints fetch pose_landmarker_full pose_landmarker_full_wheel
+	$(BIN)/python -m annotator_widgets.checkpoints fetch blaze_face_short_range face_detector_short_range_wheel
+	$(BIN)/python -m annotator_widgets.checkpoints fetch hand_landmarker hand_landmarker_full_wheel
+	$(BIN)/python -m tests.support.hand_photos
 	touch $(MODELS_STAMP)
 
 models: $(MODELS_STAMP)
+
+$(READERS_STAMP):
+	$(PYTHON) -m venv $(READERS)
+	$(READERS)/bin/python -m pip install --upgrade "pip>=25.1"
+	$(READERS)/bin/python -m pip install "datumaro>=1.13" "pycocotools>=2.0.8"
+	$(READERS)/bin/python -c "import datumaro, pycocotools; print('readers ok, datumaro', datumaro.__version__)"
+	touch $(READERS_STAMP)
+
+readers: $(READERS_STAMP)
 
 chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then \
@@ -51,10 +70,10 @@ chromium:
 	fi
 	@chromium --version
 
-test: install models chromium
+test: install models chromium readers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install readers
 	$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
 lint: install

@@ -297,7 +297,11 @@ def copy_into_cache(name: str, path: str | os.PathLike[str]) -> Path:
 
 
 # Modules that register their own checkpoints (light at import time: heavy imports stay inside functions).
-for _module in ("annotator_widgets.backends.pose_bundle",):
+for _module in (
+    "annotator_widgets.backends.pose_bundle",
+    "annotator_widgets.backends.face_bundle",
+    "annotator_widgets.backends.hand_bundle",
+):
     importlib.import_module(_module)
 
 

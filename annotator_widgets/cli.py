@@ -4,9 +4,14 @@ Commands::
 
     annotator-widgets demo --out out/                 # generated clip -> masks, MP4s, COCO, summary
     annotator-widgets info VIDEO
-    annotator-widgets annotate VIDEO --project P.awp --prompts prompts.json [--propagate both]
-    annotator-widgets export P.awp --format coco|png --out PATH
-    annotator-widgets render P.awp --out out.mp4 [--video VIDEO] [--effect blur --intensity 0.6]
+    annotator-widgets annotate VIDEO --project P.awp --prompts prompts.json [--segmenter NAME] [--propagate both]
+    annotator-widgets export P.awp --format NAME --out PATH
+    annotator-widgets render P.awp --out out.mp4 [--video VIDEO] [--effect NAME --strength 0.6]
+    annotator-widgets parts [KIND] [--json]           # every registered part: name, origin, summary
+
+Every choice (``--segmenter``, ``--format``, ``--effect``) and its ``--help`` comes from the registry
+(:mod:`annotator_widgets.registry`), so installed plugins appear there too; an unknown name exits with
+status 2 and lists the known ones. ``python -m annotator_widgets`` runs the same command.
 
 ``prompts.json`` is a list of ``{"frame": 0, "obj_id": 1, "points": [[x, y], ...],
 "labels": [1, ...], "box": [x0, y0, x1, y1], "name": "mug"}`` records (points or box).
@@ -19,11 +24,13 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import registry
 from .errors import AnnotatorError
 
 __all__ = ["main", "run_demo"]
@@ -78,7 +85,7 @@ def run_demo(
         save_coco(session, out_dir / "coco.json")
         pngs = save_masks_png(session, out_dir / "masks")
         render_video(session, video, out_dir / "annotated.mp4", show_progress=show_progress)
-        render_video(session, video, out_dir / "blurred.mp4", effect="blur", intensity=0.8, show_progress=show_progress)
+        render_video(session, video, out_dir / "blurred.mp4", effect="blur", strength=0.8, show_progress=show_progress)
         summary = {
             "segmenter": getattr(session.segmenter, "name", type(session.segmenter).__name__),
             "frames": len(video),
@@ -123,14 +130,21 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import save_coco, save_masks_png
     from .project import Project
 
+    fmt = registry.lookup("exporter", args.format)
+    if not callable(getattr(fmt, "save", None)):
+        raise AnnotatorError(
+            f"the exporter {args.format!r} has no save(project, out, **options)",
+            given=type(fmt).__name__,
+            hint="register an annotator_widgets.export.base.ExportFormat",
+        )
     with Project.open(args.project, readonly=True) as project:
-        if args.format == "coco":
-            print(save_coco(project, args.out))
-        else:
-            print(f"{len(save_masks_png(project, args.out))} PNGs in {args.out}")
+        paths = fmt.save(project, args.out)
+    if getattr(fmt, "target", "file") == "folder":
+        print(f"{len(paths)} files in {args.out}")
+    else:
+        print("\n".join(str(p) for p in paths))
     return 0
 
 
@@ -146,9 +160,34 @@ def _cmd_render(args: argparse.Namespace) -> int:
             )
         print(
             render_video(
-                project, video, args.out, effect=args.effect, intensity=args.intensity, show_progress=not args.quiet
+                project, video, args.out, effect=args.effect, strength=args.strength, show_progress=not args.quiet
             )
         )
+    return 0
+
+
+def _cmd_parts(args: argparse.Namespace) -> int:
+    kinds = [args.kind] if args.kind else list(registry.KINDS)
+    if args.json:
+        rows = [
+            {"kind": p.kind, "name": p.name, "origin": p.origin, "summary": p.summary, "aliases": list(p.aliases)}
+            for kind in kinds
+            for p in registry.parts(kind)
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    for kind in kinds:
+        found = registry.parts(kind)
+        if args.kind is None and not found:
+            continue
+        print(f"{kind}: {registry.KINDS[kind]}")
+        width = max((len(p.name) for p in found), default=0)
+        origin_width = max((len(p.origin) for p in found), default=0)
+        for p in found:
+            aliases = f" (also: {', '.join(p.aliases)})" if p.aliases else ""
+            print(f"  {p.name:<{width}}  {p.origin:<{origin_width}}  {p.summary}{aliases}")
+        if not found:
+            print("  (none registered)")
     return 0
 
 
@@ -158,14 +197,39 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _part_arg(kind: str, *, with_argument: bool = False) -> Callable[[str], str]:
+    """An argparse ``type`` that accepts a registered part's name (validated by :func:`registry.get`)."""
+
+    def check(value: str) -> str:
+        if not with_argument and ":" in value:
+            raise argparse.ArgumentTypeError(
+                f"a {kind} takes no ':argument' (given: {value!r}); use one of: {', '.join(registry.names(kind))}"
+            )
+        try:
+            registry.get(kind, value)
+        except AnnotatorError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+        return value
+
+    check.__name__ = kind  # argparse names the type in its messages
+    return check
+
+
+def _choices(kind: str) -> str:
+    """``--help`` text for a kind: every registered name with its summary (``%`` escaped for argparse)."""
+    return registry.describe(kind).replace("%", "%%")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="annotator-widgets", description=__doc__.split("\n")[0])
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="cmd", required=True)
+    segmenter = _part_arg("segmenter", with_argument=True)
+    segmenter_help = f"segmenter name or name:argument; one of {_choices('segmenter')} (default: %(default)s)"
     d = sub.add_parser("demo", help="run the headless pipeline on a generated clip")
     d.add_argument("--out", default="out")
-    d.add_argument("--segmenter", default="auto")
+    d.add_argument("--segmenter", default="auto", type=segmenter, metavar="NAME", help=segmenter_help)
     d.add_argument("--frames", type=int, default=90)
     d.set_defaults(func=_cmd_demo)
     i = sub.add_parser("info", help="print a video's frames, size and fps")
@@ -175,27 +239,57 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("video")
     a.add_argument("--project", required=True)
     a.add_argument("--prompts", help="JSON list of prompt records")
-    a.add_argument("--segmenter", default="auto")
+    a.add_argument("--segmenter", default="auto", type=segmenter, metavar="NAME", help=segmenter_help)
     a.add_argument("--propagate", choices=["forward", "backward", "both", "none"], default="both")
     a.set_defaults(func=_cmd_annotate)
-    e = sub.add_parser("export", help="export masks")
+    e = sub.add_parser("export", help="export the project in a dataset format")
     e.add_argument("project")
-    e.add_argument("--format", choices=["coco", "png"], default="coco")
-    e.add_argument("--out", required=True)
+    e.add_argument(
+        "--format",
+        default="coco",
+        type=_part_arg("exporter"),
+        metavar="NAME",
+        help=f"one of {_choices('exporter')} (default: %(default)s)",
+    )
+    e.add_argument("--out", required=True, help="a file or a folder, as the format writes")
     e.set_defaults(func=_cmd_export)
     r = sub.add_parser("render", help="render overlays or a privacy effect to MP4")
     r.add_argument("project")
     r.add_argument("--out", required=True)
     r.add_argument("--video")
-    r.add_argument("--effect", choices=["blur", "pixelate", "solid", "outline", "dim"])
-    r.add_argument("--intensity", type=float, default=0.6)
+    r.add_argument(
+        "--effect",
+        type=_part_arg("effect"),
+        metavar="NAME",
+        help=f"anonymise the objects instead of drawing them; one of {_choices('effect')}",
+    )
+    r.add_argument("--strength", "--intensity", type=float, default=0.6, help="effect strength 0..1")
     r.set_defaults(func=_cmd_render)
+    p = sub.add_parser("parts", help="list the registered models, formats and effects (with plugins)")
+    p.add_argument(
+        "kind",
+        nargs="?",
+        type=_kind,
+        metavar="KIND",
+        help="one kind of part: " + ", ".join(registry.KINDS),
+    )
+    p.add_argument("--json", action="store_true", help="print JSON records")
+    p.set_defaults(func=_cmd_parts)
     return parser
 
 
+def _kind(value: str) -> str:
+    if value not in registry.KINDS:
+        raise argparse.ArgumentTypeError(f"unknown kind of part {value!r}; use one of: {', '.join(registry.KINDS)}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``annotator-widgets`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``annotator-widgets`` command; returns the exit status (2 for bad arguments or names)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help (0) and on bad arguments (2, message on stderr)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return int(args.func(args))

@@ -11,6 +11,7 @@ __all__ = ["BUILTIN"]
 
 _B = "annotator_widgets.backends."
 _X = "annotator_widgets.export."
+_E = "annotator_widgets.render.effects:"
 _T = "annotator_widgets.widgets.tools."
 
 #: (kind, name, target, summary, aliases)
@@ -34,9 +35,40 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ),
     # pose
     ("pose", "mediapipe", _B + "pose:MediaPipePoseEstimator", "MediaPipe PoseLandmarker (offline full model)", ()),
+    ("hands", "mediapipe", _B + "hands:MediaPipeHandEstimator", "MediaPipe HandLandmarker (offline full model)", ()),
+    ("grounder", "mediapipe-face", _B + "faces:MediaPipeFaceDetector", "faces only: MediaPipe BlazeFace, offline", ()),
+    # scorers: text <-> image-region match scores (spec "name:<hub id or folder>")
+    ("scorer", "clip", _B + "scorers:ClipScorer", "CLIP softmax + no-match column (openai/clip-vit-base-patch32)", ()),
+    ("scorer", "siglip", _B + "scorers:SiglipScorer", "SigLIP sigmoid scores (google/siglip-base-patch16-224)", ()),
+    ("scorer", "siglip2", _B + "scorers:Siglip2Scorer", "SigLIP 2 sigmoid (google/siglip2-base-patch16-224)", ()),
+    # captioners: image region -> caption, or the answer to a question
+    ("captioner", "florence2", _B + "captioners_florence2:Florence2Captioner", "Florence-2 captions, no VQA", ()),
+    ("captioner", "blip", _B + "captioners_blip:BlipCaptioner", "BLIP captions + BLIP VQA answers", ()),
+    ("captioner", "blip2", _B + "captioners_blip:Blip2Captioner", "BLIP-2 captions and answers (blip2-opt-2.7b)", ()),
+    ("captioner", "smolvlm", _B + "captioners_chat:SmolVlmCaptioner", "SmolVLM-256M-Instruct chat", ()),
+    ("captioner", "qwen-vl", _B + "captioners_chat:QwenVlCaptioner", "Qwen2.5-VL / Qwen3-VL chat", ("qwen",)),
     # export formats
-    ("exporter", "coco", _X + "coco:FORMAT", "COCO instance segmentation JSON (RLE masks, track ids)", ()),
+    ("exporter", "coco", _X + "coco:FORMAT", "COCO JSON: RLE masks, keypoints, tracks, videos, actions", ()),
     ("exporter", "png", _X + "png:FORMAT", "one label PNG per frame, pixel value = object id", ()),
+    ("exporter", "yolo", _X + "yolo:DETECT", "YOLO detection, Ultralytics layout (track ids beside)", ()),
+    ("exporter", "yolo-seg", _X + "yolo:SEGMENT", "YOLO segmentation, exact polygons, holes bridged", ("yolo_seg",)),
+    ("exporter", "mot", _X + "mot:MOT", "MOT Challenge gt.txt boxes with track ids", ()),
+    ("exporter", "mots", _X + "mot:MOTS", "MOTS gt.txt: COCO RLE masks with track ids", ()),
+    ("exporter", "davis", _X + "davis:DAVIS", "DAVIS palette PNGs, pixel value = object id", ()),
+    ("exporter", "binary-png", _X + "davis:BINARY", "one 0/255 PNG per object and frame", ("binary_png",)),
+    ("exporter", "cvat", _X + "cvat:FORMAT", "CVAT for video 1.1 XML: a track per object", ()),
+    # importers
+    ("importer", "coco", _X + "coco_import:IMPORTER", "COCO JSON: RLE or polygon masks, track ids", ()),
+    ("importer", "davis", _X + "davis:IMPORTER", "indexed PNG masks (DAVIS or label PNGs)", ("png",)),
+    ("importer", "yolo", _X + "yolo_import:IMPORTER", "YOLO: polygons as masks, boxes as prompts", ("yolo-seg",)),
+    ("importer", "cvat", _X + "cvat_import:IMPORTER", "CVAT XML 1.1: polygons as masks", ()),
+    ("importer", "mot", _X + "mot_import:IMPORTER", "MOT boxes as box prompts, MOTS masks", ("mots",)),
+    # effects: effect(frame_rgb, mask_bool, strength, **options) -> frame_rgb (see annotator_widgets.render.effects)
+    ("effect", "blur", _E + "blur", "Gaussian blur inside the masks; strength scales the radius", ()),
+    ("effect", "pixelate", _E + "pixelate", "big pixels inside the masks; strength scales the block size", ("mosaic",)),
+    ("effect", "solid", _E + "solid", "fill the masks with one colour (option color=(r, g, b))", ()),
+    ("effect", "outline", _E + "outline", "only the masks' outlines (option color=(r, g, b))", ()),
+    ("effect", "dim", _E + "dim", "darken everything outside the masks; strength scales the darkening", ()),
     # tools of the annotator widget (the first one is the base tool)
     ("tool", "points", _T + "points:PointsTool", "clicks add points, drags add boxes; +/- labels; clear", ()),
     ("tool", "person", _T + "person:PersonTool", "track people; a click selects or tracks a person", ()),

@@ -40,7 +40,7 @@ from importlib import metadata
 from typing import Any
 
 from .backends import protocols
-from .errors import BackendError
+from .errors import AnnotatorError, BackendError
 
 __all__ = [
     "ENTRY_POINT_PREFIX",
@@ -51,6 +51,7 @@ __all__ = [
     "lookup",
     "names",
     "parts",
+    "refresh",
     "register",
     "resolve",
     "unregister",
@@ -109,22 +110,46 @@ class Part:
     origin: str = "runtime"
 
     def load(self) -> Any:
-        """The registered object, importing it if it was given as ``"module:attribute"``."""
+        """The registered object, importing it if it was given as ``"module:attribute"`` or an entry point.
+
+        Raises:
+            BackendError: The import failed (a broken plugin, a missing module or attribute); the message
+                names the part, where it comes from and the original error.
+        """
         target = self.target
-        if isinstance(target, metadata.EntryPoint):
-            return target.load()
-        if isinstance(target, str):
+        if not isinstance(target, metadata.EntryPoint | str):
+            return target
+        value = target.value if isinstance(target, metadata.EntryPoint) else target
+        try:
+            if isinstance(target, metadata.EntryPoint):
+                return target.load()
             module, _, attr = target.partition(":")
             obj: Any = importlib.import_module(module)
             for part in attr.split(".") if attr else []:
                 obj = getattr(obj, part)
             return obj
-        return target
+        except AnnotatorError:
+            raise
+        except Exception as exc:
+            where = "this package" if self.origin == "builtin" else repr(self.origin)
+            fix = (
+                "reinstall annotator_widgets"
+                if self.origin == "builtin"
+                else f"fix or reinstall {self.origin}, or uninstall it"
+                if self.origin != "runtime"
+                else "check the module:attribute string given to register()"
+            )
+            raise BackendError(
+                f"cannot load the {self.kind} {self.name!r} from {where}: {type(exc).__name__}: {exc}",
+                given=value,
+                hint=fix,
+            ) from exc
 
 
 _lock = threading.RLock()
 _parts: dict[str, dict[str, Part]] = {kind: {} for kind in KINDS}
 _aliases: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+_shadowed: dict[str, dict[str, list[Part]]] = {kind: {} for kind in KINDS}  # parts a replace=True hid
 _loaded = False
 
 
@@ -135,16 +160,38 @@ def _check_kind(kind: str) -> None:
 
 def _add(part: Part, *, replace: bool) -> Part:
     table = _parts[part.kind]
-    if part.name in table and not replace:
-        raise BackendError(
-            f"a {part.kind} named {part.name!r} is already registered",
-            given=f"{part.origin} vs {table[part.name].origin}",
-            hint="choose another name, or pass replace=True",
-        )
+    old = table.get(part.name)
+    if old is not None:
+        if not replace:
+            raise BackendError(
+                f"the {part.kind} {part.name!r} is already registered",
+                given=f"{part.origin} vs {old.origin}",
+                hint="choose another name, or pass replace=True",
+            )
+        _shadowed[part.kind].setdefault(part.name, []).append(old)
     table[part.name] = part
     for alias in part.aliases:
         _aliases[part.kind][alias] = part.name
     return part
+
+
+def _load_entry_points() -> None:
+    """Add every installed package's parts (entry points are read, nothing is imported)."""
+    for kind in KINDS:
+        for ep in metadata.entry_points(group=ENTRY_POINT_PREFIX + kind):
+            dist = getattr(getattr(ep, "dist", None), "name", None) or ep.value
+            name = ep.name.strip().lower()
+            if not name or ":" in name:
+                log.warning(
+                    "ignoring %s %r from %s: a part name must be non-empty and contain no ':'", kind, name, dist
+                )
+                continue
+            if name in _parts[kind]:
+                log.warning(
+                    "ignoring %s %r from %s: the name is taken by %s", kind, name, dist, _parts[kind][name].origin
+                )
+                continue
+            _add(Part(kind, name, ep, f"from {dist} ({ep.value})", (), dist), replace=False)
 
 
 def _ensure_loaded() -> None:
@@ -160,14 +207,26 @@ def _ensure_loaded() -> None:
         for kind, name, target, summary, aliases in BUILTIN:
             if name not in _parts[kind]:  # a runtime registration made before loading wins
                 _add(Part(kind, name, target, summary, tuple(aliases), "builtin"), replace=False)
-        for kind in KINDS:
-            for ep in metadata.entry_points(group=ENTRY_POINT_PREFIX + kind):
-                if ep.name.lower() in _parts[kind]:
-                    log.warning("ignoring %s %r from %s: the name is taken", kind, ep.name, ep.value)
-                    continue
-                dist = getattr(getattr(ep, "dist", None), "name", None) or ep.value
-                _add(Part(kind, ep.name.lower(), ep, f"from {dist}", (), dist), replace=False)
+        _load_entry_points()
         _loaded = True
+
+
+def refresh() -> None:
+    """Read the installed packages' entry points again (after ``pip install``-ing a plugin in a running kernel).
+
+    Parts from packages that are no longer installed go; built-in and runtime registrations stay.
+    """
+    global _loaded
+    with _lock:
+        if not _loaded:
+            _ensure_loaded()
+            return
+        importlib.invalidate_caches()
+        for kind in KINDS:
+            for name, part in list(_parts[kind].items()):
+                if part.origin not in ("builtin", "runtime"):
+                    unregister(kind, name)
+        _load_entry_points()
 
 
 def register(
@@ -200,12 +259,20 @@ def register(
 
 
 def unregister(kind: str, name: str) -> None:
-    """Remove a part (a test's or a user's); unknown names are ignored."""
+    """Remove a part (a test's or a user's); the part it replaced, if any, comes back. Unknown names are ignored."""
     _check_kind(kind)
+    key = name.strip().lower()
     with _lock:
-        part = _parts[kind].pop(name.lower(), None)
+        part = _parts[kind].pop(key, None)
         for alias in part.aliases if part else ():
-            _aliases[kind].pop(alias, None)
+            if _aliases[kind].get(alias) == key:
+                del _aliases[kind][alias]
+        hidden = _shadowed[kind].get(key)
+        if part is not None and hidden:
+            previous = hidden.pop()
+            _parts[kind][key] = previous
+            for alias in previous.aliases:
+                _aliases[kind][alias] = key
 
 
 def parts(kind: str) -> list[Part]:
@@ -247,10 +314,20 @@ def lookup(kind: str, spec: str) -> Any:
     return get(kind, spec).load()
 
 
+def _protocol_members(proto: type) -> list[str]:
+    """A protocol's public methods and attributes (annotated attributes such as ``name`` included)."""
+    members: set[str] = set()
+    for cls in proto.__mro__:
+        if cls.__module__ in ("typing", "builtins"):
+            continue
+        members.update(vars(cls), getattr(cls, "__annotations__", {}))
+    return sorted(m for m in members if not m.startswith("_"))
+
+
 def _check_instance(kind: str, obj: Any) -> Any:
     proto = PROTOCOLS.get(kind)
     if proto is not None and not isinstance(obj, proto):
-        wanted = [m for m in dir(proto) if not m.startswith("_") and not hasattr(obj, m)]
+        wanted = [m for m in _protocol_members(proto) if not hasattr(obj, m)]
         raise BackendError(
             f"object is not a {kind} ({proto.__name__})",
             given=type(obj).__name__,

@@ -107,5 +107,5 @@ print(f"mean IoU over {len(ious)} masks: {np.mean(ious):.3f}")
 # %%
 save_coco(session, OUT / "coco.json")
 render_video(session, video, OUT / "annotated.mp4")
-render_video(session, video, OUT / "blurred.mp4", effect="blur", intensity=0.8)
+render_video(session, video, OUT / "blurred.mp4", effect="blur", strength=0.8)
 sorted(p.name for p in OUT.iterdir())

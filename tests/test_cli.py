@@ -1,8 +1,10 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from annotator_widgets import Project, open_video
 from annotator_widgets.cli import main
@@ -74,3 +76,124 @@ def test_annotate_export_render_commands(tmp_path, capsys):
     capsys.readouterr()
     assert main(["info", str(tmp_path / "missing.mp4")]) == 2
     assert "video file not found" in capsys.readouterr().err
+
+
+def _tiny_project(tmp_path):
+    """A 6-frame video with one object masked on every frame (no segmenter needed)."""
+    from annotator_widgets.render import write_video
+
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 255, (6, 48, 64, 3), dtype=np.uint8)
+    video = open_video(write_video(tmp_path / "v.mp4", iter(frames), fps=10))
+    mask = np.zeros((48, 64), bool)
+    mask[10:30, 20:44] = True
+    path = tmp_path / "p.awp"
+    with Project.create(path, video) as project:
+        oid = project.add_object(name="box").obj_id
+        for f in range(6):
+            project.put_mask(f, oid, mask)
+    return path, video, mask
+
+
+def test_python_dash_m_runs_the_command():
+    proc = subprocess.run(
+        [sys.executable, "-m", "annotator_widgets", "parts", "exporter"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("exporter:")
+    assert any(line.split()[:2] == ["coco", "builtin"] for line in lines)
+    assert any(line.split()[:2] == ["png", "builtin"] for line in lines)
+
+
+def test_help_lists_every_registered_choice_with_its_summary(capsys):
+    from annotator_widgets import registry
+
+    assert main(["render", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for part in registry.parts("effect"):
+        assert f"{part.name}: {' '.join(part.summary.split())}" in text
+    assert main(["annotate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(name in text for name in registry.names("segmenter")) and "OpenCV GrabCut" in text
+    assert main(["export", "--help"]) == 0
+    assert "coco: COCO JSON: RLE masks" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("argv", "kind"),
+    [
+        (["annotate", "v.mp4", "--project", "p.awp", "--segmenter", "nope"], "segmenter"),
+        (["demo", "--segmenter", "nope:1"], "segmenter"),
+        (["export", "p.awp", "--format", "nope", "--out", "x"], "exporter"),
+        (["render", "p.awp", "--out", "x.mp4", "--effect", "nope"], "effect"),
+        (["render", "p.awp", "--out", "x.mp4", "--effect", "blur:3"], "effect"),
+    ],
+)
+def test_unknown_names_exit_2_and_list_the_known_ones(argv, kind, capsys):
+    from annotator_widgets import registry
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err or "blur:3" in err
+    assert all(name in err for name in registry.names(kind)), err
+
+
+def test_parts_lists_kinds_names_origins_and_rejects_unknown_kinds(capsys):
+    from annotator_widgets import registry
+
+    assert main(["parts", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    listed = {(r["kind"], r["name"]): r for r in rows}
+    for kind in registry.KINDS:
+        for part in registry.parts(kind):
+            assert listed[(kind, part.name)]["origin"] == part.origin
+    assert listed[("segmenter", "hf")]["aliases"] == ["transformers"]
+    assert listed[("effect", "blur")]["summary"].startswith("Gaussian blur")
+    assert main(["parts", "effect"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("effect: ") and "pixelate" in out and "(also: mosaic)" in out and "coco" not in out
+    assert main(["parts", "widgets"]) == 2
+    assert "unknown kind of part 'widgets'" in capsys.readouterr().err
+
+
+def test_export_and_render_use_parts_registered_at_run_time(tmp_path, capsys):
+    from annotator_widgets import registry
+    from annotator_widgets.export.base import ExportFormat
+
+    project, _video, _mask = _tiny_project(tmp_path)
+
+    def save_ids(p, out, **options):
+        out = Path(out)
+        out.write_text(json.dumps({f: sorted(p.annotations(f)) for f in p.mask_frames()}))
+        return [out]
+
+    def red(frame_rgb, mask_bool, strength):
+        frame_rgb[mask_bool] = (255, 0, 0)
+        return frame_rgb
+
+    registry.register("exporter", "ids", ExportFormat("ids", "object ids per frame", "file", save_ids, ".json"))
+    registry.register("effect", "red", red)
+    try:
+        assert main(["export", str(project), "--format", "ids", "--out", str(tmp_path / "ids.json")]) == 0
+        assert json.loads((tmp_path / "ids.json").read_text()) == {str(f): [1] for f in range(6)}
+        assert capsys.readouterr().out.strip() == str(tmp_path / "ids.json")
+        assert main(["-q", "render", str(project), "--out", str(tmp_path / "red.mp4"), "--effect", "red"]) == 0
+        frame = open_video(tmp_path / "red.mp4").frame(3).astype(int)
+        inside = frame[12:28, 22:42].reshape(-1, 3).mean(axis=0)
+        assert inside[0] > 200 and inside[1] < 60 and inside[2] < 60
+    finally:
+        registry.unregister("exporter", "ids")
+        registry.unregister("effect", "red")
+
+
+def test_export_png_writes_a_folder_and_strength_keeps_its_old_name(tmp_path, capsys):
+    project, video, mask = _tiny_project(tmp_path)
+    assert main(["export", str(project), "--format", "png", "--out", str(tmp_path / "masks")]) == 0
+    assert capsys.readouterr().out.strip() == f"6 files in {tmp_path / 'masks'}"
+    assert len(list((tmp_path / "masks").glob("*.png"))) == 6
+    out = tmp_path / "dim.mp4"
+    assert main(["-q", "render", str(project), "--out", str(out), "--effect", "dim", "--intensity", "1.0"]) == 0
+    dimmed = open_video(out).frame(2).astype(int)
+    original = video.frame(2).astype(int)
+    assert dimmed[~mask].mean() < 0.3 * original[~mask].mean()  # strength 1 (given as --intensity) dims by 85%

@@ -14,6 +14,9 @@ MODULES = [
     "annotator_widgets.project",
     "annotator_widgets.session",
     "annotator_widgets.render",
+    "annotator_widgets.render.overlay",
+    "annotator_widgets.render.effects",
+    "annotator_widgets.render.video",
     "annotator_widgets.export.coco",
     "annotator_widgets.export.base",
     "annotator_widgets.backends._optional",
@@ -30,6 +33,8 @@ MODULES = [
     "annotator_widgets.landmarks",
     "annotator_widgets.registry",
     "annotator_widgets.metrics",
+    "annotator_widgets.crops",
+    "annotator_widgets.hands",
     "annotator_widgets.widgets.shortcuts",
 ]
 

@@ -16,7 +16,8 @@ The builder downloads the wheel with pip *without installing it* (it pins
 numpy<2), caches it under ``<cache>/wheels``, checks every sha256 and zips the
 two models as ``pose_detector.tflite`` + ``pose_landmarks_detector.tflite``
 with fixed timestamps, order and attributes, so the bundle is byte-for-byte
-reproducible (:data:`BUNDLE_SHA256`).
+reproducible (:data:`BUNDLE_SHA256`). The generic pieces (wheel, members, metadata,
+zip) live in :mod:`._tflite_bundle`, shared with the face and hand bundles.
 
 Example:
     Build it through the checkpoint registry (what ``make test`` does)::
@@ -32,19 +33,19 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import struct
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 from ..checkpoints import Checkpoint, register
-from ..errors import CheckpointError
-from ._optional import require
+from ._tflite_bundle import (
+    MEDIAPIPE_WHEEL,
+    Member,
+    add_metadata,
+    cached_wheel,
+    image_model_metadata,
+    read_member,
+    write_bundle,
+)
 
 __all__ = [
     "BUILT_NAME",
@@ -53,6 +54,7 @@ __all__ = [
     "LANDMARKER_SHA256",
     "WHEEL_FILENAME",
     "WHEEL_SHA256",
+    "add_metadata",
     "build_pose_bundle",
     "cached_wheel",
     "landmark_metadata",
@@ -60,10 +62,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WHEEL_REQUIREMENT = "mediapipe==0.10.21"
-WHEEL_FILENAME = "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl"
+WHEEL_REQUIREMENT = MEDIAPIPE_WHEEL.requirement
+WHEEL_FILENAME = MEDIAPIPE_WHEEL.filename
 #: sha256 of the wheel as PyPI serves it.
-WHEEL_SHA256 = "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3"
+WHEEL_SHA256 = MEDIAPIPE_WHEEL.sha256
 DETECTOR_MEMBER = "mediapipe/modules/pose_detection/pose_detection.tflite"
 LANDMARKER_MEMBER = "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"
 #: sha256 of the two models inside the wheel (identical in 0.10.5-0.10.21).
@@ -72,11 +74,8 @@ LANDMARKER_SHA256 = "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd
 #: sha256 of the bundle this module builds (deterministic).
 BUNDLE_SHA256 = "37abfda1e7ef566cf72d3e7ed890fa69eff04a1b2dde0a752d17cce2bd2aeb39"
 
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-_ZIP_ALIGN = 64
-_TFLITE_IDENTIFIER = b"TFL3"
-_METADATA_IDENTIFIER = b"M001"
-_METADATA_FIELD = "TFLITE_METADATA"
+_DETECTOR = Member(DETECTOR_MEMBER, DETECTOR_SHA256, "the pose detector")
+_LANDMARKER = Member(LANDMARKER_MEMBER, LANDMARKER_SHA256, "the pose landmark model")
 #: the landmark model's outputs, in tensor order: (name, description).
 _LANDMARK_OUTPUTS = (
     ("landmarks", "39 landmarks (33 pose + 6 auxiliary): x, y, z, visibility, presence in input pixels"),
@@ -87,212 +86,19 @@ _LANDMARK_OUTPUTS = (
 )
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def cached_wheel(folder: Path | None = None) -> Path:
-    """The ``mediapipe==0.10.21`` wheel, downloaded once with pip (never installed) and verified.
-
-    Args:
-        folder: Where to keep it; default ``<checkpoint cache>/wheels``.
-
-    Returns:
-        The path of the verified wheel.
-
-    Raises:
-        CheckpointError: pip cannot download it (offline) or it has the wrong sha256.
-
-    Example:
-        >>> cached_wheel().name  # doctest: +SKIP
-        'mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl'
-    """
-    if folder is None:
-        from ..checkpoints import cache_dir
-
-        folder = cache_dir() / "wheels"
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / WHEEL_FILENAME
-    if wheel.is_file() and _sha256(wheel.read_bytes()) == WHEEL_SHA256:
-        return wheel
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--platform",
-            "manylinux_2_28_x86_64",
-            "--python-version",
-            "3.11",
-            "--implementation",
-            "cp",
-            "--abi",
-            "cp311",
-            "--disable-pip-version-check",
-            "--quiet",
-            WHEEL_REQUIREMENT,
-            "-d",
-            tmp,
-        ]
-        log.info("downloading %s with pip (not installing it)", WHEEL_REQUIREMENT)
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        got = Path(tmp) / WHEEL_FILENAME
-        if proc.returncode != 0 or not got.is_file():
-            raise CheckpointError(
-                f"cannot download the {WHEEL_REQUIREMENT} wheel with pip",
-                given=(proc.stderr or proc.stdout).strip()[-600:] or f"exit code {proc.returncode}",
-                hint=f"check that PyPI is reachable, or download {WHEEL_FILENAME} yourself "
-                f"(`pip download --no-deps ... {WHEEL_REQUIREMENT}`) and place it in {folder}",
-            )
-        actual = _sha256(got.read_bytes())
-        if actual != WHEEL_SHA256:
-            raise CheckpointError(
-                "the downloaded mediapipe wheel has the wrong sha256",
-                given=f"{actual}, expected {WHEEL_SHA256}",
-                hint="your package index serves a different file; download it from pypi.org",
-            )
-        os.replace(got, wheel)
-    return wheel
-
-
-def _read_member(wheel: Path, member: str, expected_sha: str) -> bytes:
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            data = zf.read(member)
-    except (KeyError, zipfile.BadZipFile, OSError) as exc:
-        raise CheckpointError(
-            "cannot read the pose model from the wheel",
-            given=f"{wheel}!{member}",
-            hint=f"pass the {WHEEL_FILENAME} wheel, or delete it to download it again",
-        ) from exc
-    actual = _sha256(data)
-    if actual != expected_sha:
-        raise CheckpointError(
-            "the pose model in the wheel has the wrong sha256",
-            given=f"{member}: {actual}",
-            hint=f"use the {WHEEL_REQUIREMENT} wheel from PyPI (expected {expected_sha})",
-        )
-    return data
-
-
 def landmark_metadata() -> bytes:
     """The TFLite metadata flatbuffer (``M001``) the Tasks API needs on the landmark model.
 
     An RGB image input normalised with mean 0 / std 255, and the model's five outputs.
     """
-    require("flatbuffers", purpose="building the pose model bundle")
-    import flatbuffers
-    from mediapipe.tasks.metadata import metadata_schema_py_generated as md
-
-    image = md.TensorMetadataT()
-    image.name = "image"
-    image.description = "Input RGB image, 256x256, pixel values divided by 255"
-    image.content = md.ContentT()
-    image.content.contentPropertiesType = md.ContentProperties.ImageProperties
-    image.content.contentProperties = md.ImagePropertiesT()
-    image.content.contentProperties.colorSpace = md.ColorSpaceType.RGB
-    norm = md.ProcessUnitT()
-    norm.optionsType = md.ProcessUnitOptions.NormalizationOptions
-    norm.options = md.NormalizationOptionsT()
-    norm.options.mean = [0.0]
-    norm.options.std = [255.0]
-    image.processUnits = [norm]
-    image.stats = md.StatsT()
-    image.stats.max = [1.0]
-    image.stats.min = [0.0]
-
-    outputs = []
-    for name, description in _LANDMARK_OUTPUTS:
-        out = md.TensorMetadataT()
-        out.name = name
-        out.description = description
-        out.content = md.ContentT()
-        out.content.contentPropertiesType = md.ContentProperties.FeatureProperties
-        out.content.contentProperties = md.FeaturePropertiesT()
-        out.stats = md.StatsT()
-        outputs.append(out)
-
-    graph = md.SubGraphMetadataT()
-    graph.inputTensorMetadata = [image]
-    graph.outputTensorMetadata = outputs
-    model = md.ModelMetadataT()
-    model.name = "Pose landmarks detector (BlazePose GHUM 3D, full)"
-    model.description = "mediapipe 0.10.21 pose_landmark_full.tflite with metadata added by annotator_widgets"
-    model.license = "Apache License 2.0"
-    model.minParserVersion = "1.0.0"
-    model.subgraphMetadata = [graph]
-    builder = flatbuffers.Builder(0)
-    builder.Finish(model.Pack(builder), _METADATA_IDENTIFIER)
-    return bytes(builder.Output())
-
-
-def add_metadata(tflite: bytes, metadata: bytes) -> bytes:
-    """Return ``tflite`` with ``metadata`` stored as its ``TFLITE_METADATA`` buffer (replacing any)."""
-    import numpy as np
-    from mediapipe.tasks.metadata import schema_py_generated as schema
-
-    require("flatbuffers", purpose="building the pose model bundle")
-    import flatbuffers
-
-    class AlignedBuffer(schema.BufferT):  # type: ignore[misc, name-defined]
-        """A buffer whose data starts on a 16-byte boundary, as TFLite's converter writes them
-        (so TFLite can map the weights without copying them)."""
-
-        def Pack(self, builder: flatbuffers.Builder) -> int:
-            payload = b"" if self.data is None else np.asarray(self.data, np.uint8).tobytes()
-            if not payload:
-                return super().Pack(builder)
-            builder.StartVector(1, len(payload), 16)
-            builder.head -= len(payload)
-            builder.Bytes[builder.head : builder.head + len(payload)] = payload
-            data = builder.EndVector()
-            schema.BufferStart(builder)
-            schema.BufferAddData(builder, data)
-            schema.BufferAddOffset(builder, self.offset)
-            schema.BufferAddSize(builder, self.size)
-            return schema.BufferEnd(builder)
-
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
-    buf = schema.BufferT()
-    buf.data = np.frombuffer(metadata, np.uint8)
-    model.buffers = list(model.buffers or [])
-    for b in model.buffers:
-        b.__class__ = AlignedBuffer
-    model.metadata = list(model.metadata or [])
-    for entry in model.metadata:
-        name = entry.name.decode() if isinstance(entry.name, bytes) else entry.name
-        if name == _METADATA_FIELD:
-            model.buffers[entry.buffer] = buf
-            buf.__class__ = AlignedBuffer
-            break
-    else:
-        model.buffers.append(buf)
-        buf.__class__ = AlignedBuffer
-        entry = schema.MetadataT()
-        entry.name = _METADATA_FIELD
-        entry.buffer = len(model.buffers) - 1
-        model.metadata.append(entry)
-    builder = flatbuffers.Builder(len(tflite) + len(metadata) + 4096)
-    builder.Finish(model.Pack(builder), _TFLITE_IDENTIFIER)
-    return bytes(builder.Output())
-
-
-def _zip_deterministic(target: Path, members: list[tuple[str, bytes]]) -> None:
-    """Stored (uncompressed) members with fixed metadata, each model's bytes starting on a
-    64-byte boundary (padding in a zipalign-style extra field) so TFLite can use them in place."""
-    with open(target, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 3  # unix, whatever the host
-            info.external_attr = 0o100644 << 16
-            start = fh.tell() + 30 + len(name.encode()) + 4  # local header + one extra-field header
-            pad = -start % _ZIP_ALIGN
-            info.extra = struct.pack("<HH", 0xD935, pad) + b"\0" * pad
-            zf.writestr(info, data)
+    return image_model_metadata(
+        "Pose landmarks detector (BlazePose GHUM 3D, full)",
+        "mediapipe 0.10.21 pose_landmark_full.tflite with metadata added by annotator_widgets",
+        input_description="Input RGB image, 256x256, pixel values divided by 255",
+        mean=0.0,
+        std=255.0,
+        outputs=_LANDMARK_OUTPUTS,
+    )
 
 
 def build_pose_bundle(target: Path, *, wheel: Path | None = None) -> Path:
@@ -314,22 +120,12 @@ def build_pose_bundle(target: Path, *, wheel: Path | None = None) -> Path:
         >>> sha256_of(p) == BUNDLE_SHA256  # doctest: +SKIP
         True
     """
-    target = Path(target)
     wheel = cached_wheel() if wheel is None else Path(wheel)
-    detector = _read_member(wheel, DETECTOR_MEMBER, DETECTOR_SHA256)
-    landmarker = add_metadata(_read_member(wheel, LANDMARKER_MEMBER, LANDMARKER_SHA256), landmark_metadata())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        _zip_deterministic(tmp, [("pose_detector.tflite", detector), ("pose_landmarks_detector.tflite", landmarker)])
-        tmp.chmod(0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    log.info("built pose bundle %s (sha256 %s)", target, _sha256(target.read_bytes()))
-    return target
+    detector = read_member(wheel, _DETECTOR)
+    landmarker = add_metadata(read_member(wheel, _LANDMARKER), landmark_metadata())
+    return write_bundle(
+        Path(target), [("pose_detector.tflite", detector), ("pose_landmarks_detector.tflite", landmarker)]
+    )
 
 
 # ---------------------------------------------------------------------------- registry entries
