@@ -13,6 +13,7 @@ MODULES = [
     "annotator_widgets.video",
     "annotator_widgets.project",
     "annotator_widgets.session",
+    "annotator_widgets.prompt_input",
     "annotator_widgets.render",
     "annotator_widgets.render.overlay",
     "annotator_widgets.render.effects",

@@ -305,8 +305,10 @@ def segment_people(
     Returns:
         ``{obj_id: mask}`` of every object with a mask on ``frame`` afterwards.
 
+    Without ``person_ids``, a person with no landmark inside the frame is skipped (logged).
+
     Raises:
-        PromptError: A requested person has no pose stored on ``frame``.
+        PromptError: A requested person has no pose stored on ``frame``, or none of their landmarks inside it.
     """
     frame = check_frame(frame, len(session.video))
     poses = {p.person_id: p for p in session.project.poses(frame)}
@@ -320,9 +322,17 @@ def segment_people(
             hint=f"people with a pose there: {sorted(poses)}; go to a frame where the skeleton is shown, "
             "or track the person first",
         )
-    masks: dict[int, np.ndarray] = session.masks(frame) if not ids else {}
+    masks: dict[int, np.ndarray] = session.masks(frame)
     for pid in ids:
-        prompt = pose_to_prompt(poses[pid], kind, frame=frame, min_visibility=min_visibility, size=session.video.size)
+        try:
+            prompt = pose_to_prompt(
+                poses[pid], kind, frame=frame, min_visibility=min_visibility, size=session.video.size
+            )
+        except PromptError as exc:
+            if person_ids is not None:
+                raise  # a person asked for by id: say why they cannot be segmented
+            log.warning("skipping person %d on frame %d: %s", pid, frame, exc)
+            continue
         masks = _prompt_session(session, prompt)
     return masks
 
@@ -414,10 +424,12 @@ def seed_region(
     else:
         found = []
     candidates = [(p, True) for p in stored] + [(p, False) for p in found]
-    inside = [(p, known) for p, known in candidates if (b := pose_box(p, min_visibility)) and _intersects(b, box)]
+    meeting = [(p, known) for p, known in candidates if (b := pose_box(p, min_visibility)) and _intersects(b, box)]
+    inside, outside = _promptable(meeting, frame, min_visibility, (w, h))
     if not inside:
         raise NotFoundError(
-            f"no person meets the region on frame {frame}",
+            f"no person meets the region on frame {frame}"
+            + (f" with a landmark inside the frame ({len(outside)} lie wholly outside it)" if outside else ""),
             given=tuple(round(v) for v in box.xyxy),
             hint="draw the region over a person, or lower the pose threshold",
         )
@@ -425,7 +437,7 @@ def seed_region(
     seeded: list[ObjectInfo] = []
     with project.group(f"seed {len(inside)} people in a region on frame {frame}"):
         new_poses = []
-        for pose, known in inside:
+        for pose, known, prompt in inside:
             if known:
                 info = session.object(pose.person_id)
             else:
@@ -433,10 +445,7 @@ def seed_region(
                 pose = replace(pose, frame=frame, person_id=info.obj_id)
                 new_poses.append(pose)
             seeded.append(info)
-            prompt = pose_to_prompt(
-                pose, "points", frame=frame, obj_id=info.obj_id, min_visibility=min_visibility, size=(w, h)
-            )
-            _prompt_session(session, prompt)
+            _prompt_session(session, replace(prompt, obj_id=info.obj_id))
         if new_poses:
             ids = {p.person_id for p in new_poses}
             project.put_poses(frame, [p for p in project.poses(frame) if p.person_id not in ids] + new_poses)
@@ -444,6 +453,28 @@ def seed_region(
     if propagate:
         _propagate(session, frame, direction, progress, cancel)
     return sorted(seeded, key=lambda o: o.obj_id)
+
+
+def _promptable(
+    people: Sequence[tuple[PersonPose, bool]], frame: int, min_visibility: float, size: tuple[int, int]
+) -> tuple[list[tuple[PersonPose, bool, Prompt]], list[PersonPose]]:
+    """The people with a point prompt inside the frame (with it), and those skipped: no landmark inside the frame.
+
+    A pose model fits whole bodies, so a person at the edge may have every prompt landmark
+    outside the picture; such a person cannot be prompted and is skipped with a warning
+    instead of stopping everybody else's seeding.
+    """
+    ok: list[tuple[PersonPose, bool, Prompt]] = []
+    skipped: list[PersonPose] = []
+    for pose, known in people:
+        try:
+            prompt = pose_to_prompt(pose, "points", frame=frame, min_visibility=min_visibility, size=size)
+        except PromptError as exc:
+            log.warning("skipping a person on frame %d (id %d): %s", frame, pose.person_id, exc)
+            skipped.append(pose)
+            continue
+        ok.append((pose, known, prompt))
+    return ok, skipped
 
 
 def _propagate(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +200,35 @@ def test_seed_region_with_given_poses_makes_new_people_and_says_when_nobody_is_i
         seed_region(session, 4, (700, 0, 800, 40), poses=people)
     session.undo()  # seeding was one step
     assert session.objects == [] and session.prompts() == []
+
+
+def _above_the_frame(x: float) -> PersonPose:
+    """A person cut by the top edge: legs inside the frame, every landmark a prompt uses above it."""
+    pose = _pose(x, -80, pid=3)
+    pose.landmarks[25:33, 1] = 30  # knees, ankles, feet inside: the box meets the frame
+    return pose
+
+
+def test_seed_region_skips_a_person_with_no_prompt_landmark_inside_the_frame(
+    session: AnnotationSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    edge, inside = _above_the_frame(450), _pose(150, 150, pid=1)
+    with pytest.raises(PromptError, match="none of the person's landmarks lies inside the frame"):
+        pose_to_prompt(edge, "points", size=session.video.size)  # why this person cannot be prompted
+    with caplog.at_level("WARNING", logger="annotator_widgets.workflows.people"):
+        seeded = seed_region(session, 4, (0, 0, 640, 360), poses=[edge, inside], propagate=False)
+    assert [o.obj_id for o in seeded] == [1]  # the other person is seeded, not aborted
+    assert [p.obj_id for p in session.prompts(4)] == [1] and len(session.objects) == 1
+    assert any("skipping a person on frame 4" in r.getMessage() for r in caplog.records)
+    with pytest.raises(NotFoundError, match=r"with a landmark inside the frame \(1 lie wholly outside it\)"):
+        seed_region(session, 5, (0, 0, 640, 360), poses=[edge], propagate=False)
+    assert len(session.objects) == 1  # nothing made for the skipped person
+    # segmenting everybody stored on a frame skips them too; asking for them by id says why not
+    cut = session.add_object(name=PERSON, category=PERSON)
+    session.project.put_poses(4, [*session.project.poses(4), replace(_above_the_frame(450), person_id=cut.obj_id)])
+    assert sorted(segment_people(session, 4)) == [1]
+    with pytest.raises(PromptError, match="inside the frame"):
+        segment_people(session, 4, [cut.obj_id])
 
 
 # ---------------------------------------------------------------------------- the real pose model
