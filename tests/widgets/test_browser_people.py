@@ -30,7 +30,7 @@ from tests.support.people import crossing_clip, pose_bundle
 clip = crossing_clip(num_frames=60, seed=0)
 session = AnnotationSession(clip.frames[:16], segmenter="classic")
 ann = VideoAnnotator(session, max_display_side=480)
-ann.pose_model = str(pose_bundle())
+ann.tools["person"].model = str(pose_bundle())
 
 
 def face(person, frame):
