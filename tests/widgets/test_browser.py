@@ -76,7 +76,7 @@ def reset():
     seg.delay = 0.0
     for o in session.project.objects():
         session.remove_object(o.obj_id)
-    ann.point_label = 1
+    ann.tools['points'].label = 1
     ann.frame = 0
     ann.redraw()
 '''
@@ -153,14 +153,14 @@ def test_key_toggle_makes_the_next_click_negative(nb):
     click_video(nb, x, y)
     nb.wait_kernel("len(points()) == 1")
     nb.page.keyboard.press("t")  # the pointer is over the canvas
-    assert nb.wait_kernel("ann.point_label == 0")
+    assert nb.wait_kernel("ann.tools['points'].label == 0")
     bx, by = nb.kernel_json("background()")
     click_video(nb, bx, by)
     pts = nb.wait_kernel("points() if len(points()) == 2 else None")
     assert [p[3] for p in pts] == [1, 0]
     assert abs(pts[1][1] - bx) <= 1.5 and abs(pts[1][2] - by) <= 1.5
     nb.page.keyboard.press("t")
-    assert nb.wait_kernel("ann.point_label == 1")
+    assert nb.wait_kernel("ann.tools['points'].label == 1")
 
 
 def test_right_click_and_shift_click_are_negative(nb):
