@@ -138,6 +138,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._job: PropagationJob | None = None
         self._task: TaskJob | None = None
         self._busy_what = "propagating"
+        self._finishing = False
         self._quiet_frame = False
         self._last_ui = 0.0
         self._last_timeline = 0.0
@@ -438,7 +439,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
 
     def check_idle(self, what: str) -> None:
         """Raise :class:`~annotator_widgets.errors.BackendError` saying what runs, if a job runs."""
-        if self.busy:
+        if self.busy and not self._finishing:
             raise BackendError(
                 f"cannot {what} while {self._busy_what}",
                 given=self._job if self._busy_what == "propagating" else self._task,

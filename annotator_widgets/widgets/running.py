@@ -50,6 +50,7 @@ class JobActions:
         _job: PropagationJob | None
         _task: TaskJob | None
         _busy_what: str
+        _finishing: bool
         _quiet_frame: bool
         pointer: Pointer
         _last_ui: float
@@ -145,7 +146,6 @@ class JobActions:
     def _on_propagation_done(self, job: PropagationJob, error: BaseException | None) -> None:
         with self._lock:
             prog = self.session.progress
-            self.busy = False
             self.propagation_bar.running(False)
             self.propagation_bar.set_progress(prog.done, prog.total, f"{prog.done}/{prog.total}")
             self.refresh()
@@ -156,6 +156,7 @@ class JobActions:
                 self.say(f"{what} (cancelled; those frames are kept, z undoes them all)")
             else:
                 self.say(f"{what} (z undoes it)")
+            self.busy = False  # last, so "not busy" means the status line says how it ended
 
     @property
     def job(self) -> PropagationJob | None:
@@ -183,14 +184,17 @@ class JobActions:
 
         def done(job: TaskJob, result: Any, error: BaseException | None) -> None:
             with self._lock:
-                self.busy = False
                 self.propagation_bar.running(False)
+                before = self._job
                 message = None
                 if error is None:
+                    self._finishing = True  # finish may start a propagation (check_idle lets it)
                     try:
                         message = finish(result)
                     except Exception as exc:  # noqa: BLE001 - shown in the status line
                         error = exc
+                    finally:
+                        self._finishing = False
                 self.refresh()
                 if isinstance(error, Cancelled):
                     self.say(f"{what} cancelled: nothing was stored")
@@ -198,6 +202,8 @@ class JobActions:
                     self.show_error(f"{what} failed: {error}")
                 elif message:
                     self.say(f"{message} ({time.perf_counter() - started:.1f} s)")
+                if self._job is before or self._job is None or self._job.done:
+                    self.busy = False  # last, so "not busy" means the status line says how it ended
 
         job = TaskJob(what, work, progress, done)
         self._task = job

@@ -232,7 +232,7 @@ def test_propagate_shows_progress_and_cancel_stops_it(nb):
     done, total, cancelled = nb.kernel_json("[session.progress.done, session.progress.total, ann.job.cancelled]")
     assert cancelled and 3 <= done < total == 24
     assert nb.kernel_json("session.project.mask_frames(ann.current_object)") == list(range(done))
-    assert "cancelled" in nb.page.locator(".aw-status").inner_text()
+    nb.page.locator(".aw-status", has_text="cancelled").wait_for(timeout=30_000)
 
 
 def test_reload_redraws_the_canvas(nb):
