@@ -224,8 +224,9 @@ def test_propagate_shows_progress_and_cancel_stops_it(nb):
     nb.page.locator(".aw-propagation button", has_text="Forward").click()
     nb.wait_kernel("session.progress.done >= 3", timeout=30)
     # the progress bar moved and the canvas follows the propagated frames
-    bar = nb.page.locator(".aw-propagation .progress-bar")
-    assert float(bar.evaluate("el => parseFloat(el.style.width) || 0")) > 0
+    nb.page.wait_for_function(  # the DOM follows the kernel's progress updates
+        "() => parseFloat(document.querySelector('.aw-propagation .progress-bar')?.style.width) > 0", timeout=30_000
+    )
     assert nb.wait_kernel("ann.frame >= 2")
     nb.page.locator(".aw-propagation button", has_text="Cancel").click()
     nb.wait_kernel("not ann.busy", timeout=30)
