@@ -2,7 +2,8 @@
 
 The widgets draw from these and never query the project themselves. A
 :class:`FrameView` is an immutable snapshot of one frame - objects, annotations
-(RLE, score, source), prompts, poses - with the objects whose mask is weak or lost
+(RLE, score, source), prompts, poses, detections, captions, mask warnings, hands and
+the action segments covering the frame - with the objects whose mask is weak or lost
 under a score threshold. Every kind of record the project holds per frame is one
 more field here, filled by one line in :func:`frame_view`. An :class:`ObjectTimeline`
 is one object's row of the timeline: its info, a per-frame score summary (no mask
@@ -19,6 +20,8 @@ Example:
     >>> view = frame_view(project, 1, low_score=0.5)
     >>> view.low, view.lost, int(view.masks()[cup.obj_id].sum())
     (frozenset({1}), frozenset(), 9)
+    >>> view.captions, view.warnings, view.hands, dict(view.actions), dict(view.detections)
+    ({}, (), (), {}, {})
     >>> [row.states(0.5).tolist() for row in timeline(project)]
     [[0, 2, 0]]
     >>> project.close()
@@ -35,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import PromptError
-from .types import Annotation, ObjectInfo, PersonPose, Prompt
+from .types import ActionSegment, Annotation, Caption, Detection, HandPose, MaskWarning, ObjectInfo, PersonPose, Prompt
 
 if TYPE_CHECKING:
     from .project import Project
@@ -63,6 +66,11 @@ class FrameView:
         annotations: ``{obj_id: Annotation}`` stored on this frame (RLE, score, source).
         prompts: The prompts on this frame.
         poses: The people's poses on this frame.
+        detections: ``{det_id: Detection}`` on this frame: candidates and accepted ones (not the rejected).
+        captions: ``{obj_id: Caption}`` on this frame (``0``: the caption of the whole frame).
+        warnings: The mask warnings on this frame (empty or near-empty masks), by object.
+        hands: The hands found on this frame.
+        actions: ``{action_id: ActionSegment}`` of the segments covering this frame (``start <= frame < stop``).
         low_score: Masks scoring below it are low-confidence (:attr:`low`).
     """
 
@@ -72,10 +80,18 @@ class FrameView:
     prompts: tuple[Prompt, ...] = ()
     poses: tuple[PersonPose, ...] = ()
     low_score: float = 0.5
+    detections: Mapping[int, Detection] = field(default_factory=lambda: MappingProxyType({}))
+    captions: Mapping[int, Caption] = field(default_factory=lambda: MappingProxyType({}))
+    warnings: tuple[MaskWarning, ...] = ()
+    hands: tuple[HandPose, ...] = ()
+    actions: Mapping[int, ActionSegment] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "low_score", _check_low_score(self.low_score))
-        object.__setattr__(self, "annotations", MappingProxyType(dict(self.annotations)))
+        for name in ("annotations", "detections", "captions", "actions"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        for name in ("objects", "prompts", "poses", "warnings", "hands"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def object(self, obj_id: int) -> ObjectInfo | None:
         """The object with this id, or None."""
@@ -109,6 +125,11 @@ def frame_view(project: Project, frame: int, *, low_score: float = 0.5) -> Frame
         prompts=tuple(project.prompts(frame=frame)),
         poses=tuple(project.poses(frame)),
         low_score=low_score,
+        detections=project.detections(frame),
+        captions={c.obj_id: c for c in project.captions(frame=frame)},
+        warnings=tuple(project.warnings(frame)),
+        hands=tuple(project.hands(frame)),
+        actions={aid: a for aid, a in project.actions().items() if a.start <= frame < a.stop},
     )
 
 

@@ -109,3 +109,46 @@ def test_object_verbs_change_objects_undoably_without_touching_the_project(sessi
     session.add_points(4, cup.obj_id, [(5, 10)])
     session.add_points(2, cup.obj_id, [(5, 10)])
     assert session.prompt_frames() == [2, 4] and session.prompt_frames(cup.obj_id) == [2, 4]
+
+
+def test_view_holds_detections_captions_warnings_hands_and_covering_actions(session: AnnotationSession) -> None:
+    from annotator_widgets.types import ActionSegment, Box, Caption, Detection, HandPose, MaskWarning
+
+    man, cup = session.add_object("man", "person"), session.add_object("cup")
+    p = session.project
+    cand, taken, turned = p.put_detections(
+        2,
+        [
+            Detection(2, Box(1, 1, 9, 9), 0.8, "cup", "owl"),
+            Detection(2, Box(20, 5, 30, 15), 0.6, "cup", "owl", obj_id=cup.obj_id),
+            Detection(2, Box(40, 5, 50, 15), 0.4, "cup", "owl"),
+        ],
+    )
+    p.reject_detection(turned)
+    p.put_detections(3, [Detection(3, Box(1, 1, 9, 9), 0.9, "cup")])
+    p.put_caption(Caption(2, cup.obj_id, "a red cup"))
+    p.put_caption(Caption(2, 0, "a kitchen"))
+    p.put_caption(Caption(3, cup.obj_id, "elsewhere"))
+    p.put_warning(MaskWarning(2, cup.obj_id, "empty_mask", "gone"))
+    p.put_hands(2, [HandPose(2, man.obj_id, "left", np.ones((21, 3), np.float32))])
+    inside = p.add_action(ActionSegment(1, 3, "holds", man.obj_id, cup.obj_id, "holds the cup"))
+    p.add_action(ActionSegment(3, 5, "drinks", man.obj_id, cup.obj_id))  # starts after frame 2
+    p.add_action(ActionSegment(0, 2, "reaches", man.obj_id, cup.obj_id))  # stop excluded: ends before frame 2
+    view = session.view(2)
+    assert list(view.detections) == [cand, taken]  # best first; the rejected one left out
+    assert view.detections[taken].obj_id == cup.obj_id and view.detections[cand].obj_id is None
+    assert {k: c.text for k, c in view.captions.items()} == {0: "a kitchen", cup.obj_id: "a red cup"}
+    assert [(w.obj_id, w.kind) for w in view.warnings] == [(cup.obj_id, "empty_mask")]
+    assert [(h.person_id, h.handedness) for h in view.hands] == [(man.obj_id, "left")]
+    assert list(view.actions) == [inside] and view.actions[inside].description == "holds the cup"
+    assert sorted(a.label for a in session.view(3).actions.values()) == ["drinks"]
+    empty = session.view(5)
+    assert (dict(empty.detections), dict(empty.captions), empty.warnings, empty.hands, dict(empty.actions)) == (
+        {},
+        {},
+        (),
+        (),
+        {},
+    )
+    with pytest.raises(TypeError):
+        view.captions[9] = view.captions[0]  # type: ignore[index]
