@@ -20,8 +20,12 @@ Example:
     >>> view = frame_view(project, 1, low_score=0.5)
     >>> view.low, view.lost, int(view.masks()[cup.obj_id].sum())
     (frozenset({1}), frozenset(), 9)
-    >>> view.captions, view.warnings, view.hands, dict(view.actions), dict(view.detections)
-    ({}, (), (), {}, {})
+    >>> from annotator_widgets.types import ActionSegment, Caption
+    >>> _ = project.put_caption(Caption(1, cup.obj_id, "a red cup"))
+    >>> _ = project.add_action(ActionSegment(0, 2, "holds", obj_id=cup.obj_id))
+    >>> view = frame_view(project, 1)
+    >>> view.captions[cup.obj_id].text, [a.label for a in view.actions.values()], view.warnings, view.hands
+    ('a red cup', ['holds'], (), ())
     >>> [row.states(0.5).tolist() for row in timeline(project)]
     [[0, 2, 0]]
     >>> project.close()
