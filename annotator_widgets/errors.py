@@ -12,6 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import errno
+import os
+
 __all__ = [
     "AnnotatorError",
     "BackendError",
@@ -22,6 +25,7 @@ __all__ = [
     "PromptError",
     "SessionBusyError",
     "VideoError",
+    "file_error",
 ]
 
 _UNSET = object()
@@ -91,3 +95,25 @@ class MissingDependencyError(AnnotatorError, ImportError):
 
 class CheckpointError(AnnotatorError):
     """A model checkpoint is missing, corrupt, or cannot be fetched."""
+
+
+def file_error(
+    exc: OSError, what: str, where: str | os.PathLike[str], cls: type[AnnotatorError] = AnnotatorError
+) -> AnnotatorError:
+    """An error for a filesystem failure while writing ``what`` at ``where``, with the fix for its cause.
+
+    Example:
+        >>> print(file_error(OSError(errno.ENOSPC, "No space left on device"), "COCO export", "out.json"))
+        cannot write the COCO export (given: 'out.json'). Fix: the disk is full: free some space or write somewhere else
+    """
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "the destination is read-only: choose a folder you can write to, or fix its permissions"
+    elif isinstance(exc, NotADirectoryError) or exc.errno == errno.ENOTDIR:
+        hint = "a file stands where a folder is needed on that path: choose another path or move the file away"
+    elif isinstance(exc, IsADirectoryError) or exc.errno == errno.EISDIR:
+        hint = "a folder stands where the file should go: choose a file path, or remove that folder"
+    elif exc.errno == errno.ENOSPC:
+        hint = "the disk is full: free some space or write somewhere else"
+    else:
+        hint = f"the system said: {exc.strerror or exc}"
+    return cls(f"cannot write the {what}", given=str(where), hint=hint)

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ProjectError
+from .errors import ProjectError, file_error
 from .rle import RLE
 from .types import (
     ActionSegment,
@@ -216,9 +216,12 @@ class Project:
                 )
             for suffix in ("", "-wal", "-shm"):
                 Path(str(p) + suffix).unlink(missing_ok=True)
-        p.parent.mkdir(parents=True, exist_ok=True)
         lock = _FileLock(Path(str(p) + ".lock"))
-        lock.acquire()
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+        except OSError as exc:
+            raise file_error(exc, "project", p, ProjectError) from exc
         try:
             conn = cls._connect(p, readonly=False)
             with conn:
@@ -247,17 +250,27 @@ class Project:
         lock = None
         if not readonly:
             lock = _FileLock(Path(str(p) + ".lock"))
-            lock.acquire()
+            try:
+                lock.acquire()
+            except OSError as exc:  # the lock file cannot be made next to the project (a read-only folder)
+                err = file_error(exc, "project's lock file", lock.path, ProjectError)
+                raise ProjectError(err.message, given=err.given, hint=f"{err.hint}; or open it readonly=True") from exc
         try:
             conn = cls._connect(p, readonly=readonly)
             try:
                 row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             except sqlite3.DatabaseError as exc:
                 raise ProjectError(
-                    "not an annotator_widgets project (not a readable SQLite file)", given=str(p)
+                    "not an annotator_widgets project (not a readable SQLite file)",
+                    given=str(p),
+                    hint="pick the .awp file a Project.create() made; a damaged one cannot be read",
                 ) from exc
             if row is None:
-                raise ProjectError("not an annotator_widgets project (no schema version)", given=str(p))
+                raise ProjectError(
+                    "not an annotator_widgets project (no schema version)",
+                    given=str(p),
+                    hint="pick the .awp file a Project.create() made",
+                )
             version = int(row[0])
             if version > SCHEMA_VERSION:
                 raise ProjectError(

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -44,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import registry
+from ._empty import ResultWarning, _record_empty, near_empty, new_record
 from .backends import ObjectMask, VideoSegmenter
 from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError
 from .project import Project
@@ -93,6 +95,8 @@ class Progress:
     running: bool = False
     cancelled: bool = False
     error: str | None = None
+    empty: int = 0  # frames where an object's mask came out (near) empty; see session.warnings
+    empty_objects: set[int] = field(default_factory=set)
 
 
 class _Writer:
@@ -189,6 +193,34 @@ class _Run(Iterator[FrameResult]):
         self.close()
 
 
+_POINTS_HINT = "pass [(x, y), ...] in video pixels, or an (N, 2) array"
+
+
+def _labels(labels: Iterable[Any]) -> list[int]:
+    """Point labels as ints; anything but 0 and 1 (a fraction, a word) is refused, never rounded."""
+    out = []
+    for v in np.atleast_1d(np.asarray(labels, dtype=object)).ravel():
+        if not isinstance(v, int | float | np.number | np.bool_) or v not in (0, 1):  # 1.0 passes, 0.5 does not
+            raise PromptError(
+                "point labels must be 1 (positive) or 0 (negative)",
+                given=v,
+                hint="label clicks on the object 1 and clicks on the background 0",
+            )
+        out.append(int(v))
+    return out
+
+
+def _box_of(box: Sequence[Any]) -> Box:
+    """A box from ``(x0, y0, x1, y1)``: four numbers, ``x1 > x0`` and ``y1 > y0`` (checked by :class:`Box`)."""
+    try:
+        values = [float(v) for v in box]
+    except (TypeError, ValueError):
+        values = []
+    if len(values) != 4:
+        raise PromptError("a box is four numbers (x0, y0, x1, y1)", given=box, hint="pass corners in video pixels")
+    return Box(*values)
+
+
 class AnnotationSession:
     """Annotate one video: prompts in, masklets out, all stored in a project.
 
@@ -224,6 +256,7 @@ class AnnotationSession:
         self.show_progress = show_progress
         self.writer_queue = max(1, int(writer_queue))
         self.progress = Progress()
+        self.warnings: collections.deque[ResultWarning] = new_record()  # empty results, newest last
         self._busy = threading.Lock()
         self._cancel = threading.Event()
         self._started = False
@@ -292,7 +325,11 @@ class AnnotationSession:
         if obj_id is None:
             return self.project.add_object()
         if isinstance(obj_id, bool) or not isinstance(obj_id, int | np.integer) or obj_id < 1:
-            raise PromptError("obj_id must be a positive integer or None for a new object", given=obj_id)
+            raise PromptError(
+                "obj_id must be a positive integer or None for a new object",
+                given=obj_id,
+                hint="use an id from session.objects, or None to create a new object",
+            )
         info = self.project.get_object(int(obj_id))
         if info is not None:
             return info
@@ -323,17 +360,22 @@ class AnnotationSession:
             arr_in = [arr_in]  # a single (x, y)
         if len(arr_in) == 0:
             raise PromptError("no points given", given=points, hint="pass [(x, y), ...] in video pixels")
-        labs = None if labels is None else [int(v) for v in np.atleast_1d(np.asarray(labels))]
+        labs = None if labels is None else _labels(labels)
         if labs is not None and len(labs) != len(arr_in):
-            raise PromptError("points and labels differ in length", given=(len(arr_in), len(labs)))
+            raise PromptError(
+                "points and labels differ in length", given=(len(arr_in), len(labs)), hint="give one label per point"
+            )
         out = []
         for i, p in enumerate(arr_in):
             if isinstance(p, Point):
                 pt = p if labs is None else Point(p.x, p.y, labs[i])
             else:
-                xy = np.asarray(p, dtype=float).ravel()
+                try:
+                    xy = np.asarray(p, dtype=float).ravel()
+                except (TypeError, ValueError):
+                    xy = np.empty(0)
                 if xy.size != 2:
-                    raise PromptError("each point must be (x, y)", given=p)
+                    raise PromptError("each point must be two numbers (x, y)", given=p, hint=_POINTS_HINT)
                 pt = Point(xy[0], xy[1], 1 if labs is None else labs[i])
             if not (0 <= pt.x < w and 0 <= pt.y < h):
                 raise PromptError(
@@ -346,7 +388,7 @@ class AnnotationSession:
 
     def _box(self, box: Box | Sequence[float]) -> Box:
         w, h = self.video.size
-        b = box if isinstance(box, Box) else Box.from_corners(*[float(v) for v in box])
+        b = box if isinstance(box, Box) else _box_of(box)
         clipped = b.clip(w, h)
         if clipped is None:
             raise PromptError(
@@ -387,6 +429,8 @@ class AnnotationSession:
         except BaseException:
             self._synced = False  # the segmenter saw a prompt the project did not keep
             raise
+        if near_empty(om.mask):
+            _record_empty(self, prompt.frame, prompt.obj_id, int(np.count_nonzero(om.mask)))
         others = self.project.annotations(prompt.frame)
         masks = {oid: ann.mask for oid, ann in others.items() if oid != prompt.obj_id}
         masks[prompt.obj_id] = om.mask if stored is None else stored.to_mask()
@@ -455,6 +499,14 @@ class AnnotationSession:
             rle = mask if isinstance(mask, RLE) else None
             if rle is None:
                 arr = np.asarray(mask)
+                if arr.dtype != bool and (
+                    arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and np.isnan(arr).any())
+                ):
+                    raise PromptError(
+                        "mask must hold booleans or numbers (nonzero = object)",
+                        given=f"dtype {arr.dtype}",
+                        hint="pass a boolean array, e.g. mask > 0",
+                    )
                 if arr.ndim != 2 or arr.shape != (h, w):
                     raise PromptError(
                         "mask must be (height, width) of the video", given=arr.shape, hint=f"expected ({h}, {w})"
@@ -500,7 +552,9 @@ class AnnotationSession:
             A generator of :class:`FrameResult`; arguments are checked when it is created.
         """
         if direction not in ("forward", "backward", "both"):
-            raise PromptError("direction must be 'forward', 'backward' or 'both'", given=direction)
+            raise PromptError(
+                "direction must be 'forward', 'backward' or 'both'", given=direction, hint="pass one of those three"
+            )
         prompt_frames = self.project.prompt_frames()
         if not prompt_frames:
             raise PromptError(
@@ -582,6 +636,9 @@ class AnnotationSession:
                         for oid, om in out.objects.items()
                     ]
                     writer.submit(out.frame, items)
+                    for oid, om in out.objects.items():
+                        if near_empty(om.mask):
+                            _record_empty(self, out.frame, oid, int(np.count_nonzero(om.mask)), propagated=True)
                     prog.done += 1
                     prog.frame = out.frame
                     bar.update(1)
@@ -708,11 +765,11 @@ class AnnotationSession:
     # ------------------------------------------------------------------ reading
     def masks(self, frame: int) -> dict[int, np.ndarray]:
         """Stored masks on one frame: ``{obj_id: (H, W) bool}``."""
-        return {oid: ann.mask for oid, ann in self.project.annotations(frame).items()}
+        return {oid: ann.mask for oid, ann in self.annotations(frame).items()}
 
     def annotations(self, frame: int) -> dict[int, Annotation]:
         """Stored annotations (RLE, score, source) on one frame."""
-        return self.project.annotations(frame)
+        return self.project.annotations(self._check_frame(frame))
 
     def prompts(self, frame: int | None = None) -> list[Prompt]:
         """Stored prompts, optionally of one frame."""

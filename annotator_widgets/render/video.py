@@ -24,7 +24,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from ..errors import AnnotatorError
+from ..errors import AnnotatorError, file_error
 from .effects import EffectFn, apply_effect, effect_function
 from .overlay import Renderer
 
@@ -94,7 +94,10 @@ def write_video(
     error or a cancel half-way never leaves a truncated video under the final name.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise file_error(exc, "video", p) from exc
     partial = p.with_name(f".{p.stem}.partial{p.suffix or '.mp4'}")
     writer: _Writer | None = None
     try:
@@ -105,13 +108,21 @@ def write_video(
         if writer is None:
             raise AnnotatorError("no frames to write", given=str(p))
         writer.close()
-    except BaseException:
+    except BaseException as exc:
         if writer is not None:
             with contextlib.suppress(Exception):
                 writer.close()
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise file_error(exc, "video", p) from exc
         raise
-    os.replace(partial, p)
+    try:
+        os.replace(partial, p)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise file_error(exc, "video", p) from exc
     return p
 
 
