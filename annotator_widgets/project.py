@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -126,6 +127,28 @@ def _decode_row(text: str | None) -> Row | None:
     if text is None:
         return None
     return tuple(base64.b64decode(v["b"]) if isinstance(v, dict) else v for v in json.loads(text))
+
+
+def _is_store_failure(exc: BaseException) -> bool:
+    """A failure of the file under the project (full disk, I/O error), not of the caller's code."""
+    if isinstance(exc, sqlite3.Error):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+
+
+def _store_error(exc: BaseException, path: Path) -> ProjectError:
+    """The change was rolled back: say why, keeping the project as it was before it."""
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or "full" in str(exc)
+    if full:
+        exc = OSError(errno.ENOSPC, "No space left on device")
+    if isinstance(exc, OSError):
+        err = file_error(exc, "project (the change was not saved; the project is as before it)", path, ProjectError)
+        return err if isinstance(err, ProjectError) else ProjectError(err.message, given=err.given, hint=err.hint)
+    return ProjectError(
+        "cannot write the project (the change was not saved; the project is as before it)",
+        given=f"{path}: {exc}",
+        hint="check the disk and the file; Project.open(path, readonly=True) still reads it",
+    )
 
 
 class _FileLock:
@@ -391,23 +414,30 @@ class Project:
                 self._conn.execute("BEGIN IMMEDIATE")
             self._tx_depth += 1
             own_group = False
-            if label is not None and self._group is None:
-                self._start_group(label)
-                own_group = True
             try:
+                if label is not None and self._group is None:
+                    own_group = True
+                    self._start_group(label)
                 yield
                 if own_group:
                     self._end_group()
-            except BaseException:
+            except BaseException as exc:
                 self._tx_depth -= 1
-                if outer:
+                if outer and self._conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
                     self._conn.execute("ROLLBACK")
                 if own_group:  # its history row was rolled back with everything else
                     self._group, self._group_keys = None, set()
+                if outer and _is_store_failure(exc):
+                    raise _store_error(exc, self.path) from exc
                 raise
             self._tx_depth -= 1
             if outer:
-                self._conn.execute("COMMIT")
+                try:
+                    self._conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                    raise _store_error(exc, self.path) from exc
 
     @contextlib.contextmanager
     def group(self, label: str) -> Iterator[None]:
