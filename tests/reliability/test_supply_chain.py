@@ -83,7 +83,7 @@ def test_a_project_file_holds_no_pickle(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def toy_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def toy_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(ck.ENV_CACHE, str(tmp_path / "cache"))
     (tmp_path / "cache").mkdir()
     names: list[str] = []
@@ -100,7 +100,7 @@ def toy_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
         ck.REGISTRY.pop(n, None)
 
 
-def test_a_checkpoint_whose_hash_does_not_match_is_refused_with_both_hashes(toy_cache) -> None:  # type: ignore[no-untyped-def]
+def test_a_checkpoint_whose_hash_does_not_match_is_refused_with_both_hashes(toy_cache) -> None:
     good = b"published weights" * 100
     expected = hashlib.sha256(good).hexdigest()
     path = toy_cache("toy_pinned", good, expected)
@@ -114,7 +114,7 @@ def test_a_checkpoint_whose_hash_does_not_match_is_refused_with_both_hashes(toy_
         assert info.value.hint and "fetch it again" in info.value.hint
 
 
-def test_a_recorded_hash_catches_a_file_changed_after_download(toy_cache) -> None:  # type: ignore[no-untyped-def]
+def test_a_recorded_hash_catches_a_file_changed_after_download(toy_cache) -> None:
     path = toy_cache("toy_recorded", b"x" * 4096, None)
     Path(str(path) + ".sha256").write_text(f"{hashlib.sha256(b'x' * 4096).hexdigest()}  toy_recorded.pt\n")
     assert ck.verify("toy_recorded") == path
@@ -123,7 +123,7 @@ def test_a_recorded_hash_catches_a_file_changed_after_download(toy_cache) -> Non
         ck.verify("toy_recorded")
 
 
-def test_sam2_verifies_a_registry_checkpoint_before_torch_load(toy_cache, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_sam2_verifies_a_registry_checkpoint_before_torch_load(toy_cache, monkeypatch: pytest.MonkeyPatch) -> None:
     """The SAM2 backend resolves a registry name through verify(): a tampered file never reaches torch.load."""
     from annotator_widgets.backends import sam2_meta
 
