@@ -26,6 +26,7 @@ __all__ = [
     "SessionBusyError",
     "VideoError",
     "file_error",
+    "out_of_memory",
 ]
 
 _UNSET = object()
@@ -117,3 +118,32 @@ def file_error(
     else:
         hint = f"the system said: {exc.strerror or exc}"
     return cls(f"cannot write the {what}", given=str(where), hint=hint)
+
+
+OOM_HINT = (
+    "use a smaller model (e.g. sam2:tiny, or 'classic' with no GPU), a lower resolution (resize the video), "
+    "or offload (device='cpu', or the model's offload options); the session is still usable: try again"
+)
+
+
+def out_of_memory(exc: BaseException, what: str = "the model") -> BackendError | None:
+    """A :class:`BackendError` saying what to do when ``exc`` (or what caused it) is an out-of-memory error.
+
+    Recognises ``torch.OutOfMemoryError`` (and ``torch.cuda.OutOfMemoryError``) by name, so this module
+    needs no torch, and Python's own :class:`MemoryError`. Returns None for any other error.
+
+    Example:
+        >>> out_of_memory(ValueError("x")) is None
+        True
+        >>> print(out_of_memory(MemoryError("no room")).message)
+        out of memory while running the model
+    """
+    seen: BaseException | None = exc
+    for _ in range(6):  # the error, what it was raised from, and so on
+        if seen is None:
+            return None
+        if isinstance(seen, MemoryError) or type(seen).__name__ == "OutOfMemoryError":
+            detail = str(seen).strip().splitlines()[0][:200] if str(seen).strip() else type(seen).__name__
+            return BackendError(f"out of memory while running {what}", given=detail, hint=OOM_HINT)
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -47,7 +47,7 @@ import numpy as np
 from . import registry
 from ._empty import ResultWarning, _record_empty, near_empty, new_record
 from .backends import ObjectMask, VideoSegmenter
-from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError
+from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError, out_of_memory
 from .project import Project
 from .rle import RLE
 from .types import Annotation, Box, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
@@ -412,8 +412,11 @@ class AnnotationSession:
         self._ensure_synced()
         try:
             result: dict[int, ObjectMask] = self.segmenter.set_prompt(prompt)
-        except BaseException:
+        except BaseException as exc:
             self._synced = False  # it may have taken part of the prompt
+            oom = out_of_memory(exc, f"the {self._segmenter_name} segmenter")
+            if oom is not None:
+                raise oom from exc
             raise
         try:
             om = result[prompt.obj_id]
@@ -602,6 +605,11 @@ class AnnotationSession:
                         writer.close()  # keep every frame already yielded
                     except AnnotatorError as write_exc:
                         log.error("saving propagated masks failed: %s", write_exc)
+                    oom = out_of_memory(exc, f"the {self._segmenter_name} segmenter")
+                    if oom is not None:
+                        self._synced = False  # its state may hold part of a frame: rebuild from the project
+                        prog.error = str(oom)
+                        raise oom from exc
                     raise
                 writer.close()
         except AnnotatorError as exc:
@@ -791,6 +799,10 @@ class AnnotationSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def _segmenter_name(self) -> str:
+        return str(getattr(self.segmenter, "name", type(self.segmenter).__name__))
 
     def __repr__(self) -> str:
         return (
