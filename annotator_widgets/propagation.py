@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._empty import empty_warning, near_empty
 from .errors import AnnotatorError, ProjectError
 from .rle import RLE
-from .types import Annotation, Source
+from .types import Annotation, MaskWarning, Source
 
 if TYPE_CHECKING:
+    from .backends.protocols import VideoSegmenter
     from .project import Project
 
-__all__ = ["FrameResult", "MaskWriter", "Progress", "PropagationRun"]
+__all__ = ["FrameResult", "MaskWriter", "Progress", "PropagationRun", "run_passes"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +61,8 @@ class Progress:
     running: bool = False
     cancelled: bool = False
     error: str | None = None
+    empty: int = 0  # frames where an object's mask came out (near) empty; see session.warnings
+    empty_objects: set[int] = field(default_factory=set)
 
 
 class MaskWriter:
@@ -74,10 +78,16 @@ class MaskWriter:
         self._thread = threading.Thread(target=self._run, name="annotator-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, frame: int, items: list[tuple[int, np.ndarray, float | None, Source]]) -> None:
+    def submit(
+        self,
+        frame: int,
+        items: list[tuple[int, np.ndarray, float | None, Source]],
+        warnings: Sequence[MaskWarning] = (),
+    ) -> None:
+        """Queue one frame's masks, and the warnings about them (stored after the masks they are about)."""
         if self._error is not None:
             raise self._wrap(self._error)
-        self._queue.put((frame, items))
+        self._queue.put((frame, items, tuple(warnings)))
 
     def _run(self) -> None:
         while True:
@@ -100,10 +110,14 @@ class MaskWriter:
                 if self._error is None:
                     anns = [
                         Annotation(frame, oid, RLE.from_mask(mask), score, source)
-                        for frame, items in batch
+                        for frame, items, _ in batch
                         for oid, mask, score, source in items
                     ]
-                    self._project.put_annotations(anns, label="propagate")
+                    with self._project.transaction("propagate"):
+                        self._project.put_annotations(anns, label="propagate")
+                        for _, _, warnings in batch:
+                            for warning in warnings:
+                                self._project.put_warning(warning)
                     self._progress.saved += len(batch)
                     self._progress.last_saved = batch[-1][0]
             except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
@@ -153,3 +167,53 @@ class PropagationRun(Iterator[FrameResult]):
 
     def __del__(self) -> None:
         self.close()
+
+
+def run_passes(
+    segmenter: VideoSegmenter,
+    passes: list[tuple[int, int, bool]],
+    writer: MaskWriter,
+    prompted: set[tuple[int, int]],
+    prog: Progress,
+    bar: Any,
+    cancel: threading.Event,
+    on_empty: Callable[[MaskWarning], None],
+) -> Iterator[FrameResult]:
+    """The propagation loop: each pass ``(start, count, reverse)`` of the segmenter, every frame once, its masks
+    queued to the writer (with a warning for each (near-)empty mask, also given to ``on_empty``), progress kept."""
+    seen: set[int] = set()
+    for start, count, reverse in passes:
+        stream = segmenter.propagate(start, count, reverse)
+        try:
+            for out in stream:
+                if cancel.is_set():
+                    prog.cancelled = True
+                    return
+                if out.frame in seen:
+                    continue
+                seen.add(out.frame)
+                items = [
+                    (oid, om.mask, om.score, Source.PROMPTED if (out.frame, oid) in prompted else Source.PROPAGATED)
+                    for oid, om in out.objects.items()
+                ]
+                empty = [
+                    empty_warning(out.frame, oid, int(np.count_nonzero(om.mask)), propagated=True)
+                    for oid, om in out.objects.items()
+                    if near_empty(om.mask)
+                ]
+                writer.submit(out.frame, items, empty)
+                for warning in empty:
+                    on_empty(warning)
+                prog.done += 1
+                prog.frame = out.frame
+                bar.update(1)
+                yield FrameResult(
+                    out.frame,
+                    {oid: om.mask for oid, om in out.objects.items()},
+                    {oid: om.score for oid, om in out.objects.items()},
+                    "backward" if reverse else "forward",
+                )
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()

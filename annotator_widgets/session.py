@@ -30,7 +30,9 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
 import logging
 import os
 import tempfile
@@ -42,13 +44,14 @@ from typing import Any, Literal
 import numpy as np
 
 from . import registry
+from ._empty import _record_empty, empty_warning, near_empty, new_record
 from .backends import ObjectMask, VideoSegmenter
-from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError
+from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError, out_of_memory
 from .project import Project
 from .prompt_input import PointsLike, parse_box, parse_points
-from .propagation import FrameResult, MaskWriter, Progress, PropagationRun
+from .propagation import FrameResult, MaskWriter, Progress, PropagationRun, run_passes
 from .rle import RLE
-from .types import Annotation, Box, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
+from .types import Annotation, Box, MaskWarning, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
 from .video import VideoSource, open_video
 from .view import FrameView, ObjectTimeline, frame_view, timeline
 
@@ -94,6 +97,7 @@ class AnnotationSession:
         self.show_progress = show_progress
         self.writer_queue = max(1, int(writer_queue))
         self.progress = Progress()
+        self.warnings: collections.deque[MaskWarning] = new_record()  # empty results, newest last
         self._busy = threading.Lock()
         self._cancel = threading.Event()
         self._started = False
@@ -178,7 +182,11 @@ class AnnotationSession:
         if obj_id is None:
             return self.project.add_object()
         if isinstance(obj_id, bool) or not isinstance(obj_id, int | np.integer) or obj_id < 1:
-            raise PromptError("obj_id must be a positive integer or None for a new object", given=obj_id)
+            raise PromptError(
+                "obj_id must be a positive integer or None for a new object",
+                given=obj_id,
+                hint="use an id from session.objects, or None to create a new object",
+            )
         info = self.project.get_object(int(obj_id))
         if info is not None:
             return info
@@ -216,23 +224,32 @@ class AnnotationSession:
         self._ensure_synced()
         try:
             result: dict[int, ObjectMask] = self.segmenter.set_prompt(prompt)
-        except BaseException:
+        except BaseException as exc:
             self._synced = False  # it may have taken part of the prompt
+            oom = out_of_memory(exc, f"the {self._segmenter_name} segmenter")
+            if oom is not None:
+                raise oom from exc
             raise
         try:
             om = result[prompt.obj_id]
         except KeyError:
             self._synced = False
             raise BackendError("segmenter returned no mask for the prompted object", given=prompt.obj_id) from None
+        area = int(np.count_nonzero(om.mask))
+        empty = empty_warning(prompt.frame, prompt.obj_id, area) if near_empty(om.mask) else None
         try:
             with self.project.transaction(f"prompt object {prompt.obj_id} on frame {prompt.frame}"):
                 self.project.put_prompt(prompt)
                 self.project.put_mask(
                     prompt.frame, prompt.obj_id, om.mask if stored is None else stored, score=om.score, source=source
                 )
+                if empty is not None:  # stored with the mask, in the same undo step
+                    self.project.put_warning(empty)
         except BaseException:
             self._synced = False  # the segmenter saw a prompt the project did not keep
             raise
+        if empty is not None:
+            _record_empty(self, empty)
         others = self.project.annotations(prompt.frame)
         masks = {oid: ann.mask for oid, ann in others.items() if oid != prompt.obj_id}
         masks[prompt.obj_id] = om.mask if stored is None else stored.to_mask()
@@ -301,6 +318,14 @@ class AnnotationSession:
             rle = mask if isinstance(mask, RLE) else None
             if rle is None:
                 arr = np.asarray(mask)
+                if arr.dtype != bool and (
+                    arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and np.isnan(arr).any())
+                ):
+                    raise PromptError(
+                        "mask must hold booleans or numbers (nonzero = object)",
+                        given=f"dtype {arr.dtype}",
+                        hint="pass a boolean array, e.g. mask > 0",
+                    )
                 if arr.ndim != 2 or arr.shape != (h, w):
                     raise PromptError(
                         "mask must be (height, width) of the video", given=arr.shape, hint=f"expected ({h}, {w})"
@@ -346,7 +371,9 @@ class AnnotationSession:
             A generator of :class:`FrameResult`; arguments are checked when it is created.
         """
         if direction not in ("forward", "backward", "both"):
-            raise PromptError("direction must be 'forward', 'backward' or 'both'", given=direction)
+            raise PromptError(
+                "direction must be 'forward', 'backward' or 'both'", given=direction, hint="pass one of those three"
+            )
         prompt_frames = self.project.prompt_frames()
         if not prompt_frames:
             raise PromptError(
@@ -384,7 +411,8 @@ class AnnotationSession:
             with self.project.group(f"propagate {direction}"):
                 writer = MaskWriter(self.project, self.writer_queue, prog)
                 try:
-                    yield from self._run_passes(passes, writer, prompted, prog, bar)
+                    report = functools.partial(_record_empty, self)
+                    yield from run_passes(self.segmenter, passes, writer, prompted, prog, bar, self._cancel, report)
                 except BaseException as exc:
                     if isinstance(exc, GeneratorExit):
                         prog.cancelled = prog.done < total
@@ -394,6 +422,11 @@ class AnnotationSession:
                         writer.close()  # keep every frame already yielded
                     except AnnotatorError as write_exc:
                         log.error("saving propagated masks failed: %s", write_exc)
+                    oom = out_of_memory(exc, f"the {self._segmenter_name} segmenter")
+                    if oom is not None:
+                        self._synced = False  # its state may hold part of a frame: rebuild from the project
+                        prog.error = str(oom)
+                        raise oom from exc
                     raise
                 writer.close()
         except AnnotatorError as exc:
@@ -403,44 +436,6 @@ class AnnotationSession:
             bar.close()
             prog.running = False
             self._busy.release()
-
-    def _run_passes(
-        self,
-        passes: list[tuple[int, int, bool]],
-        writer: MaskWriter,
-        prompted: set[tuple[int, int]],
-        prog: Progress,
-        bar: Any,
-    ) -> Iterator[FrameResult]:
-        seen: set[int] = set()
-        for start, count, reverse in passes:
-            stream = self.segmenter.propagate(start, count, reverse)
-            try:
-                for out in stream:
-                    if self._cancel.is_set():
-                        prog.cancelled = True
-                        return
-                    if out.frame in seen:
-                        continue
-                    seen.add(out.frame)
-                    items = [
-                        (oid, om.mask, om.score, Source.PROMPTED if (out.frame, oid) in prompted else Source.PROPAGATED)
-                        for oid, om in out.objects.items()
-                    ]
-                    writer.submit(out.frame, items)
-                    prog.done += 1
-                    prog.frame = out.frame
-                    bar.update(1)
-                    yield FrameResult(
-                        out.frame,
-                        {oid: om.mask for oid, om in out.objects.items()},
-                        {oid: om.score for oid, om in out.objects.items()},
-                        "backward" if reverse else "forward",
-                    )
-            finally:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
 
     def run(self, direction: Direction = "forward", start: int | None = None, stop: int | None = None) -> Progress:
         """Propagate to completion without handling frames yourself; returns the progress record."""
@@ -536,11 +531,11 @@ class AnnotationSession:
     # ------------------------------------------------------------------ reading
     def masks(self, frame: int) -> dict[int, np.ndarray]:
         """Stored masks on one frame: ``{obj_id: (H, W) bool}``."""
-        return {oid: ann.mask for oid, ann in self.project.annotations(frame).items()}
+        return {oid: ann.mask for oid, ann in self.annotations(frame).items()}
 
     def annotations(self, frame: int) -> dict[int, Annotation]:
         """Stored annotations (RLE, score, source) on one frame."""
-        return self.project.annotations(frame)
+        return self.project.annotations(self._check_frame(frame))
 
     def prompts(self, frame: int | None = None) -> list[Prompt]:
         """Stored prompts, optionally of one frame."""
@@ -579,6 +574,10 @@ class AnnotationSession:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    @property
+    def _segmenter_name(self) -> str:
+        return str(getattr(self.segmenter, "name", type(self.segmenter).__name__))
 
     def __repr__(self) -> str:
         return (
