@@ -329,7 +329,11 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
     def _draw(self, masks: dict[int, np.ndarray] | None = None, frame: int | None = None) -> int:
         f = self.frame if frame is None else frame
         view = self.session.view(f, low_score=self.low_score)
-        return self.canvas.show(view, self.session.video.frame(f), self._renderer, masks=masks)
+        rgb = self.session.video.frame(f)
+        picture = None if masks is not None else self._tools[self.tool].picture(view, rgb)
+        if picture is not None:
+            return self.canvas.show_image(f, picture)
+        return self.canvas.show(view, rgb, self._renderer, masks=masks)
 
     def _refresh_timeline(self) -> None:
         self._rows = self.session.timeline()
