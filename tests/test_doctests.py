@@ -53,6 +53,7 @@ MODULES = [
     "annotator_widgets.widgets.shortcuts",
     "annotator_widgets.widgets.notes",
     "annotator_widgets.widgets.tools.effects",
+    "annotator_widgets.widgets.tools.export",
 ]
 
 
