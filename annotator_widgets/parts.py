@@ -124,4 +124,5 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("tool", "region", _T + "region:RegionTool", "a drag seeds the people in a region and propagates", ()),
     ("tool", "effects", _T + "effects:EffectsTool", "blur/pixelate objects: live preview, render an MP4", ()),
     ("tool", "export", _T + "export:ExportTool", "write the annotations in a dataset format", ()),
+    ("tool", "actions", _T + "interactions:ActionsTool", "action segments: find, describe, edit, jump", ()),
 ]

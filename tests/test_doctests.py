@@ -54,6 +54,9 @@ MODULES = [
     "annotator_widgets.widgets.notes",
     "annotator_widgets.widgets.tools.effects",
     "annotator_widgets.widgets.tools.export",
+    "annotator_widgets.widgets.tools.interactions",
+    "annotator_widgets.widgets.action_strip",
+    "annotator_widgets.workflows.outputs",
 ]
 
 

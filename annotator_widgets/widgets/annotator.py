@@ -351,6 +351,8 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             self._draw(masks)
             self.timeline.update(self._rows)
             self.timeline.set_cursor(self.frame)
+            for tool in self._tools.values():
+                tool.on_refresh()
             if message is not None:
                 self.say(message)
 

@@ -195,6 +195,9 @@ class Tool(traitlets.HasTraits):
         annotated frame (e.g. an effect preview), or None for the usual drawing."""
         return None
 
+    def on_refresh(self) -> None:
+        """The annotator re-read the session (after an edit, an undo, a job): update what the tool shows."""
+
     def drag_color(self) -> tuple[int, int, int] | None:
         """Colour of the rubber band while dragging with this tool active (None: the current object's)."""
         return None

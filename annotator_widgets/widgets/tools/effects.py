@@ -34,6 +34,7 @@ from ...progress import Cancelled
 from ...render import preview_frame, render_video
 from ...render.video import RenderCancelled
 from ...view import FrameView
+from ...workflows.outputs import output_path
 from .._deps import ipywidgets as ipw
 from ..jobs import TaskJob
 from ..keys import Shortcut
@@ -265,7 +266,7 @@ class EffectsTool(Tool):
         f = self.host.frame if frame is None else int(frame)
         s = self.host.session
         pixels = s.video.frame(f) if rgb is None else rgb
-        return preview_frame(s.project, pixels, f, **self.settings())
+        return preview_frame(s, pixels, f, **self.settings())
 
     def picture(self, view: FrameView, rgb: np.ndarray) -> np.ndarray | None:
         try:
@@ -305,8 +306,7 @@ class EffectsTool(Tool):
     # ------------------------------------------------------------------ render
     def default_output(self) -> Path:
         """``<project folder>/<project name>_<effect>.mp4``."""
-        path = Path(self.host.session.project.path)
-        return path.with_name(f"{path.stem}_{self.effect}.mp4")
+        return output_path(self.host.session, ".mp4", self.effect)
 
     def render(self) -> TaskJob:
         """Render the whole video with the effect to :attr:`output` in a worker; the MP4 then plays inline.
@@ -324,7 +324,7 @@ class EffectsTool(Tool):
             def work(job: TaskJob) -> Path:
                 try:
                     return render_video(
-                        session.project,
+                        session,
                         session.video,
                         path,
                         progress=job.report,

@@ -14,59 +14,18 @@ Example:
 
 from __future__ import annotations
 
-import html
-import inspect
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import traitlets
 
 from ... import registry
-from ...progress import Cancelled
+from ...workflows.outputs import Written, export, output_path
 from .._deps import ipywidgets as ipw
 from ..jobs import TaskJob
 from .base import Tool
 
-__all__ = ["ExportTool", "Written"]
-
-#: paths listed in the "written" panel (the rest are counted)
-MAX_LISTED = 8
-
-
-@dataclass(frozen=True)
-class Written:
-    """What an export wrote: the format, the destination, the files and what they hold."""
-
-    format: str
-    destination: Path
-    paths: tuple[Path, ...]
-    bytes: int
-    objects: int
-    frames: int
-    actions: int
-
-    def summary(self) -> str:
-        """One line: ``"coco: 1 file (12.3 kB) - 2 objects, masks on 12 frames, 0 actions"``."""
-        n = len(self.paths)
-        return (
-            f"{self.format}: {n} file{'s' if n != 1 else ''} ({self.bytes / 1000:.1f} kB) - {self.objects} objects, "
-            f"masks on {self.frames} frames, {self.actions} actions"
-        )
-
-    def html(self) -> str:
-        """The summary and the paths, for the panel."""
-        items = "".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in self.paths[:MAX_LISTED])
-        if len(self.paths) > MAX_LISTED:
-            items += f"<li>… and {len(self.paths) - MAX_LISTED} more</li>"
-        return f"<b>written</b> {html.escape(self.summary())}<ul style='margin:2px 0'>{items}</ul>"
-
-
-def _accepts(fn: Any, name: str) -> bool:
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+__all__ = ["ExportTool"]
 
 
 class ExportTool(Tool):
@@ -121,8 +80,8 @@ class ExportTool(Tool):
 
     def default_destination(self, fmt: str | None = None) -> Path:
         """Where ``fmt`` (default: the chosen format) goes next to the project."""
-        path = Path(self.host.session.project.path)
-        return registry.lookup("exporter", fmt or self.format).default_path(path.parent, stem=path.stem)
+        path = output_path(self.host.session)
+        return registry.lookup("exporter", fmt or self.format).default_path(path.parent, stem=path.name)
 
     def _on_format(self, change: dict[str, Any]) -> None:
         if self._auto_destination:
@@ -147,25 +106,11 @@ class ExportTool(Tool):
             host.check_idle("export")
             fmt = registry.lookup("exporter", self.format)
             dest = Path(self.destination) if self.destination else self.default_destination()
-            options: dict[str, Any] = {}
-            if _accepts(fmt.save, "overwrite"):
-                options["overwrite"] = self.overwrite
-            project = host.session.project
+            session, overwrite = host.session, self.overwrite
 
             def work(job: TaskJob) -> Written:
-                job.report(0, 1, f"writing {fmt.name}…")
-                if job.is_cancelled():
-                    raise Cancelled(f"export to {dest} was cancelled before writing")
-                paths = tuple(Path(p) for p in fmt.save(project, dest, **options))
-                job.report(1, 1, f"{fmt.name} written")
-                return Written(
-                    fmt.name,
-                    dest,
-                    paths,
-                    sum(p.stat().st_size for p in paths if p.is_file()),
-                    len(project.objects()),
-                    len(project.mask_frames()),
-                    len(project.actions()),
+                return export(
+                    session, fmt.name, dest, overwrite=overwrite, progress=job.report, cancel=job.is_cancelled
                 )
 
             self.written.value = ""
