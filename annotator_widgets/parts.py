@@ -122,4 +122,7 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("tool", "points", _T + "points:PointsTool", "clicks add points, drags add boxes; +/- labels; clear", ()),
     ("tool", "person", _T + "person:PersonTool", "track people; a click selects or tracks a person", ()),
     ("tool", "region", _T + "region:RegionTool", "a drag seeds the people in a region and propagates", ()),
+    ("tool", "effects", _T + "effects:EffectsTool", "blur/pixelate objects: live preview, render an MP4", ()),
+    ("tool", "export", _T + "export:ExportTool", "write the annotations in a dataset format", ()),
+    ("tool", "actions", _T + "interactions:ActionsTool", "action segments: find, describe, edit, jump", ()),
 ]

@@ -51,6 +51,12 @@ MODULES = [
     "annotator_widgets.export.actions",
     "tests.support.interaction_clip",
     "annotator_widgets.widgets.shortcuts",
+    "annotator_widgets.widgets.notes",
+    "annotator_widgets.widgets.tools.effects",
+    "annotator_widgets.widgets.tools.export",
+    "annotator_widgets.widgets.tools.interactions",
+    "annotator_widgets.widgets.action_strip",
+    "annotator_widgets.workflows.outputs",
 ]
 
 

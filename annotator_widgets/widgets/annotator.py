@@ -22,7 +22,7 @@ Example:
     >>> sorted(ann.click(x, y))
     [1]
     >>> [(p.obj_id, len(p.points)) for p in ann.session.prompts(0)], list(ann.tools)
-    ([(1, 1)], ['points', 'person', 'region'])
+    ([(1, 1)], ['points', 'person', 'region', 'effects', 'export', 'actions'])
     >>> ann.close()
 """
 
@@ -329,7 +329,11 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
     def _draw(self, masks: dict[int, np.ndarray] | None = None, frame: int | None = None) -> int:
         f = self.frame if frame is None else frame
         view = self.session.view(f, low_score=self.low_score)
-        return self.canvas.show(view, self.session.video.frame(f), self._renderer, masks=masks)
+        rgb = self.session.video.frame(f)
+        picture = None if masks is not None else self._tools[self.tool].picture(view, rgb)
+        if picture is not None:
+            return self.canvas.show_image(f, picture)
+        return self.canvas.show(view, rgb, self._renderer, masks=masks)
 
     def _refresh_timeline(self) -> None:
         self._rows = self.session.timeline()
@@ -347,6 +351,8 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             self._draw(masks)
             self.timeline.update(self._rows)
             self.timeline.set_cursor(self.frame)
+            for tool in self._tools.values():
+                tool.on_refresh()
             if message is not None:
                 self.say(message)
 

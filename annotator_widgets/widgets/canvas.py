@@ -44,6 +44,7 @@ from ..view import FrameView
 from . import _ipycanvas_compat as compat
 from ._deps import ipycanvas, ipywidgets
 from .geometry import Geometry
+from .notes import draw_notes
 from .stats import Stats
 
 __all__ = ["FrameCanvas", "Geometry", "drawing", "redraw_on_reconnect"]
@@ -200,7 +201,7 @@ class FrameCanvas:
         dposes = [g.pose(p) for p in view.poses]
         objects = view.objects
         if self.mode == "composite":
-            img = renderer.annotate(disp, dmasks, objects=objects, prompts=dprompts, poses=dposes)
+            img = draw_notes(renderer.annotate(disp, dmasks, objects=objects, prompts=dprompts, poses=dposes), view)
             buf = compat.encode(img, self.jpeg_quality)
             t1 = time.perf_counter()
             with drawing():
@@ -209,7 +210,7 @@ class FrameCanvas:
                 self._send_ack()
             sent = len(buf)
         else:
-            sent, t1 = self._show_layers(index, disp, dmasks, objects, dprompts, dposes, renderer)
+            sent, t1 = self._show_layers(index, disp, dmasks, objects, dprompts, dposes, renderer, view)
         self.stats.add("compose_ms", (t1 - t0) * 1000)
         self.stats.count("updates")
         self.stats.count("bytes", sent)
@@ -225,6 +226,7 @@ class FrameCanvas:
         dprompts: Sequence[Prompt],
         dposes: Sequence[PersonPose],
         renderer: Renderer,
+        view: FrameView,
     ) -> tuple[int, float]:
         frame_buf = None
         if self._frame_on_screen != index:
@@ -232,7 +234,7 @@ class FrameCanvas:
         # the overlay: the renderer draws solid masks on black; alpha = opacity inside masks, opaque for marks
         solid = renderer.replace(opacity=1.0)
         black = np.zeros_like(disp)
-        drawn = solid.annotate(black, dmasks, objects=objects, prompts=dprompts, poses=dposes)
+        drawn = draw_notes(solid.annotate(black, dmasks, objects=objects, prompts=dprompts, poses=dposes), view)
         inside = np.zeros(disp.shape[:2], bool)
         hidden = {o.obj_id for o in objects if o.hidden}
         for oid, m in dmasks.items():
@@ -257,6 +259,22 @@ class FrameCanvas:
             self._clear_interaction_layer()
             self._send_ack()
         return len(frame_buf or b"") + len(overlay_buf or b""), t1
+
+    def show_image(self, index: int, rgb: np.ndarray) -> int:
+        """Draw a finished picture of frame ``index`` (video or display size, e.g. an effect preview) instead of
+        the annotated frame; returns the bytes sent."""
+        img = self.geometry.frame(np.asarray(rgb, np.uint8))
+        buf = compat.encode(img, self.jpeg_quality)
+        with drawing():
+            compat.put_encoded(self.widget[0], img, buf)
+            self._frame_on_screen = None  # layer 0 no longer holds the plain frame
+            if self.mode == "layers":
+                self.widget[1].clear()
+            self._clear_interaction_layer()
+            self._send_ack()
+        self.stats.count("updates")
+        self.stats.count("bytes", len(buf))
+        return len(buf)
 
     # -- interaction layer ---------------------------------------------------------------------------
     def show_marker(self, x: float, y: float, positive: bool, radius: float = 6) -> None:

@@ -3,7 +3,10 @@
 * :class:`~.points.PointsTool` (``"points"``, the base tool): clicks, box drags, positive/negative, clear;
 * :class:`~.person.PersonTool` (``"person"``): track people, select or track the person under a click,
   segment a person;
-* :class:`~.region.RegionTool` (``"region"``): region drags seed the people in them.
+* :class:`~.region.RegionTool` (``"region"``): region drags seed the people in them;
+* :class:`~.effects.EffectsTool` (``"effects"``): blur, pixelate... from the stored masks, live preview, render;
+* :class:`~.export.ExportTool` (``"export"``): write a dataset format, list what was written;
+* :class:`~.interactions.ActionsTool` (``"actions"``): action segments: find, describe, jump, edit, delete.
 
 A new tool is one file (a :class:`~.base.Tool` subclass) plus one registration: a line in
 :mod:`annotator_widgets.parts` (kind ``"tool"``), an entry point in the group
@@ -23,7 +26,7 @@ from .base import Tool, ToolHost
 __all__ = ["DEFAULT_TOOLS", "Tool", "ToolHost", "make_tools"]
 
 #: the tools of an annotator when none are given (registry names; the first is the base tool)
-DEFAULT_TOOLS: tuple[str, ...] = ("points", "person", "region")
+DEFAULT_TOOLS: tuple[str, ...] = ("points", "person", "region", "effects", "export", "actions")
 
 
 def make_tools(specs: Sequence[Any] | None = None) -> list[Tool]:

@@ -40,6 +40,7 @@ from ..keys import Shortcut
 
 if TYPE_CHECKING:
     from ...session import AnnotationSession
+    from ...view import FrameView
     from ..canvas import FrameCanvas
     from ..jobs import PropagationJob, TaskJob
     from ..stats import Stats
@@ -188,6 +189,14 @@ class Tool(traitlets.HasTraits):
     def action_for(self, key: str) -> str | None:
         """The method one of :attr:`shortcuts` binds to ``key``, or None."""
         return next((s.action for s in self.shortcuts if s.matches(key)), None)
+
+    def picture(self, view: FrameView, rgb: np.ndarray) -> np.ndarray | None:
+        """While this tool is the active one: its own picture of the frame (video size), drawn instead of the
+        annotated frame (e.g. an effect preview), or None for the usual drawing."""
+        return None
+
+    def on_refresh(self) -> None:
+        """The annotator re-read the session (after an edit, an undo, a job): update what the tool shows."""
 
     def drag_color(self) -> tuple[int, int, int] | None:
         """Colour of the rubber band while dragging with this tool active (None: the current object's)."""
