@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from annotator_widgets import AnnotationSession, open_video, registry
+from annotator_widgets.backends.classic import ClassicSegmenter
 from annotator_widgets.backends.scorers import ClipScorer, SiglipScorer
 from annotator_widgets.crops import MEAN_RGB, masked_crop
 from annotator_widgets.data import synthetic_clip
@@ -193,16 +194,21 @@ def test_cancel_stops_between_frames(session, truth):
     assert scorer.image_calls == 3 and session.objects == []
 
 
-def test_grid_candidates_run_on_a_scratch_segmenter_and_store_nothing(session, clip):
-    scorer = RedScorer()
-    found = find_text(session, "red", every=30, threshold=0.2, scorer=scorer, candidates="grid", grid=4)
-    assert found.frame == RED_FROM
-    truth = clip[1][TARGET][found.frame]
-    iou = (found.mask & truth).sum() / (found.mask | truth).sum()
-    assert iou > 0.5, iou
-    # candidates are deduplicated and no prompt, mask or object reached the project
-    assert session.objects == [] and session.prompts() == [] and not session.project.can_undo
-    assert len(scorer.crops_seen) <= 16 * found.frames_scored
+def test_grid_candidates_run_on_a_scratch_segmenter_and_store_nothing(tmp_path):
+    frames, masks = red_clip(num_frames=4, red_from=2)
+    with AnnotationSession(frames, project=tmp_path / "g.awp", segmenter="classic") as s:
+        scratch = ClassicSegmenter(prompt_iterations=2, refine_edges=False)
+        scorer = RedScorer()
+        found = find_text(s, "red", every=2, threshold=0.2, scorer=scorer, segmenter=scratch, grid=4)
+        assert found.frame == 2 and sorted(found.curve) == [0, 1, 2]
+        assert scratch.name == "classic" and s.segmenter is not scratch
+        truth = masks[TARGET][2]
+        iou = (found.mask & truth).sum() / (found.mask | truth).sum()
+        assert iou > 0.5, iou
+        # 16 prompts per frame, deduplicated before scoring; no prompt, mask or object reached the project
+        assert 0 < len(scorer.crops_seen) <= 16 * found.frames_scored
+        assert s.objects == [] and s.prompts() == [] and not s.project.can_undo
+        assert s.project.mask_frames() == []
 
 
 def test_track_from_creates_the_object_with_the_phrase_and_tracks_both_ways(session, truth):
