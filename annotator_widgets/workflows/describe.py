@@ -188,7 +188,11 @@ def describe(
     project = session.project
     todo = _frames(frames, len(session.video))
     if obj_id is not None:
-        obj_id = project.object(obj_id).obj_id  # unknown ids fail here
+        known = project.get_object(obj_id) if isinstance(obj_id, int | np.integer) else None
+        if known is None:
+            ids = [o.obj_id for o in project.objects()]
+            raise PromptError("unknown object", given=obj_id, hint=f"known object ids: {ids}; None for whole frames")
+        obj_id = known.obj_id
         _check_targets(project, todo, obj_id)
     box = None if region is None else (region if isinstance(region, Box) else Box(*(float(v) for v in region)))
     question = _prompt_for(prompt, _object_name(project, obj_id))
