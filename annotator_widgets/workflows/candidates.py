@@ -18,7 +18,7 @@ Example:
     >>> import numpy as np
     >>> a = np.zeros((8, 8), bool); a[2:6, 2:6] = True
     >>> b = a.copy(); b[2, 2] = False  # 15 of a's 16 pixels: IoU 0.94
-    >>> len(dedupe([a, b], iou=0.8)), len(dedupe([a, b], iou=0.95))
+    >>> len(dedupe([a, b], iou=0.8, min_area=1)), len(dedupe([a, b], iou=0.95, min_area=1))
     (1, 2)
     >>> mask_key(a) == mask_key(a.copy()), mask_key(a) == mask_key(b)
     (True, False)
