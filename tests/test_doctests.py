@@ -45,6 +45,8 @@ MODULES = [
     "annotator_widgets.registry",
     "annotator_widgets.metrics",
     "annotator_widgets.crops",
+    "annotator_widgets.workflows.candidates",
+    "annotator_widgets.workflows.describe",
     "annotator_widgets.hands",
     "annotator_widgets.interactions",
     "annotator_widgets.action_segments",
