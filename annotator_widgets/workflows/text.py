@@ -1,0 +1,460 @@
+"""Language in the loop: a phrase becomes objects ("What do you want to track?").
+
+* :func:`ground` runs a route (a grounder, the face detector, the pose model, a COCO detector or
+  SAM 3) on one frame and stores what it said as *candidate* detections (model, phrase, box, score).
+* :func:`accept` turns stored candidates into objects: one object per detection, named by its
+  phrase (``category`` = the phrase, ``meta["text"]`` = the phrase), prompted with the box
+  (``Prompt(box=..., text=phrase)``) through the session's verbs; the detection is linked to it.
+* :func:`add_text` is both in one undo step; with SAM 3 (``route="concept"``) the objects are
+  prompted with SAM 3's masks instead of boxes.
+
+**Routes** (``route=``): ``"grounder[:spec]"`` (an open-vocabulary grounder part, default ``owlv2``),
+``"concept[:spec]"`` (SAM 3's masks on that frame), ``"faces"`` (MediaPipe faces, no download),
+``"people"`` (the pose model's people as boxes, no download), ``"detector[:spec]"`` (a COCO detector,
+default ``detr``: COCO class names only). ``"auto"``: face phrases take ``"faces"`` and person phrases
+``"people"`` unless a ``grounder`` is given; other phrases go to the grounder (default ``owlv2``, whose
+weights may need a download: the error then says so and names the offline routes).
+
+Nothing is written when a route finds nothing: :class:`~annotator_widgets.errors.NotFoundError`
+names the phrases, the model and the best score seen. A failure half-way rolls the whole call back.
+Re-detection during propagation and SAM 3's own tracking live in :mod:`.text_tracking`.
+
+Example:
+    >>> split_phrases("faces, license plates; faces")
+    ['faces', 'license plates']
+    >>> plan_routes("auto", ["faces", "a person", "a red car"])
+    [('faces', ['faces']), ('people', ['a person']), ('grounder:owlv2', ['a red car'])]
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import registry
+from ..backends.faces import is_face_phrase
+from ..backends.grounders.postprocess import normalize
+from ..errors import CheckpointError, NotFoundError, PromptError, SessionBusyError
+from ..types import Box, Detection, ObjectInfo, check_frame
+
+if TYPE_CHECKING:
+    from ..session import AnnotationSession
+
+__all__ = [
+    "DEFAULT_DETECTOR",
+    "DEFAULT_GROUNDER",
+    "PEOPLE_PHRASES",
+    "Finder",
+    "Found",
+    "accept",
+    "add_text",
+    "ground",
+    "open_finder",
+    "phrase_of",
+    "plan_routes",
+    "split_phrases",
+]
+
+log = logging.getLogger(__name__)
+
+#: the grounder of ``route="grounder"`` and of other phrases under ``"auto"``
+DEFAULT_GROUNDER = "owlv2"
+#: the COCO detector of ``route="detector"``
+DEFAULT_DETECTOR = "detr"
+#: phrases ``"auto"`` sends to the pose model (compared after :func:`normalize`)
+PEOPLE_PHRASES = frozenset({"person", "people", "human", "pedestrian", "man", "woman"})
+_ROUTES = ("grounder", "concept", "faces", "people", "detector")
+
+
+def split_phrases(text: str | Iterable[str]) -> list[str]:
+    """Phrases from ``"faces, license plates"`` (commas, semicolons, new lines) or a list; trimmed, deduplicated.
+
+    Raises:
+        PromptError: No phrase, or an empty one.
+    """
+    if isinstance(text, str):
+        items = re.split(r"[,;\n]", text)
+        if not "".join(items).strip():
+            raise PromptError("the text is empty", given=text, hint="type what to track, e.g. 'faces, license plates'")
+        items = [p for p in items if p.strip()]
+    else:
+        items = list(text)
+    out: list[str] = []
+    for p in items:
+        if not isinstance(p, str):
+            raise PromptError("phrases must be strings", given=p, hint="pass 'a, b' or ['a', 'b']")
+        phrase = " ".join(p.split())
+        if not phrase:
+            raise PromptError("a phrase is empty", given=list(items), hint="remove empty phrases, e.g. 'a red dress'")
+        if phrase not in out:
+            out.append(phrase)
+    if not out:
+        raise PromptError("no phrase given", given=text, hint="type what to track, e.g. 'faces'")
+    return out
+
+
+def _is_people_phrase(phrase: str) -> bool:
+    return normalize(phrase) in PEOPLE_PHRASES
+
+
+def plan_routes(route: str, phrases: Sequence[str], grounder: Any = None) -> list[tuple[str, list[str]]]:
+    """Which route answers which phrases: ``[(route spec, phrases), ...]`` in first-use order.
+
+    A ``grounder`` (name, spec or instance) given with ``route="auto"`` answers every phrase.
+    """
+    if not isinstance(route, str) or route.split(":", 1)[0] not in ("auto", *_ROUTES):
+        raise PromptError(
+            "unknown route", given=route, hint=f"use 'auto' or one of {list(_ROUTES)} (e.g. 'grounder:owlv2')"
+        )
+    if route != "auto":
+        return [(route, list(phrases))]
+    plan: dict[str, list[str]] = {}
+    for p in phrases:
+        if grounder is not None:
+            key = "grounder"
+        elif is_face_phrase(p):
+            key = "faces"
+        elif _is_people_phrase(p):
+            key = "people"
+        else:
+            key = f"grounder:{DEFAULT_GROUNDER}"
+        plan.setdefault(key, []).append(p)
+    return list(plan.items())
+
+
+@dataclass(frozen=True, eq=False)
+class Found:
+    """One instance a route found: the detection to store and, from SAM 3, its mask."""
+
+    detection: Detection
+    mask: np.ndarray | None = field(default=None, repr=False)
+
+
+class Finder:
+    """One opened route: ``find(session, frame, phrases) -> list[Found]`` best first; ``close()``.
+
+    Built by :func:`open_finder`; a model is loaded once and reused for every frame of a run.
+    """
+
+    def __init__(self, route: str, model: Any, name: str, owned: bool, *, min_visibility: float = 0.5) -> None:
+        self.route = route
+        self.model = model
+        self.name = name
+        self._owned = owned
+        self._min_visibility = min_visibility
+        self._concept_started = False
+
+    def find(self, session: AnnotationSession, frame: int, phrases: Sequence[str]) -> list[Found]:
+        """Run the route on ``frame``; an empty list when it found nothing (``best_scores`` says how close)."""
+        self.best_scores: dict[str, float] = {}
+        if self.route == "people":
+            return self._people(session, frame, phrases)
+        if self.route == "concept":
+            return self._concept(session, frame, phrases)
+        boxes = self.model.detect(session.video.frame(frame), list(phrases))
+        self.best_scores = dict(getattr(self.model, "last_scores", {}) or {})
+        return [
+            Found(
+                Detection(
+                    frame, g.box, min(1.0, max(0.0, float(g.score))), g.phrase, self.name, meta={"text": g.phrase}
+                ),
+                None if g.mask is None else np.asarray(g.mask, bool),
+            )
+            for g in boxes
+        ]
+
+    def _people(self, session: AnnotationSession, frame: int, phrases: Sequence[str]) -> list[Found]:
+        out = []
+        for pose in self.model.detect(session.video.frame(frame), 0):
+            box = pose.box(self._min_visibility) or pose.box(0.0)
+            if box is None:
+                continue
+            score = min(1.0, max(0.0, float(pose.score)))
+            for p in phrases:
+                out.append(Found(Detection(frame, box, score, p, self.name, meta={"text": p, "route": "people"})))
+        self.best_scores = {p: max((f.detection.score for f in out), default=0.0) for p in phrases}
+        return sorted(out, key=lambda f: -f.detection.score)
+
+    def _concept(self, session: AnnotationSession, frame: int, phrases: Sequence[str]) -> list[Found]:
+        if not self._concept_started:
+            self.model.start(session.video)
+            self._concept_started = True
+        try:
+            found = self.model.add_text(frame, list(phrases))
+        except NotFoundError:
+            self.best_scores = {p: 0.0 for p in phrases}
+            return []
+        out = []
+        for inst, (phrase, om) in sorted(found.items()):
+            mask = np.asarray(om.mask, bool)
+            ys, xs = np.nonzero(mask)
+            if not len(xs):
+                continue
+            box = Box.from_corners(float(xs.min()), float(ys.min()), float(xs.max()) + 1, float(ys.max()) + 1)
+            score = 1.0 if om.score is None else min(1.0, max(0.0, float(om.score)))
+            meta = {"text": phrase, "route": "concept", "instance": int(inst)}
+            out.append(Found(Detection(frame, box, score, phrase, self.name, meta=meta), mask))
+        return sorted(out, key=lambda f: -f.detection.score)
+
+    def close(self) -> None:
+        """Release the model if this finder loaded it."""
+        if self._owned:
+            close = getattr(self.model, "close", None)
+            if close is not None:
+                close()
+
+
+def open_finder(
+    route: str, *, threshold: float | None = None, top_k: int | None = None, instance: Any = None, **options: Any
+) -> Finder:
+    """Load the model of one route spec (``"grounder:owlv2:<folder>"``, ``"faces"``, ``"people"``...).
+
+    Args:
+        route: A route spec (not ``"auto"``; see :func:`plan_routes`).
+        threshold: The model's lowest score kept (None: the model's default).
+        top_k: At most this many boxes per phrase (None: the model's default).
+        instance: An already loaded grounder to use for ``"grounder"`` (not closed by the finder).
+        **options: More keyword arguments for the part's factory.
+
+    Raises:
+        CheckpointError: The weights are missing (the message names the offline routes).
+    """
+    kind, _, spec = route.partition(":")
+    if kind == "grounder" and instance is not None and not isinstance(instance, str):
+        return Finder("grounder", instance, str(getattr(instance, "name", type(instance).__name__)), False)
+    if kind == "grounder" and isinstance(instance, str):
+        spec = instance
+    kw = dict(options)
+    if threshold is not None:
+        kw["threshold"] = float(threshold)
+    if top_k is not None:
+        kw["top_k"] = int(top_k)
+    if kind == "people":
+        kw.pop("threshold", None)
+        kw.pop("top_k", None)
+        model = registry.resolve("pose", spec or "mediapipe", running_mode="image", num_poses=top_k or 5, **kw)
+        return Finder("people", model, f"pose:{spec or 'mediapipe'}", True)
+    if kind == "concept":
+        spec = spec or "sam3"
+        if "threshold" in kw:
+            kw["score_threshold"] = kw.pop("threshold")
+        kw.pop("top_k", None)
+        return Finder("concept", registry.resolve("concept", spec, **kw), spec.split(":")[0], True)
+    spec = spec or {"faces": "mediapipe-face", "detector": DEFAULT_DETECTOR}.get(kind, DEFAULT_GROUNDER)
+    if kind == "faces":
+        spec = "mediapipe-face" + (f":{spec}" if spec != "mediapipe-face" else "")
+    try:
+        model = registry.resolve("grounder", spec, **kw)
+    except CheckpointError as exc:
+        raise CheckpointError(
+            str(exc.args[0]) if exc.args else "the grounder's weights are missing",
+            given=exc.given,
+            hint=f"{exc.hint or 'download the weights where the hub is reachable'}; or track faces / people "
+            "with route='faces' / route='people', which work offline",
+        ) from exc
+    return Finder(kind, model, spec.split(":")[0], True)
+
+
+def _check(session: AnnotationSession, frame: Any) -> int:
+    if session.busy:
+        raise SessionBusyError.running("a propagation is running")
+    return check_frame(frame, len(session.video))
+
+
+def _find_all(
+    session: AnnotationSession,
+    frame: int,
+    phrases: list[str],
+    route: str,
+    grounder: Any,
+    threshold: float | None,
+    top_k: int | None,
+) -> list[Found]:
+    found: list[Found] = []
+    best: dict[str, float] = {}
+    names = []
+    for spec, group in plan_routes(route, phrases, grounder):
+        finder = open_finder(spec, threshold=threshold, top_k=top_k, instance=grounder)
+        try:
+            found += finder.find(session, frame, group)
+            best.update(finder.best_scores)
+            names.append(finder.name)
+        finally:
+            finder.close()
+    if not found:
+        top = max(best.items(), key=lambda kv: kv[1], default=(phrases[0], 0.0))
+        raise NotFoundError(
+            f"{' / '.join(names)} found nothing for {phrases} on frame {frame}",
+            given=f"best score {top[1]:.3f} ({top[0]})" + ("" if threshold is None else f", threshold {threshold:g}"),
+            hint="lower the threshold, rephrase (a short noun phrase such as 'a red dress'), "
+            "or try another frame or route",
+        )
+    return sorted(found, key=lambda f: -f.detection.score)
+
+
+def ground(
+    session: AnnotationSession,
+    frame: int,
+    phrases: str | Iterable[str],
+    *,
+    route: str = "auto",
+    grounder: Any = None,
+    threshold: float | None = None,
+    top_k: int | None = None,
+    store: bool = True,
+) -> list[Detection]:
+    """Find the phrases on one frame and store what the model said as candidate detections.
+
+    Args:
+        session: The annotation session.
+        frame: The frame to look at.
+        phrases: ``"faces, license plates"`` or a list of phrases.
+        route: See the module docstring (``"auto"``, ``"grounder:owlv2:<folder>"``, ``"faces"``...).
+        grounder: A grounder part name, spec or instance (used for every phrase).
+        threshold: The model's lowest score kept (None: its default).
+        top_k: At most this many boxes per phrase.
+        store: Store them (replacing this model's earlier candidates on the frame), one undo step.
+
+    Returns:
+        The detections, best first (candidates: ``obj_id`` None).
+
+    Raises:
+        NotFoundError: Nothing found (nothing is stored).
+    """
+    frame = _check(session, frame)
+    words = split_phrases(phrases)
+    found = _find_all(session, frame, words, route, grounder, threshold, top_k)
+    dets = [f.detection for f in found]
+    if store:
+        with session.project.transaction(f"find {', '.join(words)} on frame {frame}"):
+            for model in sorted({d.model for d in dets}):
+                session.project.put_detections(frame, [d for d in dets if d.model == model], replace_model=model)
+    return dets
+
+
+def _make_object(session: AnnotationSession, found: Found, route: str) -> tuple[ObjectInfo, Detection]:
+    det = found.detection
+    phrase = det.label
+    info = session.project.add_object(name=phrase, category=phrase, meta={"text": phrase, "route": route})
+    if found.mask is not None and found.mask.any():
+        session.add_mask(det.frame, info.obj_id, found.mask, text=phrase)
+    else:
+        session.add_box(det.frame, info.obj_id, det.box, text=phrase)
+    return info, replace(det, obj_id=info.obj_id)
+
+
+def _rolled_back(session: AnnotationSession) -> None:
+    """The project dropped prompts the segmenter saw: make the session rebuild its segmenter."""
+    session._synced = False  # the session's own rebuild flag
+
+
+def accept(session: AnnotationSession, det_ids: Iterable[int]) -> list[ObjectInfo]:
+    """Make stored candidate detections objects (box prompts with their phrase), one undo step.
+
+    Raises:
+        PromptError: An id is not a candidate (unknown, already accepted or rejected).
+    """
+    ids = [int(i) for i in det_ids]
+    if session.busy:
+        raise SessionBusyError.running("a propagation is running")
+    candidates = session.project.detections(obj_id=None)
+    bad = [i for i in ids if i not in candidates]
+    if bad:
+        raise PromptError("not a candidate detection", given=bad, hint=f"candidates: {sorted(candidates)}")
+    made = []
+    try:
+        with session.project.transaction(f"accept {len(ids)} detection(s)"):
+            for det_id in ids:
+                det = candidates[det_id]
+                info, _ = _make_object(session, Found(det), str(det.meta.get("route", det.model)))
+                session.project.accept_detection(det_id, info.obj_id)
+                made.append(info)
+    except BaseException:
+        _rolled_back(session)
+        raise
+    return made
+
+
+Accept = Callable[[Detection], bool] | Iterable[int] | None
+
+
+def add_text(
+    session: AnnotationSession,
+    frame: int,
+    text: str | Iterable[str],
+    *,
+    route: str = "auto",
+    grounder: Any = None,
+    threshold: float | None = None,
+    top_k: int | None = None,
+    max_objects: int | None = None,
+    accept: Accept = None,
+) -> list[ObjectInfo]:
+    """One object per instance of the phrases on ``frame``, prompted with its box (or SAM 3's mask).
+
+    Every detection is stored (the accepted ones linked to their objects, the others as candidates);
+    the objects are named by their phrase. One undo step; nothing is kept if anything fails.
+
+    Args:
+        session: The annotation session.
+        frame: The frame to look at.
+        text: ``"faces, license plates"`` or a list of phrases.
+        route: See the module docstring.
+        grounder: A grounder part name, spec or instance (used for every phrase).
+        threshold: The model's lowest score kept.
+        top_k: At most this many boxes per phrase.
+        max_objects: At most this many objects (the best scores).
+        accept: Which detections become objects: None (all), a predicate on the
+            :class:`~annotator_widgets.types.Detection`, or indices into the best-first list.
+
+    Returns:
+        The new objects, best detection first.
+
+    Raises:
+        NotFoundError: Nothing found, or nothing accepted (nothing is stored).
+    """
+    frame = _check(session, frame)
+    words = split_phrases(text)
+    if max_objects is not None and (isinstance(max_objects, bool) or int(max_objects) < 1):
+        raise PromptError("max_objects must be a positive integer or None", given=max_objects)
+    found = _find_all(session, frame, words, route, grounder, threshold, top_k)
+    if accept is None:
+        chosen = list(range(len(found)))
+    elif callable(accept):
+        chosen = [i for i, f in enumerate(found) if accept(f.detection)]
+    else:
+        chosen = [int(i) for i in accept]
+        if any(not 0 <= i < len(found) for i in chosen):
+            raise PromptError("accept index out of range", given=chosen, hint=f"{len(found)} detections were found")
+    chosen = chosen[:max_objects] if max_objects is not None else chosen
+    if not chosen:
+        raise NotFoundError(
+            f"no detection of {words} was accepted", given=f"{len(found)} found", hint="loosen `accept`"
+        )
+    made: list[ObjectInfo] = []
+    try:
+        with session.project.transaction(f"add text {', '.join(words)} on frame {frame}"):
+            dets = []
+            for i, f in enumerate(found):
+                if i in chosen:
+                    info, det = _make_object(session, f, str(f.detection.meta.get("route", route)))
+                    made.append(info)
+                    dets.append(det)
+                else:
+                    dets.append(f.detection)
+            session.project.put_detections(frame, dets)
+    except BaseException:
+        _rolled_back(session)
+        raise
+    log.info("add_text %s on frame %d: %d object(s) of %d detection(s)", words, frame, len(made), len(found))
+    return made
+
+
+def phrase_of(info: ObjectInfo) -> str:
+    """The phrase that created an object ("" for one made by clicks)."""
+    return str(info.meta.get("text", "")) if info.meta else ""
