@@ -40,7 +40,7 @@ from .. import registry
 from ..backends.faces import is_face_phrase
 from ..backends.grounders.postprocess import normalize
 from ..errors import CheckpointError, NotFoundError, PromptError, SessionBusyError
-from ..types import Box, Detection, ObjectInfo, check_frame
+from ..types import Box, Detection, MaskWarning, ObjectInfo, check_frame
 
 if TYPE_CHECKING:
     from ..session import AnnotationSession
@@ -158,15 +158,12 @@ class Finder:
             return self._concept(session, frame, phrases)
         boxes = self.model.detect(session.video.frame(frame), list(phrases))
         self.best_scores = dict(getattr(self.model, "last_scores", {}) or {})
-        return [
-            Found(
-                Detection(
-                    frame, g.box, min(1.0, max(0.0, float(g.score))), g.phrase, self.name, meta={"text": g.phrase}
-                ),
-                None if g.mask is None else np.asarray(g.mask, bool),
-            )
-            for g in boxes
-        ]
+        out = []
+        for g in boxes:
+            meta = {"text": g.phrase, "route": self.route, "model_id": str(getattr(self.model, "name", self.name))}
+            det = Detection(frame, g.box, min(1.0, max(0.0, float(g.score))), g.phrase, self.name, meta=meta)
+            out.append(Found(det, None if g.mask is None else np.asarray(g.mask, bool)))
+        return out
 
     def _people(self, session: AnnotationSession, frame: int, phrases: Sequence[str]) -> list[Found]:
         out = []
@@ -226,7 +223,9 @@ def open_finder(
     """
     kind, _, spec = route.partition(":")
     if kind == "grounder" and instance is not None and not isinstance(instance, str):
-        return Finder("grounder", instance, str(getattr(instance, "name", type(instance).__name__)), False)
+        return Finder(
+            "grounder", instance, str(getattr(instance, "name", type(instance).__name__)).split(":")[0], False
+        )
     if kind == "grounder" and isinstance(instance, str):
         spec = instance
     kw = dict(options)
@@ -274,12 +273,13 @@ def _find_all(
     grounder: Any,
     threshold: float | None,
     top_k: int | None,
+    options: dict[str, Any],
 ) -> list[Found]:
     found: list[Found] = []
     best: dict[str, float] = {}
     names = []
     for spec, group in plan_routes(route, phrases, grounder):
-        finder = open_finder(spec, threshold=threshold, top_k=top_k, instance=grounder)
+        finder = open_finder(spec, threshold=threshold, top_k=top_k, instance=grounder, **options)
         try:
             found += finder.find(session, frame, group)
             best.update(finder.best_scores)
@@ -307,6 +307,7 @@ def ground(
     threshold: float | None = None,
     top_k: int | None = None,
     store: bool = True,
+    **options: Any,
 ) -> list[Detection]:
     """Find the phrases on one frame and store what the model said as candidate detections.
 
@@ -319,6 +320,7 @@ def ground(
         threshold: The model's lowest score kept (None: its default).
         top_k: At most this many boxes per phrase.
         store: Store them (replacing this model's earlier candidates on the frame), one undo step.
+        **options: For the route's part (e.g. ``device="cpu"``).
 
     Returns:
         The detections, best first (candidates: ``obj_id`` None).
@@ -328,7 +330,7 @@ def ground(
     """
     frame = _check(session, frame)
     words = split_phrases(phrases)
-    found = _find_all(session, frame, words, route, grounder, threshold, top_k)
+    found = _find_all(session, frame, words, route, grounder, threshold, top_k, options)
     dets = [f.detection for f in found]
     if store:
         with session.project.transaction(f"find {', '.join(words)} on frame {frame}"):
@@ -343,8 +345,16 @@ def _make_object(session: AnnotationSession, found: Found, route: str) -> tuple[
     info = session.project.add_object(name=phrase, category=phrase, meta={"text": phrase, "route": route})
     if found.mask is not None and found.mask.any():
         session.add_mask(det.frame, info.obj_id, found.mask, text=phrase)
-    else:
-        session.add_box(det.frame, info.obj_id, det.box, text=phrase)
+    elif not session.add_box(det.frame, info.obj_id, det.box, text=phrase)[info.obj_id].any():
+        # the segmenter found nothing in the box: the box itself becomes the mask, and the project says so
+        w, h = session.video.size
+        box = np.zeros((h, w), bool)
+        x0, y0, x1, y1 = (int(round(v)) for v in det.box.xyxy)
+        box[max(y0, 0) : max(y1, y0 + 1), max(x0, 0) : max(x1, x0 + 1)] = True
+        session.add_mask(det.frame, info.obj_id, box, text=phrase)
+        message = f"{session.segmenter.name} found nothing in the {phrase!r} box; the box is the mask"
+        session.project.put_warning(MaskWarning(det.frame, info.obj_id, "box_as_mask", message))
+        log.warning("object %d frame %d: %s", info.obj_id, det.frame, message)
     return info, replace(det, obj_id=info.obj_id)
 
 
@@ -394,6 +404,7 @@ def add_text(
     top_k: int | None = None,
     max_objects: int | None = None,
     accept: Accept = None,
+    **options: Any,
 ) -> list[ObjectInfo]:
     """One object per instance of the phrases on ``frame``, prompted with its box (or SAM 3's mask).
 
@@ -411,6 +422,7 @@ def add_text(
         max_objects: At most this many objects (the best scores).
         accept: Which detections become objects: None (all), a predicate on the
             :class:`~annotator_widgets.types.Detection`, or indices into the best-first list.
+        **options: For the route's part (e.g. ``device="cpu"``).
 
     Returns:
         The new objects, best detection first.
@@ -422,7 +434,7 @@ def add_text(
     words = split_phrases(text)
     if max_objects is not None and (isinstance(max_objects, bool) or int(max_objects) < 1):
         raise PromptError("max_objects must be a positive integer or None", given=max_objects)
-    found = _find_all(session, frame, words, route, grounder, threshold, top_k)
+    found = _find_all(session, frame, words, route, grounder, threshold, top_k, options)
     if accept is None:
         chosen = list(range(len(found)))
     elif callable(accept):

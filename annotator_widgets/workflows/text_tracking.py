@@ -147,6 +147,7 @@ def propagate_text(
     reprompt_below: float | None = None,
     progress: ProgressFn = None,
     cancel: Cancel = None,
+    **options: Any,
 ) -> Iterator[FrameResult]:
     """Propagate with re-detection every ``every`` frames (see the module docstring for the rules).
 
@@ -165,6 +166,7 @@ def propagate_text(
         reprompt_below: Re-prompt matched objects whose IoU is below this (None: never).
         progress: Called with ``(frames done, total)``.
         cancel: An Event or a callable; checked between frames (``session.cancel()`` works too).
+        **options: For the route's part (e.g. ``device="cpu"``).
 
     Returns:
         A generator of :class:`~annotator_widgets.session.FrameResult`, one per frame; the
@@ -192,7 +194,10 @@ def propagate_text(
     reverse = direction == "backward"
     first = (prompt_frames[-1] if reverse else prompt_frames[0]) if start is None else start
     span = frame_range(check_frame(first, len(session.video)), stop, len(session.video), reverse=reverse)
-    finders = [(open_finder(spec, threshold=threshold, top_k=top_k, instance=grounder), group) for spec, group in plan]
+    finders = [
+        (open_finder(spec, threshold=threshold, top_k=top_k, instance=grounder, **options), group)
+        for spec, group in plan
+    ]
     return _run(session, span, stop, int(every), direction, finders, iou, reprompt_below, progress, cancel)
 
 

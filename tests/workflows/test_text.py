@@ -255,6 +255,27 @@ def test_a_failure_half_way_rolls_back(clip, scripted, session, monkeypatch):
     assert len(made) == 1 and set(session.masks(0)) == {made[0].obj_id}
 
 
+def test_an_empty_segmenter_result_becomes_the_box_with_a_warning(clip, scripted, session, monkeypatch):
+    real = session.segmenter.set_prompt
+
+    def blind(prompt):  # a segmenter that finds nothing in boxes
+        out = real(prompt)
+        if prompt.mask is None:
+            out = {k: type(v)(np.zeros_like(v.mask), v.score) for k, v in out.items()}
+        return out
+
+    monkeypatch.setattr(session.segmenter, "set_prompt", blind)
+    made = add_text(session, 0, PHRASE, grounder="scripted")
+    for o, (_, box) in zip(made, _truth(clip, 0), strict=True):
+        mask = session.masks(0)[o.obj_id]
+        ys, xs = np.nonzero(mask)
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == tuple(round(v) for v in box)
+        (w,) = session.project.warnings(0, o.obj_id)
+        assert w.kind == "box_as_mask" and PHRASE in w.message
+    assert session.undo().startswith("add text")
+    assert not session.objects and not session.project.warnings()
+
+
 def test_accept_predicate_and_indices(clip, scripted, session):
     made = add_text(session, 0, PHRASE, grounder="scripted", accept=[1])
     assert len(made) == 1
