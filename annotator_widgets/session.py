@@ -33,11 +33,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,146 +45,18 @@ from . import registry
 from .backends import ObjectMask, VideoSegmenter
 from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError
 from .project import Project
+from .prompt_input import PointsLike, parse_box, parse_points
+from .propagation import FrameResult, MaskWriter, Progress, PropagationRun
 from .rle import RLE
 from .types import Annotation, Box, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
 from .video import VideoSource, open_video
+from .view import FrameView, ObjectTimeline, frame_view, timeline
 
 __all__ = ["AnnotationSession", "FrameResult", "Progress"]
 
 log = logging.getLogger(__name__)
 
 Direction = Literal["forward", "backward", "both"]
-PointsLike = Sequence[Point] | Sequence[Sequence[float]] | np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class FrameResult:
-    """One propagated frame: the masks (video pixels, bool) and scores of every tracked object.
-
-    Unpacks as ``frame, masks`` for SAM2-style loops; use attributes for the rest.
-    """
-
-    frame: int
-    masks: dict[int, np.ndarray]
-    scores: dict[int, float | None] = field(default_factory=dict)
-    direction: str = "forward"
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.frame, self.masks))
-
-
-@dataclass
-class Progress:
-    """Live state of the running (or last) propagation.
-
-    ``done`` frames were yielded; ``saved`` of them are committed to the project (frames are
-    saved in the order they were yielded, the latest being ``last_saved``). A crash loses at
-    most the ``done - saved`` frames in flight.
-    """
-
-    total: int = 0
-    done: int = 0
-    saved: int = 0
-    last_saved: int | None = None
-    frame: int | None = None
-    direction: str = ""
-    running: bool = False
-    cancelled: bool = False
-    error: str | None = None
-
-
-class _Writer:
-    """Encodes masks to RLE and commits them, off the propagation loop (bounded queue)."""
-
-    _STOP = object()
-
-    def __init__(self, project: Project, maxsize: int, progress: Progress) -> None:
-        self._project = project
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
-        self._progress = progress
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="annotator-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, frame: int, items: list[tuple[int, np.ndarray, float | None, Source]]) -> None:
-        if self._error is not None:
-            raise self._wrap(self._error)
-        self._queue.put((frame, items))
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is self._STOP:
-                self._queue.task_done()
-                return
-            batch = [first]
-            while len(batch) < 8:  # commit what is already waiting together
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is self._STOP:
-                    self._queue.put(nxt)  # handled on the next loop
-                    self._queue.task_done()
-                    break
-                batch.append(nxt)
-            try:
-                if self._error is None:
-                    anns = [
-                        Annotation(frame, oid, RLE.from_mask(mask), score, source)
-                        for frame, items in batch
-                        for oid, mask, score, source in items
-                    ]
-                    self._project.put_annotations(anns, label="propagate")
-                    self._progress.saved += len(batch)
-                    self._progress.last_saved = batch[-1][0]
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
-                self._error = exc
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-
-    @staticmethod
-    def _wrap(exc: BaseException) -> BaseException:
-        if isinstance(exc, AnnotatorError):
-            return exc
-        return ProjectError("saving propagated masks failed", given=repr(exc), hint="check free disk space")
-
-    def close(self) -> None:
-        """Wait until every submitted frame is committed; re-raise a write error."""
-        self._queue.put(self._STOP)
-        self._queue.join()
-        self._thread.join()
-        if self._error is not None:
-            raise self._wrap(self._error)
-
-
-class _Run(Iterator[FrameResult]):
-    """The generator :meth:`AnnotationSession.propagate` returns: the session is busy from the
-    moment it is created, and stays so until it is exhausted, closed or garbage-collected, even
-    when it is never iterated."""
-
-    def __init__(self, gen: Iterator[FrameResult], busy: threading.Lock) -> None:
-        self._gen = gen
-        self._busy: threading.Lock | None = busy
-        self._started = False
-
-    def __iter__(self) -> _Run:
-        return self
-
-    def __next__(self) -> FrameResult:
-        self._started = True
-        return next(self._gen)
-
-    def close(self) -> None:
-        """Stop the propagation after the current frame, keeping every yielded frame."""
-        self._gen.close()  # type: ignore[attr-defined]
-        busy, self._busy = self._busy, None
-        if busy is not None and not self._started:
-            busy.release()  # a generator that never ran has no finally to do it
-
-    def __del__(self) -> None:
-        self.close()
 
 
 class AnnotationSession:
@@ -288,6 +158,22 @@ class AnnotationSession:
         """The project's objects."""
         return self.project.objects()
 
+    def object(self, obj_id: int) -> ObjectInfo:
+        """The object with this id; :class:`~annotator_widgets.errors.ProjectError` names the known ids if none."""
+        return self.project.object(obj_id)
+
+    def update_object(self, obj_id: int, **changes: Any) -> ObjectInfo:
+        """Change an object's ``name``, ``category``, ``color`` (``(r, g, b)``) or ``hidden``: one undo step.
+
+        Returns:
+            The changed object.
+
+        Raises:
+            ProjectError: No such object, or an unknown field.
+            PromptError: A colour that is not three values 0..255.
+        """
+        return self.project.update_object(obj_id, **changes)
+
     def _object_for(self, obj_id: int | None) -> ObjectInfo:
         if obj_id is None:
             return self.project.add_object()
@@ -309,50 +195,10 @@ class AnnotationSession:
         return check_frame(frame, len(self.video))
 
     def _points(self, points: PointsLike, labels: Iterable[int] | None) -> tuple[Point, ...]:
-        w, h = self.video.size
-        if isinstance(points, Point):
-            points = [points]
-        arr_in = list(points) if not isinstance(points, np.ndarray) else points
-        if isinstance(arr_in, np.ndarray) and arr_in.ndim == 1 and arr_in.size == 2:
-            arr_in = arr_in[None]
-        elif (
-            not isinstance(arr_in, np.ndarray)
-            and len(arr_in) == 2
-            and all(isinstance(v, int | float | np.number) for v in arr_in)
-        ):
-            arr_in = [arr_in]  # a single (x, y)
-        if len(arr_in) == 0:
-            raise PromptError("no points given", given=points, hint="pass [(x, y), ...] in video pixels")
-        labs = None if labels is None else [int(v) for v in np.atleast_1d(np.asarray(labels))]
-        if labs is not None and len(labs) != len(arr_in):
-            raise PromptError("points and labels differ in length", given=(len(arr_in), len(labs)))
-        out = []
-        for i, p in enumerate(arr_in):
-            if isinstance(p, Point):
-                pt = p if labs is None else Point(p.x, p.y, labs[i])
-            else:
-                xy = np.asarray(p, dtype=float).ravel()
-                if xy.size != 2:
-                    raise PromptError("each point must be (x, y)", given=p)
-                pt = Point(xy[0], xy[1], 1 if labs is None else labs[i])
-            if not (0 <= pt.x < w and 0 <= pt.y < h):
-                raise PromptError(
-                    f"point lies outside the {w}x{h} frame",
-                    given=(pt.x, pt.y),
-                    hint="coordinates are video pixels: 0 <= x < width, 0 <= y < height",
-                )
-            out.append(pt)
-        return tuple(out)
+        return parse_points(points, labels, self.video.size)
 
     def _box(self, box: Box | Sequence[float]) -> Box:
-        w, h = self.video.size
-        b = box if isinstance(box, Box) else Box.from_corners(*[float(v) for v in box])
-        clipped = b.clip(w, h)
-        if clipped is None:
-            raise PromptError(
-                f"box lies outside the {w}x{h} frame", given=b.xyxy, hint="boxes are (x0, y0, x1, y1) in video pixels"
-            )
-        return clipped
+        return parse_box(box, self.video.size)
 
     # ------------------------------------------------------------------ prompting verbs
     def _prompt_verb(
@@ -529,7 +375,7 @@ class AnnotationSession:
         progress = show_progress if show_progress is not None else self.show_progress
         if not self._busy.acquire(blocking=False):
             raise SessionBusyError.running("a propagation is running")
-        return _Run(self._propagate(passes, direction, progress), self._busy)
+        return PropagationRun(self._propagate(passes, direction, progress), self._busy)
 
     def _propagate(
         self, passes: list[tuple[int, int, bool]], direction: str, show_progress: bool
@@ -545,7 +391,7 @@ class AnnotationSession:
             self._ensure_synced()
             prompted = {(p.frame, p.obj_id) for p in self.project.prompts()}
             with self.project.group(f"propagate {direction}"):
-                writer = _Writer(self.project, self.writer_queue, prog)
+                writer = MaskWriter(self.project, self.writer_queue, prog)
                 try:
                     yield from self._run_passes(passes, writer, prompted, prog, bar)
                 except BaseException as exc:
@@ -570,7 +416,7 @@ class AnnotationSession:
     def _run_passes(
         self,
         passes: list[tuple[int, int, bool]],
-        writer: _Writer,
+        writer: MaskWriter,
         prompted: set[tuple[int, int]],
         prog: Progress,
         bar: Any,
@@ -696,24 +542,6 @@ class AnnotationSession:
         """True when :meth:`redo` has a step to re-apply."""
         return self.project.can_redo
 
-    # ------------------------------------------------------------------ people
-    def track_people(self, **kwargs: Any) -> dict[int, ObjectInfo]:
-        """Track every person with MediaPipe pose and store each as a ``person`` object with its poses.
-
-        Keyword arguments go to :func:`annotator_widgets.track_people` (``num_poses``, ``model``,
-        ``select``, thresholds...). Returns ``{track id: object}``; see :mod:`annotator_widgets.people`.
-        """
-        from .people import track_and_store
-
-        return track_and_store(self, **kwargs)
-
-    def seed_region(self, frame: int, region: Box | Sequence[float], **kwargs: Any) -> list[ObjectInfo]:
-        """Make every person whose box meets ``region`` on ``frame`` an object prompted from its
-        landmarks, and propagate them all together; see :func:`annotator_widgets.people.seed_region`."""
-        from .people import seed_region
-
-        return seed_region(self, frame, self._box(region), **kwargs)
-
     # ------------------------------------------------------------------ reading
     def masks(self, frame: int) -> dict[int, np.ndarray]:
         """Stored masks on one frame: ``{obj_id: (H, W) bool}``."""
@@ -726,6 +554,23 @@ class AnnotationSession:
     def prompts(self, frame: int | None = None) -> list[Prompt]:
         """Stored prompts, optionally of one frame."""
         return self.project.prompts(frame=frame)
+
+    def prompt_frames(self, obj_id: int | None = None) -> list[int]:
+        """Sorted frames holding a prompt (of one object, or any)."""
+        return self.project.prompt_frames(obj_id)
+
+    def view(self, frame: int, *, low_score: float = 0.5) -> FrameView:
+        """Everything stored on one frame, as one immutable :class:`~annotator_widgets.view.FrameView`.
+
+        Args:
+            frame: The frame.
+            low_score: Masks scoring below it are listed as low-confidence (``view.low``).
+        """
+        return frame_view(self.project, self._check_frame(frame), low_score=low_score)
+
+    def timeline(self) -> list[ObjectTimeline]:
+        """Per object: its info, per-frame mask scores, prompted frames and pose frames (nothing decoded)."""
+        return timeline(self.project)
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
@@ -741,7 +586,7 @@ class AnnotationSession:
     def __enter__(self) -> AnnotationSession:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __repr__(self) -> str:
