@@ -122,4 +122,11 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("tool", "points", _T + "points:PointsTool", "clicks add points, drags add boxes; +/- labels; clear", ()),
     ("tool", "person", _T + "person:PersonTool", "track people; a click selects or tracks a person", ()),
     ("tool", "region", _T + "region:RegionTool", "a drag seeds the people in a region and propagates", ()),
+    (
+        "tool",
+        "text",
+        _T + "text:TextTool",
+        "a phrase -> candidate boxes -> objects; re-detection while propagating",
+        (),
+    ),
 ]

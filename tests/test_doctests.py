@@ -39,6 +39,8 @@ MODULES = [
     "annotator_widgets.progress",
     "annotator_widgets.view",
     "annotator_widgets.workflows.poses",
+    "annotator_widgets.workflows.text",
+    "annotator_widgets.workflows.text_tracking",
     "tests.support.people",
     "annotator_widgets.data",
     "annotator_widgets.landmarks",

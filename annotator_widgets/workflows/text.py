@@ -57,6 +57,7 @@ __all__ = [
     "open_finder",
     "phrase_of",
     "plan_routes",
+    "reject",
     "split_phrases",
 ]
 
@@ -349,7 +350,7 @@ def _make_object(session: AnnotationSession, found: Found, route: str) -> tuple[
         # the segmenter found nothing in the box: the box itself becomes the mask, and the project says so
         w, h = session.video.size
         box = np.zeros((h, w), bool)
-        x0, y0, x1, y1 = (int(round(v)) for v in det.box.xyxy)
+        x0, y0, x1, y1 = (round(v) for v in det.box.xyxy)
         box[max(y0, 0) : max(y1, y0 + 1), max(x0, 0) : max(x1, x0 + 1)] = True
         session.add_mask(det.frame, info.obj_id, box, text=phrase)
         message = f"{session.segmenter.name} found nothing in the {phrase!r} box; the box is the mask"
@@ -388,6 +389,14 @@ def accept(session: AnnotationSession, det_ids: Iterable[int]) -> list[ObjectInf
         _rolled_back(session)
         raise
     return made
+
+
+def reject(session: AnnotationSession, det_ids: Iterable[int]) -> None:
+    """Turn candidate detections down (kept, flagged, left out of candidates), one undo step."""
+    ids = [int(i) for i in det_ids]
+    with session.project.transaction(f"reject {len(ids)} detection(s)"):
+        for det_id in ids:
+            session.project.reject_detection(det_id)
 
 
 Accept = Callable[[Detection], bool] | Iterable[int] | None

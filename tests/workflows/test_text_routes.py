@@ -14,9 +14,9 @@ from annotator_widgets.errors import BackendError, CheckpointError
 from annotator_widgets.types import box_iou
 from annotator_widgets.workflows.text import add_text
 from annotator_widgets.workflows.text_tracking import propagate_text, track_concept
+from tests.backends.test_grounders import GROUNDED, _forcing
 from tests.support.people import crossing_clip, face_box, portrait, pose_bundle
 from tests.support.sam3_models import TINY_OPTIONS, build_tiny_sam3
-from tests.backends.test_grounders import GROUNDED, _forcing
 from tests.support.vlm import BUILDERS
 
 TINY = {"device": "cpu", "dtype": "float32", "nms_iou": 1.0, "min_size": 0.0}
@@ -164,7 +164,6 @@ def test_track_concept_streams_objects_and_a_click_refines(tiny, small_frames):
         (seed,) = [p for p in s.prompts() if p.obj_id == obj.obj_id]  # the first mask is its mask prompt
         assert seed.mask is not None and seed.text == "a cat" and seed.frame == frames[0]
         before = s.masks(seed.frame)[obj.obj_id]
-        h, w = before.shape
         ys, xs = np.nonzero(~before)
         after = s.add_points(seed.frame, obj.obj_id, [(float(xs[0]), float(ys[0]))])[obj.obj_id]
         assert not np.array_equal(after, before)  # the tracker, seeded from the stored masks, took the click
