@@ -41,6 +41,7 @@ MODULES = [
     "annotator_widgets.workflows.poses",
     "annotator_widgets.workflows.text",
     "annotator_widgets.workflows.text_tracking",
+    "annotator_widgets.workflows.text_routes",
     "tests.support.people",
     "annotator_widgets.data",
     "annotator_widgets.landmarks",

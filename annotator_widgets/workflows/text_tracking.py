@@ -41,7 +41,8 @@ from .. import registry
 from ..errors import PromptError, SessionBusyError
 from ..rle import RLE
 from ..types import Box, Detection, ObjectInfo, Prompt, Source, box_iou, check_frame, frame_range
-from .text import Finder, Found, _make_object, _rolled_back, open_finder, phrase_of, plan_routes, split_phrases
+from .text import _make_object, _rolled_back, phrase_of
+from .text_routes import Finder, Found, open_finder, plan_routes, split_phrases
 
 if TYPE_CHECKING:
     from ..session import AnnotationSession, FrameResult
