@@ -87,6 +87,9 @@ def add_batch_parser(
     )
     b.add_argument("--propagate", choices=["both", "forward", "backward", "none"], default="both")
     b.add_argument("--track-people", action="store_true", help="track every person with the pose model")
+    b.add_argument("--text", metavar="PHRASES", help="what to track, e.g. 'faces, license plates' (re-detected)")
+    b.add_argument("--text-route", default="auto", help="faces, people, grounder[:spec]... (default: %(default)s)")
+    b.add_argument("--redetect-every", type=int, default=10, metavar="K", help="re-detect every K frames")
     b.add_argument(
         "--format",
         default=("coco",),
@@ -161,6 +164,11 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         direction=args.propagate,
         track_people=args.track_people,
         formats=args.format,
+        options=(
+            {"text": {"phrases": args.text, "route": args.text_route, "every": args.redetect_every}}
+            if args.text
+            else {}
+        ),
     )
     mode = "json" if args.json else "quiet" if (args.batch_quiet or args.quiet) else "bars"
     from .batch import expand_inputs

@@ -125,4 +125,11 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("tool", "effects", _T + "effects:EffectsTool", "blur/pixelate objects: live preview, render an MP4", ()),
     ("tool", "export", _T + "export:ExportTool", "write the annotations in a dataset format", ()),
     ("tool", "actions", _T + "interactions:ActionsTool", "action segments: find, describe, edit, jump", ()),
+    (
+        "tool",
+        "text",
+        _T + "text:TextTool",
+        "a phrase -> candidate boxes -> objects; re-detection while propagating",
+        (),
+    ),
 ]

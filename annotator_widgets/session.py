@@ -291,10 +291,11 @@ class AnnotationSession:
         return Prompt(frame, info.obj_id, old.points + pts, old.box, old.mask)
 
     def add_box(
-        self, frame: int, obj_id: int | None, box: Box | Sequence[float], *, keep_points: bool = True
+        self, frame: int, obj_id: int | None, box: Box | Sequence[float], *, keep_points: bool = True, text: str = ""
     ) -> dict[int, np.ndarray]:
         """Prompt one object with a box ``(x0, y0, x1, y1)``; earlier points on this frame stay
-        (SAM2 reads the box first) unless ``keep_points=False``."""
+        (SAM2 reads the box first) unless ``keep_points=False``. ``text``: the phrase that found
+        the box, stored on the prompt (:attr:`Prompt.text`)."""
         with self._op():
             frame = self._check_frame(frame)
             b = self._box(box)
@@ -302,15 +303,18 @@ class AnnotationSession:
             def build(info: ObjectInfo) -> Prompt:
                 old = self.project.prompt(frame, info.obj_id)
                 pts = old.points if (old is not None and keep_points) else ()
-                return Prompt(frame, info.obj_id, pts, b)
+                return Prompt(frame, info.obj_id, pts, b, text=str(text))
 
             return self._prompt_verb(frame, obj_id, build)
 
-    def add_mask(self, frame: int, obj_id: int | None, mask: np.ndarray | RLE) -> dict[int, np.ndarray]:
+    def add_mask(
+        self, frame: int, obj_id: int | None, mask: np.ndarray | RLE, *, text: str = ""
+    ) -> dict[int, np.ndarray]:
         """Give one object's exact mask on one frame (a drawing, an import, a correction).
 
         The mask is stored as drawn (source ``edited``) and replaces the object's
-        points and box on this frame as the segmenter's prompt.
+        points and box on this frame as the segmenter's prompt. ``text``: the phrase that
+        produced the mask, stored on the prompt.
         """
         with self._op():
             frame = self._check_frame(frame)
@@ -341,8 +345,13 @@ class AnnotationSession:
                     given=f"frame {frame}",
                     hint="to delete an object's mask use clear_frame() or remove_object()",
                 )
+            phrase = str(text)
             return self._prompt_verb(
-                frame, obj_id, lambda info: Prompt(frame, info.obj_id, mask=rle), stored=rle, source=Source.EDITED
+                frame,
+                obj_id,
+                lambda info: Prompt(frame, info.obj_id, mask=rle, text=phrase),
+                stored=rle,
+                source=Source.EDITED,
             )
 
     # ------------------------------------------------------------------ propagation

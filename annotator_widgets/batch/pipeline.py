@@ -219,6 +219,34 @@ def _track_people(ctx: Context) -> None:
     _mark_done(ctx.session.project, "track_people")
 
 
+def _text(ctx: Context) -> None:
+    """Phrases -> objects on one frame, then propagation forward with re-detection (``options["text"]``:
+    ``phrases``, and optionally ``frame``, ``route``, ``every``, ``threshold``)."""
+    from ..errors import NotFoundError
+    from ..workflows.text import add_text
+    from ..workflows.text_tracking import propagate_text
+
+    opts = dict(ctx.settings.options["text"])
+    frame, route, threshold = int(opts.get("frame", 0)), str(opts.get("route", "auto")), opts.get("threshold")
+    try:
+        add_text(ctx.session, frame, opts["phrases"], route=route, threshold=threshold)
+    except NotFoundError as exc:  # nothing on that frame: re-detection may still find them later
+        ctx.progress({"event": "warning", "video": ctx.key, "message": str(exc)})
+    if ctx.session.project.prompt_frames():
+        every = int(opts.get("every", 10))
+        for _ in propagate_text(
+            ctx.session,
+            every=every,
+            start=frame,
+            route=route,
+            threshold=threshold,
+            phrases=opts["phrases"],
+            cancel=ctx.cancel,
+        ):
+            pass
+    _mark_done(ctx.session.project, "text")
+
+
 def _export(ctx: Context) -> None:
     outputs = []
     for name in ctx.settings.formats:
@@ -233,6 +261,7 @@ def _export(ctx: Context) -> None:
 STEPS: list[Step] = [
     Step("import", lambda s: s.prompts is not None, _import_prompts),
     Step("track_people", lambda s: s.track_people, _track_people),
+    Step("text", lambda s: "text" in s.options, _text),
     Step("propagate", lambda s: s.direction != "none", _propagate, resumable=True),
     Step("export", lambda s: bool(s.formats), _export, resumable=True),
 ]
@@ -243,8 +272,9 @@ def add_step(step: Step, *, before: str = "export") -> None:
 
     Example:
         >>> add_step(Step("noop", lambda s: False, lambda ctx: None), before="propagate")
-        >>> [s.name for s in STEPS][:3]
-        ['import', 'noop', 'propagate']
+        >>> names = [s.name for s in STEPS]
+        >>> names[0], names[names.index("noop") + 1]
+        ('import', 'propagate')
         >>> STEPS.remove(next(s for s in STEPS if s.name == "noop"))
     """
     names = [s.name for s in STEPS]

@@ -1,0 +1,132 @@
+"""The Text tool, kernel side: Find shows candidates, clicks accept or reject them, Enter accepts all, clicks elsewhere
+refine, and Propagate re-detects every K frames - driven through the tool's public methods and DOM events, with a
+scripted grounder (the clip's true boxes) registered as a part."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from annotator_widgets import AnnotationSession, registry
+from annotator_widgets.widgets import VideoAnnotator
+from annotator_widgets.widgets.tools.text import TextTool, route_options
+from tests.support.scripted import register_scripted
+
+PHRASE = "a blob"
+
+
+def wait_for(cond, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def mouse(ann, x, y, *, button=0, shift=False):
+    for kind in ("mousedown", "mouseup"):
+        ann.mouse_events._dom_handlers(
+            {
+                "type": kind,
+                "button": button,
+                "shiftKey": shift,
+                "relativeX": x / 2,
+                "relativeY": y / 2,
+                "boundingRectWidth": 160,
+            }
+        )
+
+
+@pytest.fixture
+def scripted(clip):
+    def script(frame):
+        out = []
+        for oid in (1, 2):
+            b = clip.boxes[oid][frame]
+            if not np.isnan(b).any() and (oid == 1 or frame >= 4):  # object 2 is seen from frame 4 on
+                out.append((PHRASE, tuple(float(v) for v in b), 0.9 - 0.1 * oid))
+        return out
+
+    built = register_scripted(clip.frames, script)
+    yield built
+    registry.unregister("grounder", "scripted")
+
+
+@pytest.fixture
+def ann(clip, disc, tmp_path):
+    s = AnnotationSession(clip.frames, project=tmp_path / "t.awp", segmenter=disc, show_progress=False)
+    a = VideoAnnotator(s, tools=["text"], max_display_side=160)
+    yield a
+    a.close()
+    s.close()
+
+
+def _idle(ann, job):
+    assert job.wait(60)
+    wait_for(lambda: not ann.busy)
+
+
+def test_route_options_list_registered_grounders():
+    opts = route_options()
+    assert opts[:5] == ["auto", "faces", "people", "concept", "detector"] and "grounder:owlv2" in opts
+
+
+def test_find_accept_reject_enter_and_refine(clip, scripted, ann):
+    tool = ann.tools["text"]
+    assert isinstance(tool, TextTool) and "aw-text" in tool.widget._dom_classes
+    assert ann.press("w") == "text.toggle" and ann.tool == "text"
+    tool.text, tool.route = PHRASE, "grounder:scripted"
+    ann.frame = 4
+    _idle(ann, tool.find())
+    cands = tool.candidates()
+    assert len(cands) == 2 and "2 candidate(s)" in ann.status
+    assert all(d.model == "scripted" for d in cands.values())
+    first, second = sorted(cands, key=lambda i: -cands[i].score)
+    # a click in the first box accepts it: an object named by the phrase, prompted with the box and the text
+    b = cands[first].box
+    mouse(ann, (b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2)
+    objs = ann.session.objects
+    assert [o.name for o in objs] == [PHRASE] and ann.current_object == objs[0].obj_id
+    (p,) = ann.session.prompts(4)
+    assert p.text == PHRASE and p.box == b
+    assert list(tool.candidates()) == [second]
+    # Shift+click on the other one rejects it; Find again shows it no more... then Enter accepts what is left
+    b2 = cands[second].box
+    mouse(ann, (b2.x0 + b2.x1) / 2, (b2.y0 + b2.y1) / 2, shift=True)
+    assert tool.candidates() == {} and len(ann.session.objects) == 1
+    assert ann.session.project.detections(4, rejected=True).keys() == {second}
+    assert tool.accept_all() == [] and "no candidate" in ann.status
+    # a click outside any candidate is an ordinary point for the current object: it refines it
+    obj = objs[0].obj_id
+    mouse(ann, 2, 2)
+    (p,) = ann.session.prompts(4)
+    assert p.obj_id == obj and len(p.points) == 1 and p.box == b
+
+
+def test_enter_accepts_all_then_propagate_with_redetection(clip, scripted, ann):
+    tool = ann.tools["text"]
+    tool.text, tool.route, tool.every = PHRASE, "grounder:scripted", 3
+    ann.tool = "text"
+    _idle(ann, tool.find())
+    assert len(tool.candidates()) == 1  # only object 1 is seen on frame 0
+    assert tool.draw_candidates() == 1
+    ann.key_events._dom_handlers({"type": "keydown", "key": "Enter"})
+    assert len(ann.session.objects) == 1 and tool.candidates() == {}
+    job = tool.propagate()
+    _idle(ann, job)
+    assert job.result() == len(clip.frames)
+    objs = ann.session.objects
+    assert len(objs) == 2 and objs[1].name == PHRASE  # object 2 appeared: re-detected on frame 6
+    assert ann.session.project.prompt_frames(objs[1].obj_id) == [6]
+    assert "new objects [" in ann.status and ann.error == ""
+    assert scripted[-1].calls == [3, 6, 9]
+
+
+def test_find_with_nothing_found_says_so(clip, scripted, ann):
+    tool = ann.tools["text"]
+    tool.text, tool.route = "a unicorn", "grounder:scripted"
+    job = tool.find()
+    _idle(ann, job)
+    assert "found nothing" in ann.error and "a unicorn" in ann.error
+    assert ann.session.objects == [] and ann.session.project.detections(rejected=None) == {}
