@@ -51,6 +51,8 @@ MODULES = [
     "annotator_widgets.export.actions",
     "tests.support.interaction_clip",
     "annotator_widgets.widgets.shortcuts",
+    "annotator_widgets.widgets.flow",
+    "annotator_widgets.widgets.landing",
 ]
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .canvas import FrameCanvas
     from .controls import Navigation, ObjectPanel
     from .jobs import Player, PropagationJob
+    from .landing import Preparer
     from .stats import Stats
     from .timeline import Timeline
 
@@ -54,6 +55,7 @@ class AnnotatorActions:
         timeline: Timeline
         _masks_opacity: float
         _player: Player
+        preparer: Preparer
         _job: PropagationJob | None
         _busy_what: str
         _quiet_frame: bool
@@ -272,6 +274,7 @@ class AnnotatorActions:
         else:
             self._player.stop()
             self._sync_navigation(force=True)
+            self._landed()
             p = self._player
             if p.shown:
                 self.stats.add("play_fps", p.shown / max(time.perf_counter() - p.started, 1e-6))
@@ -290,6 +293,17 @@ class AnnotatorActions:
                     self.stats.add("frame_ms", (time.perf_counter() - t0) * 1000)
                 self.timeline.set_cursor(f)
             self._sync_navigation()
+            if not self._quiet_frame and not self.playing:
+                self._landed()
+
+    def _landed(self) -> None:
+        """The user stays on this frame: prepare it (and what comes next) unless a job uses the segmenter."""
+        if not self.busy and not self.playing:
+            self.preparer.land(self.frame)
+
+    def _on_busy(self, change: dict[str, Any]) -> None:
+        if not change["new"]:  # a propagation or a task ended: the frame shown is where the user is
+            self._landed()
 
     def _on_opacity(self, change: dict[str, Any]) -> None:
         value = float(change["new"])

@@ -51,6 +51,7 @@ from .controls import Navigation, ObjectPanel, PropagationBar, Toolbar
 from .geometry import Geometry
 from .jobs import Player, PropagationJob, TaskJob
 from .keys import key_name
+from .landing import Preparer
 from .pointer import Pointer
 from .running import JobActions
 from .shortcuts import action_for, help_text
@@ -150,6 +151,8 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._rows: list[ObjectTimeline] = []
         self._loop = False
         self._own_session = False
+        #: prepares the frame the user lands on (and its neighbours) in a background worker
+        self.preparer = Preparer(session, self.num_frames)
         self._build(mode, jpeg_quality, low_score)
         self._wire()
         self.opacity = self._renderer_base.opacity
@@ -157,6 +160,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self.refresh(
             f"{self.num_frames} frames, {session.video.width}x{session.video.height}: click an object to start"
         )
+        self.preparer.land(self.frame)
 
     @classmethod
     def from_video(cls, video: Any, project: Any = None, segmenter: Any = "auto", **kwargs: Any) -> VideoAnnotator:
@@ -244,6 +248,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self.observe(self.guard(self._on_current, "selecting the object"), names=["current_object"])
         self.observe(self.guard(self._on_tool, "changing the tool"), names=["tool"])
         self.observe(self._on_status, names=["status", "error"])
+        self.observe(self.guard(self._on_busy, "preparing the frame"), names=["busy"])
         self.mouse_events.on_dom_event(self.guard(self.pointer.handle, "handling the click"))
         self.mouse_move_events.on_dom_event(self.guard(self.pointer.handle, "handling the drag"))
         self.key_events.on_dom_event(self.guard(self._on_key, "handling the key"))
@@ -453,6 +458,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             super().close()
             return
         self._player.stop(wait=True)
+        self.preparer.close()
         task = self._task
         if task is not None and not task.done:
             task.cancel()
