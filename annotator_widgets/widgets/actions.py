@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .controls import Navigation, ObjectPanel
     from .jobs import Player, PropagationJob
     from .landing import Preparer
+    from .readahead import ReadAhead
     from .stats import Stats
     from .timeline import Timeline
 
@@ -56,6 +57,7 @@ class AnnotatorActions:
         _masks_opacity: float
         _player: Player
         preparer: Preparer
+        read_ahead: ReadAhead
         _job: PropagationJob | None
         _busy_what: str
         _quiet_frame: bool
@@ -245,6 +247,13 @@ class AnnotatorActions:
     def _play_step(self, frame: int) -> None:
         with self._lock:
             self.frame = frame
+        n = self.num_frames
+        ahead = [frame + k for k in range(1, 4)]
+        self.read_ahead.want([f % n for f in ahead] if self._loop else [f for f in ahead if f < n])
+
+    def _read_ahead_frame(self, frame: int) -> None:
+        if not self.canvas.has_frame(frame):
+            self.canvas.display_frame(frame, self.session.video.frame(frame))
 
     def _sync_navigation(self, force: bool = False) -> None:
         """Move the slider and the frame label (at most 5 times a second while playing)."""

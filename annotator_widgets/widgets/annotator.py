@@ -53,6 +53,7 @@ from .jobs import Player, PropagationJob, TaskJob
 from .keys import key_name
 from .landing import Preparer
 from .pointer import Pointer
+from .readahead import ReadAhead
 from .running import JobActions
 from .shortcuts import action_for, help_text
 from .stats import Stats
@@ -153,6 +154,8 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._own_session = False
         #: prepares the frame the user lands on (and its neighbours) in a background worker
         self.preparer = Preparer(session, self.num_frames)
+        #: decodes the next frames during playback, beside the loop
+        self.read_ahead = ReadAhead(self._read_ahead_frame)
         self._build(mode, jpeg_quality, low_score)
         self._wire()
         self.opacity = self._renderer_base.opacity
@@ -458,6 +461,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             super().close()
             return
         self._player.stop(wait=True)
+        self.read_ahead.close()
         self.preparer.close()
         task = self._task
         if task is not None and not task.done:

@@ -155,6 +155,7 @@ class FrameCanvas:
             layout=ipywidgets.Layout(display="none"),
         )
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._frames_lock = threading.Lock()
         self._cache_frames = max(1, int(cache_frames))
         self._frame_on_screen: int | None = None  # layers mode: what layer 0 holds
         self._interaction_drawn = False  # layer 2 holds a marker or rubber band
@@ -164,16 +165,23 @@ class FrameCanvas:
 
     # -- frames ---------------------------------------------------------------------------------------
     def display_frame(self, index: int, rgb: np.ndarray) -> np.ndarray:
-        """Frame ``index`` at display size (cached)."""
-        hit = self._frames.get(index)
-        if hit is not None:
-            self._frames.move_to_end(index)
-            return hit
+        """Frame ``index`` at display size (cached; thread safe: playback reads ahead in a worker)."""
+        with self._frames_lock:
+            hit = self._frames.get(index)
+            if hit is not None:
+                self._frames.move_to_end(index)
+                return hit
         small = self.geometry.frame(rgb)
-        self._frames[index] = small
-        while len(self._frames) > self._cache_frames:
-            self._frames.popitem(last=False)
+        with self._frames_lock:
+            self._frames[index] = small
+            while len(self._frames) > self._cache_frames:
+                self._frames.popitem(last=False)
         return small
+
+    def has_frame(self, index: int) -> bool:
+        """True if frame ``index`` is in the display-size cache."""
+        with self._frames_lock:
+            return index in self._frames
 
     def show(
         self, view: FrameView, rgb: np.ndarray, renderer: Renderer, *, masks: Mapping[int, np.ndarray] | None = None

@@ -90,6 +90,7 @@ def test_a_busy_or_failing_prepare_is_skipped_and_the_worker_goes_on(caplog):
 
 def test_a_session_without_prepare_is_left_alone(annotator):
     _prepare(annotator.session, 0)  # the guard: no such verb yet, nothing happens
+    assert annotator.preparer.wait_idle(10)  # the first frame shown and its neighbours
     annotator.next_frame()
     assert annotator.preparer.wait_idle(10) and annotator.preparer.prepared == [0, 1, 2, 3]
 
