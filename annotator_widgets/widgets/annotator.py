@@ -156,6 +156,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self.preparer = Preparer(session, self.num_frames)
         #: decodes the next frames during playback, beside the loop
         self.read_ahead = ReadAhead(self._read_ahead_frame)
+        self._ahead_video: Any = None  # the read-ahead's own decoder (video files), opened on first use
         self._build(mode, jpeg_quality, low_score)
         self._wire()
         self.opacity = self._renderer_base.opacity
@@ -337,7 +338,8 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
     def _draw(self, masks: dict[int, np.ndarray] | None = None, frame: int | None = None) -> int:
         f = self.frame if frame is None else frame
         view = self.session.view(f, low_score=self.low_score)
-        return self.canvas.show(view, self.session.video.frame(f), self._renderer, masks=masks)
+        # decoded only if the display-size frame is not cached (read ahead during playback)
+        return self.canvas.show(view, lambda: self.session.video.frame(f), self._renderer, masks=masks)
 
     def _refresh_timeline(self) -> None:
         self._rows = self.session.timeline()
@@ -462,6 +464,8 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             return
         self._player.stop(wait=True)
         self.read_ahead.close()
+        if self._ahead_video is not None:
+            self._ahead_video.close()
         self.preparer.close()
         task = self._task
         if task is not None and not task.done:

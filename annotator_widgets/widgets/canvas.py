@@ -164,13 +164,18 @@ class FrameCanvas:
         self._ack = self.flow.widget
 
     # -- frames ---------------------------------------------------------------------------------------
-    def display_frame(self, index: int, rgb: np.ndarray) -> np.ndarray:
-        """Frame ``index`` at display size (cached; thread safe: playback reads ahead in a worker)."""
+    def display_frame(self, index: int, rgb: np.ndarray | Callable[[], np.ndarray]) -> np.ndarray:
+        """Frame ``index`` at display size (cached; thread safe: playback reads ahead in a worker).
+
+        ``rgb`` is the frame at video size, or a callable that decodes it (called on a cache miss only).
+        """
         with self._frames_lock:
             hit = self._frames.get(index)
             if hit is not None:
                 self._frames.move_to_end(index)
                 return hit
+        if callable(rgb):
+            rgb = rgb()
         small = self.geometry.frame(rgb)
         with self._frames_lock:
             self._frames[index] = small
@@ -184,13 +189,19 @@ class FrameCanvas:
             return index in self._frames
 
     def show(
-        self, view: FrameView, rgb: np.ndarray, renderer: Renderer, *, masks: Mapping[int, np.ndarray] | None = None
+        self,
+        view: FrameView,
+        rgb: np.ndarray | Callable[[], np.ndarray],
+        renderer: Renderer,
+        *,
+        masks: Mapping[int, np.ndarray] | None = None,
     ) -> int:
         """Draw one frame: its picture, the view's masks, prompts and pose skeletons; returns the bytes sent.
 
         Args:
             view: What is stored on the frame (``view.frame`` is the frame shown).
-            rgb: The frame's picture at video size.
+            rgb: The frame's picture at video size, or a callable that decodes it (not called when
+                the display-size frame is cached, e.g. read ahead during playback).
             renderer: Overlay settings.
             masks: Masks to draw instead of the view's (e.g. fresh from a propagation, not stored yet).
         """
