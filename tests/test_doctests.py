@@ -62,6 +62,8 @@ MODULES = [
     "annotator_widgets.widgets.tools.interactions",
     "annotator_widgets.widgets.action_strip",
     "annotator_widgets.workflows.outputs",
+    "annotator_widgets.widgets.flow",
+    "annotator_widgets.widgets.landing",
 ]
 
 

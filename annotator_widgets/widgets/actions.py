@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .canvas import FrameCanvas
     from .controls import Navigation, ObjectPanel
     from .jobs import Player, PropagationJob
+    from .landing import Preparer
+    from .readahead import ReadAhead
     from .stats import Stats
     from .timeline import Timeline
 
@@ -54,6 +56,9 @@ class AnnotatorActions:
         timeline: Timeline
         _masks_opacity: float
         _player: Player
+        preparer: Preparer
+        read_ahead: ReadAhead
+        _ahead_video: Any
         _job: PropagationJob | None
         _busy_what: str
         _quiet_frame: bool
@@ -242,7 +247,28 @@ class AnnotatorActions:
 
     def _play_step(self, frame: int) -> None:
         with self._lock:
+            previous = self.frame
             self.frame = frame
+        # read ahead where the loop will land next: a loop that lags (and drops frames) jumps by more than one
+        step = frame - previous if 0 < frame - previous <= self.num_frames // 4 else 1
+        n = self.num_frames
+        ahead = [frame + step * k for k in (1, 2)]
+        self.read_ahead.want([f % n for f in ahead] if self._loop else [f for f in ahead if f < n])
+
+    def _read_ahead_frame(self, frame: int) -> None:
+        if self.canvas.has_frame(frame):
+            return
+        video = self.session.video
+        if getattr(video, "kind", "") == "file" and video.path:
+            # a decoder of its own: sharing the session's would move its position under the playback loop
+            if self._ahead_video is None:
+                from ..video import open_video
+
+                self._ahead_video = open_video(video.path, cache_mb=0)
+            rgb = self._ahead_video.frame(frame)
+        else:
+            rgb = video.frame(frame)
+        self.canvas.display_frame(frame, rgb)
 
     def _sync_navigation(self, force: bool = False) -> None:
         """Move the slider and the frame label (at most 5 times a second while playing)."""
@@ -272,6 +298,7 @@ class AnnotatorActions:
         else:
             self._player.stop()
             self._sync_navigation(force=True)
+            self._landed()
             p = self._player
             if p.shown:
                 self.stats.add("play_fps", p.shown / max(time.perf_counter() - p.started, 1e-6))
@@ -290,6 +317,17 @@ class AnnotatorActions:
                     self.stats.add("frame_ms", (time.perf_counter() - t0) * 1000)
                 self.timeline.set_cursor(f)
             self._sync_navigation()
+            if not self._quiet_frame and not self.playing:
+                self._landed()
+
+    def _landed(self) -> None:
+        """The user stays on this frame: prepare it (and what comes next) unless a job uses the segmenter."""
+        if not self.busy and not self.playing:
+            self.preparer.land(self.frame)
+
+    def _on_busy(self, change: dict[str, Any]) -> None:
+        if not change["new"]:  # a propagation or a task ended: the frame shown is where the user is
+            self._landed()
 
     def _on_opacity(self, change: dict[str, Any]) -> None:
         value = float(change["new"])

@@ -51,7 +51,9 @@ from .controls import Navigation, ObjectPanel, PropagationBar, Toolbar
 from .geometry import Geometry
 from .jobs import Player, PropagationJob, TaskJob
 from .keys import key_name
+from .landing import Preparer
 from .pointer import Pointer
+from .readahead import ReadAhead
 from .running import JobActions
 from .shortcuts import action_for, help_text
 from .stats import Stats
@@ -150,6 +152,11 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._rows: list[ObjectTimeline] = []
         self._loop = False
         self._own_session = False
+        #: prepares the frame the user lands on (and its neighbours) in a background worker
+        self.preparer = Preparer(session, self.num_frames)
+        #: decodes the next frames during playback, beside the loop
+        self.read_ahead = ReadAhead(self._read_ahead_frame)
+        self._ahead_video: Any = None  # the read-ahead's own decoder (video files), opened on first use
         self._build(mode, jpeg_quality, low_score)
         self._wire()
         self.opacity = self._renderer_base.opacity
@@ -157,6 +164,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self.refresh(
             f"{self.num_frames} frames, {session.video.width}x{session.video.height}: click an object to start"
         )
+        self.preparer.land(self.frame)
 
     @classmethod
     def from_video(cls, video: Any, project: Any = None, segmenter: Any = "auto", **kwargs: Any) -> VideoAnnotator:
@@ -244,6 +252,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self.observe(self.guard(self._on_current, "selecting the object"), names=["current_object"])
         self.observe(self.guard(self._on_tool, "changing the tool"), names=["tool"])
         self.observe(self._on_status, names=["status", "error"])
+        self.observe(self.guard(self._on_busy, "preparing the frame"), names=["busy"])
         self.mouse_events.on_dom_event(self.guard(self.pointer.handle, "handling the click"))
         self.mouse_move_events.on_dom_event(self.guard(self.pointer.handle, "handling the drag"))
         self.key_events.on_dom_event(self.guard(self._on_key, "handling the key"))
@@ -329,11 +338,13 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
     def _draw(self, masks: dict[int, np.ndarray] | None = None, frame: int | None = None) -> int:
         f = self.frame if frame is None else frame
         view = self.session.view(f, low_score=self.low_score)
-        rgb = self.session.video.frame(f)
-        picture = None if masks is not None else self._tools[self.tool].picture(view, rgb)
-        if picture is not None:
-            return self.canvas.show_image(f, picture)
-        return self.canvas.show(view, rgb, self._renderer, masks=masks)
+        tool = self._tools[self.tool]
+        if masks is None and tool.draws_picture:  # e.g. the effect preview: the tool's own picture of the frame
+            picture = tool.picture(view, self.session.video.frame(f))
+            if picture is not None:
+                return self.canvas.show_image(f, picture)
+        # decoded only if the display-size frame is not cached (read ahead during playback)
+        return self.canvas.show(view, lambda: self.session.video.frame(f), self._renderer, masks=masks)
 
     def _refresh_timeline(self) -> None:
         self._rows = self.session.timeline()
@@ -459,6 +470,10 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             super().close()
             return
         self._player.stop(wait=True)
+        self.read_ahead.close()
+        if self._ahead_video is not None:
+            self._ahead_video.close()
+        self.preparer.close()
         task = self._task
         if task is not None and not task.done:
             task.cancel()

@@ -11,8 +11,9 @@ here for display). Layers of the :class:`ipycanvas.MultiCanvas`:
 
 Every update is one ``hold_canvas()`` batch that ends by writing a sequence number
 into a 1x1 "ack" canvas whose image the browser sends back once it has drawn the
-batch: the kernel learns which update is on screen, which lets playback and
-propagation drop frames instead of queueing them, and measures the round trip.
+batch (:mod:`.flow`): the kernel learns which update is on screen, which lets playback
+and propagation drop frames instead of queueing them, and measures the round trip; a
+watchdog resynchronises when an acknowledgement is lost.
 ipycanvas internals are used only through :mod:`._ipycanvas_compat`.
 
 Example:
@@ -26,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import threading
 import time
@@ -35,7 +35,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-import traitlets
 
 from ..errors import PromptError
 from ..render import Renderer
@@ -43,6 +42,7 @@ from ..types import ObjectInfo, PersonPose, Prompt
 from ..view import FrameView
 from . import _ipycanvas_compat as compat
 from ._deps import ipycanvas, ipywidgets
+from .flow import AckChannel
 from .geometry import Geometry
 from .notes import draw_notes
 from .stats import Stats
@@ -85,6 +85,11 @@ def drawing() -> Iterator[None]:
             _depth.n = 0
 
 
+def _in_batch(fn: Callable[[], None]) -> None:
+    with drawing():
+        fn()
+
+
 def redraw_on_reconnect(widget: Any, callback: Callable[[], None]) -> None:
     """Call ``callback`` when a browser (re)creates ``widget``'s canvas (a new page, a reload).
 
@@ -98,14 +103,6 @@ def redraw_on_reconnect(widget: Any, callback: Callable[[], None]) -> None:
         callback()
 
     widget.on_client_ready(ready)
-
-
-class _AckCanvas(ipycanvas.Canvas):  # type: ignore[name-defined]  # ipycanvas loads lazily
-    """A 1x1 canvas whose pixel the browser sends back after each batch (no echo back to the browser)."""
-
-    image_data = traitlets.Bytes(default_value=None, allow_none=True, read_only=True).tag(
-        **{**ipycanvas.Canvas.class_traits()["image_data"].metadata, "echo_update": False}
-    )
 
 
 # -- the surface -------------------------------------------------------------------------------------------
@@ -123,6 +120,8 @@ class FrameCanvas:
         cache_frames: Display-size frames kept in memory.
         cursors: Tool name -> CSS cursor over the video while that tool is active
             (the surface carries the class ``aw-tool-<name>``).
+        ack_timeout: Seconds without an acknowledgement from the browser before the kernel
+            resynchronises (:class:`~.flow.AckChannel`).
     """
 
     def __init__(
@@ -134,6 +133,7 @@ class FrameCanvas:
         jpeg_quality: int = 75,
         cache_frames: int = 32,
         cursors: Mapping[str, str] | None = None,
+        ack_timeout: float = 1.0,
     ) -> None:
         if mode not in ("composite", "layers"):
             raise PromptError("unknown drawing mode", given=mode, hint="use 'composite' or 'layers'")
@@ -156,38 +156,53 @@ class FrameCanvas:
             layout=ipywidgets.Layout(display="none"),
         )
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._frames_lock = threading.Lock()
         self._cache_frames = max(1, int(cache_frames))
         self._frame_on_screen: int | None = None  # layers mode: what layer 0 holds
         self._interaction_drawn = False  # layer 2 holds a marker or rubber band
-        self._ack = _AckCanvas(width=1, height=1, sync_image_data=True)
-        self._ack.observe(self._on_ack, names=["image_data"])
-        self._acked_cv = threading.Condition()
-        self._sent = 0
-        self._acked = 0
-        self._ever_acked = False
-        self._sent_at: OrderedDict[int, float] = OrderedDict()
+        self.last_image: np.ndarray | None = None  # composite mode: the display-size picture last sent
+        self.flow = AckChannel(stats, timeout=ack_timeout, draw=_in_batch)
+        self._ack = self.flow.widget
 
     # -- frames ---------------------------------------------------------------------------------------
-    def display_frame(self, index: int, rgb: np.ndarray) -> np.ndarray:
-        """Frame ``index`` at display size (cached)."""
-        hit = self._frames.get(index)
-        if hit is not None:
-            self._frames.move_to_end(index)
-            return hit
+    def display_frame(self, index: int, rgb: np.ndarray | Callable[[], np.ndarray]) -> np.ndarray:
+        """Frame ``index`` at display size (cached; thread safe: playback reads ahead in a worker).
+
+        ``rgb`` is the frame at video size, or a callable that decodes it (called on a cache miss only).
+        """
+        with self._frames_lock:
+            hit = self._frames.get(index)
+            if hit is not None:
+                self._frames.move_to_end(index)
+                return hit
+        if callable(rgb):
+            rgb = rgb()
         small = self.geometry.frame(rgb)
-        self._frames[index] = small
-        while len(self._frames) > self._cache_frames:
-            self._frames.popitem(last=False)
+        with self._frames_lock:
+            self._frames[index] = small
+            while len(self._frames) > self._cache_frames:
+                self._frames.popitem(last=False)
         return small
 
+    def has_frame(self, index: int) -> bool:
+        """True if frame ``index`` is in the display-size cache."""
+        with self._frames_lock:
+            return index in self._frames
+
     def show(
-        self, view: FrameView, rgb: np.ndarray, renderer: Renderer, *, masks: Mapping[int, np.ndarray] | None = None
+        self,
+        view: FrameView,
+        rgb: np.ndarray | Callable[[], np.ndarray],
+        renderer: Renderer,
+        *,
+        masks: Mapping[int, np.ndarray] | None = None,
     ) -> int:
         """Draw one frame: its picture, the view's masks, prompts and pose skeletons; returns the bytes sent.
 
         Args:
             view: What is stored on the frame (``view.frame`` is the frame shown).
-            rgb: The frame's picture at video size.
+            rgb: The frame's picture at video size, or a callable that decodes it (not called when
+                the display-size frame is cached, e.g. read ahead during playback).
             renderer: Overlay settings.
             masks: Masks to draw instead of the view's (e.g. fresh from a propagation, not stored yet).
         """
@@ -203,6 +218,7 @@ class FrameCanvas:
         if self.mode == "composite":
             img = draw_notes(renderer.annotate(disp, dmasks, objects=objects, prompts=dprompts, poses=dposes), view)
             buf = compat.encode(img, self.jpeg_quality)
+            self.last_image = img
             t1 = time.perf_counter()
             with drawing():
                 compat.put_encoded(self.widget[0], img, buf)
@@ -329,79 +345,37 @@ class FrameCanvas:
 
         redraw_on_reconnect(self.widget, ready)
 
-    # -- acknowledgements -------------------------------------------------------------------------------
+    # -- acknowledgements (:mod:`.flow`) ------------------------------------------------------------------
     def _send_ack(self) -> None:
         """Inside a batch: stamp it with the next sequence number."""
-        self._sent += 1
-        seq = self._sent & 0xFFFFFF
-        self._ack.fill_style = f"#{seq:06x}"
-        self._ack.fill_rect(0, 0, 1, 1)
-        self._sent_at[seq] = time.perf_counter()
-        while len(self._sent_at) > 256:
-            self._sent_at.popitem(last=False)
-
-    def _on_ack(self, change: dict[str, Any]) -> None:
-        data = change["new"]
-        if not data:
-            return
-        try:
-            from PIL import Image
-
-            pixel: Any = Image.open(io.BytesIO(bytes(data))).convert("RGB").getpixel((0, 0))
-            r, g, b = pixel
-        except Exception as exc:  # noqa: BLE001 - a bad ack only costs flow control one update
-            log.debug("unreadable acknowledgement from the browser: %s", exc)
-            return
-        seq = (r << 16) | (g << 8) | b
-        sent_at = self._sent_at.pop(seq, None)
-        if sent_at is not None:
-            self.stats.add("ack_ms", (time.perf_counter() - sent_at) * 1000)
-        with self._acked_cv:
-            base = self._sent & ~0xFFFFFF
-            full = base | seq
-            if full > self._sent:
-                full -= 1 << 24
-            self._acked = max(self._acked, full)
-            self._ever_acked = True
-            self._acked_cv.notify_all()
+        self.flow.stamp()
 
     @property
     def sent(self) -> int:
         """Batches sent so far."""
-        return self._sent
+        return self.flow.sent
 
     @property
     def acked(self) -> int:
-        """The latest batch a browser has drawn."""
-        return self._acked
+        """The latest batch a browser has drawn (or that the watchdog gave up as lost)."""
+        return self.flow.acked
 
     @property
     def in_flight(self) -> int:
         """Batches sent but not yet drawn by a browser."""
-        return max(0, self._sent - self._acked)
+        return self.flow.in_flight
 
     def ready(self, max_in_flight: int = 2) -> bool:
         """True if the browser can take another update now (always, until a browser has acknowledged one)."""
-        return not self._ever_acked or self._sent - self._acked < max_in_flight
+        return self.flow.ready(max_in_flight)
 
     def wait_for_client(self, max_in_flight: int = 2, timeout: float = 0.5) -> bool:
-        """Block until fewer than ``max_in_flight`` batches are waiting in the browser.
-
-        Returns False on timeout. Until a browser has acknowledged anything (no front end,
-        e.g. nbclient or tests), waits only briefly so kernel-side use never stalls.
-        """
-        deadline = time.monotonic() + (timeout if self._ever_acked else min(timeout, 0.02))
-        with self._acked_cv:
-            while self._sent - self._acked >= max_in_flight:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._acked_cv.wait(left)
-        return True
+        """Block until fewer than ``max_in_flight`` batches are waiting in the browser; False on timeout."""
+        return self.flow.wait(max_in_flight, timeout)
 
     def close(self) -> None:
         """Close the canvas widgets."""
         self.surface.close()
         self.style.close()
         self.widget.close()
-        self._ack.close()
+        self.flow.close()

@@ -91,6 +91,12 @@ class Geometry:
         m = np.asarray(mask)
         if m.shape[1::-1] == self.display_size:
             return m.astype(bool, copy=False)
+        if m.ndim == 2 and not m.flags.c_contiguous and m.T.flags.c_contiguous:
+            # column-major (how RLE decodes): resizing the contiguous transpose is ~3x faster than OpenCV's copy
+            dw, dh = self.display_size
+            mt = m.T
+            m8t = (mt.view(np.uint8) if mt.dtype == bool else (mt > 0).view(np.uint8)) * np.uint8(255)
+            return np.ascontiguousarray(cv2.resize(m8t, (dh, dw), interpolation=self._interpolation).T >= 128)
         m8 = (m.view(np.uint8) if m.dtype == bool else (m > 0).view(np.uint8)) * np.uint8(255)
         if self._interpolation == cv2.INTER_AREA:
             return cv2.resize(m8, self.display_size, interpolation=cv2.INTER_AREA) >= 128

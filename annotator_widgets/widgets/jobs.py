@@ -330,6 +330,13 @@ class Player:
             except Exception:
                 log.exception("stopping playback failed")
 
+    def wait_finished(self, timeout: float | None = None) -> bool:
+        """Block until the worker thread has ended (stopped or played to the end); False on timeout."""
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+        return not self.running
+
     def summary(self) -> dict[str, Any]:
         """Frames shown and dropped during the last run."""
         return {"shown": self.shown, "dropped": self.dropped}

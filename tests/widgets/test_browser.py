@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from ._browser import keep_evidence_on_failure, open_notebook, png
+from ._browser import keep_evidence_on_failure, open_notebook, png, wait_drawn
 from ._browser import to_page as _to_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -97,8 +97,8 @@ def fresh(nb, request, tmp_path):
 
 
 def drawn(nb) -> None:
-    """Wait until the browser has drawn every update the kernel sent."""
-    nb.wait_kernel("ann.canvas.acked >= ann.canvas.sent and not session.busy")
+    """Wait until no job runs and the canvas in the page shows the kernel's last picture."""
+    wait_drawn(nb, idle="not session.busy")
 
 
 def canvas_box(nb) -> dict[str, float]:

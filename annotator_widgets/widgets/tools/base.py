@@ -190,6 +190,9 @@ class Tool(traitlets.HasTraits):
         """The method one of :attr:`shortcuts` binds to ``key``, or None."""
         return next((s.action for s in self.shortcuts if s.matches(key)), None)
 
+    #: True for a tool that draws its own picture of the frame while active (:meth:`picture`)
+    draws_picture: bool = False
+
     def picture(self, view: FrameView, rgb: np.ndarray) -> np.ndarray | None:
         """While this tool is the active one: its own picture of the frame (video size), drawn instead of the
         annotated frame (e.g. an effect preview), or None for the usual drawing."""

@@ -268,6 +268,8 @@ class EffectsTool(Tool):
         pixels = s.video.frame(f) if rgb is None else rgb
         return preview_frame(s, pixels, f, **self.settings())
 
+    draws_picture = True
+
     def picture(self, view: FrameView, rgb: np.ndarray) -> np.ndarray | None:
         try:
             return self.preview(view.frame, rgb)

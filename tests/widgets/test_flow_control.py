@@ -1,0 +1,187 @@
+"""Flow control between kernel and browser cannot stall: coalesced acks, a lost ack, a browser that went away.
+
+A fake browser sits where ipycanvas sends its drawing batches (the canvas manager's
+``_send_custom``): it reads the sequence number each batch paints into the ack canvas and
+answers the way the front end does (``image_data`` of the ack canvas), or drops answers on
+purpose.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from annotator_widgets.widgets.flow import AckChannel
+from annotator_widgets.widgets.stats import Stats
+
+
+def ack_png(seq: int) -> memoryview:
+    """The ack canvas' pixels as the browser sends them after drawing batch ``seq``."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), ((seq >> 16) & 255, (seq >> 8) & 255, seq & 255)).save(buf, "PNG")
+    return memoryview(buf.getvalue())
+
+
+class FakeBrowser:
+    """Receives every ipycanvas batch; answers with the ack pixel of each batch unless told to drop it."""
+
+    def __init__(self, canvas, monkeypatch) -> None:
+        from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS, Canvas
+
+        self._switch, self._set, self._fill = COMMANDS["switchCanvas"], COMMANDS["set"], Canvas.ATTRS["fill_style"]
+        self.ack = canvas._ack
+        self.ack_ref = f"IPY_MODEL_{self.ack.model_id}"
+        current = _CANVAS_MANAGER._current_canvas
+        self.current = f"IPY_MODEL_{current.model_id}" if current is not None else None
+        self.batches: list[list] = []  # commands of every batch received
+        self.stamps: list[int] = []  # the ack pixel of each batch (None when a batch had none)
+        self.drop = 0  # drop this many of the next acks
+        self.answering = True
+        self.dropped: list[int] = []
+        monkeypatch.setattr(_CANVAS_MANAGER, "_send_custom", self._receive)
+
+    def _receive(self, command, buffers=()) -> None:
+        commands = command if command and isinstance(command[0], list) else [command]
+        self.batches.append(commands)
+        seq = None
+        for name, *args in commands:
+            if name == self._switch:
+                self.current = args[0][0]
+            elif name == self._set and self.current == self.ack_ref and args[0][0] == self._fill:
+                seq = int(args[0][1].lstrip("#"), 16)
+        self.stamps.append(seq)
+        if seq is None:
+            return
+        if not self.answering or self.drop > 0:
+            self.drop = max(0, self.drop - 1)
+            self.dropped.append(seq)
+            return
+        self.answer(seq)
+
+    def answer(self, seq: int) -> None:
+        """Send the ack of batch ``seq`` (what the front end's ``syncImageData`` does)."""
+        self.ack.set_state({"image_data": ack_png(seq)})
+
+    def only_ack(self, commands: list) -> bool:
+        """True if a batch draws on the ack canvas alone (a ping)."""
+        targets = {args[0][0] for name, *args in commands if name == self._switch}
+        return targets <= {self.ack_ref}
+
+
+@pytest.fixture
+def browser(annotator, monkeypatch):
+    annotator.canvas.flow.timeout = 0.05
+    fake = FakeBrowser(annotator.canvas, monkeypatch)
+    annotator.redraw()  # answered: a browser is there
+    assert annotator.canvas.flow.ever_acked and annotator.canvas.in_flight == 0
+    return fake
+
+
+def test_one_ack_covers_every_earlier_update(annotator, browser):
+    canvas = annotator.canvas
+    browser.answering = False  # the browser coalesces: only the latest image comes back
+    for f in (1, 2, 3):
+        annotator.seek(f)
+    assert canvas.in_flight == 3 and not canvas.ready(annotator.max_in_flight)
+    browser.answer(browser.dropped[-1])
+    assert canvas.in_flight == 0 and canvas.acked == canvas.sent
+    browser.answer(browser.dropped[0])  # a late, older ack changes nothing
+    assert canvas.acked == canvas.sent and canvas.in_flight == 0
+
+
+def test_a_dropped_ack_is_recovered_by_a_ping_and_updates_go_on(annotator, browser, caplog):
+    canvas = annotator.canvas
+    annotator.max_in_flight = 1
+    browser.drop = 1
+    with caplog.at_level(logging.INFO, logger="annotator_widgets.widgets.flow"):
+        annotator.seek(4)  # its ack is lost on the way
+        assert canvas.in_flight == 1 and not canvas.ready(1)  # propagation would skip drawing now
+        sent = canvas.sent
+        # the watchdog asks again: a ping (a batch with the ack pixel only) whose answer covers the lost ack
+        assert canvas.wait_for_client(max_in_flight=1, timeout=10)
+    assert canvas.in_flight == 0 and canvas.ready(1)
+    assert canvas.sent == sent + 1 and browser.only_ack(browser.batches[-1]) and browser.stamps[-1] == canvas.sent
+    assert annotator.stats.counter("ack_pings") == 1 and annotator.stats.counter("ack_lost") == 0
+    assert any("asking again" in r.getMessage() for r in caplog.records)
+    # the next update goes out and is acknowledged as usual
+    annotator.seek(5)
+    assert browser.stamps[-1] == canvas.sent and canvas.in_flight == 0
+
+
+def test_a_browser_that_stops_answering_never_stalls_the_kernel(annotator, browser, caplog):
+    canvas = annotator.canvas
+    browser.answering = False  # e.g. the page was closed
+    with caplog.at_level(logging.INFO, logger="annotator_widgets.widgets.flow"):
+        annotator.seek(2)
+        annotator.seek(3)
+        assert canvas.in_flight == 2
+        assert canvas.wait_for_client(max_in_flight=1, timeout=10)  # ping unanswered, then given up
+    assert canvas.in_flight == 0 and canvas.ready(1)
+    assert annotator.stats.counter("ack_pings") == 1 and annotator.stats.counter("ack_lost") == 3  # 2 + the ping
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("treating 3 update(s) as lost" in m for m in warnings)
+    # the browser is back: its acks count again
+    browser.answering = True
+    annotator.seek(6)
+    assert canvas.in_flight == 0 and canvas.acked == canvas.sent
+
+
+def test_playback_keeps_drawing_through_lost_acks(annotator, browser):
+    canvas = annotator.canvas
+    browser.drop = 2  # two acks lost in a row: without the watchdog, playback would wait 0.5 s on every frame
+    annotator.play(fps=200)
+    assert annotator._player.wait_finished(timeout=30)
+    assert annotator.frame == annotator.num_frames - 1 and not annotator.playing
+    assert annotator.stats.counter("ack_pings") >= 1
+    assert canvas.in_flight == 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_watchdog_steps_with_a_fake_clock():
+    clock = Clock()
+    pings = []
+    channel = AckChannel(Stats(), timeout=1.0, draw=lambda fn: (pings.append(1), fn()), clock=clock, watchdog=False)
+    try:
+        assert channel.check() is None  # nothing in flight
+        channel.stamp()
+        clock.now += 5
+        assert channel.check() is None and channel.in_flight == 1  # no browser has ever answered: nothing to wait on
+        channel.acknowledge(1)
+        channel.stamp()
+        clock.now += 0.4
+        assert channel.check() == pytest.approx(0.6) and not pings
+        clock.now += 0.6
+        assert channel.check() == pytest.approx(1.0) and pings == [1] and channel.sent == 3  # the ping
+        clock.now += 0.5
+        channel.acknowledge(2)  # progress (an older ack arrived late): the clock restarts
+        clock.now += 0.9
+        assert channel.check() == pytest.approx(0.1) and channel.in_flight == 1
+        channel.acknowledge(3)  # the ping's answer
+        assert channel.in_flight == 0 and channel.check() is None and pings == [1]
+    finally:
+        channel.close()
+
+
+def test_sequence_numbers_wrap_around_24_bits():
+    channel = AckChannel(Stats(), watchdog=False)
+    try:
+        channel._sent = channel._acked = (1 << 24) - 2  # as after 16.7 million updates
+        for _ in range(4):
+            channel.stamp()
+        channel.acknowledge(((1 << 24) + 1) & 0xFFFFFF)  # painted as 1 after wrapping
+        assert channel.acked == (1 << 24) + 1 and channel.in_flight == 1
+        channel.acknowledge(((1 << 24) - 1) & 0xFFFFFF)  # an old one from before the wrap
+        assert channel.acked == (1 << 24) + 1
+    finally:
+        channel.close()

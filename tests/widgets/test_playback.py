@@ -1,0 +1,105 @@
+"""The kernel side of playback: frames decoded ahead on a worker, JPEG encoding, masks shrunk for display."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import numpy as np
+
+from annotator_widgets.widgets import _ipycanvas_compat as compat
+from annotator_widgets.widgets.geometry import Geometry
+from annotator_widgets.widgets.readahead import ReadAhead
+
+
+def test_playing_a_frame_decodes_the_next_ones_ahead(annotator):
+    canvas = annotator.canvas
+    annotator._play_step(1)
+    annotator._play_step(2)
+    assert annotator.read_ahead.wait_idle(10)
+    assert all(canvas.has_frame(f) for f in (3, 4)) and not canvas.has_frame(5)
+    # a loop that lags jumps: it reads ahead where it will land next
+    annotator._play_step(5)
+    assert annotator.read_ahead.wait_idle(10)
+    assert all(canvas.has_frame(f) for f in (8, 11)) and not canvas.has_frame(6) and not canvas.has_frame(7)
+    # the frames read ahead are the frames shown: same pixels as decoding them on the spot
+    for f in (3, 4, 8):
+        expected = annotator.geometry.frame(annotator.session.video.frame(f))
+        np.testing.assert_array_equal(canvas.display_frame(f, annotator.session.video.frame(f)), expected)
+
+
+def test_read_ahead_stops_at_the_end_or_wraps_when_looping(annotator):
+    n = annotator.num_frames
+    annotator.frame = n - 3
+    annotator._play_step(n - 2)
+    assert annotator.read_ahead.wait_idle(10) and annotator.canvas.has_frame(n - 1)
+    assert not annotator.canvas.has_frame(1)  # nothing past the end
+    annotator._loop = True
+    annotator._play_step(n - 1)
+    assert annotator.read_ahead.wait_idle(10)
+    assert all(annotator.canvas.has_frame(f) for f in (0, 1))
+
+
+def test_only_the_latest_request_is_read():
+    loaded: list[int] = []
+    gate, inside = threading.Event(), threading.Event()
+
+    def load(f: int) -> None:
+        loaded.append(f)
+        inside.set()
+        assert gate.wait(10)
+
+    ahead = ReadAhead(load)
+    try:
+        ahead.want([1, 2, 3])
+        assert inside.wait(10)
+        ahead.want([7, 8])  # playback jumped: 2 and 3 are not needed any more
+        gate.set()
+        assert ahead.wait_idle(10)
+        assert loaded == [1, 7, 8]
+    finally:
+        gate.set()
+        ahead.close()
+
+
+def test_a_failed_read_ahead_is_left_to_the_playback_loop():
+    def load(f: int) -> None:
+        raise OSError("decoder broke")
+
+    ahead = ReadAhead(load)
+    try:
+        ahead.want([1, 2])
+        assert ahead.wait_idle(10)
+    finally:
+        ahead.close()
+
+
+def test_jpeg_encoding_keeps_the_colours():
+    from PIL import Image
+
+    img = np.zeros((40, 60, 3), np.uint8)
+    img[:, :20] = (230, 20, 20)
+    img[:, 20:40] = (20, 230, 20)
+    img[:, 40:] = (20, 20, 230)
+    buf = compat.encode(img, 90)
+    assert buf[:2] == b"\xff\xd8"  # a JPEG, which ipycanvas' putImageData decodes
+    back = np.asarray(Image.open(io.BytesIO(buf)).convert("RGB")).astype(int)
+    assert np.abs(back[5:35, 5:15] - (230, 20, 20)).max() < 25  # red stays red (no BGR swap)
+    assert np.abs(back[5:35, 45:55] - (20, 20, 230)).max() < 25
+    rgba = np.dstack([img, np.full((40, 60), 128, np.uint8)])
+    assert compat.encode(rgba, 90)[:4] == b"\x89PNG"  # alpha: PNG
+
+
+def test_column_major_masks_shrink_like_row_major_ones():
+    rng = np.random.default_rng(0)
+    for size, side in [((1280, 720), 960), ((640, 360), 480), ((1280, 720), 320)]:
+        g = Geometry.fit(size, side)
+        m = np.zeros(size[::-1], bool)
+        m[100:300, 150:500] = True
+        m[rng.random(m.shape) < 0.02] = True
+        f = np.asfortranarray(m)  # how RLE decodes
+        a, b = g.mask(m), g.mask(f)
+        assert b.shape == a.shape and b.flags.c_contiguous and b.dtype == bool
+        assert (a != b).mean() < 0.005  # rounding at a few edge pixels at most
+        s = side / size[0]
+        assert b[int(200 * s), int(325 * s)]
