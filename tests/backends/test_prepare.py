@@ -141,3 +141,33 @@ def test_hf_sam2_prepared_click_skips_the_image_encoder_and_gives_the_same_masks
     prepared = _run(seg, clip, prepare=True)
     for a, b in zip(plain, prepared, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# -- the session's verb ------------------------------------------------------------------------
+
+
+def test_session_prepare_forwards_to_a_started_segmenter_that_has_prepare(clip):
+    from annotator_widgets import AnnotationSession, PromptError
+    from annotator_widgets.backends.classic import ClassicSegmenter
+
+    class Preparing(ClassicSegmenter):
+        """Test double: the real classic segmenter plus a recorded prepare()."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.prepared: list[int] = []
+
+        def prepare(self, frame: int) -> None:
+            self.prepared.append(frame)
+
+    seg = Preparing()
+    with AnnotationSession(clip.frames, segmenter=seg) as session:
+        assert session.prepare(1) is False  # the segmenter has no video yet: nothing to prepare
+        ys, xs = np.nonzero(clip.masks[1][0])
+        session.add_points(0, None, [(float(xs.mean()), float(ys.mean()))])
+        assert session.prepare(3) is True and seg.prepared == [3]
+        with pytest.raises(PromptError):
+            session.prepare(len(clip.frames))
+    with AnnotationSession(clip.frames, segmenter=ClassicSegmenter()) as session:
+        session.add_points(0, None, [(float(xs.mean()), float(ys.mean()))])
+        assert session.prepare(2) is (hasattr(ClassicSegmenter, "prepare"))
