@@ -306,3 +306,22 @@ def test_png_truth_reads_lazily_and_leaves_frames_without_png_unscored(clip, tmp
     np.testing.assert_array_equal(read(5), clip.masks[2][5])
     with pytest.raises(AnnotatorError):
         PngTruth(davis, 3, (128, 96))  # PNGs beyond the video
+
+
+# -- the generator option the benchmark uses ----------------------------------------------------
+
+
+def test_occluders_hide_parts_of_objects_and_leave_the_rest_of_the_clip_alone():
+    plain = synthetic_clip(num_frames=60, size=(160, 120), num_objects=3, seed=0)
+    posts = synthetic_clip(num_frames=60, size=(160, 120), num_objects=3, seed=0, occluders=2)
+    changed = np.any(plain.frames != posts.frames, axis=3)  # where the posts stand
+    assert 0.05 < changed.mean() < 0.3
+    for obj in plain.masks:
+        assert not (posts.masks[obj] & ~plain.masks[obj]).any()  # posts only ever hide
+        np.testing.assert_array_equal(posts.masks[obj] | (plain.masks[obj] & changed), plain.masks[obj])
+    hidden = sum(int((plain.masks[o] & ~posts.masks[o]).sum()) for o in plain.masks)
+    assert hidden > 0
+    split = [cv2.connectedComponents(posts.masks[o][t].astype(np.uint8))[0] - 1 for o in posts.masks for t in range(60)]
+    assert max(split) >= 2  # an object passing behind a post is cut in two
+    with pytest.raises(aw.VideoError):
+        synthetic_clip(num_frames=2, occluders=5)

@@ -171,3 +171,12 @@ def test_session_prepare_forwards_to_a_started_segmenter_that_has_prepare(clip):
     with AnnotationSession(clip.frames, segmenter=ClassicSegmenter()) as session:
         session.add_points(0, None, [(float(xs.mean()), float(ys.mean()))])
         assert session.prepare(2) is (hasattr(ClassicSegmenter, "prepare"))
+
+
+def test_module_examples():
+    import doctest
+
+    import annotator_widgets.backends._prepare as mod
+
+    result = doctest.testmod(mod)
+    assert result.attempted > 0 and result.failed == 0
