@@ -74,7 +74,7 @@ test: install models chromium readers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	AW_STRICT_TESTS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install readers
 	$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)

@@ -166,8 +166,8 @@ def verify(name: str, path: str | os.PathLike[str] | None = None) -> Path:
         if actual != expected:
             raise CheckpointError(
                 f"checkpoint {name!r} has the wrong sha256",
-                given=f"{p}: {actual}, expected {expected}",
-                hint="delete it and fetch it again",
+                given=f"{p}: actual {actual}, expected {expected}",
+                hint="the file is corrupt or not the published one: delete it and fetch it again",
             )
     return p
 
@@ -224,8 +224,12 @@ def fetch(name: str, *, progress: bool = True, force: bool = False) -> Path:
         tmp = Path(tmp_name)
         try:
             _download(url, tmp, progress)
-            if ckpt.sha256 and sha256_of(tmp) != ckpt.sha256:
-                raise CheckpointError("downloaded file has the wrong sha256", given=url)
+            if ckpt.sha256 and (actual := sha256_of(tmp)) != ckpt.sha256:
+                raise CheckpointError(
+                    "downloaded file has the wrong sha256",
+                    given=f"{url}: actual {actual}, expected {ckpt.sha256}",
+                    hint="the source serves another file; download it by hand from a trusted source",
+                )
             os.replace(tmp, target)
             if not ckpt.sha256:
                 Path(str(target) + ".sha256").write_text(f"{sha256_of(target)}  {ckpt.filename}\n")

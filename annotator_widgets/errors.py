@@ -12,6 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import errno
+import os
+
 __all__ = [
     "AnnotatorError",
     "BackendError",
@@ -22,6 +25,8 @@ __all__ = [
     "PromptError",
     "SessionBusyError",
     "VideoError",
+    "file_error",
+    "out_of_memory",
 ]
 
 _UNSET = object()
@@ -91,3 +96,54 @@ class MissingDependencyError(AnnotatorError, ImportError):
 
 class CheckpointError(AnnotatorError):
     """A model checkpoint is missing, corrupt, or cannot be fetched."""
+
+
+def file_error(
+    exc: OSError, what: str, where: str | os.PathLike[str], cls: type[AnnotatorError] = AnnotatorError
+) -> AnnotatorError:
+    """An error for a filesystem failure while writing ``what`` at ``where``, with the fix for its cause.
+
+    Example:
+        >>> print(file_error(OSError(errno.ENOSPC, "No space left on device"), "COCO export", "out.json"))
+        cannot write the COCO export (given: 'out.json'). Fix: the disk is full: free some space or write somewhere else
+    """
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "the destination is read-only: choose a folder you can write to, or fix its permissions"
+    elif isinstance(exc, NotADirectoryError) or exc.errno == errno.ENOTDIR:
+        hint = "a file stands where a folder is needed on that path: choose another path or move the file away"
+    elif isinstance(exc, IsADirectoryError) or exc.errno == errno.EISDIR:
+        hint = "a folder stands where the file should go: choose a file path, or remove that folder"
+    elif exc.errno == errno.ENOSPC:
+        hint = "the disk is full: free some space or write somewhere else"
+    else:
+        hint = f"the system said: {exc.strerror or exc}"
+    return cls(f"cannot write the {what}", given=str(where), hint=hint)
+
+
+OOM_HINT = (
+    "use a smaller model (e.g. sam2:tiny, or 'classic' with no GPU), a lower resolution (resize the video), "
+    "or offload (device='cpu', or the model's offload options); the session is still usable: try again"
+)
+
+
+def out_of_memory(exc: BaseException, what: str = "the model") -> BackendError | None:
+    """A :class:`BackendError` saying what to do when ``exc`` (or what caused it) is an out-of-memory error.
+
+    Recognises ``torch.OutOfMemoryError`` (and ``torch.cuda.OutOfMemoryError``) by name, so this module
+    needs no torch, and Python's own :class:`MemoryError`. Returns None for any other error.
+
+    Example:
+        >>> out_of_memory(ValueError("x")) is None
+        True
+        >>> print(out_of_memory(MemoryError("no room")).message)
+        out of memory while running the model
+    """
+    seen: BaseException | None = exc
+    for _ in range(6):  # the error, what it was raised from, and so on
+        if seen is None:
+            return None
+        if isinstance(seen, MemoryError) or type(seen).__name__ == "OutOfMemoryError":
+            detail = str(seen).strip().splitlines()[0][:200] if str(seen).strip() else type(seen).__name__
+            return BackendError(f"out of memory while running {what}", given=detail, hint=OOM_HINT)
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -13,6 +13,7 @@ _B = "annotator_widgets.backends."
 _X = "annotator_widgets.export."
 _G = "annotator_widgets.backends.grounders."
 _E = "annotator_widgets.render.effects:"
+_T = "annotator_widgets.widgets.tools."
 
 #: (kind, name, target, summary, aliases)
 BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
@@ -117,4 +118,11 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("effect", "solid", _E + "solid", "fill the masks with one colour (option color=(r, g, b))", ()),
     ("effect", "outline", _E + "outline", "only the masks' outlines (option color=(r, g, b))", ()),
     ("effect", "dim", _E + "dim", "darken everything outside the masks; strength scales the darkening", ()),
+    # tools of the annotator widget (the first one is the base tool)
+    ("tool", "points", _T + "points:PointsTool", "clicks add points, drags add boxes; +/- labels; clear", ()),
+    ("tool", "person", _T + "person:PersonTool", "track people; a click selects or tracks a person", ()),
+    ("tool", "region", _T + "region:RegionTool", "a drag seeds the people in a region and propagates", ()),
+    ("tool", "effects", _T + "effects:EffectsTool", "blur/pixelate objects: live preview, render an MP4", ()),
+    ("tool", "export", _T + "export:ExportTool", "write the annotations in a dataset format", ()),
+    ("tool", "actions", _T + "interactions:ActionsTool", "action segments: find, describe, edit, jump", ()),
 ]

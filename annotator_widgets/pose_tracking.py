@@ -1,517 +1,128 @@
-"""Who is who across a video: stable person ids on top of a pose estimator.
+"""Track people through a video: a pose model on every frame, then stable ids from :class:`PersonTracker`.
 
-MediaPipe returns every frame's people in an arbitrary order and swaps them
-when they cross. :class:`PersonTracker` gives them stable ids: each frame it
-solves an assignment (Hungarian, :func:`scipy.optimize.linear_sum_assignment`)
-between known people and new detections on a cost that combines
+:func:`track_people` is the headless driver: it runs a pose estimator (a ``"pose"``
+part from the registry, MediaPipe by default, or your own instance) over the video
+in time order, describes each frame's people once, and hands them to the identity
+tracker (:mod:`annotator_widgets.pose_tracker`) forward from a chosen frame and
+backward from it. Progress and cancellation work as everywhere
+(:mod:`annotator_widgets.progress`), so a widget's worker thread and a script drive
+the same code. :func:`detect_poses` is the detection loop alone (also used for the
+run-up before a click, see :mod:`annotator_widgets.workflows.people`).
 
-* the distance between head and torso keypoints (nose, eyes, ears, shoulders,
-  hips), weighted by visibility and divided by the person's size (torso scale),
-  after moving the known person by its velocity;
-* ``1 - IoU`` of the boxes around the visible landmarks;
-* optionally the Bhattacharyya distance of hue/saturation histograms of the
-  torso region (clothes), which keeps people apart after they cross;
-
-with a gate that forbids implausible matches. A person who is not seen is kept
-for ``max_lost`` frames (moved on by its velocity, its gate widening with the
-gap) and gets its id back when it returns. Colours are compared only where a
-detection overlaps nobody else, and learnt only from people standing clear of
-others. Two fits of one person are merged. When one person is selected (the
-largest, or the one nearest a click), everybody else is still tracked, without
-an id in the output, so that the selected person's track is not pulled onto
-someone else while they are hidden.
-
-This module needs only NumPy, SciPy and OpenCV; :func:`track_people` builds its
-pose estimator through the registry (``"mediapipe"`` by default, loaded lazily).
+MediaPipe is loaded lazily: importing this module needs only NumPy, SciPy and OpenCV.
 
 Example:
     >>> import numpy as np
-    >>> from annotator_widgets.types import PersonPose
-    >>> from annotator_widgets.pose_tracking import PersonTracker
-    >>> def person(x):
-    ...     lm = np.zeros((33, 3), np.float32)
-    ...     lm[:, 0], lm[:, 1], lm[:, 2] = x + np.arange(33) % 5 * 10, 100 + np.arange(33) * 5, 1.0
-    ...     return PersonPose(0, 1, lm)
-    >>> tracker = PersonTracker()
-    >>> [(p.person_id, int(p.landmarks[0, 0])) for p in tracker.update([person(100), person(400)])]
-    [(1, 100), (2, 400)]
-    >>> [(p.person_id, int(p.landmarks[0, 0])) for p in tracker.update([person(405), person(104)])]  # swapped
-    [(1, 104), (2, 405)]
+    >>> class Nobody:  # any object with detect() and close() is a pose estimator
+    ...     def detect(self, frame, timestamp_ms=0):
+    ...         return []
+    ...     def close(self):
+    ...         pass
+    >>> track_people(np.zeros((3, 32, 32, 3), np.uint8), estimator=Nobody())
+    [[], [], []]
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from typing import Any
 
-import cv2
 import numpy as np
 
+from . import registry
 from .errors import PromptError
+from .pose_features import PersonFeatures
+from .pose_tracker import PersonTracker, Selection, select_people
+from .progress import CancelSignal, ProgressCallback, Steps
 from .types import PersonPose, check_frame
 
-__all__ = ["HEAD", "KEYPOINTS", "TORSO", "Detection", "PersonTracker", "Selection", "select_people", "track_people"]
+__all__ = [
+    "THRESHOLDS",
+    "PersonTracker",
+    "Selection",
+    "detect_poses",
+    "open_pose_estimator",
+    "select_people",
+    "track_people",
+]
 
 log = logging.getLogger(__name__)
 
-#: BlazePose indices: nose, left/right eye, left/right ear
-HEAD = (0, 2, 5, 7, 8)
-#: left/right shoulder, left/right hip
-TORSO = (11, 12, 23, 24)
-#: the keypoints whose distances drive the assignment
-KEYPOINTS = HEAD + TORSO
-_NOSE, _L_SH, _R_SH, _L_HIP, _R_HIP, _L_EAR, _R_EAR = 0, 11, 12, 23, 24, 7, 8
-_INVALID = 1e6
-
-Selection = Literal["all", "largest"] | tuple[float, float]
+#: the detection thresholds a pose part built by name accepts (MediaPipe's names)
+THRESHOLDS = ("min_pose_detection_confidence", "min_pose_presence_confidence", "min_tracking_confidence")
 
 
-@dataclass(eq=False)
-class Detection:
-    """One detected person with the features the tracker compares (computed once per frame)."""
-
-    pose: PersonPose
-    points: np.ndarray  # (K, 2) keypoints
-    weights: np.ndarray  # (K,) visibility, 0 where not visible
-    box: np.ndarray  # (4,) x0, y0, x1, y1 of the visible landmarks
-    scale: float  # torso size in pixels
-    torso: np.ndarray | None = None  # (4,) region whose colours are compared
-    hist: np.ndarray | None = None  # normalised torso colour histogram
-
-
-@dataclass(eq=False)
-class _Track:
-    track_id: int
-    det: Detection
-    frame: int
-    steps: list[np.ndarray] = field(default_factory=list)  # recent per-frame displacements
-    scale: float = 1.0
-    hist: np.ndarray | None = None
-
-    @property
-    def velocity(self) -> np.ndarray:
-        """Median of the recent per-frame displacements (robust to a few bad landmark fits)."""
-        if not self.steps:
-            return np.zeros(2, np.float32)
-        return np.median(np.asarray(self.steps), axis=0).astype(np.float32)
-
-
-def _scale(lm: np.ndarray, vis: float, box: np.ndarray) -> float:
-    """Torso size: the largest of shoulder width, shoulder-to-hip length and 2.5x ear distance."""
-    sizes = []
-    v = lm[:, 2] >= vis
-
-    def dist(a: int, b: int) -> float | None:
-        return float(np.hypot(*(lm[a, :2] - lm[b, :2]))) if v[a] and v[b] else None
-
-    for d, k in ((dist(_L_SH, _R_SH), 1.0), (dist(_L_EAR, _R_EAR), 2.5)):
-        if d is not None:
-            sizes.append(d * k)
-    if v[_L_SH] and v[_R_SH] and v[_L_HIP] and v[_R_HIP]:
-        sizes.append(float(np.hypot(*((lm[_L_SH, :2] + lm[_R_SH, :2]) / 2 - (lm[_L_HIP, :2] + lm[_R_HIP, :2]) / 2))))
-    if not sizes:
-        sizes.append(0.3 * float(np.hypot(box[2] - box[0], box[3] - box[1])))
-    return max(max(sizes), 4.0)
-
-
-def _torso_rect(lm: np.ndarray, vis: float, scale: float) -> np.ndarray | None:
-    """The region below the shoulders (clothes) ``(x0, y0, x1, y1)``, or None without both shoulders."""
-    if lm[_L_SH, 2] < vis or lm[_R_SH, 2] < vis:
-        return None
-    xs = lm[[_L_SH, _R_SH], 0]
-    top = float(lm[[_L_SH, _R_SH], 1].mean())
-    bottom = top + 0.8 * scale
-    if lm[_L_HIP, 2] >= vis and lm[_R_HIP, 2] >= vis:
-        bottom = min(bottom, float(lm[[_L_HIP, _R_HIP], 1].mean()))
-    rect = np.array([xs.min() + 0.1 * scale, top + 0.1 * scale, xs.max() - 0.1 * scale, bottom], np.float32)
-    return rect if rect[2] - rect[0] >= 4 and rect[3] - rect[1] >= 4 else None
-
-
-def _torso_hist(frame: np.ndarray, rect: np.ndarray) -> np.ndarray | None:
-    """Normalised hue/saturation histogram of a region of the frame, or None when it is (nearly) outside."""
-    h, w = frame.shape[:2]
-    x0, y0 = int(max(0, rect[0])), int(max(0, rect[1]))
-    x1, y1 = int(min(w, rect[2])), int(min(h, rect[3]))
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        return None
-    patch = frame[y0:y1, x0:x1]
-    step = max(1, max(patch.shape[:2]) // 32)
-    patch = np.ascontiguousarray(patch[::step, ::step])
-    hsv = cv2.cvtColor(patch, cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0, 1], None, [12, 4], [0, 180, 0, 256]).ravel()
-    total = hist.sum()
-    return hist / total if total > 0 else None
-
-
-def _bhattacharyya(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sqrt(max(0.0, 1.0 - float(np.sum(np.sqrt(a * b))))))
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over the smaller box's area."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return ix * iy / small if small > 0 else 0.0
-
-
-def _keypoint_distance(p: np.ndarray, wp: np.ndarray, q: np.ndarray, wq: np.ndarray) -> float | None:
-    """Visibility-weighted mean distance of shared keypoints (None when none are shared)."""
-    w = np.minimum(wp, wq)
-    total = float(w.sum())
-    if total < 0.5:
-        return None
-    return float((np.hypot(*(p - q).T) * w).sum() / total)
-
-
-def _is_all(select: Any) -> bool:
-    return isinstance(select, str) and select == "all"
-
-
-def select_people(poses: Sequence[PersonPose], select: Selection, *, min_visibility: float = 0.5) -> list[PersonPose]:
-    """The people a selection picks on one frame.
+def open_pose_estimator(
+    estimator: Any = "mediapipe",
+    *,
+    model: str | None = None,
+    num_poses: int = 2,
+    running_mode: str = "video",
+    thresholds: Mapping[str, float] | None = None,
+) -> tuple[Any, bool]:
+    """A pose estimator and whether the caller owns it (must close it).
 
     Args:
-        poses: The detections on that frame.
-        select: ``"all"``, ``"largest"`` (largest box around visible landmarks) or an
-            ``(x, y)`` click: the person whose nose or mid-hip is nearest to it.
-        min_visibility: Landmarks below it are ignored.
+        estimator: A ``"pose"`` registry spec (``"mediapipe"`` (also for None), ``"mediapipe:/path/model.task"``,
+            a plugin's name): built with the options below, owned by the caller. Or a ready
+            :class:`~annotator_widgets.backends.PoseEstimator` instance: checked and returned
+            as is, not owned (it is never closed here).
+        model: The model file or registry name (``model=`` of the part), if any.
+        num_poses: Most people detected per frame.
+        running_mode: ``"video"`` (frames in time order) or ``"image"``.
+        thresholds: Detection thresholds by name (:data:`THRESHOLDS`).
 
-    Example:
-        >>> select_people([], "all")
-        []
+    Raises:
+        PromptError: An unknown threshold name.
+        BackendError: An unknown part, or one that cannot be built with these options.
     """
-    if isinstance(select, str):
-        if select == "all":
-            return list(poses)
-        if select == "largest":
-            boxes = [(p.box(min_visibility) or p.box(0.0)) for p in poses]
-            areas = [b.area if b is not None else -1.0 for b in boxes]
-            return [poses[int(np.argmax(areas))]] if poses else []
-        raise PromptError("select must be 'all', 'largest' or an (x, y) click", given=select)
-    try:
-        x, y = (float(v) for v in select)
-    except (TypeError, ValueError) as exc:
-        raise PromptError("select must be 'all', 'largest' or an (x, y) click", given=select) from exc
-    best, best_d = None, np.inf
-    for p in poses:
-        lm = p.landmarks
-        anchors = [lm[_NOSE, :2]] if lm[_NOSE, 2] >= min_visibility else []
-        if lm[_L_HIP, 2] >= min_visibility and lm[_R_HIP, 2] >= min_visibility:
-            anchors.append((lm[_L_HIP, :2] + lm[_R_HIP, :2]) / 2)
-        if not anchors:
-            anchors = [lm[lm[:, 2].argmax(), :2]]
-        d = min(float(np.hypot(a[0] - x, a[1] - y)) for a in anchors)
-        if d < best_d:
-            best, best_d = p, d
-    return [] if best is None else [best]
+    if estimator is None:
+        estimator = "mediapipe"
+    if not isinstance(estimator, str):
+        return registry.resolve("pose", estimator), False
+    thresholds = dict(thresholds or {})
+    bad = set(thresholds) - set(THRESHOLDS)
+    if bad:
+        raise PromptError("unknown threshold", given=sorted(bad), hint=f"use {list(THRESHOLDS)}")
+    options: dict[str, Any] = {"num_poses": num_poses, "running_mode": running_mode, **thresholds}
+    if model is not None:
+        options["model"] = model
+    return registry.resolve("pose", estimator, **options), True
 
 
-class PersonTracker:
-    """Stable person ids across frames (Hungarian assignment with a gate, re-identification of the lost).
+def detect_poses(
+    video: Any,
+    estimator: Any,
+    frames: Iterable[int],
+    *,
+    total: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelSignal | None = None,
+    text: str = "pose",
+) -> Iterator[tuple[int, np.ndarray, list[PersonPose]]]:
+    """Run a pose estimator over frames in time order: yields ``(index, rgb, poses)`` with ``pose.frame`` set.
 
     Args:
-        max_lost: Frames a person may go unseen and still get its id back.
-        gate: Largest keypoint distance, in torso sizes, for a match one frame apart;
-            it widens by ``gate_growth`` per extra frame a person has been unseen (at most 3x).
-        gate_growth: Relative widening of the gate per unseen frame.
-        keypoint_weight: Weight of the normalised keypoint distance in the cost.
-        iou_weight: Weight of ``1 - IoU`` of landmark boxes in the cost.
-        color_weight: Weight of the torso colour distance (used when frames are given).
-        scale_weight: Weight of ``|log(size ratio)|`` (a merged fit of two people is larger).
-        lost_penalty: Extra cost of matching a person unseen on the previous frame
-            (prefers people just seen).
-        velocity_window: Recent displacements whose median is a person's velocity.
-        max_extrapolate: Frames an unseen person is moved on by its velocity (then it stays).
-        min_visibility: Landmarks with lower visibility are ignored.
-        duplicate_distance: Two detections closer than this (torso sizes) are one person;
-            the weaker is dropped (MediaPipe sometimes follows one person twice).
-        new_person_distance: An unmatched detection this close (torso sizes) to a matched
-            one is a stray second fit of that person, not a new person: it is dropped.
-        new_tracks: Give a new id to every unmatched detection; False reports only the
-            people already known.
-
-    Example:
-        >>> tracker = PersonTracker(max_lost=15)
-        >>> tracker.update([]) == []
-        True
+        video: An open :class:`~annotator_widgets.VideoSource` (frames are read one at a time).
+        estimator: A :class:`~annotator_widgets.backends.PoseEstimator`.
+        frames: Increasing frame indices.
+        total: Steps to report (default ``len(frames)``).
+        progress: Called after each frame (see :mod:`annotator_widgets.progress`).
+        cancel: Checked before and after each frame; raises :class:`~annotator_widgets.progress.Cancelled`.
+        text: What the reports say.
     """
+    from .backends.pose import timestamp_ms
 
-    def __init__(
-        self,
-        *,
-        max_lost: int = 30,
-        gate: float = 1.0,
-        gate_growth: float = 0.15,
-        keypoint_weight: float = 2.0,
-        iou_weight: float = 0.25,
-        color_weight: float = 2.0,
-        scale_weight: float = 0.5,
-        lost_penalty: float = 0.1,
-        velocity_window: int = 8,
-        max_extrapolate: int = 20,
-        min_visibility: float = 0.5,
-        duplicate_distance: float = 0.1,
-        new_person_distance: float = 0.5,
-        new_tracks: bool = True,
-    ) -> None:
-        if max_lost < 0 or gate <= 0:
-            raise PromptError("max_lost must be >= 0 and gate > 0", given=(max_lost, gate))
-        self.max_lost = int(max_lost)
-        self.gate = float(gate)
-        self.gate_growth = float(gate_growth)
-        self.keypoint_weight = float(keypoint_weight)
-        self.iou_weight = float(iou_weight)
-        self.color_weight = float(color_weight)
-        self.scale_weight = float(scale_weight)
-        self.lost_penalty = float(lost_penalty)
-        self.velocity_window = max(1, int(velocity_window))
-        self.max_extrapolate = max(0, int(max_extrapolate))
-        self.min_visibility = float(min_visibility)
-        self.duplicate_distance = float(duplicate_distance)
-        self.new_person_distance = float(new_person_distance)
-        self.new_tracks = bool(new_tracks)
-        self._tracks: list[_Track] = []
-        self._next_id = 1
-        self._frame = -1
-        self._follow: set[int] | None = None  # ids to report (None: everybody)
-        self._starting: set[int] | None = None  # id() of the poses selected by start()
-        self._next_hidden = -1  # people tracked but not reported get negative ids
-
-    # ------------------------------------------------------------------ state
-    @property
-    def track_ids(self) -> list[int]:
-        """Ids of the people currently remembered (seen or recently lost) and reported."""
-        return [t.track_id for t in self._tracks if t.track_id > 0]
-
-    @property
-    def next_id(self) -> int:
-        """The id the next new person will get."""
-        return self._next_id
-
-    def reset(self, next_id: int = 1) -> None:
-        """Forget everybody; new ids start at ``next_id``."""
-        self._tracks = []
-        self._next_id = int(next_id)
-        self._frame = -1
-        self._follow = None
-        self._starting = None
-        self._next_hidden = -1
-
-    def copy(self) -> PersonTracker:
-        """An independent tracker with the same settings and memory (to track backward from a frame)."""
-        other = PersonTracker.__new__(PersonTracker)
-        other.__dict__.update(self.__dict__)
-        other._tracks = [replace(t, steps=list(t.steps)) for t in self._tracks]
-        other._follow = None if self._follow is None else set(self._follow)
-        return other
-
-    # ------------------------------------------------------------------ features
-    def describe(self, poses: Sequence[PersonPose], frame_rgb: np.ndarray | None = None) -> list[Detection]:
-        """Compute the features the tracker compares (positions, box, scale, torso colours)."""
-        out = []
-        vis = self.min_visibility
-        for pose in poses:
-            lm = pose.landmarks
-            k = lm[list(KEYPOINTS)] if lm.shape[0] > max(KEYPOINTS) else lm
-            sel = lm[lm[:, 2] >= vis]
-            if len(sel) < 2:
-                sel = lm
-            box = np.array([sel[:, 0].min(), sel[:, 1].min(), sel[:, 0].max() + 1, sel[:, 1].max() + 1], np.float32)
-            weights = np.where(k[:, 2] >= vis, k[:, 2], 0.0).astype(np.float32)
-            scale = (
-                _scale(lm, vis, box)
-                if lm.shape[0] > max(KEYPOINTS)
-                else max(4.0, 0.3 * float(np.hypot(box[2] - box[0], box[3] - box[1])))
-            )
-            torso = _torso_rect(lm, vis, scale) if lm.shape[0] > max(KEYPOINTS) else None
-            hist = None if frame_rgb is None or torso is None else _torso_hist(frame_rgb, torso)
-            out.append(Detection(pose, k[:, :2].astype(np.float32), weights, box, scale, torso, hist))
-        return out
-
-    @staticmethod
-    def _near(a: Detection, b: Detection, limit: float) -> bool:
-        dist = _keypoint_distance(a.points, a.weights, b.points, b.weights)
-        return dist is not None and dist / max(a.scale, b.scale) < limit
-
-    def _dedupe(self, dets: list[Detection]) -> list[Detection]:
-        keep: list[Detection] = []
-        for d in sorted(dets, key=lambda d: -d.pose.score):
-            if not any(self._near(d, k, self.duplicate_distance) for k in keep):
-                keep.append(d)
-        return [d for d in dets if any(d is k for k in keep)]
-
-    # ------------------------------------------------------------------ assignment
-    def _shift(self, t: _Track, frame: int) -> np.ndarray:
-        """Expected displacement of a person since it was last seen (velocity times the gap, capped)."""
-        return t.velocity * float(np.clip(frame - t.frame, -self.max_extrapolate, self.max_extrapolate))
-
-    def _cost(self, t: _Track, d: Detection, frame: int, use_color: bool = True) -> float:
-        # frames may run backward (tracking back from a selection): velocities are per frame index
-        step = frame - t.frame
-        dt = max(1, abs(step))
-        shift = self._shift(t, frame)
-        pred = t.det.points + shift
-        scale = 0.5 * (t.scale + d.scale)
-        dist = _keypoint_distance(pred, t.det.weights, d.points, d.weights)
-        if dist is None:  # no shared visible keypoint: compare box centres
-            tb, db = t.det.box, d.box
-            dist = float(
-                np.hypot((tb[0] + tb[2] - db[0] - db[2]) / 2 + shift[0], (tb[1] + tb[3] - db[1] - db[3]) / 2 + shift[1])
-            )
-        norm = dist / scale
-        gate = self.gate * min(3.0, 1.0 + self.gate_growth * (dt - 1))
-        if norm > gate:
-            return _INVALID
-        box = t.det.box + np.array([shift[0], shift[1], shift[0], shift[1]], np.float32)
-        cost = self.keypoint_weight * norm + self.iou_weight * (1.0 - _iou(box, d.box))
-        cost += self.scale_weight * abs(float(np.log(d.scale / t.scale)))
-        if use_color and self.color_weight and t.hist is not None and d.hist is not None:
-            cost += self.color_weight * _bhattacharyya(t.hist, d.hist)
-        if dt > 1:
-            cost += self.lost_penalty
-        return cost
-
-    def assign(self, dets: Sequence[Detection], frame: int | None = None) -> list[PersonPose]:
-        """Give each detection an id (see :meth:`update`); ``dets`` come from :meth:`describe`."""
-        from scipy.optimize import linear_sum_assignment
-
-        frame = self._frame + 1 if frame is None else int(frame)
-        self._frame = frame
-        dets = self._dedupe(list(dets))
-        tracks = list(self._tracks)
-        matches: dict[int, _Track] = {}
-        # where everybody is expected now: a detection overlapping two of them, or another detection, may
-        # have mixed colours (not compared); colours are learnt only from people standing clear of all others
-        expected = [t.det.box + np.tile(self._shift(t, frame), 2) for t in tracks]
-        if tracks and dets:
-            color_ok = [
-                sum(_overlap(d.box, b) > 0.2 for b in expected) <= 1
-                and all(_overlap(d.box, o.box) < 0.2 for o in dets if o is not d)
-                for d in dets
-            ]
-            cost = np.array(
-                [[self._cost(t, d, frame, ok) for d, ok in zip(dets, color_ok, strict=True)] for t in tracks]
-            )
-            rows, cols = linear_sum_assignment(cost)
-            for r, c in zip(rows, cols, strict=True):
-                if cost[r, c] < _INVALID:
-                    matches[int(c)] = tracks[r]
-        out = []
-        # new people are numbered left to right
-        for j in sorted(range(len(dets)), key=lambda j: (j not in matches, float(dets[j].box[0] + dets[j].box[2]))):
-            d = dets[j]
-            t = matches.get(j)
-            if t is not None:
-                others = [b for k, b in zip(tracks, expected, strict=True) if k is not t]
-                others += [o.box for o in dets if o is not d]
-                self._update_track(t, d, frame, clear=all(_overlap(d.box, b) < 0.05 for b in others))
-            elif not any(self._near(d, o, self.new_person_distance) for i, o in enumerate(dets) if i in matches):
-                tid = self._new_id(d)
-                if tid is None:
-                    continue
-                t = _Track(tid, d, frame, scale=d.scale, hist=d.hist)
-                self._tracks.append(t)
-            else:
-                continue
-            if t.track_id > 0:
-                out.append(replace(d.pose, frame=max(0, frame), person_id=t.track_id))
-        self._tracks = [t for t in self._tracks if abs(frame - t.frame) <= self.max_lost]
-        return sorted(out, key=lambda p: p.person_id)
-
-    def _new_id(self, d: Detection) -> int | None:
-        """The id of a new person: reported (positive), tracked but hidden (negative), or None (ignored)."""
-        if self._starting is not None:
-            visible = id(d.pose) in self._starting
-        else:
-            visible = self._follow is None and self.new_tracks
-        if visible:
-            tid, self._next_id = self._next_id, self._next_id + 1
-            if self._follow is not None:
-                self._follow.add(tid)
-            return tid
-        if self._follow is not None:  # others compete for the followed person's detections
-            tid, self._next_hidden = self._next_hidden, self._next_hidden - 1
-            return tid
-        return None
-
-    def _update_track(self, t: _Track, d: Detection, frame: int, *, clear: bool) -> None:
-        dt = (frame - t.frame) or 1
-        w = np.minimum(t.det.weights, d.weights)
-        if w.sum() >= 0.5:
-            t.steps = [
-                *t.steps[-(self.velocity_window - 1) :],
-                ((d.points - t.det.points) * w[:, None]).sum(axis=0) / w.sum() / dt,
-            ]
-        t.scale = 0.8 * t.scale + 0.2 * d.scale
-        if d.hist is not None and (clear or t.hist is None):
-            t.hist = d.hist if t.hist is None else 0.8 * t.hist + 0.2 * d.hist
-        t.det, t.frame = d, frame
-
-    def start(
-        self,
-        poses: Sequence[PersonPose],
-        select: Selection = "all",
-        *,
-        frame: int = 0,
-        frame_rgb: np.ndarray | None = None,
-    ) -> list[PersonPose]:
-        """Forget everybody and begin with the people ``select`` picks on ``frame`` (ids 1, 2, ...).
-
-        After ``"largest"`` or a click only the selected person is reported; everybody
-        else is still tracked (without an id in the output), so that the selected
-        person's track is not pulled onto someone else while they are unseen.
-
-        Raises:
-            PromptError: ``select`` is a single person and nobody is found on this frame.
-        """
-        return self.start_detections(self.describe(poses, frame_rgb), select, frame=frame)
-
-    def start_detections(
-        self, dets: Sequence[Detection], select: Selection = "all", *, frame: int = 0
-    ) -> list[PersonPose]:
-        """:meth:`start` on detections already described by :meth:`describe`."""
-        chosen = {id(p) for p in select_people([d.pose for d in dets], select, min_visibility=self.min_visibility)}
-        every = _is_all(select)
-        if not every and not chosen:
-            raise PromptError(
-                "no person to select on this frame",
-                given=(frame, select),
-                hint="pick a frame where a person is detected, or lower min_pose_detection_confidence",
-            )
-        self.reset()
-        self._follow = None if every else set()
-        self._starting = chosen
-        try:
-            return self.assign(dets, frame)
-        finally:
-            self._starting = None
-
-    def update(
-        self, poses: Sequence[PersonPose], frame_rgb: np.ndarray | None = None, *, frame: int | None = None
-    ) -> list[PersonPose]:
-        """Give this frame's people stable ids.
-
-        Args:
-            poses: Detections (any ``person_id``), e.g. from ``PoseEstimator.detect``.
-            frame_rgb: The frame, to compare torso colours (optional, helps after crossings).
-            frame: Frame index (default: one after the previous call). Gaps count as unseen frames.
-
-        Returns:
-            The tracked poses with ``frame`` and ``person_id`` set, sorted by id; detections
-            not followed (``new_tracks=False``) or dropped as duplicates are left out.
-        """
-        return self.assign(self.describe(poses, frame_rgb), frame)
+    indices = list(frames)
+    steps = Steps(progress, cancel, total=len(indices) if total is None else total, text=text)
+    steps.check()
+    for i in indices:
+        rgb = video.frame(i)
+        poses = [replace(p, frame=i) for p in estimator.detect(rgb, timestamp_ms(i, video.fps))]
+        steps.advance()
+        yield i, rgb, poses
 
 
 def track_people(
@@ -525,9 +136,11 @@ def track_people(
     tracker: PersonTracker | None = None,
     use_color: bool = True,
     show_progress: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelSignal | None = None,
     **thresholds: float,
 ) -> list[list[PersonPose]]:
-    """Detect people with a pose estimator (MediaPipe by default) and give them stable ids across the video.
+    """Detect people with a pose model and give them stable ids across the video (headless).
 
     Args:
         video: Anything :func:`~annotator_widgets.open_video` accepts.
@@ -538,14 +151,17 @@ def track_people(
             an ``(x, y)`` click on ``frame``.
         frame: The frame the selection is made on; tracking runs forward from it and
             backward to frame 0.
-        estimator: A registered pose part's name (``registry.names("pose")``: ``"mediapipe"``, a plugin's), built
-            with ``num_poses``, the thresholds and ``model`` (when given) and closed at the end; or a ready
-            :class:`~annotator_widgets.backends.PoseEstimator` (those are then unused), which is not closed.
+        estimator: A ``"pose"`` registry spec (default ``"mediapipe"``; built in video mode
+            with ``model``, ``num_poses`` and the thresholds, closed at the end) or a ready
+            :class:`~annotator_widgets.backends.PoseEstimator` (used as is, not closed).
         tracker: A configured :class:`PersonTracker` (default settings otherwise).
         use_color: Compare torso colours (a hue/saturation histogram per person and frame).
         show_progress: Show a tqdm progress bar while detecting.
+        progress: Called as ``progress(done, total, text)`` after each frame.
+        cancel: A :class:`threading.Event` or callable; once set, stops with
+            :class:`~annotator_widgets.progress.Cancelled` at the next frame.
         **thresholds: ``min_pose_detection_confidence``, ``min_pose_presence_confidence``,
-            ``min_tracking_confidence`` for a named estimator.
+            ``min_tracking_confidence`` for MediaPipe.
 
     Returns:
         One list per frame of :class:`PersonPose` whose ``person_id`` is a stable id 1..K.
@@ -556,35 +172,24 @@ def track_people(
         >>> {p.person_id for frame in tracks for p in frame}  # doctest: +SKIP
         {1, 2, 3}
     """
+    from tqdm.auto import tqdm
+
     from .video import open_video
 
     source = open_video(video)
     n = len(source)
     check_frame(frame, n)
-    own = estimator is None or isinstance(estimator, str)
-    if own:
-        from . import registry
-
-        allowed = {"min_pose_detection_confidence", "min_pose_presence_confidence", "min_tracking_confidence"}
-        bad = set(thresholds) - allowed
-        if bad:
-            raise PromptError("unknown threshold", given=sorted(bad), hint=f"use {sorted(allowed)}")
-        options: dict[str, Any] = {"num_poses": num_poses, **thresholds, **({} if model is None else {"model": model})}
-        estimator = registry.resolve("pose", estimator or "mediapipe", **options)
+    est, own = open_pose_estimator(estimator, model=model, num_poses=num_poses, thresholds=thresholds)
     tracker = tracker or PersonTracker()
-    from tqdm.auto import tqdm
-
-    from .backends.pose import timestamp_ms
-
-    detections: list[list[Detection]] = []
+    detections: list[list[PersonFeatures]] = []
     try:
-        for i in tqdm(range(n), desc="pose", unit="frame", disable=not show_progress):
-            img = source.frame(i)
-            poses = [replace(p, frame=i) for p in estimator.detect(img, timestamp_ms(i, source.fps))]
-            detections.append(tracker.describe(poses, img if use_color else None))
+        with tqdm(total=n, desc="pose", unit="frame", disable=not show_progress) as bar:
+            for _, rgb, poses in detect_poses(source, est, range(n), progress=progress, cancel=cancel):
+                detections.append(tracker.describe(poses, rgb if use_color else None))
+                bar.update(1)
     finally:
         if own:
-            estimator.close()
+            est.close()
     out: list[list[PersonPose]] = [[] for _ in range(n)]
     if n == 0:
         return out
@@ -593,7 +198,7 @@ def track_people(
     backward = tracker.copy()
     for i in range(k + 1, n):
         out[i] = tracker.assign(detections[i], i)
-    backward._next_id = tracker.next_id
+    backward.next_id = tracker.next_id
     for i in range(k - 1, -1, -1):
         out[i] = backward.assign(detections[i], i)
     log.info("tracked %d people over %d frames", len({p.person_id for f in out for p in f}), n)

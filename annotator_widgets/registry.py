@@ -71,6 +71,7 @@ KINDS: dict[str, str] = {
     "exporter": "writes a project in a dataset format",
     "importer": "reads a dataset format into a project",
     "effect": "changes the pixels inside masks (privacy effects)",
+    "tool": "a tool of the annotator widget: its buttons, clicks, drags and keys",
 }
 
 #: kind -> protocol an instance must satisfy (kinds without one accept anything callable or any object)

@@ -30,163 +30,36 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
 import logging
 import os
-import queue
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from . import registry
+from ._empty import _record_empty, empty_warning, near_empty, new_record
 from .backends import ObjectMask, VideoSegmenter
-from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError
+from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError, out_of_memory
 from .project import Project
+from .prompt_input import PointsLike, parse_box, parse_points
+from .propagation import FrameResult, MaskWriter, Progress, PropagationRun, run_passes
 from .rle import RLE
-from .types import Annotation, Box, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
+from .types import Annotation, Box, MaskWarning, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
 from .video import VideoSource, open_video
+from .view import FrameView, ObjectTimeline, frame_view, timeline
 
 __all__ = ["AnnotationSession", "FrameResult", "Progress"]
 
 log = logging.getLogger(__name__)
 
 Direction = Literal["forward", "backward", "both"]
-PointsLike = Sequence[Point] | Sequence[Sequence[float]] | np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class FrameResult:
-    """One propagated frame: the masks (video pixels, bool) and scores of every tracked object.
-
-    Unpacks as ``frame, masks`` for SAM2-style loops; use attributes for the rest.
-    """
-
-    frame: int
-    masks: dict[int, np.ndarray]
-    scores: dict[int, float | None] = field(default_factory=dict)
-    direction: str = "forward"
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.frame, self.masks))
-
-
-@dataclass
-class Progress:
-    """Live state of the running (or last) propagation.
-
-    ``done`` frames were yielded; ``saved`` of them are committed to the project (frames are
-    saved in the order they were yielded, the latest being ``last_saved``). A crash loses at
-    most the ``done - saved`` frames in flight.
-    """
-
-    total: int = 0
-    done: int = 0
-    saved: int = 0
-    last_saved: int | None = None
-    frame: int | None = None
-    direction: str = ""
-    running: bool = False
-    cancelled: bool = False
-    error: str | None = None
-
-
-class _Writer:
-    """Encodes masks to RLE and commits them, off the propagation loop (bounded queue)."""
-
-    _STOP = object()
-
-    def __init__(self, project: Project, maxsize: int, progress: Progress) -> None:
-        self._project = project
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
-        self._progress = progress
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="annotator-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, frame: int, items: list[tuple[int, np.ndarray, float | None, Source]]) -> None:
-        if self._error is not None:
-            raise self._wrap(self._error)
-        self._queue.put((frame, items))
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is self._STOP:
-                self._queue.task_done()
-                return
-            batch = [first]
-            while len(batch) < 8:  # commit what is already waiting together
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is self._STOP:
-                    self._queue.put(nxt)  # handled on the next loop
-                    self._queue.task_done()
-                    break
-                batch.append(nxt)
-            try:
-                if self._error is None:
-                    anns = [
-                        Annotation(frame, oid, RLE.from_mask(mask), score, source)
-                        for frame, items in batch
-                        for oid, mask, score, source in items
-                    ]
-                    self._project.put_annotations(anns, label="propagate")
-                    self._progress.saved += len(batch)
-                    self._progress.last_saved = batch[-1][0]
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
-                self._error = exc
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-
-    @staticmethod
-    def _wrap(exc: BaseException) -> BaseException:
-        if isinstance(exc, AnnotatorError):
-            return exc
-        return ProjectError("saving propagated masks failed", given=repr(exc), hint="check free disk space")
-
-    def close(self) -> None:
-        """Wait until every submitted frame is committed; re-raise a write error."""
-        self._queue.put(self._STOP)
-        self._queue.join()
-        self._thread.join()
-        if self._error is not None:
-            raise self._wrap(self._error)
-
-
-class _Run(Iterator[FrameResult]):
-    """The generator :meth:`AnnotationSession.propagate` returns: the session is busy from the
-    moment it is created, and stays so until it is exhausted, closed or garbage-collected, even
-    when it is never iterated."""
-
-    def __init__(self, gen: Iterator[FrameResult], busy: threading.Lock) -> None:
-        self._gen = gen
-        self._busy: threading.Lock | None = busy
-        self._started = False
-
-    def __iter__(self) -> _Run:
-        return self
-
-    def __next__(self) -> FrameResult:
-        self._started = True
-        return next(self._gen)
-
-    def close(self) -> None:
-        """Stop the propagation after the current frame, keeping every yielded frame."""
-        self._gen.close()  # type: ignore[attr-defined]
-        busy, self._busy = self._busy, None
-        if busy is not None and not self._started:
-            busy.release()  # a generator that never ran has no finally to do it
-
-    def __del__(self) -> None:
-        self.close()
 
 
 class AnnotationSession:
@@ -224,6 +97,7 @@ class AnnotationSession:
         self.show_progress = show_progress
         self.writer_queue = max(1, int(writer_queue))
         self.progress = Progress()
+        self.warnings: collections.deque[MaskWarning] = new_record()  # empty results, newest last
         self._busy = threading.Lock()
         self._cancel = threading.Event()
         self._started = False
@@ -288,11 +162,31 @@ class AnnotationSession:
         """The project's objects."""
         return self.project.objects()
 
+    def object(self, obj_id: int) -> ObjectInfo:
+        """The object with this id; :class:`~annotator_widgets.errors.ProjectError` names the known ids if none."""
+        return self.project.object(obj_id)
+
+    def update_object(self, obj_id: int, **changes: Any) -> ObjectInfo:
+        """Change an object's ``name``, ``category``, ``color`` (``(r, g, b)``) or ``hidden``: one undo step.
+
+        Returns:
+            The changed object.
+
+        Raises:
+            ProjectError: No such object, or an unknown field.
+            PromptError: A colour that is not three values 0..255.
+        """
+        return self.project.update_object(obj_id, **changes)
+
     def _object_for(self, obj_id: int | None) -> ObjectInfo:
         if obj_id is None:
             return self.project.add_object()
         if isinstance(obj_id, bool) or not isinstance(obj_id, int | np.integer) or obj_id < 1:
-            raise PromptError("obj_id must be a positive integer or None for a new object", given=obj_id)
+            raise PromptError(
+                "obj_id must be a positive integer or None for a new object",
+                given=obj_id,
+                hint="use an id from session.objects, or None to create a new object",
+            )
         info = self.project.get_object(int(obj_id))
         if info is not None:
             return info
@@ -309,50 +203,10 @@ class AnnotationSession:
         return check_frame(frame, len(self.video))
 
     def _points(self, points: PointsLike, labels: Iterable[int] | None) -> tuple[Point, ...]:
-        w, h = self.video.size
-        if isinstance(points, Point):
-            points = [points]
-        arr_in = list(points) if not isinstance(points, np.ndarray) else points
-        if isinstance(arr_in, np.ndarray) and arr_in.ndim == 1 and arr_in.size == 2:
-            arr_in = arr_in[None]
-        elif (
-            not isinstance(arr_in, np.ndarray)
-            and len(arr_in) == 2
-            and all(isinstance(v, int | float | np.number) for v in arr_in)
-        ):
-            arr_in = [arr_in]  # a single (x, y)
-        if len(arr_in) == 0:
-            raise PromptError("no points given", given=points, hint="pass [(x, y), ...] in video pixels")
-        labs = None if labels is None else [int(v) for v in np.atleast_1d(np.asarray(labels))]
-        if labs is not None and len(labs) != len(arr_in):
-            raise PromptError("points and labels differ in length", given=(len(arr_in), len(labs)))
-        out = []
-        for i, p in enumerate(arr_in):
-            if isinstance(p, Point):
-                pt = p if labs is None else Point(p.x, p.y, labs[i])
-            else:
-                xy = np.asarray(p, dtype=float).ravel()
-                if xy.size != 2:
-                    raise PromptError("each point must be (x, y)", given=p)
-                pt = Point(xy[0], xy[1], 1 if labs is None else labs[i])
-            if not (0 <= pt.x < w and 0 <= pt.y < h):
-                raise PromptError(
-                    f"point lies outside the {w}x{h} frame",
-                    given=(pt.x, pt.y),
-                    hint="coordinates are video pixels: 0 <= x < width, 0 <= y < height",
-                )
-            out.append(pt)
-        return tuple(out)
+        return parse_points(points, labels, self.video.size)
 
     def _box(self, box: Box | Sequence[float]) -> Box:
-        w, h = self.video.size
-        b = box if isinstance(box, Box) else Box.from_corners(*[float(v) for v in box])
-        clipped = b.clip(w, h)
-        if clipped is None:
-            raise PromptError(
-                f"box lies outside the {w}x{h} frame", given=b.xyxy, hint="boxes are (x0, y0, x1, y1) in video pixels"
-            )
-        return clipped
+        return parse_box(box, self.video.size)
 
     # ------------------------------------------------------------------ prompting verbs
     def _prompt_verb(
@@ -370,23 +224,32 @@ class AnnotationSession:
         self._ensure_synced()
         try:
             result: dict[int, ObjectMask] = self.segmenter.set_prompt(prompt)
-        except BaseException:
+        except BaseException as exc:
             self._synced = False  # it may have taken part of the prompt
+            oom = out_of_memory(exc, f"the {self._segmenter_name} segmenter")
+            if oom is not None:
+                raise oom from exc
             raise
         try:
             om = result[prompt.obj_id]
         except KeyError:
             self._synced = False
             raise BackendError("segmenter returned no mask for the prompted object", given=prompt.obj_id) from None
+        area = int(np.count_nonzero(om.mask))
+        empty = empty_warning(prompt.frame, prompt.obj_id, area) if near_empty(om.mask) else None
         try:
             with self.project.transaction(f"prompt object {prompt.obj_id} on frame {prompt.frame}"):
                 self.project.put_prompt(prompt)
                 self.project.put_mask(
                     prompt.frame, prompt.obj_id, om.mask if stored is None else stored, score=om.score, source=source
                 )
+                if empty is not None:  # stored with the mask, in the same undo step
+                    self.project.put_warning(empty)
         except BaseException:
             self._synced = False  # the segmenter saw a prompt the project did not keep
             raise
+        if empty is not None:
+            _record_empty(self, empty)
         others = self.project.annotations(prompt.frame)
         masks = {oid: ann.mask for oid, ann in others.items() if oid != prompt.obj_id}
         masks[prompt.obj_id] = om.mask if stored is None else stored.to_mask()
@@ -455,6 +318,14 @@ class AnnotationSession:
             rle = mask if isinstance(mask, RLE) else None
             if rle is None:
                 arr = np.asarray(mask)
+                if arr.dtype != bool and (
+                    arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and np.isnan(arr).any())
+                ):
+                    raise PromptError(
+                        "mask must hold booleans or numbers (nonzero = object)",
+                        given=f"dtype {arr.dtype}",
+                        hint="pass a boolean array, e.g. mask > 0",
+                    )
                 if arr.ndim != 2 or arr.shape != (h, w):
                     raise PromptError(
                         "mask must be (height, width) of the video", given=arr.shape, hint=f"expected ({h}, {w})"
@@ -500,7 +371,9 @@ class AnnotationSession:
             A generator of :class:`FrameResult`; arguments are checked when it is created.
         """
         if direction not in ("forward", "backward", "both"):
-            raise PromptError("direction must be 'forward', 'backward' or 'both'", given=direction)
+            raise PromptError(
+                "direction must be 'forward', 'backward' or 'both'", given=direction, hint="pass one of those three"
+            )
         prompt_frames = self.project.prompt_frames()
         if not prompt_frames:
             raise PromptError(
@@ -520,7 +393,7 @@ class AnnotationSession:
         progress = show_progress if show_progress is not None else self.show_progress
         if not self._busy.acquire(blocking=False):
             raise SessionBusyError.running("a propagation is running")
-        return _Run(self._propagate(passes, direction, progress), self._busy)
+        return PropagationRun(self._propagate(passes, direction, progress), self._busy)
 
     def _propagate(
         self, passes: list[tuple[int, int, bool]], direction: str, show_progress: bool
@@ -536,9 +409,10 @@ class AnnotationSession:
             self._ensure_synced()
             prompted = {(p.frame, p.obj_id) for p in self.project.prompts()}
             with self.project.group(f"propagate {direction}"):
-                writer = _Writer(self.project, self.writer_queue, prog)
+                writer = MaskWriter(self.project, self.writer_queue, prog)
                 try:
-                    yield from self._run_passes(passes, writer, prompted, prog, bar)
+                    report = functools.partial(_record_empty, self)
+                    yield from run_passes(self.segmenter, passes, writer, prompted, prog, bar, self._cancel, report)
                 except BaseException as exc:
                     if isinstance(exc, GeneratorExit):
                         prog.cancelled = prog.done < total
@@ -548,6 +422,11 @@ class AnnotationSession:
                         writer.close()  # keep every frame already yielded
                     except AnnotatorError as write_exc:
                         log.error("saving propagated masks failed: %s", write_exc)
+                    oom = out_of_memory(exc, f"the {self._segmenter_name} segmenter")
+                    if oom is not None:
+                        self._synced = False  # its state may hold part of a frame: rebuild from the project
+                        prog.error = str(oom)
+                        raise oom from exc
                     raise
                 writer.close()
         except AnnotatorError as exc:
@@ -557,44 +436,6 @@ class AnnotationSession:
             bar.close()
             prog.running = False
             self._busy.release()
-
-    def _run_passes(
-        self,
-        passes: list[tuple[int, int, bool]],
-        writer: _Writer,
-        prompted: set[tuple[int, int]],
-        prog: Progress,
-        bar: Any,
-    ) -> Iterator[FrameResult]:
-        seen: set[int] = set()
-        for start, count, reverse in passes:
-            stream = self.segmenter.propagate(start, count, reverse)
-            try:
-                for out in stream:
-                    if self._cancel.is_set():
-                        prog.cancelled = True
-                        return
-                    if out.frame in seen:
-                        continue
-                    seen.add(out.frame)
-                    items = [
-                        (oid, om.mask, om.score, Source.PROMPTED if (out.frame, oid) in prompted else Source.PROPAGATED)
-                        for oid, om in out.objects.items()
-                    ]
-                    writer.submit(out.frame, items)
-                    prog.done += 1
-                    prog.frame = out.frame
-                    bar.update(1)
-                    yield FrameResult(
-                        out.frame,
-                        {oid: om.mask for oid, om in out.objects.items()},
-                        {oid: om.score for oid, om in out.objects.items()},
-                        "backward" if reverse else "forward",
-                    )
-            finally:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
 
     def run(self, direction: Direction = "forward", start: int | None = None, stop: int | None = None) -> Progress:
         """Propagate to completion without handling frames yourself; returns the progress record."""
@@ -696,36 +537,35 @@ class AnnotationSession:
         """True when :meth:`redo` has a step to re-apply."""
         return self.project.can_redo
 
-    # ------------------------------------------------------------------ people
-    def track_people(self, **kwargs: Any) -> dict[int, ObjectInfo]:
-        """Track every person with MediaPipe pose and store each as a ``person`` object with its poses.
-
-        Keyword arguments go to :func:`annotator_widgets.track_people` (``num_poses``, ``model``,
-        ``select``, thresholds...). Returns ``{track id: object}``; see :mod:`annotator_widgets.people`.
-        """
-        from .people import track_and_store
-
-        return track_and_store(self, **kwargs)
-
-    def seed_region(self, frame: int, region: Box | Sequence[float], **kwargs: Any) -> list[ObjectInfo]:
-        """Make every person whose box meets ``region`` on ``frame`` an object prompted from its
-        landmarks, and propagate them all together; see :func:`annotator_widgets.people.seed_region`."""
-        from .people import seed_region
-
-        return seed_region(self, frame, self._box(region), **kwargs)
-
     # ------------------------------------------------------------------ reading
     def masks(self, frame: int) -> dict[int, np.ndarray]:
         """Stored masks on one frame: ``{obj_id: (H, W) bool}``."""
-        return {oid: ann.mask for oid, ann in self.project.annotations(frame).items()}
+        return {oid: ann.mask for oid, ann in self.annotations(frame).items()}
 
     def annotations(self, frame: int) -> dict[int, Annotation]:
         """Stored annotations (RLE, score, source) on one frame."""
-        return self.project.annotations(frame)
+        return self.project.annotations(self._check_frame(frame))
 
     def prompts(self, frame: int | None = None) -> list[Prompt]:
         """Stored prompts, optionally of one frame."""
         return self.project.prompts(frame=frame)
+
+    def prompt_frames(self, obj_id: int | None = None) -> list[int]:
+        """Sorted frames holding a prompt (of one object, or any)."""
+        return self.project.prompt_frames(obj_id)
+
+    def view(self, frame: int, *, low_score: float = 0.5) -> FrameView:
+        """Everything stored on one frame, as one immutable :class:`~annotator_widgets.view.FrameView`.
+
+        Args:
+            frame: The frame.
+            low_score: Masks scoring below it are listed as low-confidence (``view.low``).
+        """
+        return frame_view(self.project, self._check_frame(frame), low_score=low_score)
+
+    def timeline(self) -> list[ObjectTimeline]:
+        """Per object: its info, per-frame mask scores, prompted frames and pose frames (nothing decoded)."""
+        return timeline(self.project)
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
@@ -741,8 +581,12 @@ class AnnotationSession:
     def __enter__(self) -> AnnotationSession:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    @property
+    def _segmenter_name(self) -> str:
+        return str(getattr(self.segmenter, "name", type(self.segmenter).__name__))
 
     def __repr__(self) -> str:
         return (

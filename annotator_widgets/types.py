@@ -74,9 +74,11 @@ def _finite(name: str, value: Any) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
-        raise PromptError(f"{name} must be a number", given=value) from exc
+        raise PromptError(
+            f"{name} must be a number", given=value, hint="coordinates are numbers in video pixels"
+        ) from exc
     if not math.isfinite(v):
-        raise PromptError(f"{name} must be finite", given=value)
+        raise PromptError(f"{name} must be finite", given=value, hint="NaN and infinity are not pixel positions")
     return v
 
 
@@ -185,8 +187,12 @@ class Point:
     def __post_init__(self) -> None:
         object.__setattr__(self, "x", _finite("Point.x", self.x))
         object.__setattr__(self, "y", _finite("Point.y", self.y))
-        if self.label not in (0, 1) or isinstance(self.label, float):
-            raise PromptError("Point.label must be 1 (positive) or 0 (negative)", given=self.label)
+        if isinstance(self.label, float | np.floating) or self.label not in (0, 1):
+            raise PromptError(
+                "Point.label must be 1 (positive) or 0 (negative)",
+                given=self.label,
+                hint="label clicks on the object 1 and clicks on the background 0",
+            )
         object.__setattr__(self, "label", int(self.label))
 
     @property

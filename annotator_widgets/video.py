@@ -406,7 +406,11 @@ class ArrayVideo(VideoSource):
             if frames.ndim == 3:
                 frames = frames[..., None]
             if frames.ndim != 4:
-                raise VideoError("a frame array must be (T, H, W, 3)", given=frames.shape)
+                raise VideoError(
+                    "a frame array must be (T, H, W, 3)",
+                    given=frames.shape,
+                    hint="stack frames along a first axis; a single frame is frames[None]",
+                )
             seq = frames
         else:
             seq = [np.asarray(f) for f in frames]
@@ -427,9 +431,13 @@ class ArrayVideo(VideoSource):
         if first.ndim == 2:
             first = first[..., None]
         if first.ndim != 3 or first.shape[2] not in (1, 3, 4):
-            raise VideoError("each frame must be (H, W), (H, W, 3) or (H, W, 4)", given=first.shape)
+            raise VideoError(
+                "each frame must be (H, W), (H, W, 3) or (H, W, 4)", given=first.shape, hint="pass RGB frames"
+            )
         self._frames = seq
         h, w = first.shape[:2]
+        if h < 1 or w < 1:
+            raise VideoError("frames have no pixels", given=first.shape, hint="pass frames at least 1x1 in size")
         super().__init__(fps=fps or 30.0, size=(w, h), length=len(seq), name="<array>", path=None, cache_bytes=0)
 
     def _decode(self, index: int) -> np.ndarray:

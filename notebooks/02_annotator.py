@@ -113,22 +113,37 @@ pann = VideoAnnotator.from_video(street, segmenter="classic", max_display_side=6
 display(pann)
 
 # %%
-job = pann.track_people()  # what the Track people button does
+person_tool = pann.tools["person"]  # the People bar's settings and verbs
+job = person_tool.track_people()  # what the Track people button does
 job.wait()
 print(pann.status)
 for row in pann.timeline_rows:
     print(row.label, "- pose on frames", row.pose_frames()[:5], "...")
 
 # %%
-# the first tracked person: jump to a frame where they were seen and click their nose in person mode
-person = next(row for row in pann.timeline_rows if row.pose_frames())
+# the person seen longest: jump to a frame where they were seen and click their nose in person mode
+person = max(pann.timeline_rows, key=lambda row: len(row.pose_frames()))
 frame = person.pose_frames()[len(person.pose_frames()) // 2]
 pann.seek(frame)
 pann.tool = "person"
-pose = next(p for p in pann.session.project.poses(frame) if p.person_id == person.obj_id)
-print(pann.pick_person(*pose.landmarks[0, :2]), "-", pann.status)
-pann.segment_person()
+pose = next(p for p in pann.session.view(frame).poses if p.person_id == person.obj_id)
+print(person_tool.pick(*pose.landmarks[0, :2]), "-", pann.status)
+person_tool.segment()
 print(pann.status)
 job = pann.propagate("forward")
 job.wait()
 print(pann.status)
+
+# %% [markdown]
+# The same people workflows run without the widget (`annotator_widgets.workflows.people`): the buttons call them
+# in a worker thread with a progress callback and a cancel signal, a script calls them directly
+# (`track_everybody(session, progress=..., cancel=...)`, `pick_person`, `seed_region`, `segment_people`).
+
+# %%
+from annotator_widgets.workflows.people import person_at, pick_person, segment_people
+
+x, y = pose.landmarks[0, :2]
+print("under the nose:", person_at(pann.session, frame, x, y))
+print("picked (stored, no model runs):", pick_person(pann.session, frame, x, y))
+masks = segment_people(pann.session, frame, [person.obj_id], kind="box")
+print("mask from the landmarks' box:", int(masks[person.obj_id].sum()), "px")

@@ -20,6 +20,7 @@ MODULES = [
     "annotator_widgets.store.store",
     "annotator_widgets.store.migrations",
     "annotator_widgets.session",
+    "annotator_widgets.prompt_input",
     "annotator_widgets.render",
     "annotator_widgets.render.overlay",
     "annotator_widgets.render.effects",
@@ -33,7 +34,11 @@ MODULES = [
     "annotator_widgets.backends._sam2_memory",
     "annotator_widgets.backends.pose",
     "annotator_widgets.pose_tracking",
-    "annotator_widgets.people",
+    "annotator_widgets.pose_tracker",
+    "annotator_widgets.pose_features",
+    "annotator_widgets.progress",
+    "annotator_widgets.view",
+    "annotator_widgets.workflows.poses",
     "tests.support.people",
     "annotator_widgets.data",
     "annotator_widgets.landmarks",
@@ -46,6 +51,12 @@ MODULES = [
     "annotator_widgets.export.actions",
     "tests.support.interaction_clip",
     "annotator_widgets.widgets.shortcuts",
+    "annotator_widgets.widgets.notes",
+    "annotator_widgets.widgets.tools.effects",
+    "annotator_widgets.widgets.tools.export",
+    "annotator_widgets.widgets.tools.interactions",
+    "annotator_widgets.widgets.action_strip",
+    "annotator_widgets.workflows.outputs",
 ]
 
 

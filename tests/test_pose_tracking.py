@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from annotator_widgets import registry
 from annotator_widgets.data import CrossingClip
 from annotator_widgets.errors import PromptError
 from annotator_widgets.metrics import count_id_switches, match_ground_truth
 from annotator_widgets.pose_tracking import PersonTracker, select_people, track_people
+from annotator_widgets.progress import Cancelled
 from annotator_widgets.types import PersonPose
 from tests.support.people import crossing_clip, pose_bundle
 
@@ -217,9 +220,57 @@ def test_track_people_rejects_bad_arguments() -> None:
         track_people(video, min_detection=0.3)
 
 
+def test_track_people_reports_each_frame_and_stops_when_cancelled() -> None:
+    n = 6
+    per_frame = [[person(100 + 5 * f)] for f in range(n)]
+    video = np.zeros((n, 64, 64, 3), np.uint8)
+    seen: list[tuple[int, int, str]] = []
+    track_people(video, estimator=FakeEstimator(per_frame), progress=lambda *a: seen.append(a))
+    assert seen == [(i, n, f"pose {i}/{n}") for i in range(1, n + 1)]
+    stop = threading.Event()
+    est = FakeEstimator(per_frame)
+    with pytest.raises(Cancelled, match="pose was cancelled"):
+        track_people(video, estimator=est, progress=lambda done, total, text: done == 2 and stop.set(), cancel=stop)
+    assert len(est.calls) == 2  # stopped right after the frame in hand
+    with pytest.raises(Cancelled):  # a callable works too, and nothing runs once it says stop
+        track_people(video, estimator=(est := FakeEstimator(per_frame)), cancel=lambda: True)
+    assert est.calls == []
+
+
+def test_track_people_builds_a_pose_part_by_name_and_closes_only_what_it_built() -> None:
+    n = 4
+    per_frame = [[person(100 + 5 * f)] for f in range(n)]
+    built: list[FakeEstimator] = []
+
+    class Replay(FakeEstimator):
+        closed = False
+
+        def __init__(self, **options: object) -> None:
+            super().__init__(per_frame)
+            self.options = options
+            built.append(self)
+
+        def close(self) -> None:
+            self.closed = True
+
+    registry.register("pose", "replay-test", Replay)
+    try:
+        video = np.zeros((n, 64, 64, 3), np.uint8)
+        out = track_people(video, estimator="replay-test", num_poses=3, min_pose_detection_confidence=0.4)
+        assert [[p.person_id for p in f] for f in out] == [[1]] * n
+        [est] = built
+        assert est.options == {"num_poses": 3, "running_mode": "video", "min_pose_detection_confidence": 0.4}
+        assert est.closed  # built here: closed here
+        mine = Replay()
+        track_people(video, estimator=mine)
+        assert not mine.closed and len(mine.calls) == n  # the caller's instance is used as is
+    finally:
+        registry.unregister("pose", "replay-test")
+
+
 def test_tracker_imports_no_mediapipe() -> None:
     code = (
-        "import sys, annotator_widgets.pose_tracking, annotator_widgets.people; "
+        "import sys, annotator_widgets.pose_tracking, annotator_widgets.workflows.people; "
         "assert 'mediapipe' not in sys.modules, 'mediapipe imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)

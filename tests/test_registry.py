@@ -294,7 +294,9 @@ def fake_pose() -> Iterator[type[FakePose]]:
 def test_track_people_builds_a_named_pose_part_through_the_registry_and_closes_it(fake_pose):
     video = np.zeros((5, 90, 120, 3), np.uint8)
     out = track_people(video, estimator="fake-pose:v2", num_poses=3, min_pose_detection_confidence=0.2)
-    assert fake_pose.built == [{"arg": "v2", "num_poses": 3, "min_pose_detection_confidence": 0.2}]
+    assert fake_pose.built == [
+        {"arg": "v2", "num_poses": 3, "running_mode": "video", "min_pose_detection_confidence": 0.2}
+    ]
     assert fake_pose.instances[0].closed
     assert [[p.person_id for p in frame] for frame in out] == [[1]] * 5
     mine = FakePose()
@@ -304,11 +306,16 @@ def test_track_people_builds_a_named_pose_part_through_the_registry_and_closes_i
         track_people(video, estimator="no-such-pose")
 
 
-def test_seed_region_builds_a_named_pose_part_in_image_mode(fake_pose, box_part, tmp_path):
+def test_seed_region_builds_a_named_pose_part_for_its_run_up(fake_pose, box_part, tmp_path):
+    from annotator_widgets.workflows.people import seed_region
+
     with AnnotationSession(np.zeros((4, 90, 120, 3), np.uint8), tmp_path / "p.awp", segmenter="test-box") as session:
-        seeded = session.seed_region(1, Box(0, 0, 120, 90), estimator="fake-pose", num_poses=4, propagate=False)
+        seeded = seed_region(session, 1, Box(0, 0, 120, 90), estimator="fake-pose", num_poses=4, propagate=False)
         assert [o.category for o in seeded] == ["person"]
-        assert fake_pose.built == [{"arg": None, "num_poses": 4, "running_mode": "image"}]
+        # video mode: the model follows the frames up to the region's frame (the run-up)
+        assert fake_pose.built == [
+            {"arg": None, "num_poses": 4, "running_mode": "video", "min_pose_detection_confidence": 0.3}
+        ]
         assert fake_pose.instances[0].closed
         assert seeded[0].obj_id in session.project.annotations(1)
 
@@ -319,17 +326,21 @@ def test_the_widget_builds_its_pose_estimator_through_the_registry(fake_pose, bo
     ann = VideoAnnotator.from_video(np.zeros((3, 90, 120, 3), np.uint8), segmenter="test-box")
     registry.register("pose", "mediapipe", FakePose, replace=True)
     try:
-        ann.pose_model = "my.task"
-        ann.num_people = 3
-        est = ann.make_pose_estimator("image")
-        assert isinstance(est, FakePose)
-        assert est.options == {
-            "arg": None,
-            "model": "my.task",
-            "num_poses": 3,
-            "min_pose_detection_confidence": ann.pose_threshold,
-            "running_mode": "image",
-        }
+        person = ann.tools["person"]
+        person.model = "my.task"
+        person.num_people = 3
+        person.track_people().wait()
+        assert fake_pose.built == [
+            {
+                "arg": None,
+                "model": "my.task",
+                "num_poses": 3,
+                "min_pose_detection_confidence": person.threshold,
+                "running_mode": "video",
+            }
+        ]
+        assert fake_pose.instances[0].closed
+        assert [row.obj_id for row in ann.timeline_rows] == [1]
     finally:
         registry.unregister("pose", "mediapipe")
         ann.close()

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 COLOUR_BINS = 16**3  # colour histograms: 16 levels per Lab channel
 COARSE_SIDE = 128  # prompt hypotheses compete at this crop size
+MIN_BOX_SHARE = 0.05  # a box's GrabCut result below this share of the box has collapsed: fall back
+FALLBACK_MIN_SHARE = 0.15  # the colour-model fallback must fill this share of the box to be believed
+FALLBACK_SCORE = 0.05  # the score of the last resort (the box's ellipse): "nothing was found here"
 RNG_SEED = 0x5EED  # GrabCut's k-means draws from OpenCV's thread RNG: seed it for reproducible masks
 
 
@@ -211,6 +214,25 @@ def segment_prompt(
         roi = expand(box.xyxy, max(8.0, 0.2 * max(box.x1 - box.x0, box.y1 - box.y0)), w, h)
         crop = _Crop(img, roi, pos, neg, grabcut_side)
         best = crop.hypothesis(box.xyxy, iterations)
+        box_area = crop.box_area(box.xyxy)
+        if best.mask.sum() < MIN_BOX_SHARE * box_area:
+            # GrabCut's colour models could not tell the box from its surroundings (texture on texture):
+            # model the object from the box's inner region instead, and say so when even that fails
+            log.info(
+                "object %d frame %d: GrabCut on the box collapsed (%d of %d pixels); using the box's colour model",
+                prompt.obj_id,
+                prompt.frame,
+                int(best.mask.sum()),
+                int(box_area),
+            )
+            best = crop.box_fallback(box.xyxy, iterations)
+            if best.mask.sum() < FALLBACK_MIN_SHARE * box_area:
+                log.warning(
+                    "object %d frame %d: nothing stands out inside the box; using its ellipse with a low score",
+                    prompt.obj_id,
+                    prompt.frame,
+                )
+                best = crop.box_ellipse(box.xyxy)
     else:
         x0, y0 = pos.min(0)
         x1, y1 = pos.max(0) + 1
@@ -295,6 +317,61 @@ class _Crop:
         strip = max(2, round(0.04 * side))
         self.border = np.ones(shape, bool)
         self.border[strip:-strip, strip:-strip] = False
+
+    def _box_rect(self, box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+        """``box`` (video pixels) in crop pixels, at least one pixel wide and high."""
+        x0, y0, x1, y1 = ((np.asarray(box, np.float32) - self.origin) * self.scale).round().astype(int)
+        h, w = self.shape
+        x0, y0 = min(max(0, x0), w - 1), min(max(0, y0), h - 1)
+        return x0, y0, max(x0 + 1, min(w, x1)), max(y0 + 1, min(h, y1))
+
+    def box_area(self, box: tuple[float, float, float, float]) -> int:
+        """The box's area in crop pixels."""
+        x0, y0, x1, y1 = self._box_rect(box)
+        return (x1 - x0) * (y1 - y0)
+
+    def _ellipse(self, rect: tuple[int, int, int, int], share: float) -> np.ndarray:
+        x0, y0, x1, y1 = rect
+        out = np.zeros(self.shape, np.uint8)
+        centre = (round((x0 + x1 - 1) / 2), round((y0 + y1 - 1) / 2))
+        axes = (max(1, round(share * (x1 - x0) / 2)), max(1, round(share * (y1 - y0) / 2)))
+        cv2.ellipse(out, centre, axes, 0, 0, 360, 1, -1)
+        return out.astype(bool)
+
+    def box_fallback(self, box: tuple[float, float, float, float], iterations: int) -> _Hypothesis:
+        """GrabCut seeded by the box's own colour model (its inner ellipse against the pixels outside it).
+
+        Used when the plain box initialisation collapses: a noise-textured object on a textured
+        background, whose pixels GrabCut's models cannot separate from the box edges inwards.
+        """
+        x0, y0, x1, y1 = rect = self._box_rect(box)
+        inside = np.zeros(self.shape, bool)
+        inside[y0:y1, x0:x1] = True
+        inner, core = self._ellipse(rect, 0.5), self._ellipse(rect, 0.2)
+        pix = self.pix
+        outside = ~inside | self.neg_sample
+        fg_samples = pix[(inner | self.pos_sample).ravel()]
+        bg_samples = pix[outside.ravel()] if outside.any() else pix[:0]
+        seeds = core | self.pos_seed
+        region = grow(pix, fg_samples, bg_samples, seeds) & inside
+        labels = np.full(self.shape, cv2.GC_BGD, np.uint8)
+        labels[inside] = cv2.GC_PR_BGD
+        labels[region] = cv2.GC_PR_FGD
+        labels[seeds & inside] = cv2.GC_FGD
+        labels[self.neg_seed] = cv2.GC_BGD
+        seed = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+        # on the blurred crop (as the colour statistics): grain and noise textures average out into the
+        # object's colours, where GrabCut's pairwise term on the raw pixels shrinks the object onto its seeds
+        smooth = cv2.GaussianBlur(self.img, (0, 0), max(1.5, 0.02 * max(self.shape)))
+        fg = grabcut(smooth, labels, iterations) & inside
+        fg = components_touching(fg, seeds)
+        contrast = contrast_score(self.lab, fg)
+        return _Hypothesis(fg, contrast, contrast, seed)
+
+    def box_ellipse(self, box: tuple[float, float, float, float]) -> _Hypothesis:
+        """The last resort: the ellipse inscribed in the box, with a score that says nothing was found."""
+        fg = self._ellipse(self._box_rect(box), 1.0)
+        return _Hypothesis(fg, min(FALLBACK_SCORE, contrast_score(self.lab, fg)), -1.0, fg)
 
     def hypothesis(self, init: str | tuple[float, float, float, float], iterations: int) -> _Hypothesis:
         """GrabCut from ``init``: ``"grow"`` or a rectangle ``(x0, y0, x1, y1)`` in video pixels."""

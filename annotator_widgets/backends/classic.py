@@ -521,6 +521,12 @@ class _Tracker:
             labels[core & (p_obj < 0.2)] = cv2.GC_PR_BGD
             labels[(labels == cv2.GC_PR_BGD) & (p_obj > 0.8)] = cv2.GC_PR_FGD
             fg = ops.grabcut(small, labels, seg.refine_iterations)
+            dropped = sub & ~fg
+            n_dropped = int(np.count_nonzero(dropped))
+            if n_dropped > 0.1 * np.count_nonzero(sub) and float(p_obj[dropped].mean()) > 0.7:
+                # GrabCut cut away a large part of the mask whose colours say object: on noise textures its
+                # smoothness term shrinks the object onto its core, a little more every frame; keep those pixels
+                fg |= dropped & (p_obj > 0.8)
             fg = ops.components_touching(fg, core if core.any() else sub)
         looks = float(p_obj[fg].mean()) if fg.any() else 0.0
         out = np.zeros_like(union)

@@ -33,6 +33,8 @@ from typing import Any
 
 from .. import registry
 from ..errors import AnnotatorError
+from ..session import AnnotationSession
+from ..types import ObjectInfo
 from .propagation import propagate_missing
 
 __all__ = ["STEPS", "Context", "Settings", "Step", "VideoResult", "add_step", "run_video", "track_people"]
@@ -193,13 +195,27 @@ def _propagate(ctx: Context) -> None:
     ctx.result.frames_recomputed += count.recomputed
 
 
-def track_people(session: Any, **kwargs: Any) -> Any:
-    """The one adapter to people tracking (moves to ``workflows.people`` with that refactor: change it here)."""
-    return session.track_people(**kwargs)
+def track_people(session: AnnotationSession, **kwargs: Any) -> dict[int, ObjectInfo]:
+    """People tracking as the widget's Track people button does it (:func:`..workflows.people.track_everybody`)."""
+    from ..workflows.people import track_everybody
+
+    return track_everybody(session, **kwargs)
 
 
 def _track_people(ctx: Context) -> None:
-    track_people(ctx.session, **ctx.settings.options.get("track_people", {}))
+    """Track everybody, then prompt each person from their landmarks on their first pose frame, so the
+    propagate step that follows gives every person a masklet with the pose track's id."""
+    from ..errors import PromptError
+    from ..workflows.people import segment_people
+
+    people = track_people(ctx.session, **ctx.settings.options.get("track_people", {}))
+    for pid in sorted(people):
+        for frame in ctx.session.project.pose_frames(pid):
+            try:
+                segment_people(ctx.session, frame, [pid])
+                break
+            except PromptError:  # no landmark of theirs inside this frame: try their next pose frame
+                continue
     _mark_done(ctx.session.project, "track_people")
 
 
@@ -216,8 +232,8 @@ def _export(ctx: Context) -> None:
 
 STEPS: list[Step] = [
     Step("import", lambda s: s.prompts is not None, _import_prompts),
-    Step("propagate", lambda s: s.direction != "none", _propagate, resumable=True),
     Step("track_people", lambda s: s.track_people, _track_people),
+    Step("propagate", lambda s: s.direction != "none", _propagate, resumable=True),
     Step("export", lambda s: bool(s.formats), _export, resumable=True),
 ]
 

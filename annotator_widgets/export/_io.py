@@ -34,7 +34,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import AnnotatorError
+from ..errors import AnnotatorError, file_error
 
 __all__ = ["MARKER", "atomic_folder", "atomic_path", "export_error", "write_bytes", "write_text"]
 
@@ -44,17 +44,7 @@ MARKER = ".annotator-widgets-export"
 
 def export_error(exc: OSError, what: str, where: Path) -> AnnotatorError:
     """An :class:`AnnotatorError` for a filesystem error while writing ``what`` at ``where``."""
-    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = "the destination is read-only: choose a folder you can write to, or fix its permissions"
-    elif isinstance(exc, NotADirectoryError) or exc.errno == errno.ENOTDIR:
-        hint = "a file stands where a folder is needed on that path: choose another path or move the file away"
-    elif isinstance(exc, IsADirectoryError) or exc.errno == errno.EISDIR:
-        hint = "a folder stands where the file should go: choose a file path, or remove that folder"
-    elif exc.errno == errno.ENOSPC:
-        hint = "the disk is full: free some space or write somewhere else"
-    else:
-        hint = f"the system said: {exc.strerror or exc}"
-    return AnnotatorError(f"cannot write the {what}", given=str(where), hint=hint)
+    return file_error(exc, what, where)
 
 
 def _partial(path: Path) -> Path:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from ..errors import AnnotatorError
+from ..errors import AnnotatorError, file_error
 from .compose import Captions, FrameComposer
 from .effects import EffectFn
 from .overlay import Renderer
@@ -162,13 +162,21 @@ def write_video(
         if writer is None:
             raise AnnotatorError("no frames to write", given=str(p))
         writer.close()
-    except BaseException:
+    except BaseException as exc:
         if writer is not None:
             with contextlib.suppress(Exception):
                 writer.close()
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise file_error(exc, "video", p) from exc
         raise
-    os.replace(partial, p)
+    try:
+        os.replace(partial, p)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise file_error(exc, "video", p) from exc
     return p
 
 

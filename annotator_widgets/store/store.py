@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -33,7 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProjectError
+from ..errors import ProjectError, file_error
 from .lock import FileLock
 from .migrations import Migration, upgrade
 from .tables import Column, RowLike, Schema, Table
@@ -73,10 +74,40 @@ def _read_version(conn: sqlite3.Connection, path: Path) -> int:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise ProjectError("not an annotator_widgets project (not a readable SQLite file)", given=str(path)) from exc
+        raise ProjectError(
+            "not an annotator_widgets project (not a readable SQLite file)",
+            given=str(path),
+            hint="pick the .awp file a Project.create() made; a damaged one cannot be read",
+        ) from exc
     if row is None:
-        raise ProjectError("not an annotator_widgets project (no schema version)", given=str(path))
+        raise ProjectError(
+            "not an annotator_widgets project (no schema version)",
+            given=str(path),
+            hint="pick the .awp file a Project.create() made",
+        )
     return int(row[0])
+
+
+def _is_store_failure(exc: BaseException) -> bool:
+    """A failure of the file under the project (full disk, I/O error), not of the caller's code."""
+    if isinstance(exc, sqlite3.Error):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+
+
+def _store_error(exc: BaseException, path: Path) -> ProjectError:
+    """The change was rolled back: say why, keeping the project as it was before it."""
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or "full" in str(exc)
+    if full:
+        exc = OSError(errno.ENOSPC, "No space left on device")
+    if isinstance(exc, OSError):
+        err = file_error(exc, "project (the change was not saved; the project is as before it)", path, ProjectError)
+        return err if isinstance(err, ProjectError) else ProjectError(err.message, given=err.given, hint=err.hint)
+    return ProjectError(
+        "cannot write the project (the change was not saved; the project is as before it)",
+        given=f"{path}: {exc}",
+        hint="check the disk and the file; Project.open(path, readonly=True) still reads it",
+    )
 
 
 class Store:
@@ -110,9 +141,12 @@ class Store:
                 given=str(p),
                 hint="use Project.open() to continue it, or pass overwrite=True",
             )
-        p.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(p) + ".lock")
-        lock.acquire()  # before deleting anything: nobody may be writing the file we replace
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            lock.acquire()  # before deleting anything: nobody may be writing the file we replace
+        except OSError as exc:
+            raise file_error(exc, "project", p, ProjectError) from exc
         try:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(p) + suffix).unlink(missing_ok=True)
@@ -150,7 +184,11 @@ class Store:
             )
         lock = None if readonly else FileLock(str(p) + ".lock")
         if lock:
-            lock.acquire()
+            try:
+                lock.acquire()
+            except OSError as exc:  # the lock file cannot be made next to the project (a read-only folder)
+                err = file_error(exc, "project's lock file", str(p) + ".lock", ProjectError)
+                raise ProjectError(err.message, given=err.given, hint=f"{err.hint}; or open it readonly=True") from exc
         conn = None
         try:
             conn = _connect(p, readonly=readonly)
@@ -256,23 +294,31 @@ class Store:
             if outer:
                 db.execute("BEGIN IMMEDIATE")
             self._depth += 1
-            own_group = label is not None and self._undo.group is None
-            if own_group:
-                self._undo.start(str(label))
+            own_group = False
             try:
+                if label is not None and self._undo.group is None:
+                    own_group = True  # started inside the try: a failure here is rolled back too
+                    self._undo.start(str(label))
                 yield
                 if own_group:
                     self._undo.finish()
-            except BaseException:
+            except BaseException as exc:
                 self._depth -= 1
-                if outer:
+                if outer and db.in_transaction:  # SQLite may have rolled back itself (a full disk)
                     db.execute("ROLLBACK")
                 if own_group:  # its history row was rolled back with everything else
                     self._undo.abandon()
+                if outer and _is_store_failure(exc):
+                    raise _store_error(exc, self.path) from exc
                 raise
             self._depth -= 1
             if outer:
-                db.execute("COMMIT")
+                try:
+                    db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise _store_error(exc, self.path) from exc
 
     @contextlib.contextmanager
     def group(self, label: str) -> Iterator[None]:

@@ -1,4 +1,4 @@
-"""Jupyter widgets: :class:`VideoAnnotator` and its parts.
+"""Jupyter widgets: :class:`VideoAnnotator`, its tools and its parts.
 
 Needs the ``[widgets]`` extra (ipywidgets, ipycanvas, ipyevents); importing this
 package without it raises :class:`~annotator_widgets.errors.MissingDependencyError`
@@ -8,10 +8,23 @@ naming the extra. In Colab the custom widget manager is enabled automatically.
 from __future__ import annotations
 
 from .annotator import VideoAnnotator
-from .canvas import Geometry
-from .jobs import PropagationJob
+from .geometry import Geometry
+from .jobs import PropagationJob, TaskJob
+from .keys import Shortcut
 from .shortcuts import SHORTCUTS, help_text
 from .stats import Stats
-from .timeline import TimelineRow
+from .tools import DEFAULT_TOOLS, Tool, ToolHost
 
-__all__ = ["SHORTCUTS", "Geometry", "PropagationJob", "Stats", "TimelineRow", "VideoAnnotator", "help_text"]
+__all__ = [
+    "DEFAULT_TOOLS",
+    "SHORTCUTS",
+    "Geometry",
+    "PropagationJob",
+    "Shortcut",
+    "Stats",
+    "TaskJob",
+    "Tool",
+    "ToolHost",
+    "VideoAnnotator",
+    "help_text",
+]

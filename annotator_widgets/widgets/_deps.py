@@ -27,7 +27,7 @@ def enable_colab() -> bool:
     if _colab_enabled or "google.colab" not in sys.modules:
         return _colab_enabled
     try:
-        from google.colab import output  # type: ignore[import-not-found]
+        from google.colab import output  # type: ignore[import-not-found, unused-ignore]
 
         output.enable_custom_widget_manager()
         _colab_enabled = True

@@ -1,30 +1,38 @@
-"""The annotator's verbs besides prompting: objects, editing, navigation and playback.
+"""The annotator's own verbs: objects, undo, navigation and playback.
 
 Each is a public method of :class:`~annotator_widgets.widgets.VideoAnnotator` (this is
-its mixin); the buttons and keyboard shortcuts call the same methods.
+its mixin); the buttons and keyboard shortcuts call the same methods. What clicks and
+drags do belongs to the tools (:mod:`.tools`); propagation and tasks are in :mod:`.running`.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import PromptError
+from ..errors import BackendError, PromptError
+from ..render import Renderer
 from ..types import ObjectInfo
-from .timeline import LOW, TimelineRow, timeline_rows
+from ..view import LOW, ObjectTimeline
+from .canvas import drawing
 
 if TYPE_CHECKING:
     from ..session import AnnotationSession
     from .canvas import FrameCanvas
-    from .controls import ObjectPanel
+    from .controls import Navigation, ObjectPanel
+    from .jobs import Player, PropagationJob
+    from .stats import Stats
+    from .timeline import Timeline
 
 __all__ = ["AnnotatorActions"]
 
 
 class AnnotatorActions:
-    """Objects, editing, navigation and playback verbs (mixed into ``VideoAnnotator``)."""
+    """Objects, editing, navigation and playback verbs, and the observers of those traits (mixed into
+    ``VideoAnnotator``)."""
 
     if TYPE_CHECKING:  # provided by VideoAnnotator
         session: AnnotationSession
@@ -32,7 +40,6 @@ class AnnotatorActions:
         objects_panel: ObjectPanel
         frame: int
         current_object: int | None
-        point_label: int
         opacity: float
         playing: bool
         num_frames: int
@@ -41,12 +48,26 @@ class AnnotatorActions:
         max_in_flight: int
         _lock: threading.RLock
         _loop: bool
+        busy: bool
+        stats: Stats
+        navigation: Navigation
+        timeline: Timeline
         _masks_opacity: float
+        _player: Player
+        _job: PropagationJob | None
+        _busy_what: str
+        _quiet_frame: bool
+        _nav_synced_at: float
+        _syncing_slider: bool
+        _renderer: Renderer
+        _renderer_base: Renderer
 
-        def _refresh_all(self, message: str | None = None) -> None: ...
-        def _say(self, message: str) -> None: ...
-        def _check_idle(self, what: str) -> None: ...
-        def _ensure_object(self) -> int: ...
+        def _draw(self, masks: dict[int, np.ndarray] | None = None, frame: int | None = None) -> int: ...
+
+        def refresh(self, message: str | None = None, *, masks: dict[int, np.ndarray] | None = None) -> None: ...
+        def say(self, message: str) -> None: ...
+        def check_idle(self, what: str) -> None: ...
+        def ensure_object(self) -> int: ...
 
     # ------------------------------------------------------------------ objects
     def add_object(self, name: str = "", category: str = "") -> ObjectInfo:
@@ -55,19 +76,19 @@ class AnnotatorActions:
             info = self.session.add_object(name=name or "", category=category or "")
             self.objects_panel.name.value = ""
             self.current_object = info.obj_id
-            self._refresh_all(f"new object {info.label}: click it in the video")
+            self.refresh(f"new object {info.label}: click it in the video")
             return info
 
     def select_object(self, obj_id: int) -> None:
         """Make ``obj_id`` the current object."""
         with self._lock:
-            info = self.session.project.object(obj_id)
+            info = self.session.object(obj_id)
             self.current_object = info.obj_id
-            self._say(f"current object: {info.label}")
+            self.say(f"current object: {info.label}")
 
     def select_nth(self, n: int) -> None:
         """Make the n-th object (1-based, in id order) the current one."""
-        objects = self.session.project.objects()
+        objects = self.session.objects
         if not 1 <= n <= len(objects):
             raise PromptError(f"there are {len(objects)} objects", given=n, hint="press 1..9 for an existing one")
         self.select_object(objects[n - 1].obj_id)
@@ -79,13 +100,13 @@ class AnnotatorActions:
     def hide_object(self, obj_id: int, hidden: bool = True) -> None:
         """Hide (or show) an object's masks and points."""
         with self._lock:
-            self.session.project.update_object(obj_id, hidden=bool(hidden))
-            self._refresh_all(f"object {obj_id} {'hidden' if hidden else 'shown'}")
+            self.session.update_object(obj_id, hidden=bool(hidden))
+            self.refresh(f"object {obj_id} {'hidden' if hidden else 'shown'}")
 
     def toggle_hidden(self) -> None:
         """Hide or show the current object."""
-        oid = self._ensure_object()
-        self.hide_object(oid, not self.session.project.object(oid).hidden)
+        oid = self.ensure_object()
+        self.hide_object(oid, not self.session.object(oid).hidden)
 
     def set_color(self, obj_id: int, color: tuple[int, int, int] | str) -> None:
         """Change an object's colour: ``(r, g, b)``, ``"#rrggbb"`` or a CSS colour name."""
@@ -100,67 +121,34 @@ class AnnotatorActions:
         if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
             raise PromptError("a colour is three values 0..255", given=color)
         with self._lock:
-            self.session.project.update_object(obj_id, color=rgb)
-            self._refresh_all(f"object {obj_id} recoloured")
+            self.session.update_object(obj_id, color=rgb)
+            self.refresh(f"object {obj_id} recoloured")
 
     def remove_object(self, obj_id: int) -> None:
         """Delete an object with its prompts and masks (undoable)."""
         with self._lock:
-            self._check_idle("remove an object")
+            self.check_idle("remove an object")
             self.session.remove_object(obj_id)
             if self.current_object == obj_id:
                 self.current_object = None
-            self._refresh_all(f"removed object {obj_id} (z to undo)")
+            self.refresh(f"removed object {obj_id} (z to undo)")
 
     # ------------------------------------------------------------------ editing
     def undo(self) -> str | None:
         """Undo the latest step; returns its label."""
         with self._lock:
-            self._check_idle("undo")
+            self.check_idle("undo")
             label = self.session.undo()
-            self._refresh_all(f"undone: {label}" if label else "nothing to undo")
+            self.refresh(f"undone: {label}" if label else "nothing to undo")
             return label
 
     def redo(self) -> str | None:
         """Redo the latest undone step; returns its label."""
         with self._lock:
-            self._check_idle("redo")
+            self.check_idle("redo")
             label = self.session.redo()
-            self._refresh_all(f"redone: {label}" if label else "nothing to redo")
+            self.refresh(f"redone: {label}" if label else "nothing to redo")
             return label
-
-    def clear_frame(self, obj_id: int | None = None) -> None:
-        """Delete prompts and masks on the current frame (of one object, or of all when None)."""
-        with self._lock:
-            self._check_idle("clear the frame")
-            self.session.clear_frame(self.frame, obj_id)
-            who = f"object {obj_id}" if obj_id is not None else "every object"
-            self._refresh_all(f"cleared {who} on frame {self.frame}")
-
-    def clear_object_on_frame(self) -> None:
-        """Clear the current object's prompts and mask on this frame (the ``c`` key)."""
-        if self.current_object is None:
-            raise PromptError("no object selected", hint="pick one in the object panel")
-        self.clear_frame(self.current_object)
-
-    def clear_all_on_frame(self) -> None:
-        """Clear every object's prompts and masks on this frame (``C``)."""
-        self.clear_frame(None)
-
-    def toggle_label(self) -> None:
-        """Switch plain clicks between positive and negative."""
-        self.point_label = 1 - self.point_label
-        self._say("clicks add " + ("positive" if self.point_label == 1 else "negative") + " points")
-
-    def positive_mode(self) -> None:
-        """Plain clicks add positive points."""
-        self.point_label = 1
-        self._say("clicks add positive points")
-
-    def negative_mode(self) -> None:
-        """Plain clicks add negative points."""
-        self.point_label = 0
-        self._say("clicks add negative points")
 
     def toggle_masks(self) -> None:
         """Masks off (opacity 0) or back on."""
@@ -204,17 +192,17 @@ class AnnotatorActions:
     def _jump(self, frames: list[int], forward: bool, what: str) -> None:
         cands = [f for f in frames if (f > self.frame if forward else f < self.frame)]
         if not cands:
-            self._say(f"no {'later' if forward else 'earlier'} {what}")
+            self.say(f"no {'later' if forward else 'earlier'} {what}")
             return
         self.seek(min(cands) if forward else max(cands))
 
     def next_prompted(self) -> None:
         """The next frame that holds prompts."""
-        self._jump(self.session.project.prompt_frames(), True, "frame with prompts")
+        self._jump(self.session.prompt_frames(), True, "frame with prompts")
 
     def prev_prompted(self) -> None:
         """The previous frame that holds prompts."""
-        self._jump(self.session.project.prompt_frames(), False, "frame with prompts")
+        self._jump(self.session.prompt_frames(), False, "frame with prompts")
 
     def next_low_confidence(self) -> None:
         """The next frame where some object's mask is empty or scored below ``low_score``."""
@@ -224,9 +212,9 @@ class AnnotatorActions:
         self._jump(sorted(low), True, "low-confidence frame")
 
     @property
-    def timeline_rows(self) -> list[TimelineRow]:
-        """What the timeline shows, fresh from the project."""
-        return timeline_rows(self.session.project)
+    def timeline_rows(self) -> list[ObjectTimeline]:
+        """What the timeline shows, fresh from the session."""
+        return self.session.timeline()
 
     # ------------------------------------------------------------------ playback
     def play(self, fps: float | None = None, *, loop: bool = False) -> None:
@@ -255,3 +243,58 @@ class AnnotatorActions:
     def _play_step(self, frame: int) -> None:
         with self._lock:
             self.frame = frame
+
+    def _sync_navigation(self, force: bool = False) -> None:
+        """Move the slider and the frame label (at most 5 times a second while playing)."""
+        now = time.perf_counter()
+        if self.playing and not force and now - self._nav_synced_at < 0.2:
+            return
+        self._nav_synced_at = now
+        nav = self.navigation
+        self._syncing_slider = True
+        try:
+            nav.slider.value = self.frame
+        finally:
+            self._syncing_slider = False
+        nav.label.value = f"{self.frame} / {self.num_frames - 1}"
+
+    def _on_slider(self, change: dict[str, Any]) -> None:
+        if not self._syncing_slider:
+            self.seek(int(change["new"]))
+
+    def _on_playing(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            if self.busy:
+                self.playing = False
+                raise BackendError(f"cannot play while {self._busy_what}", hint="wait for it or press Cancel")
+            first = 0 if self.frame >= self.num_frames - 1 else self.frame
+            self._player.start(first, self.fps, loop=self._loop)
+        else:
+            self._player.stop()
+            self._sync_navigation(force=True)
+            p = self._player
+            if p.shown:
+                self.stats.add("play_fps", p.shown / max(time.perf_counter() - p.started, 1e-6))
+                self.stats.count("play_dropped", p.dropped)
+
+    def _on_frame(self, change: dict[str, Any]) -> None:
+        with self._lock:
+            f = int(change["new"])
+            job = self._job
+            with drawing():  # the frame and the timeline cursor in one message
+                if not self._quiet_frame:
+                    if job is not None and not job.done:
+                        job.follow = False  # the user navigates: stop following the propagation
+                    t0 = time.perf_counter()
+                    self._draw()
+                    self.stats.add("frame_ms", (time.perf_counter() - t0) * 1000)
+                self.timeline.set_cursor(f)
+            self._sync_navigation()
+
+    def _on_opacity(self, change: dict[str, Any]) -> None:
+        value = float(change["new"])
+        if not 0.0 <= value <= 1.0:
+            raise PromptError("opacity must be in 0..1", given=value)
+        with self._lock:
+            self._renderer = self._renderer_base.replace(opacity=value)
+            self._draw()

@@ -1,11 +1,17 @@
-"""The video annotator: canvas, timeline and controls wired to an :class:`AnnotationSession`.
+"""The video annotator: canvas, timeline, controls and tools wired to an :class:`AnnotationSession`.
 
-Threading: browser events arrive on the kernel's shell thread; propagation and
-playback run in worker threads (:mod:`.jobs`). Every change to widget state or the
-canvas goes through one re-entrant lock per annotator (and one lock around the
-process-wide ipycanvas batch), so updates from any thread are serialised.
-Every callback is wrapped: an exception becomes a red status line, never a dead
-widget or a lost kernel. Public methods raise as usual when called from code.
+The annotator owns the frame, the current object, navigation, playback, undo,
+propagation and the status line; its *tools* (:mod:`.tools`: points, person,
+region by default) own what clicks, drags and their keys do. It draws what the
+session's :class:`~annotator_widgets.view.FrameView` and timeline say, and never
+reads the project itself.
+
+Threading: browser events arrive on the kernel's shell thread; propagation, tasks
+and playback run in worker threads (:mod:`.jobs`). Every change to widget state or
+the canvas goes through one re-entrant lock per annotator (:attr:`VideoAnnotator.lock`,
+and one lock around the process-wide ipycanvas batch), so updates from any thread are
+serialised. Every callback is wrapped: an exception becomes a red status line, never a
+dead widget or a lost kernel. Public methods raise as usual when called from code.
 
 Example:
     >>> from annotator_widgets.widgets import VideoAnnotator
@@ -15,8 +21,8 @@ Example:
     >>> y, x = np.argwhere(clip.masks[1][0]).mean(axis=0)
     >>> sorted(ann.click(x, y))
     [1]
-    >>> [(p.obj_id, len(p.points)) for p in ann.session.prompts(0)]
-    [(1, 1)]
+    >>> [(p.obj_id, len(p.points)) for p in ann.session.prompts(0)], list(ann.tools)
+    ([(1, 1)], ['points', 'person', 'region', 'effects', 'export', 'actions'])
     >>> ann.close()
 """
 
@@ -26,47 +32,50 @@ import functools
 import html
 import logging
 import threading
-import time
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 import numpy as np
 import traitlets
 
 from ..errors import AnnotatorError, BackendError, PromptError
 from ..render import Renderer
-from ..session import AnnotationSession, FrameResult
-from ..types import Box
+from ..session import AnnotationSession
+from ..view import ObjectTimeline
 from ._deps import enable_colab, ipyevents
 from ._deps import ipywidgets as ipw
 from .actions import AnnotatorActions
-from .canvas import FrameCanvas, Geometry, Mode, drawing
+from .canvas import FrameCanvas, Mode
 from .controls import Navigation, ObjectPanel, PropagationBar, Toolbar
+from .geometry import Geometry
 from .jobs import Player, PropagationJob, TaskJob
-from .people import REGION_COLOR, PeopleActions, PeopleBar
-from .shortcuts import action_for
+from .keys import key_name
+from .pointer import Pointer
+from .running import JobActions
+from .shortcuts import action_for, help_text
 from .stats import Stats
-from .timeline import Timeline, TimelineRow, timeline_rows
+from .timeline import Timeline
+from .tools import Tool, make_tools
 
 __all__ = ["VideoAnnotator"]
 
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-Direction = Literal["forward", "backward", "both"]
-
-_DRAG_CSS_PX = 5  # a press that moves farther than this is a box drag, not a click
 
 
-class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
+class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[name-defined]
     """Annotate a video in Jupyter: click for points, drag for boxes, propagate, review on the timeline.
 
-    People (:mod:`.people`): *Track people* makes every person an object with its skeleton;
-    in person mode a click selects (or tracks) the person under it; in region mode a drag
-    seeds every person meeting the rectangle and propagates them together.
+    Tools (:mod:`.tools`) decide what a click, a drag and their keys do: the base tool
+    ``points`` adds points and boxes; in ``person`` mode a click selects (or tracks) the
+    person under it; in ``region`` mode a drag seeds every person meeting the rectangle.
 
     Args:
         session: The session to drive (its project receives every prompt and mask).
+        tools: The tools, as ``"tool"`` registry names, Tool classes or instances (default
+            ``("points", "person", "region")``; ``points`` is always there, first).
         max_display_side: The canvas' longer side in pixels; larger videos are shown
             downscaled (masks are still computed at full resolution).
         low_score: Masks scoring below this are flagged on the timeline.
@@ -79,17 +88,18 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
 
     frame = traitlets.Int(0, help="the frame shown")
     current_object = traitlets.Int(None, allow_none=True, help="the object that clicks and boxes prompt")
-    point_label = traitlets.Int(1, help="label of a plain click: 1 positive, 0 negative")
     opacity = traitlets.Float(0.5, help="mask fill opacity 0..1")
     playing = traitlets.Bool(False, help="kernel-side playback running")
-    busy = traitlets.Bool(False, help="a propagation or a people job is running")
+    busy = traitlets.Bool(False, help="a propagation or a task (tracking people, seeding) is running")
     status = traitlets.Unicode("", help="the status line")
     error = traitlets.Unicode("", help="the last error shown, '' after a success")
+    tool = traitlets.Unicode("points", help="the active tool: what a plain click or drag on the video does")
 
     def __init__(
         self,
         session: AnnotationSession,
         *,
+        tools: Sequence[Any] | None = None,
         max_display_side: int = 960,
         low_score: float = 0.5,
         fps: float | None = None,
@@ -99,6 +109,13 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
         **kwargs: Any,
     ) -> None:
         enable_colab()
+        parts = make_tools(tools)
+        for t in parts:
+            if t.attached:
+                raise BackendError(
+                    f"the {t.name} tool already belongs to an annotator",
+                    hint="give every annotator its own tool instances (or pass tool names)",
+                )
         super().__init__(**kwargs)
         if not isinstance(session, AnnotationSession):
             raise PromptError(
@@ -109,6 +126,7 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
         if int(max_display_side) < 16:
             raise PromptError("max_display_side must be at least 16 pixels", given=max_display_side)
         self.session = session
+        self._tools = {t.name: t for t in parts}
         self.num_frames = len(session.video)
         self.fps = float(fps or session.video.fps or 25.0)
         self.low_score = float(low_score)
@@ -120,8 +138,8 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
         self._job: PropagationJob | None = None
         self._task: TaskJob | None = None
         self._busy_what = "propagating"
+        self._finishing = False
         self._quiet_frame = False
-        self._press: dict[str, Any] | None = None
         self._last_ui = 0.0
         self._last_timeline = 0.0
         self._masks_opacity = 0.5
@@ -129,14 +147,14 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
         #: updates that may wait in the browser during playback and propagation before frames are dropped
         self.max_in_flight = 2
         self._syncing_slider = False
-        self._rows: list[TimelineRow] = []
+        self._rows: list[ObjectTimeline] = []
         self._loop = False
         self._own_session = False
         self._build(mode, jpeg_quality, low_score)
         self._wire()
         self.opacity = self._renderer_base.opacity
         self._warm_up()
-        self._refresh_all(
+        self.refresh(
             f"{self.num_frames} frames, {session.video.width}x{session.video.height}: click an object to start"
         )
 
@@ -166,14 +184,25 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
         mask[4:12, 4:12] = True
         self._renderer.annotate(img, {1: mask})
 
+    @property
+    def tools(self) -> Mapping[str, Tool]:
+        """The tools by name, in order; the first (``points``) is the base tool."""
+        return MappingProxyType(self._tools)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The re-entrant lock held around every change to the widget's state (tools take it too)."""
+        return self._lock
+
     # ------------------------------------------------------------------ layout
     def _build(self, mode: Mode, jpeg_quality: int, low_score: float) -> None:
-        self.canvas = FrameCanvas(self.geometry, self.stats, mode=mode, jpeg_quality=jpeg_quality)
+        tools = list(self._tools.values())
+        cursors = {t.name: t.cursor for t in tools}
+        self.canvas = FrameCanvas(self.geometry, self.stats, mode=mode, jpeg_quality=jpeg_quality, cursors=cursors)
         self.timeline = Timeline(self.num_frames, self.geometry.display_size[0], low_score=low_score)
         self.objects_panel = ObjectPanel()
-        self.toolbar = Toolbar()
+        self.toolbar = Toolbar([(t.name, t.tooltip) for t in tools], help_text(tools), help_text(tools, html=True))
         self.propagation_bar = PropagationBar()
-        self.people_bar = PeopleBar()
         self.navigation = Navigation(self.num_frames)
         self.status_line = ipw.HTML("", layout=ipw.Layout(min_height="1.6em"))
         self.status_line.add_class("aw-status")
@@ -181,26 +210,20 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
             [self.canvas.surface, self.timeline.widget, self.navigation.widget, self.canvas.style],
             layout=ipw.Layout(width=f"{self.geometry.display_size[0] + 4}px", max_width="100%"),
         )
+        for t in tools:
+            t.attach(self)
         self.children = [
             self.toolbar.widget,
             self.toolbar.help_panel,
             ipw.HBox([self.stage, self.objects_panel.widget]),
             self.propagation_bar.widget,
-            self.people_bar.widget,
+            *[t.widget for t in tools if t.widget is not None],
             self.status_line,
         ]
         self.add_class("aw-annotator")
-        # ipycanvas reports neither buttons nor modifiers: mouse input comes from ipyevents
-        # (public so that tests and tools can feed events: ``ann.mouse_events._dom_handlers(event)``)
-        self.mouse_events = ipyevents.Event(
-            source=self.canvas.surface,
-            watched_events=["mousedown", "mouseup", "mouseleave", "contextmenu"],
-            prevent_default_action=True,
-        )
-        # moves are watched only while a button is down (a drag): hovering costs no messages
-        self.mouse_move_events = ipyevents.Event(
-            source=self.canvas.surface, watched_events=[], throttle_or_debounce="throttle", wait=40
-        )
+        # mouse input (ipyevents on the surface): ``ann.mouse_events._dom_handlers(event)`` feeds an event
+        self.pointer = Pointer(self)
+        self.mouse_events, self.mouse_move_events = self.pointer.events, self.pointer.move_events
         # keys while the pointer is over the stage (not the object panel, whose text fields need typing)
         self.key_events = ipyevents.Event(
             source=self.stage,
@@ -211,31 +234,32 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
 
     def _wire(self) -> None:
         # frame -> slider by hand (throttled while playing: every slider update is a message); slider -> frame
-        self.navigation.slider.observe(self._guard(self._on_slider, "seeking"), names=["value"])
-        traitlets.link((self, "point_label"), (self.toolbar.label, "value"))
+        self.navigation.slider.observe(self.guard(self._on_slider, "seeking"), names=["value"])
         traitlets.link((self, "opacity"), (self.toolbar.opacity, "value"))
         traitlets.link((self, "playing"), (self.navigation.play, "value"))
-        self.observe(self._guard(self._on_frame, "showing the frame"), names=["frame"])
-        self.observe(self._guard(self._on_opacity, "changing opacity"), names=["opacity"])
-        self.observe(self._guard(self._on_playing, "playing"), names=["playing"])
-        self.observe(self._guard(self._on_current, "selecting the object"), names=["current_object"])
+        traitlets.link((self, "tool"), (self.toolbar.tool, "value"))
+        self.observe(self.guard(self._on_frame, "showing the frame"), names=["frame"])
+        self.observe(self.guard(self._on_opacity, "changing opacity"), names=["opacity"])
+        self.observe(self.guard(self._on_playing, "playing"), names=["playing"])
+        self.observe(self.guard(self._on_current, "selecting the object"), names=["current_object"])
+        self.observe(self.guard(self._on_tool, "changing the tool"), names=["tool"])
         self.observe(self._on_status, names=["status", "error"])
-        self.mouse_events.on_dom_event(self._guard(self._on_mouse, "handling the click"))
-        self.mouse_move_events.on_dom_event(self._guard(self._on_mouse, "handling the drag"))
-        self.key_events.on_dom_event(self._guard(self._on_key, "handling the key"))
-        self.canvas.on_client_ready(self._guard(self.redraw, "redrawing after a reconnect"))
-        self.timeline.on_seek(self._guard(self.seek, "seeking"))
+        self.mouse_events.on_dom_event(self.guard(self.pointer.handle, "handling the click"))
+        self.mouse_move_events.on_dom_event(self.guard(self.pointer.handle, "handling the drag"))
+        self.key_events.on_dom_event(self.guard(self._on_key, "handling the key"))
+        self.canvas.on_client_ready(self.guard(self.redraw, "redrawing after a reconnect"))
+        self.timeline.on_seek(self.guard(self.seek, "seeking"))
         self._player = Player(
-            self._guard(self._play_step, "playing"),
+            self.guard(self._play_step, "playing"),
             self.num_frames,
             self._wait_for_client,
-            self._guard(self.pause, "stopping"),
+            self.guard(self.pause, "stopping"),
         )
+        self.canvas.surface.add_class(f"aw-tool-{self.tool}")
         tb, pb, nav, op = self.toolbar, self.propagation_bar, self.navigation, self.objects_panel
         buttons: list[tuple[Any, Callable[[], Any], str]] = [
             (tb.undo, self.undo, "undo"),
             (tb.redo, self.redo, "redo"),
-            (tb.clear, self.clear_object_on_frame, "clearing the frame"),
             (pb.forward, self.propagate_forward, "propagating"),
             (pb.backward, self.propagate_backward, "propagating"),
             (pb.both, self.propagate_both, "propagating"),
@@ -245,17 +269,20 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
             (nav.prev_prompted, self.prev_prompted, "navigating"),
             (nav.next_prompted, self.next_prompted, "navigating"),
         ]
-        for button, action, what in buttons:
-            button.on_click(self._guard(lambda _b, _a=action: _a(), what))
-        op.on_add = self._guard(lambda name, category: self.add_object(name, category), "adding the object")
-        op.on_select = self._guard(self.select_object, "selecting the object")
-        op.on_hide = self._guard(self.hide_object, "hiding the object")
-        op.on_remove = self._guard(self.remove_object, "removing the object")
-        op.on_color = self._guard(self.set_color, "changing the colour")
-        self._wire_people()
+        for widget, action, what in buttons:
+            widget.on_click(self.guard(lambda _b, _a=action: _a(), what))
+
+        def add(name: str, category: str) -> None:
+            self.add_object(name, category)
+
+        op.on_add = self.guard(add, "adding the object")
+        op.on_select = self.guard(self.select_object, "selecting the object")
+        op.on_hide = self.guard(self.hide_object, "hiding the object")
+        op.on_remove = self.guard(self.remove_object, "removing the object")
+        op.on_color = self.guard(self.set_color, "changing the colour")
 
     # ------------------------------------------------------------------ errors and status
-    def _guard(self, fn: F, what: str) -> F:
+    def guard(self, fn: F, what: str) -> F:
         """Wrap a callback: errors go to the status line and the log, never up to the kernel."""
 
         @functools.wraps(fn)
@@ -278,7 +305,8 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
             self.error = message
             self.status = message
 
-    def _say(self, message: str) -> None:
+    def say(self, message: str) -> None:
+        """Show a message in the status line (clearing the last error)."""
         with self._lock:
             self.error = ""
             self.status = message
@@ -300,163 +328,63 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
 
     def _draw(self, masks: dict[int, np.ndarray] | None = None, frame: int | None = None) -> int:
         f = self.frame if frame is None else frame
+        view = self.session.view(f, low_score=self.low_score)
         rgb = self.session.video.frame(f)
-        if masks is None:
-            masks = self.session.masks(f)
-        proj = self.session.project
-        return self.canvas.show(
-            f,
-            rgb,
-            masks,
-            objects=proj.objects(),
-            prompts=proj.prompts(frame=f),
-            poses=proj.poses(f),
-            renderer=self._renderer,
-        )
+        picture = None if masks is not None else self._tools[self.tool].picture(view, rgb)
+        if picture is not None:
+            return self.canvas.show_image(f, picture)
+        return self.canvas.show(view, rgb, self._renderer, masks=masks)
 
     def _refresh_timeline(self) -> None:
-        self._rows = timeline_rows(self.session.project)
+        self._rows = self.session.timeline()
         self.timeline.update(self._rows)
 
-    def _refresh_all(self, message: str | None = None) -> None:
+    def refresh(self, message: str | None = None, *, masks: dict[int, np.ndarray] | None = None) -> None:
+        """Read everything again from the session: objects, timeline and the frame (``masks`` drawn if given)."""
         with self._lock:
-            objects = self.session.project.objects()
+            objects = self.session.objects
             ids = [o.obj_id for o in objects]
             if self.current_object not in ids:
                 self.current_object = ids[-1] if ids else None
             self.objects_panel.refresh(objects, self.current_object)
-            self._rows = timeline_rows(self.session.project)
-            self._draw()
+            self._rows = self.session.timeline()
+            self._draw(masks)
             self.timeline.update(self._rows)
             self.timeline.set_cursor(self.frame)
+            for tool in self._tools.values():
+                tool.on_refresh()
             if message is not None:
-                self._say(message)
+                self.say(message)
 
     # ------------------------------------------------------------------ observers
     @traitlets.validate("frame")
     def _valid_frame(self, proposal: dict[str, Any]) -> int:
         return min(max(int(proposal["value"]), 0), self.num_frames - 1)
 
-    def _on_frame(self, change: dict[str, Any]) -> None:
+    @traitlets.validate("tool")
+    def _valid_tool(self, proposal: dict[str, Any]) -> str:
+        name = str(proposal["value"])
+        if name not in self._tools:
+            raise PromptError("unknown click tool", given=name, hint=f"use one of {list(self._tools)}")
+        return name
+
+    def _on_tool(self, change: dict[str, Any]) -> None:
         with self._lock:
-            f = int(change["new"])
-            job = self._job
-            with drawing():  # the frame and the timeline cursor in one message
-                if not self._quiet_frame:
-                    if job is not None and not job.done:
-                        job.follow = False  # the user navigates: stop following the propagation
-                    t0 = time.perf_counter()
-                    self._draw()
-                    self.stats.add("frame_ms", (time.perf_counter() - t0) * 1000)
-                self.timeline.set_cursor(f)
-            self._sync_navigation()
-
-    def _sync_navigation(self, force: bool = False) -> None:
-        """Move the slider and the frame label (at most 5 times a second while playing)."""
-        now = time.perf_counter()
-        if self.playing and not force and now - self._nav_synced_at < 0.2:
-            return
-        self._nav_synced_at = now
-        nav = self.navigation
-        self._syncing_slider = True
-        try:
-            nav.slider.value = self.frame
-        finally:
-            self._syncing_slider = False
-        nav.label.value = f"{self.frame} / {self.num_frames - 1}"
-
-    def _on_slider(self, change: dict[str, Any]) -> None:
-        if not self._syncing_slider:
-            self.seek(int(change["new"]))
-
-    def _on_opacity(self, change: dict[str, Any]) -> None:
-        value = float(change["new"])
-        if not 0.0 <= value <= 1.0:
-            raise PromptError("opacity must be in 0..1", given=value)
-        with self._lock:
-            self._renderer = self._renderer_base.replace(opacity=value)
-            self._draw()
+            surface = self.canvas.surface
+            surface.remove_class(f"aw-tool-{change['old']}")
+            surface.add_class(f"aw-tool-{change['new']}")
+            self._tools[change["old"]].deactivate()
+            self._tools[change["new"]].activate()
 
     def _on_current(self, change: dict[str, Any]) -> None:
         with self._lock:
-            self.objects_panel.refresh(self.session.project.objects(), change["new"])
+            self.objects_panel.refresh(self.session.objects, change["new"])
 
-    def _on_playing(self, change: dict[str, Any]) -> None:
-        if change["new"]:
-            if self.busy:
-                self.playing = False
-                raise BackendError(f"cannot play while {self._busy_what}", hint="wait for it or press Cancel")
-            first = 0 if self.frame >= self.num_frames - 1 else self.frame
-            self._player.start(first, self.fps, loop=self._loop)
-        else:
-            self._player.stop()
-            self._sync_navigation(force=True)
-            p = self._player
-            if p.shown:
-                self.stats.add("play_fps", p.shown / max(time.perf_counter() - p.started, 1e-6))
-                self.stats.count("play_dropped", p.dropped)
-
-    # ------------------------------------------------------------------ mouse and keys
-    def _on_mouse(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        rx, ry = float(event.get("relativeX", 0)), float(event.get("relativeY", 0))
-        rw = float(event.get("boundingRectWidth", 0) or 0)
-        dw, dh = self.geometry.display_size
-        # the canvas keeps its aspect ratio (height: auto): scale both axes by the width, which the box
-        # around it shares exactly (its height may differ by a line box)
-        x, y = self.geometry.css_to_video(rx, ry, rw, rw * dh / dw if rw > 0 else 0)
-        if kind == "mousedown":
-            button = int(event.get("button", 0))
-            if button == 0:
-                self.mouse_move_events.watched_events = ["mousemove"]
-            self._press = {
-                "x": x,
-                "y": y,
-                "rx": rx,
-                "ry": ry,
-                "button": button,
-                "flip": button == 2 or bool(event.get("shiftKey")),
-                "drag": False,
-                "t": time.perf_counter(),
-            }
-        elif kind == "mousemove":
-            p = self._press
-            if p is None or p["button"] != 0:
-                return
-            if p["drag"] or max(abs(rx - p["rx"]), abs(ry - p["ry"])) > _DRAG_CSS_PX:
-                p["drag"] = True
-                color = REGION_COLOR if self.tool == "region" else self._current_color()
-                self.canvas.show_box((p["x"], p["y"], x, y), color)
-        elif kind == "mouseup":
-            p, self._press = self._press, None
-            self.mouse_move_events.watched_events = []
-            if p is None:
-                return
-            moved = max(abs(rx - p["rx"]), abs(ry - p["ry"])) > _DRAG_CSS_PX
-            if p["button"] == 0 and (p["drag"] or moved):
-                if self.tool == "region":
-                    self.seed_region(p["x"], p["y"], x, y)
-                else:
-                    self.drag_box(p["x"], p["y"], x, y)
-            elif p["button"] == 0 and not p["flip"] and self.tool != "points":
-                if self.tool == "person":
-                    self.pick_person(p["x"], p["y"])
-                else:
-                    self._say("region mode: drag a rectangle over people (r or Esc: back to point clicks)")
-            elif p["button"] in (0, 2):
-                label = 1 - self.point_label if p["flip"] else self.point_label
-                self.click(p["x"], p["y"], label=label)
-        elif kind == "mouseleave":
-            p, self._press = self._press, None
-            self.mouse_move_events.watched_events = []
-            if p is not None and p["drag"]:
-                self.canvas.clear_interaction()
-
+    # ------------------------------------------------------------------ keys
     @property
     def dragging(self) -> bool:
         """True while a box is being dragged on the canvas (its rubber band is shown)."""
-        p = self._press
-        return bool(p is not None and p["drag"])
+        return self.pointer.dragging
 
     def _on_key(self, event: dict[str, Any]) -> None:
         key = str(event.get("key", ""))
@@ -465,197 +393,71 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
         )
 
     def press(self, key: str, *, shift: bool = False, ctrl: bool = False, meta: bool = False) -> str | None:
-        """Act on a key as the keyboard shortcuts do (see the ``?`` button); returns the action's name."""
+        """Act on a key as the keyboard shortcuts do (see the ``?`` button); returns the action's name.
+
+        The annotator's own keys come first, then the active tool's, then the other tools'
+        (a tool's action is named ``"<tool>.<method>"``).
+        """
         action = action_for(key, shift=shift, ctrl=ctrl, meta=meta)
-        if action is None:
-            return None
         if action == "select_nth":
             self.select_nth(int(key))
-        else:
+            return action
+        if action is not None:
             getattr(self, action)()
-        return action
+            return action
+        name = key_name(key, shift=shift, ctrl=ctrl, meta=meta)
+        active = self._tools[self.tool]
+        for tool in [active, *(t for t in self._tools.values() if t is not active)]:
+            if tool.on_key(name):
+                return f"{tool.name}.{tool.action_for(name) or name}"
+        return None
 
-    # ------------------------------------------------------------------ prompting
-    def _current_color(self) -> tuple[int, int, int]:
-        if self.current_object is not None:
-            info = self.session.project.get_object(self.current_object)
-            if info is not None:
-                return info.color
-        return (255, 255, 255)
+    # ------------------------------------------------------------------ prompting (the base tool's verbs)
+    def click(self, x: float, y: float, label: int | None = None) -> dict[int, np.ndarray]:
+        """Add a point at video pixel ``(x, y)`` for the current object (the points tool's click).
 
-    def _ensure_object(self) -> int:
+        Args:
+            x: Column in video pixels.
+            y: Row in video pixels.
+            label: 1 positive, 0 negative; default: the points tool's toggle.
+
+        Returns:
+            ``{obj_id: mask}`` of every object on this frame (full video resolution).
+        """
+        return self._tools["points"].click(x, y, label)  # type: ignore[attr-defined]
+
+    def drag_box(self, x0: float, y0: float, x1: float, y1: float) -> dict[int, np.ndarray]:
+        """Prompt the current object with the box between two corners (the points tool's drag)."""
+        return self._tools["points"].drag_box(x0, y0, x1, y1)  # type: ignore[attr-defined]
+
+    def current_color(self) -> tuple[int, int, int]:
+        """The current object's colour (white without one): a drag's rubber band."""
         oid = self.current_object
-        if oid is not None and self.session.project.get_object(oid) is not None:
+        info = next((o for o in self.session.objects if o.obj_id == oid), None) if oid is not None else None
+        return info.color if info is not None else (255, 255, 255)
+
+    def ensure_object(self) -> int:
+        """The current object's id; a new object (made current) when there is none."""
+        oid = self.current_object
+        if oid is not None and any(o.obj_id == oid for o in self.session.objects):
             return oid
         return self.add_object().obj_id
 
-    def _check_idle(self, what: str) -> None:
-        if self.busy:
+    def check_idle(self, what: str) -> None:
+        """Raise :class:`~annotator_widgets.errors.BackendError` saying what runs, if a job runs."""
+        if self.busy and not self._finishing:
             raise BackendError(
                 f"cannot {what} while {self._busy_what}",
                 given=self._job if self._busy_what == "propagating" else self._task,
                 hint="wait until it finishes or press Cancel (Esc)",
             )
 
-    def click(self, x: float, y: float, label: int | None = None) -> dict[int, np.ndarray]:
-        """Add a point at video pixel ``(x, y)`` for the current object on the current frame.
-
-        Args:
-            x: Column in video pixels.
-            y: Row in video pixels.
-            label: 1 positive, 0 negative; default: the toggle (:attr:`point_label`).
-
-        Returns:
-            ``{obj_id: mask}`` of every object on this frame (full video resolution).
-        """
-        label = self.point_label if label is None else int(label)
-        with self._lock:
-            self._check_idle("add a point")
-            t0 = time.perf_counter()
-            oid = self._ensure_object()
-            frame = self.frame
-            self.canvas.show_marker(x, y, positive=label == 1)  # feedback before the model runs
-            try:
-                masks = self.session.add_points(frame, oid, [(x, y)], [label])
-            except BaseException:
-                self.canvas.clear_interaction()
-                raise
-            t1 = time.perf_counter()
-            self._draw(masks)
-            self._refresh_timeline()
-            t2 = time.perf_counter()
-            self.stats.add("segment_ms", (t1 - t0) * 1000)
-            self.stats.add("click_ms", (t2 - t0) * 1000)
-            kind = "positive" if label == 1 else "negative"
-            area = int(masks[oid].sum()) if oid in masks else 0
-            self._say(
-                f"object {oid}: {kind} point at ({x:.0f}, {y:.0f}) on frame {frame}, "
-                f"mask {area} px ({(t2 - t0) * 1000:.0f} ms)"
-            )
-            return masks
-
-    def drag_box(self, x0: float, y0: float, x1: float, y1: float) -> dict[int, np.ndarray]:
-        """Prompt the current object with the box between two corners (video pixels, any order)."""
-        with self._lock:
-            self._check_idle("add a box")
-            t0 = time.perf_counter()
-            oid = self._ensure_object()
-            box = Box.from_corners(x0, y0, x1, y1)
-            try:
-                masks = self.session.add_box(self.frame, oid, box)
-            except BaseException:
-                self.canvas.clear_interaction()
-                raise
-            self._draw(masks)
-            self._refresh_timeline()
-            dt = (time.perf_counter() - t0) * 1000
-            self.stats.add("box_ms", dt)
-            self._say(
-                f"object {oid}: box ({box.x0:.0f}, {box.y0:.0f})-({box.x1:.0f}, {box.y1:.0f}) "
-                f"on frame {self.frame} ({dt:.0f} ms)"
-            )
-            return masks
-
-    # ------------------------------------------------------------------ propagation
-    def propagate(self, direction: Direction = "forward") -> PropagationJob:
-        """Propagate every prompted object from the current frame in a worker thread.
-
-        The canvas follows the frames as they complete (until you navigate), the progress
-        bar and timeline update live, and Cancel (or :meth:`cancel`) stops it.
-
-        Returns:
-            A :class:`PropagationJob`: ``wait()``, ``result()``, ``cancel()``, ``progress``.
-        """
-        with self._lock:
-            self._check_idle("start another propagation")
-            self.pause()
-            job = PropagationJob(self.session, direction, self.frame, self._on_propagated, self._on_propagation_done)
-            self._job = job
-            self._busy_what = "propagating"
-            self.busy = True
-            self.propagation_bar.running(True)
-            self.propagation_bar.set_progress(0, 1, "starting…")
-            self._say(f"propagating {direction} from frame {self.frame}… (Esc or Cancel to stop)")
-        return job.start()
-
-    def propagate_forward(self) -> PropagationJob:
-        """Propagate forward from the current frame."""
-        return self.propagate("forward")
-
-    def propagate_backward(self) -> PropagationJob:
-        """Propagate backward from the current frame."""
-        return self.propagate("backward")
-
-    def propagate_both(self) -> PropagationJob:
-        """Propagate both ways from the current frame."""
-        return self.propagate("both")
-
-    def cancel(self) -> None:
-        """Stop a running propagation after its current frame (frames done so far are kept), or a people job."""
-        for job in (self._job, self._task):
-            if job is not None and not job.done:
-                job.cancel()
-                self._say("cancelling…")
-
-    def escape(self) -> None:
-        """Cancel a job, stop playing, drop a drag in progress, or go back to point clicks."""
-        if self.busy:
-            self.cancel()
-        elif self.playing:
-            self.pause()
-        elif self._press is not None:
-            self._press = None
-            self.canvas.clear_interaction()
-        elif self.tool != "points":
-            self.tool = "points"
-
-    def _on_propagated(self, result: FrameResult) -> None:
-        job = self._job
-        with self._lock:
-            now = time.perf_counter()
-            follow = job is not None and job.follow
-            if (follow or result.frame == self.frame) and self.canvas.ready(self.max_in_flight):
-                with drawing():  # frame, cursor and slider move together
-                    if follow and result.frame != self.frame:
-                        self._quiet_frame = True
-                        try:
-                            self.frame = result.frame
-                        finally:
-                            self._quiet_frame = False
-                    self._draw(dict(result.masks), frame=result.frame)
-            else:
-                self.stats.count("stream_skipped")
-            if now - self._last_ui >= 0.1:
-                self._last_ui = now
-                prog = self.session.progress
-                self.propagation_bar.set_progress(prog.done, prog.total, f"{prog.done}/{prog.total}")
-            if now - self._last_timeline >= 0.25:
-                self._last_timeline = now
-                self._refresh_timeline()
-
-    def _on_propagation_done(self, job: PropagationJob, error: BaseException | None) -> None:
-        with self._lock:
-            prog = self.session.progress
-            self.busy = False
-            self.propagation_bar.running(False)
-            self.propagation_bar.set_progress(prog.done, prog.total, f"{prog.done}/{prog.total}")
-            self._refresh_all()
-            what = f"propagated {job.direction} from frame {job.start_frame}: {prog.done}/{prog.total} frames"
-            if error is not None:
-                self.show_error(f"{what}, then failed: {error}")
-            elif job.cancelled and prog.done < prog.total:
-                self._say(f"{what} (cancelled; those frames are kept, z undoes them all)")
-            else:
-                self._say(f"{what} (z undoes it)")
-
-    @property
-    def job(self) -> PropagationJob | None:
-        """The running or last propagation."""
-        return self._job
-
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
         """Stop workers, close every widget; closes the session if this annotator created it."""
+        if not hasattr(self, "_player"):  # construction failed half-way (also reached from __del__)
+            super().close()
+            return
         self._player.stop(wait=True)
         task = self._task
         if task is not None and not task.done:
@@ -669,6 +471,8 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
             w.close()
         self.canvas.close()
         self.timeline.close()
+        for tool in self._tools.values():
+            tool.close()
         # close every descendant: a live box that refers to a closed widget breaks restoring the
         # notebook's widgets after a page reload
         stack = list(self.children)
@@ -683,5 +487,5 @@ class VideoAnnotator(AnnotatorActions, PeopleActions, ipw.VBox):
     def __repr__(self) -> str:
         return (
             f"VideoAnnotator(frames={self.num_frames}, display={self.geometry.display_size}, "
-            f"frame={self.frame}, objects={[o.obj_id for o in self.session.project.objects()]})"
+            f"frame={self.frame}, tool={self.tool!r}, objects={[o.obj_id for o in self.session.objects]})"
         )

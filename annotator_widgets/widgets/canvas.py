@@ -1,9 +1,8 @@
-"""The drawing surface: canvas layers and the mapping between video, canvas and CSS pixels.
+"""The drawing surface: canvas layers that show a :class:`~annotator_widgets.view.FrameView`.
 
-This is the only module that knows canvas or CSS pixels; everything else speaks
-video pixels. The video is shown at most ``max_display_side`` pixels wide or high
-(masks are computed at full resolution by the session and only shrunk here for
-display). Layers of the :class:`ipycanvas.MultiCanvas`:
+The surface draws at display size (:class:`~.geometry.Geometry` maps video, canvas
+and CSS pixels; masks are computed at full resolution by the session and only shrunk
+here for display). Layers of the :class:`ipycanvas.MultiCanvas`:
 
 0. the frame (``composite`` mode: frame, masks, outlines, labels and points in one
    RGB image, sent as one JPEG per update);
@@ -14,6 +13,7 @@ Every update is one ``hold_canvas()`` batch that ends by writing a sequence numb
 into a 1x1 "ack" canvas whose image the browser sends back once it has drawn the
 batch: the kernel learns which update is on screen, which lets playback and
 propagation drop frames instead of queueing them, and measures the round trip.
+ipycanvas internals are used only through :mod:`._ipycanvas_compat`.
 
 Example:
     >>> g = Geometry.fit((1280, 720), 960)
@@ -32,17 +32,19 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 import traitlets
 
 from ..errors import PromptError
 from ..render import Renderer
-from ..types import Box, ObjectInfo, PersonPose, Point, Prompt
+from ..types import ObjectInfo, PersonPose, Prompt
+from ..view import FrameView
+from . import _ipycanvas_compat as compat
 from ._deps import ipycanvas, ipywidgets
+from .geometry import Geometry
+from .notes import draw_notes
 from .stats import Stats
 
 __all__ = ["FrameCanvas", "Geometry", "drawing", "redraw_on_reconnect"]
@@ -53,104 +55,6 @@ Mode = Literal["composite", "layers"]
 
 _POSITIVE = "#28c83c"
 _NEGATIVE = "#e62828"
-
-
-# -- coordinates -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Video size, display (canvas) size, and the conversions between them.
-
-    Canvas pixel ``i`` covers video pixels ``[i / scale, (i + 1) / scale)``; coordinates
-    are continuous, x right and y down, with (0, 0) at the top-left corner.
-    """
-
-    video_size: tuple[int, int]
-    display_size: tuple[int, int]
-
-    @classmethod
-    def fit(cls, video_size: tuple[int, int], max_side: int) -> Geometry:
-        """Shrink (never enlarge) a video so that its longer side is at most ``max_side``."""
-        w, h = int(video_size[0]), int(video_size[1])
-        s = min(1.0, float(max_side) / max(w, h))
-        return cls((w, h), (max(1, round(w * s)), max(1, round(h * s))))
-
-    @property
-    def scale(self) -> tuple[float, float]:
-        """``(sx, sy)``: canvas pixels per video pixel."""
-        return self.display_size[0] / self.video_size[0], self.display_size[1] / self.video_size[1]
-
-    def to_video(self, x: float, y: float) -> tuple[float, float]:
-        """Canvas pixels -> video pixels, clamped inside the frame and rounded to 0.1 px."""
-        sx, sy = self.scale
-        w, h = self.video_size
-        xv = min(max(float(x) / sx, 0.0), w - 0.1)
-        yv = min(max(float(y) / sy, 0.0), h - 0.1)
-        return round(xv, 1), round(yv, 1)
-
-    def to_canvas(self, x: float, y: float) -> tuple[float, float]:
-        """Video pixels -> canvas pixels."""
-        sx, sy = self.scale
-        return float(x) * sx, float(y) * sy
-
-    def css_to_video(self, x: float, y: float, css_width: float, css_height: float) -> tuple[float, float]:
-        """A position in CSS pixels relative to the displayed canvas (which may be scaled by the page) -> video."""
-        dw, dh = self.display_size
-        cw = css_width if css_width and css_width > 0 else dw
-        ch = css_height if css_height and css_height > 0 else dh
-        return self.to_video(float(x) * dw / cw, float(y) * dh / ch)
-
-    def video_to_css(self, x: float, y: float, css_width: float, css_height: float) -> tuple[float, float]:
-        """Video pixels -> CSS pixels relative to a canvas displayed ``css_width`` x ``css_height``."""
-        xc, yc = self.to_canvas(x, y)
-        dw, dh = self.display_size
-        return xc * css_width / dw, yc * css_height / dh
-
-    @property
-    def _interpolation(self) -> int:
-        # INTER_AREA is the right filter for big reductions but slow for fractional ones (4 ms at 720p -> 540p);
-        # bilinear looks the same down to half size and takes 0.6 ms
-        inv = self.video_size[0] / self.display_size[0]
-        if inv < 2 and abs(inv - round(inv)) > 0.01:
-            return cv2.INTER_LINEAR
-        return cv2.INTER_AREA
-
-    def frame(self, rgb: np.ndarray) -> np.ndarray:
-        """A video frame at display size."""
-        if rgb.shape[1::-1] == self.display_size:
-            return np.ascontiguousarray(rgb)
-        return cv2.resize(rgb, self.display_size, interpolation=self._interpolation)
-
-    def mask(self, mask: np.ndarray) -> np.ndarray:
-        """A full-resolution mask at display size (a display pixel is on when mostly covered)."""
-        m = np.asarray(mask)
-        if m.shape[1::-1] == self.display_size:
-            return m.astype(bool, copy=False)
-        m8 = (m.view(np.uint8) if m.dtype == bool else (m > 0).view(np.uint8)) * np.uint8(255)
-        if self._interpolation == cv2.INTER_AREA:
-            return cv2.resize(m8, self.display_size, interpolation=cv2.INTER_AREA) >= 128
-        return cv2.resize(m8, self.display_size, interpolation=cv2.INTER_LINEAR) >= 128
-
-    def pose(self, pose: PersonPose) -> PersonPose:
-        """A pose's landmarks in canvas pixels."""
-        sx, sy = self.scale
-        lm = np.array(pose.landmarks, np.float32, copy=True)
-        lm[:, 0] *= sx
-        lm[:, 1] *= sy
-        return PersonPose(pose.frame, pose.person_id, lm, score=pose.score)
-
-    def prompt(self, prompt: Prompt) -> Prompt | None:
-        """A prompt's points and box in canvas pixels (None when it has neither)."""
-        if not prompt.points and prompt.box is None:
-            return None
-        sx, sy = self.scale
-        pts = tuple(Point(p.x * sx, p.y * sy, p.label) for p in prompt.points)
-        box = None
-        if prompt.box is not None:
-            b = prompt.box
-            box = Box(b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy)
-        return Prompt(prompt.frame, prompt.obj_id, pts, box)
 
 
 # -- batching ----------------------------------------------------------------------------------------------
@@ -175,22 +79,10 @@ def drawing() -> Iterator[None]:
             with ipycanvas.hold_canvas():
                 yield
         except BaseException:
-            _reset_manager()
+            compat.reset_manager()
             raise
         finally:
             _depth.n = 0
-
-
-def _reset_manager() -> None:
-    """Drop a half-built batch so the next one starts clean (ipycanvas keeps it otherwise)."""
-    mgr = getattr(ipycanvas.canvas, "_CANVAS_MANAGER", None)
-    if mgr is None:
-        return
-    for name, value in (("_commands_cache", []), ("_buffers_cache", []), ("_caching", False)):
-        if hasattr(mgr, name):
-            setattr(mgr, name, value)
-    if hasattr(mgr, "_current_canvas"):
-        mgr._current_canvas = None
 
 
 def redraw_on_reconnect(widget: Any, callback: Callable[[], None]) -> None:
@@ -202,32 +94,13 @@ def redraw_on_reconnect(widget: Any, callback: Callable[[], None]) -> None:
 
     def ready(*_: Any) -> None:
         with _DRAW_LOCK:
-            mgr = getattr(widget, "_canvas_manager", None)
-            if mgr is not None and hasattr(mgr, "_current_canvas"):
-                mgr._current_canvas = None
+            compat.forget_selection(widget)
         callback()
 
     widget.on_client_ready(ready)
 
 
-def _encode(arr: np.ndarray, quality: int) -> bytes:
-    """RGB -> JPEG, RGBA -> PNG: the formats ipycanvas' ``putImageData`` decodes."""
-    return bytes(ipycanvas.utils.binary_image(arr, quality=quality))
-
-
-_PUT = getattr(ipycanvas.canvas, "COMMANDS", {}).get("putImageData")
-
-
-def _put_encoded(layer: Any, arr: np.ndarray, buf: bytes, x: int = 0, y: int = 0) -> None:
-    """``put_image_data`` with an already encoded buffer (no second encode, exact byte count)."""
-    mgr = getattr(layer, "_canvas_manager", None)
-    if _PUT is None or mgr is None or not hasattr(mgr, "send_draw_command"):
-        layer.put_image_data(arr, x, y)  # an ipycanvas without the internals we rely on: encode again
-        return
-    mgr.send_draw_command(layer, _PUT, [int(x), int(y)], [buf])
-
-
-class _AckCanvas(ipycanvas.Canvas):
+class _AckCanvas(ipycanvas.Canvas):  # type: ignore[name-defined]  # ipycanvas loads lazily
     """A 1x1 canvas whose pixel the browser sends back after each batch (no echo back to the browser)."""
 
     image_data = traitlets.Bytes(default_value=None, allow_none=True, read_only=True).tag(
@@ -248,6 +121,8 @@ class FrameCanvas:
             the frame changes, masks and points as a sparse RGBA PNG).
         jpeg_quality: JPEG quality of frame images.
         cache_frames: Display-size frames kept in memory.
+        cursors: Tool name -> CSS cursor over the video while that tool is active
+            (the surface carries the class ``aw-tool-<name>``).
     """
 
     def __init__(
@@ -258,6 +133,7 @@ class FrameCanvas:
         mode: Mode = "composite",
         jpeg_quality: int = 75,
         cache_frames: int = 32,
+        cursors: Mapping[str, str] | None = None,
     ) -> None:
         if mode not in ("composite", "layers"):
             raise PromptError("unknown drawing mode", given=mode, hint="use 'composite' or 'layers'")
@@ -274,9 +150,9 @@ class FrameCanvas:
         # modifiers, which ipyevents on the box provides).
         self.surface = ipywidgets.Box([self.widget], layout=ipywidgets.Layout(width=f"{dw}px", max_width="100%"))
         self.surface.add_class("aw-surface")
+        tool_css = "".join(f" .aw-surface.aw-tool-{name} {{ cursor: {css}; }}" for name, css in (cursors or {}).items())
         self.style = ipywidgets.HTML(
-            "<style>.aw-canvas { pointer-events: none; } .aw-surface { cursor: crosshair; }"
-            " .aw-surface.aw-tool-person { cursor: pointer; } .aw-surface.aw-tool-region { cursor: cell; }</style>",
+            f"<style>.aw-canvas {{ pointer-events: none; }} .aw-surface {{ cursor: crosshair; }}{tool_css}</style>",
             layout=ipywidgets.Layout(display="none"),
         )
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -305,34 +181,36 @@ class FrameCanvas:
         return small
 
     def show(
-        self,
-        index: int,
-        rgb: np.ndarray,
-        masks: Mapping[int, np.ndarray],
-        *,
-        objects: Sequence[ObjectInfo],
-        prompts: Sequence[Prompt],
-        renderer: Renderer,
-        poses: Sequence[PersonPose] = (),
+        self, view: FrameView, rgb: np.ndarray, renderer: Renderer, *, masks: Mapping[int, np.ndarray] | None = None
     ) -> int:
-        """Draw frame ``index`` with its masks, prompts and pose skeletons; returns the bytes sent."""
+        """Draw one frame: its picture, the view's masks, prompts and pose skeletons; returns the bytes sent.
+
+        Args:
+            view: What is stored on the frame (``view.frame`` is the frame shown).
+            rgb: The frame's picture at video size.
+            renderer: Overlay settings.
+            masks: Masks to draw instead of the view's (e.g. fresh from a propagation, not stored yet).
+        """
         t0 = time.perf_counter()
         g = self.geometry
+        index = view.frame
         disp = self.display_frame(index, rgb)
-        dmasks = {oid: g.mask(m) for oid, m in masks.items()}
-        dprompts = [p for p in (g.prompt(p) for p in prompts) if p is not None]
-        dposes = [g.pose(p) for p in poses]
+        shown = view.masks() if masks is None else masks
+        dmasks = {oid: g.mask(m) for oid, m in shown.items()}
+        dprompts = [p for p in (g.prompt(p) for p in view.prompts) if p is not None]
+        dposes = [g.pose(p) for p in view.poses]
+        objects = view.objects
         if self.mode == "composite":
-            img = renderer.annotate(disp, dmasks, objects=objects, prompts=dprompts, poses=dposes)
-            buf = _encode(img, self.jpeg_quality)
+            img = draw_notes(renderer.annotate(disp, dmasks, objects=objects, prompts=dprompts, poses=dposes), view)
+            buf = compat.encode(img, self.jpeg_quality)
             t1 = time.perf_counter()
             with drawing():
-                _put_encoded(self.widget[0], img, buf)
+                compat.put_encoded(self.widget[0], img, buf)
                 self._clear_interaction_layer()
                 self._send_ack()
             sent = len(buf)
         else:
-            sent, t1 = self._show_layers(index, disp, dmasks, objects, dprompts, dposes, renderer)
+            sent, t1 = self._show_layers(index, disp, dmasks, objects, dprompts, dposes, renderer, view)
         self.stats.add("compose_ms", (t1 - t0) * 1000)
         self.stats.count("updates")
         self.stats.count("bytes", sent)
@@ -348,14 +226,15 @@ class FrameCanvas:
         dprompts: Sequence[Prompt],
         dposes: Sequence[PersonPose],
         renderer: Renderer,
+        view: FrameView,
     ) -> tuple[int, float]:
         frame_buf = None
         if self._frame_on_screen != index:
-            frame_buf = _encode(disp, self.jpeg_quality)
+            frame_buf = compat.encode(disp, self.jpeg_quality)
         # the overlay: the renderer draws solid masks on black; alpha = opacity inside masks, opaque for marks
         solid = renderer.replace(opacity=1.0)
         black = np.zeros_like(disp)
-        drawn = solid.annotate(black, dmasks, objects=objects, prompts=dprompts, poses=dposes)
+        drawn = draw_notes(solid.annotate(black, dmasks, objects=objects, prompts=dprompts, poses=dposes), view)
         inside = np.zeros(disp.shape[:2], bool)
         hidden = {o.obj_id for o in objects if o.hidden}
         for oid, m in dmasks.items():
@@ -368,18 +247,34 @@ class FrameCanvas:
         if ys.size:
             y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
             rgba = np.dstack([drawn[y0:y1, x0:x1], alpha[y0:y1, x0:x1]])
-            overlay_buf = _encode(rgba, self.jpeg_quality)
+            overlay_buf = compat.encode(rgba, self.jpeg_quality)
         t1 = time.perf_counter()
         with drawing():
             if frame_buf is not None:
-                _put_encoded(self.widget[0], disp, frame_buf)
+                compat.put_encoded(self.widget[0], disp, frame_buf)
                 self._frame_on_screen = index
             self.widget[1].clear()
-            if overlay_buf is not None:
-                _put_encoded(self.widget[1], rgba, overlay_buf, int(x0), int(y0))
+            if overlay_buf is not None and rgba is not None:
+                compat.put_encoded(self.widget[1], rgba, overlay_buf, int(x0), int(y0))
             self._clear_interaction_layer()
             self._send_ack()
         return len(frame_buf or b"") + len(overlay_buf or b""), t1
+
+    def show_image(self, index: int, rgb: np.ndarray) -> int:
+        """Draw a finished picture of frame ``index`` (video or display size, e.g. an effect preview) instead of
+        the annotated frame; returns the bytes sent."""
+        img = self.geometry.frame(np.asarray(rgb, np.uint8))
+        buf = compat.encode(img, self.jpeg_quality)
+        with drawing():
+            compat.put_encoded(self.widget[0], img, buf)
+            self._frame_on_screen = None  # layer 0 no longer holds the plain frame
+            if self.mode == "layers":
+                self.widget[1].clear()
+            self._clear_interaction_layer()
+            self._send_ack()
+        self.stats.count("updates")
+        self.stats.count("bytes", len(buf))
+        return len(buf)
 
     # -- interaction layer ---------------------------------------------------------------------------
     def show_marker(self, x: float, y: float, positive: bool, radius: float = 6) -> None:
@@ -452,7 +347,8 @@ class FrameCanvas:
         try:
             from PIL import Image
 
-            r, g, b = Image.open(io.BytesIO(bytes(data))).convert("RGB").getpixel((0, 0))
+            pixel: Any = Image.open(io.BytesIO(bytes(data))).convert("RGB").getpixel((0, 0))
+            r, g, b = pixel
         except Exception as exc:  # noqa: BLE001 - a bad ack only costs flow control one update
             log.debug("unreadable acknowledgement from the browser: %s", exc)
             return

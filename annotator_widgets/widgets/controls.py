@@ -1,7 +1,7 @@
 """The annotator's controls: object panel, toolbar, propagation bar and navigation.
 
 These are plain views: they own ipywidgets and call back with what the user asked
-for (video and project semantics live in :mod:`.annotator`).
+for (video and session semantics live in :mod:`.annotator` and the tools).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from typing import Any
 
 from ..types import ObjectInfo
 from ._deps import ipywidgets as ipw
-from .shortcuts import help_text
 
-__all__ = ["Navigation", "ObjectPanel", "PropagationBar", "Toolbar", "hex_color"]
+__all__ = ["Navigation", "ObjectPanel", "PropagationBar", "Toolbar", "button", "hex_color"]
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +23,8 @@ def hex_color(rgb: Sequence[int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(v) for v in rgb[:3]))
 
 
-def _button(description: str = "", *, icon: str = "", tooltip: str = "", width: str = "auto") -> Any:
+def button(description: str = "", *, icon: str = "", tooltip: str = "", width: str = "auto") -> Any:
+    """A plain ipywidgets button."""
     return ipw.Button(description=description, icon=icon, tooltip=tooltip, layout=ipw.Layout(width=width))
 
 
@@ -37,7 +37,7 @@ class ObjectPanel:
     def __init__(self) -> None:
         self.name = ipw.Text(placeholder="name", layout=ipw.Layout(width="110px"))
         self.category = ipw.Text(placeholder="class", layout=ipw.Layout(width="90px"))
-        self.add_button = _button("Add", icon="plus", tooltip="add an object with this name and class (n)")
+        self.add_button = button("Add", icon="plus", tooltip="add an object with this name and class (n)")
         self.rows = ipw.VBox([])
         self.widget = ipw.VBox(
             [ipw.HTML("<b>Objects</b>"), ipw.HBox([self.name, self.category]), self.add_button, self.rows],
@@ -88,7 +88,7 @@ class ObjectPanel:
             tooltip="hide / show (h)",
             layout=ipw.Layout(width="44px"),
         )
-        remove = _button(icon="trash", tooltip=f"remove object {oid} with its prompts and masks", width="44px")
+        remove = button(icon="trash", tooltip=f"remove object {oid} with its prompts and masks", width="44px")
         swatch.observe(lambda ch: self._quiet or self.on_color(oid, ch["new"]), names=["value"])
         select.observe(lambda ch: self._quiet or self.on_select(oid), names=["value"])
         hide.observe(lambda ch: self._quiet or self.on_hide(oid, bool(ch["new"])), names=["value"])
@@ -101,20 +101,23 @@ class ObjectPanel:
 
 
 class Toolbar:
-    """Point label toggle, undo / redo, clear frame, mask opacity, help."""
+    """The tool picker, undo / redo, mask opacity, help.
 
-    def __init__(self) -> None:
-        self.label = ipw.ToggleButtons(
-            options=[("+ positive", 1), ("− negative", 0)],
-            value=1,
-            tooltips=["clicks add positive points (+, t)", "clicks add negative points (-, t)"],
-            style={"button_width": "96px"},
+    Args:
+        tools: ``(name, tooltip)`` of each tool, in the picker's order.
+        help_text: The key and mouse bindings (plain text: the help button's tooltip).
+        help_html: The same as an HTML table (the panel the help button opens).
+    """
+
+    def __init__(self, tools: Sequence[tuple[str, str]], help_text: str, help_html: str) -> None:
+        self.tool = ipw.ToggleButtons(
+            options=[(name, name) for name, _ in tools],
+            value=tools[0][0],
+            tooltips=[tip for _, tip in tools],
+            style={"button_width": "70px"},
         )
-        self.undo = _button(icon="undo", tooltip="undo (z, Ctrl+z)", width="40px")
-        self.redo = _button(icon="repeat", tooltip="redo (y, Ctrl+y)", width="40px")
-        self.clear = _button(
-            "Clear frame", icon="eraser", tooltip="clear the current object's prompts on this frame (c)"
-        )
+        self.undo = button(icon="undo", tooltip="undo (z, Ctrl+z)", width="40px")
+        self.redo = button(icon="repeat", tooltip="redo (y, Ctrl+y)", width="40px")
         self.opacity = ipw.FloatSlider(
             value=0.5,
             min=0.0,
@@ -126,10 +129,10 @@ class Toolbar:
             layout=ipw.Layout(width="190px"),
             style={"description_width": "50px"},
         )
-        self.help = _button("?", tooltip=help_text(), width="32px")
-        self.help_panel = ipw.HTML(help_text(html=True), layout=ipw.Layout(display="none"))
+        self.help = button("?", tooltip=help_text, width="32px")
+        self.help_panel = ipw.HTML(help_html, layout=ipw.Layout(display="none"))
         self.help.on_click(self._toggle_help)
-        self.widget = ipw.HBox([self.label, self.undo, self.redo, self.clear, self.opacity, self.help])
+        self.widget = ipw.HBox([self.tool, self.undo, self.redo, self.opacity, self.help])
         self.widget.add_class("aw-toolbar")
 
     def _toggle_help(self, _: Any = None) -> None:
@@ -141,10 +144,10 @@ class PropagationBar:
     """Propagate backward / both / forward from the current frame, a progress bar and Cancel."""
 
     def __init__(self) -> None:
-        self.backward = _button("Backward", icon="backward", tooltip="propagate backward from this frame (b)")
-        self.both = _button("Both", icon="arrows-h", tooltip="propagate both ways from this frame (p)")
-        self.forward = _button("Forward", icon="forward", tooltip="propagate forward from this frame (f)")
-        self.cancel = _button("Cancel", icon="stop", tooltip="stop propagating (Esc)")
+        self.backward = button("Backward", icon="backward", tooltip="propagate backward from this frame (b)")
+        self.both = button("Both", icon="arrows-h", tooltip="propagate both ways from this frame (p)")
+        self.forward = button("Forward", icon="forward", tooltip="propagate forward from this frame (f)")
+        self.cancel = button("Cancel", icon="stop", tooltip="stop propagating (Esc)")
         self.cancel.disabled = True
         self.progress = ipw.IntProgress(value=0, min=0, max=1, layout=ipw.Layout(width="200px"))
         self.progress_label = ipw.Label("")
@@ -179,11 +182,11 @@ class Navigation:
 
     def __init__(self, num_frames: int) -> None:
         last = max(0, int(num_frames) - 1)
-        self.prev_prompted = _button(icon="step-backward", tooltip="previous frame with prompts ([)", width="36px")
-        self.prev = _button(icon="chevron-left", tooltip="previous frame (←, a)", width="36px")
+        self.prev_prompted = button(icon="step-backward", tooltip="previous frame with prompts ([)", width="36px")
+        self.prev = button(icon="chevron-left", tooltip="previous frame (←, a)", width="36px")
         self.play = ipw.ToggleButton(icon="play", tooltip="play / pause (Space, k)", layout=ipw.Layout(width="48px"))
-        self.next = _button(icon="chevron-right", tooltip="next frame (→, d)", width="36px")
-        self.next_prompted = _button(icon="step-forward", tooltip="next frame with prompts (])", width="36px")
+        self.next = button(icon="chevron-right", tooltip="next frame (→, d)", width="36px")
+        self.next_prompted = button(icon="step-forward", tooltip="next frame with prompts (])", width="36px")
         self.slider = ipw.IntSlider(
             value=0,
             min=0,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AnnotatorError
+from ..progress import Cancelled
 
 if TYPE_CHECKING:
     from ..session import AnnotationSession, FrameResult, Progress
@@ -120,7 +120,7 @@ class PropagationJob(_Job):
             error = exc
         finally:
             try:
-                self._gen.close()  # flushes the writer: every frame yielded is in the project
+                self._gen.close()  # type: ignore[attr-defined]  # flushes the writer: every frame yielded is in the project
             except BaseException as exc:  # noqa: BLE001
                 error = error or exc
         try:
@@ -153,22 +153,24 @@ class PropagationJob(_Job):
         return f"PropagationJob({self.direction!r}, start={self.start_frame}, frames={len(self.frames)}, {state})"
 
 
-class JobCancelled(AnnotatorError):
-    """Raised inside a :class:`TaskJob`'s work when it was asked to stop."""
+class JobCancelled(Cancelled):
+    """Raised by :meth:`TaskJob.check` inside a job's work once it was asked to stop."""
 
 
 class TaskJob(_Job):
     """One piece of work (e.g. tracking people) in a worker thread, with progress and cancel.
 
-    The work is called with the job; it reports progress through :meth:`report`, which
-    raises :class:`JobCancelled` once :meth:`cancel` was called (so it stops at the next report).
+    The work is called with the job. It reports progress through :meth:`report` and stops
+    once :meth:`is_cancelled` says so, raising :class:`~annotator_widgets.progress.Cancelled`
+    (or calling :meth:`check`, which does both): pass ``progress=job.report,
+    cancel=job.is_cancelled`` to a workflow.
 
     Args:
         what: What it does, for messages ("tracking people").
         work: ``work(job) -> result``, run in the worker thread.
         on_progress: Called in the worker thread with ``(done, total, text)`` at each report.
         on_done: Called in the worker thread when it ends, as ``on_done(job, result, error)``: the
-            work's result, or None and the error if it failed (a :class:`JobCancelled` when cancelled).
+            work's result, or None and the error if it failed (a ``Cancelled`` when cancelled).
 
     Example:
         >>> job = TaskJob("counting", lambda j: [j.report(i + 1, 3) for i in range(3)] and 3,
@@ -195,13 +197,16 @@ class TaskJob(_Job):
         super().__init__()
 
     def report(self, done: int, total: int, text: str = "") -> None:
-        """From the work: ``done`` of ``total`` steps are finished. Raises :class:`JobCancelled` after a cancel."""
+        """From the work: ``done`` of ``total`` steps are finished (shown in the widget)."""
         self.done_count, self.total = int(done), int(total)
         try:
             self._on_progress(self.done_count, self.total, text)
         except Exception:  # a display problem must not stop the work
             log.exception("showing the progress of %s failed", self.what)
-        self.check()
+
+    def is_cancelled(self) -> bool:
+        """From the work: True once the job was asked to stop (a workflow's ``cancel`` signal)."""
+        return self._stop.is_set()
 
     def check(self) -> None:
         """From the work: raise :class:`JobCancelled` if the job was asked to stop."""

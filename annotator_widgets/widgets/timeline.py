@@ -1,115 +1,39 @@
 """The timeline strip under the canvas: per object, where masks are, where prompts are, where tracking drifted.
 
-One row per object: its colour where it has a mask; dimmed with a red underline where
-the mask's score is below ``low_score`` (drift: click there next); dark red where the
-mask is empty (lost); a white tick where the object was prompted; for people, a light
-band along the top of the row where their pose was found; and a cursor at the current
-frame. Clicking or dragging along the strip seeks.
+One row per object (an :class:`~annotator_widgets.view.ObjectTimeline` from
+``session.timeline()``): its colour where it has a mask; dimmed with a red underline
+where the mask's score is below ``low_score`` (drift: click there next); dark red where
+the mask is empty (lost); a white tick where the object was prompted; for people, a
+light band along the top of the row where their pose was found; and a cursor at the
+current frame. Clicking or dragging along the strip seeks.
 
 Example:
     >>> import numpy as np
-    >>> row = TimelineRow(1, "1 cup", (230, 159, 0), False,
-    ...                   np.array([np.nan, 0.9, 0.2, -1], np.float32), np.array([False, True, False, False]))
-    >>> row.states(low_score=0.5).tolist()
-    [0, 1, 2, 3]
+    >>> from annotator_widgets.types import ObjectInfo
+    >>> row = ObjectTimeline(ObjectInfo(1, "cup", color=(230, 159, 0)),
+    ...                      np.array([np.nan, 0.9, 0.2, -1], np.float32), np.array([False, True, False, False]))
+    >>> [(start, stop, state) for start, stop, state in _runs(row.states(low_score=0.5))]
+    [(1, 2, 1), (2, 3, 2), (3, 4, 3)]
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..project import Project
+from ..view import LOST, LOW, NONE, ObjectTimeline
 from ._deps import ipycanvas, ipywidgets
 from .canvas import drawing, redraw_on_reconnect
 
-__all__ = ["Timeline", "TimelineRow", "timeline_rows"]
+__all__ = ["Timeline"]
 
 log = logging.getLogger(__name__)
 
-NONE, MASK, LOW, LOST = 0, 1, 2, 3
 _LOW_MARK = (235, 30, 30)
 _LOST_COLOR = (110, 20, 20)
 _BACKGROUND = "#2b2b2b"
-
-
-@dataclass(frozen=True, eq=False)
-class TimelineRow:
-    """What the timeline shows for one object.
-
-    Attributes:
-        obj_id: The object.
-        label: ``"id name"``.
-        color: Its RGB colour.
-        hidden: Hidden objects are drawn dimmed.
-        score: Per frame: NaN without a mask, -1 for an empty mask, else the mask's score 0..1.
-        prompted: Per frame: True where the object has a prompt.
-        posed: Per frame: True where the object (a person) has a pose, or None (no pose anywhere).
-    """
-
-    obj_id: int
-    label: str
-    color: tuple[int, int, int]
-    hidden: bool
-    score: np.ndarray
-    prompted: np.ndarray
-    posed: np.ndarray | None = None
-
-    def states(self, low_score: float) -> np.ndarray:
-        """Per frame: 0 no mask, 1 mask, 2 low-confidence mask, 3 empty (lost) mask."""
-        s = self.score
-        out = np.zeros(s.shape, np.int8)
-        has = ~np.isnan(s)
-        out[has] = MASK
-        out[has & (s >= 0) & (s < low_score)] = LOW
-        out[has & (s < 0)] = LOST
-        return out
-
-    def mask_frames(self) -> list[int]:
-        """Frames where the object has a (possibly empty) mask."""
-        return np.flatnonzero(~np.isnan(self.score)).tolist()
-
-    def prompt_frames(self) -> list[int]:
-        """Frames where the object was prompted."""
-        return np.flatnonzero(self.prompted).tolist()
-
-    def pose_frames(self) -> list[int]:
-        """Frames where the person's pose was found."""
-        return [] if self.posed is None else np.flatnonzero(self.posed).tolist()
-
-    def low_frames(self, low_score: float) -> list[int]:
-        """Frames where the mask is empty or scored below ``low_score``."""
-        return np.flatnonzero(self.states(low_score) >= LOW).tolist()
-
-
-def timeline_rows(project: Project) -> list[TimelineRow]:
-    """The timeline's data, read cheaply from the project (no mask or landmark is decoded)."""
-    n = project.num_frames
-
-    def flags(frames: list[int]) -> np.ndarray:
-        out = np.zeros(n, bool)
-        out[[f for f in frames if 0 <= f < n]] = True
-        return out
-
-    posed_any = bool(project.pose_frames())
-    rows = []
-    for info in project.objects():
-        poses = project.pose_frames(info.obj_id) if posed_any else []
-        rows.append(
-            TimelineRow(
-                info.obj_id,
-                info.label,
-                info.color,
-                info.hidden,
-                project.track_summary(info.obj_id),
-                flags(project.prompt_frames(info.obj_id)),
-                flags(poses) if poses else None,
-            )
-        )
-    return rows
 
 
 def _runs(states: np.ndarray) -> list[tuple[int, int, int]]:
@@ -140,7 +64,7 @@ class Timeline:
         self.num_frames = max(1, int(num_frames))
         self.width = int(width)
         self.low_score = float(low_score)
-        self.rows: list[TimelineRow] = []
+        self.rows: list[ObjectTimeline] = []
         self._cursor = 0
         self.widget = ipycanvas.MultiCanvas(2, width=self.width, height=self._height(1))
         self.widget.layout = ipywidgets.Layout(width=f"{self.width}px", max_width="100%", height="auto")
@@ -190,9 +114,9 @@ class Timeline:
         self._pressed = False
 
     # -- drawing --------------------------------------------------------------------------------------
-    def update(self, rows: list[TimelineRow]) -> None:
+    def update(self, rows: Sequence[ObjectTimeline]) -> None:
         """Show new data."""
-        self.rows = rows
+        self.rows = list(rows)
         h = self._height(len(rows))
         with drawing():
             if self.widget.height != h:

@@ -111,3 +111,25 @@ def test_an_added_step_runs_in_its_place(video, tmp_path):
         assert seen == [(2, 1)]  # marked done in the project: not run again on the same project
     finally:
         STEPS.remove(next(s for s in STEPS if s.name == "probe"))
+
+
+def test_track_people_step_stores_each_person_with_poses(tmp_path):
+    """The batch's people step is the widget's Track people (workflows.people.track_everybody) on a real clip."""
+    from tests.support.people import crossing_clip, pose_bundle
+
+    pose_bundle()  # built by make models; fails with the fix when missing
+    clip = crossing_clip(num_frames=20, seed=0)
+    path = write_video(clip.frames, tmp_path / "crossing.mp4")
+    settings = Settings(segmenter="classic", track_people=True, formats=("coco",))
+    result = run_video(path, tmp_path / "out", settings)
+    assert result.status == "done", result.error
+    projects = list((tmp_path / "out").rglob("*.awp"))
+    assert len(projects) == 1
+    with Project.open(projects[0], readonly=True) as project:
+        people = [o for o in project.objects() if o.category == "person"]
+        assert len(people) == 2
+        posed = {o.obj_id: len(project.pose_frames(o.obj_id)) for o in people}
+        assert all(n >= 12 for n in posed.values()), posed  # one is hidden behind the other for a few frames
+        # each person got a masklet from their landmarks, with the pose track's id
+        masked = {o.obj_id: len(project.mask_frames(o.obj_id)) for o in people}
+        assert all(n >= 15 for n in masked.values()), masked

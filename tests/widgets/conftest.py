@@ -145,7 +145,7 @@ def chromium():
     from tests.support.jupyter import CHROMIUM, launch_browser
 
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium not found at {CHROMIUM}")
+        pytest.skip(f"chromium not found at {CHROMIUM}; fix: `make chromium` (apt-get install chromium)")
     with sync_api.sync_playwright() as pw:
         browser = launch_browser(pw)
         yield browser

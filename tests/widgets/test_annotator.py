@@ -15,6 +15,8 @@ import pytest
 
 from annotator_widgets.errors import BackendError
 from annotator_widgets.widgets import SHORTCUTS, Geometry, VideoAnnotator, help_text
+from annotator_widgets.widgets import _ipycanvas_compat as compat
+from annotator_widgets.widgets.shortcuts import ANNOTATOR_SHORTCUTS
 
 # the canvas is 160x90 for a 320x180 video: one CSS pixel is two video pixels
 SCALE = 2.0
@@ -54,7 +56,7 @@ def wait_for(cond, timeout=10.0):
 
 @pytest.mark.parametrize(
     "name",
-    ["canvas", "shortcuts", "stats", "timeline", "annotator"],
+    ["canvas", "geometry", "keys", "shortcuts", "stats", "timeline", "annotator", "tools.points", "tools.region"],
 )
 def test_docstring_examples(name):
     module = importlib.import_module(f"annotator_widgets.widgets.{name}")
@@ -81,11 +83,10 @@ def test_geometry_fits_and_round_trips(video, max_side, display):
 
 def test_pose_skeletons_are_drawn_at_display_scale(annotator, monkeypatch):
     from annotator_widgets.types import PersonPose
-    from annotator_widgets.widgets import canvas as canvas_module
 
     images = []
-    encode = canvas_module._encode
-    monkeypatch.setattr(canvas_module, "_encode", lambda arr, q: images.append(arr.copy()) or encode(arr, q))
+    encode = compat.encode
+    monkeypatch.setattr(compat, "encode", lambda arr, q: images.append(arr.copy()) or encode(arr, q))
     annotator.redraw()
     person = annotator.session.add_object("walker", "person")
     lm = np.zeros((33, 3), np.float32)
@@ -136,7 +137,7 @@ def test_right_click_and_shift_click_add_negative_points(annotator, button, shif
     click(annotator, 50, 30)
     click(annotator, 52, 30, button=button, shift=shift)
     assert [p[3] for p in points(annotator)] == [1, 0]
-    annotator.point_label = 0  # with the toggle on negative, the modifier gives a positive point
+    annotator.tools["points"].label = 0  # with the toggle on negative, the modifier gives a positive point
     click(annotator, 54, 30, button=button, shift=shift)
     assert points(annotator)[-1][3] == 1
 
@@ -155,10 +156,11 @@ def test_first_click_creates_an_object(annotator):
 
 @pytest.mark.parametrize(("keyname", "expected"), [("t", 0), ("-", 0), ("+", 1), ("=", 1)])
 def test_keys_set_the_point_label(annotator, keyname, expected):
-    annotator.point_label = 1 - expected
+    points_tool = annotator.tools["points"]
+    points_tool.label = 1 - expected
     key(annotator, keyname)
-    assert annotator.point_label == expected
-    assert annotator.toolbar.label.value == expected
+    assert points_tool.label == expected
+    assert points_tool.bar.label.value == expected
 
 
 def test_negative_toggle_then_click(annotator):
@@ -166,8 +168,8 @@ def test_negative_toggle_then_click(annotator):
     key(annotator, "t")
     click(annotator, 55, 30)
     assert [p[3] for p in points(annotator)] == [1, 0]
-    annotator.toolbar.label.value = 1  # the toggle buttons drive the same trait
-    assert annotator.point_label == 1
+    annotator.tools["points"].bar.label.value = 1  # the toggle buttons drive the same trait
+    assert annotator.tools["points"].label == 1
 
 
 def test_box_drag_prompts_a_box_in_video_pixels(annotator):
@@ -545,9 +547,16 @@ def test_missing_widget_libraries_name_the_extra():
     assert "MissingDependencyError" in out.stderr and "annotator-widgets[widgets]" in out.stderr
 
 
-def test_every_shortcut_has_an_action_and_help():
+def test_every_shortcut_has_an_action_and_help(annotator):
     text = help_text()
-    for s in SHORTCUTS:
+    for s in ANNOTATOR_SHORTCUTS:
         assert callable(getattr(VideoAnnotator, s.action)), s.action
+    for tool in annotator.tools.values():
+        for s in tool.shortcuts:
+            assert callable(getattr(tool, s.action)), (tool.name, s.action)
+    assert len(SHORTCUTS) == len(ANNOTATOR_SHORTCUTS) + sum(len(t.shortcuts) for t in annotator.tools.values())
+    for s in SHORTCUTS:
         assert s.help in text
     assert "right-click" in text and "drag" in text
+    keys = [k for s in SHORTCUTS for k in s.keys]
+    assert len(keys) == len(set(keys)), "a key is bound twice"

@@ -76,7 +76,7 @@ def reset():
     seg.delay = 0.0
     for o in session.project.objects():
         session.remove_object(o.obj_id)
-    ann.point_label = 1
+    ann.tools['points'].label = 1
     ann.frame = 0
     ann.redraw()
 '''
@@ -153,14 +153,14 @@ def test_key_toggle_makes_the_next_click_negative(nb):
     click_video(nb, x, y)
     nb.wait_kernel("len(points()) == 1")
     nb.page.keyboard.press("t")  # the pointer is over the canvas
-    assert nb.wait_kernel("ann.point_label == 0")
+    assert nb.wait_kernel("ann.tools['points'].label == 0")
     bx, by = nb.kernel_json("background()")
     click_video(nb, bx, by)
     pts = nb.wait_kernel("points() if len(points()) == 2 else None")
     assert [p[3] for p in pts] == [1, 0]
     assert abs(pts[1][1] - bx) <= 1.5 and abs(pts[1][2] - by) <= 1.5
     nb.page.keyboard.press("t")
-    assert nb.wait_kernel("ann.point_label == 1")
+    assert nb.wait_kernel("ann.tools['points'].label == 1")
 
 
 def test_right_click_and_shift_click_are_negative(nb):
@@ -224,15 +224,16 @@ def test_propagate_shows_progress_and_cancel_stops_it(nb):
     nb.page.locator(".aw-propagation button", has_text="Forward").click()
     nb.wait_kernel("session.progress.done >= 3", timeout=30)
     # the progress bar moved and the canvas follows the propagated frames
-    bar = nb.page.locator(".aw-propagation .progress-bar")
-    assert float(bar.evaluate("el => parseFloat(el.style.width) || 0")) > 0
+    nb.page.wait_for_function(  # the DOM follows the kernel's progress updates
+        "() => parseFloat(document.querySelector('.aw-propagation .progress-bar')?.style.width) > 0", timeout=30_000
+    )
     assert nb.wait_kernel("ann.frame >= 2")
     nb.page.locator(".aw-propagation button", has_text="Cancel").click()
     nb.wait_kernel("not ann.busy", timeout=30)
     done, total, cancelled = nb.kernel_json("[session.progress.done, session.progress.total, ann.job.cancelled]")
     assert cancelled and 3 <= done < total == 24
     assert nb.kernel_json("session.project.mask_frames(ann.current_object)") == list(range(done))
-    assert "cancelled" in nb.page.locator(".aw-status").inner_text()
+    nb.page.locator(".aw-status", has_text="cancelled").wait_for(timeout=30_000)
 
 
 def test_reload_redraws_the_canvas(nb):

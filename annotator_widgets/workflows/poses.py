@@ -1,62 +1,57 @@
-"""People in a project: tracked poses become objects, and objects get masklets from their poses.
+"""People as objects and prompts: tracked poses stored under object ids, clicks on people, prompts from landmarks.
 
-A tracked person is an ordinary project object with category ``"person"``: its
+The pieces the people workflows (:mod:`annotator_widgets.workflows.people`) are made of,
+each usable on its own:
+
+* :func:`store_tracks` - tracked poses into a project, one object per person (people
+  already stored keep their ids);
+* :func:`nearest_person` - the person a click points at;
+* :func:`new_people` - the detections that are nobody already known;
+* :func:`pose_to_prompt` - a person's landmarks as a segmenter prompt (points or a box).
+
+A tracked person is an ordinary project object with category :data:`PERSON`: its
 global object id is its person id everywhere - in the stored poses, in the
-segmenter's masklet and in every export. This module connects the pose tracker
-(:mod:`annotator_widgets.pose_tracking`) with the project and the session:
-
-* :func:`store_tracks` / :func:`track_and_store` - tracked poses into a project;
-* :func:`pose_to_prompt` - a pose as a segmenter prompt (points or a box);
-* :func:`segment_people` - hand people to the segmenter on one frame;
-* :func:`seed_region` - the "people entering a zone" workflow: every person whose
-  box meets a region becomes an object, prompted from its landmarks, and all of
-  them are propagated together in one pass.
+segmenter's masklet and in every export.
 
 Example:
-    >>> from annotator_widgets import AnnotationSession, Box  # doctest: +SKIP
-    >>> from annotator_widgets.people import seed_region  # doctest: +SKIP
-    >>> session = AnnotationSession("street.mp4", segmenter="classic")  # doctest: +SKIP
-    >>> people = seed_region(session, 0, Box(0, 100, 320, 360))  # doctest: +SKIP
-    >>> [p.label for p in people]  # doctest: +SKIP
-    ['1 person', '2 person']
+    >>> import numpy as np
+    >>> lm = np.zeros((33, 3), np.float32)
+    >>> lm[:, 0], lm[:, 1], lm[:, 2] = np.linspace(100, 140, 33), np.linspace(50, 150, 33), 1.0
+    >>> nearest_person([PersonPose(0, 7, lm)], 120, 100).person_id
+    7
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .errors import PromptError
-from .types import Box, ObjectInfo, PersonPose, Point, Prompt
+from .. import landmarks as lm_index
+from ..errors import PromptError
+from ..pose_tracker import select_people
+from ..types import Box, ObjectInfo, PersonPose, Point, Prompt
 
 if TYPE_CHECKING:
-    from .project import Project
-    from .session import AnnotationSession
+    from ..project import Project
 
-__all__ = [
-    "PERSON",
-    "nearest_person",
-    "new_people",
-    "pose_to_prompt",
-    "seed_region",
-    "segment_people",
-    "store_tracks",
-    "track_and_store",
-]
+__all__ = ["PERSON", "nearest_person", "new_people", "pose_box", "pose_to_prompt", "store_tracks"]
 
 log = logging.getLogger(__name__)
 
 #: the category of tracked people
 PERSON = "person"
-_NOSE, _L_SH, _R_SH, _L_HIP, _R_HIP = 0, 11, 12, 23, 24
+_NOSE = lm_index.NOSE
+_L_SH, _R_SH = lm_index.LEFT_SHOULDER, lm_index.RIGHT_SHOULDER
+_L_HIP, _R_HIP = lm_index.LEFT_HIP, lm_index.RIGHT_HIP
 
 
-def _pose_box(pose: PersonPose) -> Box | None:
-    return pose.box(0.5) or pose.box(0.0)
+def pose_box(pose: PersonPose, min_visibility: float = 0.5) -> Box | None:
+    """The box around a person's landmarks with visibility >= ``min_visibility`` (all of them if none is)."""
+    return pose.box(min_visibility) or pose.box(0.0)
 
 
 def _match_existing(
@@ -68,13 +63,13 @@ def _match_existing(
     least half of the frames where both have a pose; best matches first, one track per object.
     """
     known = {
-        o.obj_id: {p.frame: b for p in project.iter_poses(o.obj_id) if (b := _pose_box(p)) is not None}
+        o.obj_id: {p.frame: b for p in project.iter_poses(o.obj_id) if (b := pose_box(p)) is not None}
         for o in project.objects()
         if o.category == category
     }
     pairs = []
     for tid, frames in by_track.items():
-        mine = {f: b for f, p in frames.items() if (b := _pose_box(p)) is not None}
+        mine = {f: b for f, p in frames.items() if (b := pose_box(p)) is not None}
         for oid, theirs in known.items():
             shared = set(mine) & set(theirs)
             if shared:
@@ -152,7 +147,7 @@ def nearest_person(
 
     Candidates are the people whose box (around their visible landmarks, grown by ``reach``
     of its longer side on every side) contains the click; of those, the one whose nose or
-    mid-hip is nearest (:func:`~annotator_widgets.pose_tracking.select_people`).
+    mid-hip is nearest (:func:`~annotator_widgets.pose_tracker.select_people`).
 
     Example:
         >>> import numpy as np
@@ -162,10 +157,9 @@ def nearest_person(
         >>> nearest_person([person], 120, 100).person_id, nearest_person([person], 400, 100)
         (7, None)
     """
-    from .pose_tracking import select_people
 
     def contains(p: PersonPose) -> bool:
-        box = _pose_box(p) if min_visibility <= 0 else (p.box(min_visibility) or p.box(0.0))
+        box = pose_box(p, min_visibility)
         if box is None:
             return False
         m = reach * max(box.x1 - box.x0, box.y1 - box.y0)
@@ -177,24 +171,8 @@ def nearest_person(
 
 def new_people(poses: Sequence[PersonPose], known: Sequence[PersonPose], min_iou: float = 0.5) -> list[PersonPose]:
     """The poses that overlap none of the ``known`` people (IoU of their landmark boxes below ``min_iou``)."""
-    boxes = [b for k in known if (b := _pose_box(k)) is not None]
-    return [p for p in poses if (b := _pose_box(p)) is not None and all(b.iou(k) < min_iou for k in boxes)]
-
-
-def track_and_store(session: AnnotationSession, **track_kwargs: Any) -> dict[int, ObjectInfo]:
-    """Track people through the session's video and store them in its project.
-
-    Args:
-        session: The session whose video and project are used.
-        **track_kwargs: Passed to :func:`~annotator_widgets.pose_tracking.track_people`
-            (``num_poses``, ``select``, ``frame``, ``model``, thresholds, ...).
-
-    Returns:
-        Track id -> object, as :func:`store_tracks`.
-    """
-    from .pose_tracking import track_people
-
-    return store_tracks(session.project, track_people(session.video, **track_kwargs))
+    boxes = [b for k in known if (b := pose_box(k)) is not None]
+    return [p for p in poses if (b := pose_box(p)) is not None and all(b.iou(k) < min_iou for k in boxes)]
 
 
 def _visible(pose: PersonPose, index: int, min_visibility: float) -> bool:
@@ -285,145 +263,3 @@ def pose_to_prompt(
         if not pts:
             raise PromptError("none of the person's landmarks lies inside the frame", given=(frame, obj_id))
     return Prompt(frame, obj_id, tuple(Point(x, y) for x, y in pts))
-
-
-def _prompt_session(session: AnnotationSession, prompt: Prompt) -> dict[int, np.ndarray]:
-    if prompt.box is not None:
-        return session.add_box(prompt.frame, prompt.obj_id, prompt.box, keep_points=False)
-    coords = [(p.x, p.y) for p in prompt.points]
-    return session.add_points(prompt.frame, prompt.obj_id, coords, clear=True)
-
-
-def segment_people(
-    session: AnnotationSession,
-    frame: int,
-    person_ids: Iterable[int] | None = None,
-    *,
-    kind: Literal["points", "box"] = "points",
-    min_visibility: float = 0.5,
-) -> dict[int, np.ndarray]:
-    """Prompt the segmenter with people's stored poses on one frame, so each gets a masklet with its id.
-
-    Args:
-        session: The session; the poses are read from its project.
-        frame: The frame to prompt on.
-        person_ids: Which people (object ids); default every person with a pose on ``frame``.
-        kind: ``"points"`` or ``"box"``, see :func:`pose_to_prompt`.
-        min_visibility: Landmarks below it are not used.
-
-    Returns:
-        ``{obj_id: mask}`` of every object with a mask on ``frame`` afterwards.
-
-    Raises:
-        PromptError: A requested person has no pose stored on ``frame``.
-    """
-    poses = {p.person_id: p for p in session.project.poses(frame)}
-    ids = sorted(poses) if person_ids is None else [int(i) for i in person_ids]
-    missing = [i for i in ids if i not in poses]
-    if missing:
-        raise PromptError(
-            f"no pose stored on frame {frame} for these people",
-            given=missing,
-            hint=f"people with a pose there: {sorted(poses)}; store tracks first (store_tracks)",
-        )
-    masks: dict[int, np.ndarray] = session.masks(frame) if not ids else {}
-    for pid in ids:
-        prompt = pose_to_prompt(poses[pid], kind, frame=frame, min_visibility=min_visibility, size=session.video.size)
-        masks = _prompt_session(session, prompt)
-    return masks
-
-
-def _intersects(a: Box, b: Box) -> bool:
-    return min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0)
-
-
-def seed_region(
-    session: AnnotationSession,
-    frame: int,
-    region: Box | Sequence[float],
-    *,
-    propagate: bool = True,
-    direction: Literal["forward", "backward", "both"] = "forward",
-    poses: Sequence[PersonPose] | None = None,
-    estimator: Any = None,
-    num_poses: int = 5,
-    min_visibility: float = 0.5,
-    **thresholds: float,
-) -> list[ObjectInfo]:
-    """Every person whose box meets ``region`` on ``frame`` becomes an object with point prompts.
-
-    The people come from ``poses`` if given, else from the poses stored in the
-    project on ``frame`` (already objects: their ids are kept), else from a pose
-    estimator run on that frame. Each new person becomes an object of category
-    ``"person"`` and its pose is stored under the new id. Every seeded person is
-    prompted with points from its landmarks (:func:`pose_to_prompt`), then all of
-    them are propagated together in one pass.
-
-    Args:
-        session: The annotation session.
-        frame: The frame the region is drawn on.
-        region: A :class:`Box` or ``(x0, y0, x1, y1)`` in video pixels.
-        propagate: Run the propagation (consume the session's generator) afterwards.
-        direction: Direction of that propagation.
-        poses: The people on ``frame`` (e.g. from your own detector); ``person_id`` values
-            that are not project objects are replaced by new objects.
-        estimator: A :class:`~annotator_widgets.backends.PoseEstimator` to detect people with, or a registered
-            pose part's name (default ``"mediapipe"``), built in image mode with ``num_poses`` and ``thresholds``.
-        num_poses: Most people the default estimator finds.
-        min_visibility: Landmarks below it do not count for boxes and prompts.
-        **thresholds: MediaPipe thresholds for the default estimator.
-
-    Returns:
-        The seeded people's objects, by id (empty when nobody meets the region).
-    """
-    box = region if isinstance(region, Box) else Box.from_corners(*[float(v) for v in region])
-    project = session.project
-    stored = poses is None and bool(project.poses(frame))
-    if poses is None:
-        poses = project.poses(frame) if stored else _detect(session, frame, estimator, num_poses, thresholds)
-    inside = [p for p in poses if (b := p.box(min_visibility) or p.box(0.0)) is not None and _intersects(b, box)]
-    if not inside:
-        log.info("no person meets the region %s on frame %d", box.xyxy, frame)
-        return []
-    seeded: list[ObjectInfo] = []
-    with project.group(f"seed {len(inside)} people in a region on frame {frame}"):
-        new_poses = []
-        for pose in inside:
-            info = project.get_object(pose.person_id) if stored else None
-            if info is None:
-                info = session.add_object(name=PERSON, category=PERSON)
-                pose = replace(pose, frame=frame, person_id=info.obj_id)
-                new_poses.append(pose)
-            seeded.append(info)
-            _prompt_session(
-                session,
-                pose_to_prompt(
-                    pose,
-                    "points",
-                    frame=frame,
-                    obj_id=info.obj_id,
-                    min_visibility=min_visibility,
-                    size=session.video.size,
-                ),
-            )
-        if new_poses:
-            ids = {p.person_id for p in new_poses}
-            project.put_poses(frame, [p for p in project.poses(frame) if p.person_id not in ids] + new_poses)
-    if propagate:
-        for _ in session.propagate(direction=direction, start=frame):
-            pass
-    return sorted(seeded, key=lambda o: o.obj_id)
-
-
-def _detect(
-    session: AnnotationSession, frame: int, estimator: Any, num_poses: int, thresholds: Mapping[str, float]
-) -> list[PersonPose]:
-    if estimator is not None and not isinstance(estimator, str):
-        return [replace(p, frame=frame) for p in estimator.detect(session.video.frame(frame), 0)]
-    from . import registry
-
-    est = registry.resolve("pose", estimator or "mediapipe", num_poses=num_poses, running_mode="image", **thresholds)
-    try:
-        return [replace(p, frame=frame) for p in est.detect(session.video.frame(frame), 0)]
-    finally:
-        est.close()

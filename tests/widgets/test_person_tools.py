@@ -1,4 +1,4 @@
-"""The annotator's people tools, kernel-side, with the real MediaPipe model on the two-person crossing clip.
+"""The annotator's person and region tools, kernel-side, with the real MediaPipe model on the two-person crossing clip.
 
 Browser events are simulated through the widgets' own handlers (as in test_annotator.py);
 the video (640x360) is shown at half size, so one CSS pixel is two video pixels. Ground
@@ -18,10 +18,12 @@ import pytest
 from annotator_widgets import AnnotationSession, VideoAnnotator
 from annotator_widgets.errors import PromptError
 from annotator_widgets.metrics import match_ground_truth
-from annotator_widgets.people import PERSON, nearest_person
-from annotator_widgets.widgets import canvas as canvas_module
-from annotator_widgets.widgets.jobs import JobCancelled
-from annotator_widgets.widgets.timeline import Timeline, TimelineRow
+from annotator_widgets.progress import Cancelled
+from annotator_widgets.types import ObjectInfo
+from annotator_widgets.view import ObjectTimeline
+from annotator_widgets.widgets import _ipycanvas_compat as compat
+from annotator_widgets.widgets.timeline import Timeline
+from annotator_widgets.workflows.people import PERSON, nearest_person
 from tests.support.people import crossing_clip, pose_bundle
 
 N = 16
@@ -43,7 +45,7 @@ def people():
 def ann(people, disc, bundle, tmp_path):
     session = AnnotationSession(people.frames[:N], project=tmp_path / "people.awp", segmenter=disc)
     widget = VideoAnnotator(session, max_display_side=320)
-    widget.pose_model = bundle
+    widget.tools["person"].model = bundle
     yield widget
     widget.close()
     session.close()
@@ -93,7 +95,7 @@ def finish(job, timeout=120):
 
 
 def track(ann):
-    ann.people_bar.track.click()
+    ann.tools["person"].bar.track.click()
     return finish(ann.task)
 
 
@@ -106,7 +108,7 @@ def near(img, color, tol=40):
     return (np.abs(img.astype(int) - np.array(color)).max(axis=2) <= tol).nonzero()
 
 
-@pytest.mark.parametrize("name", ["jobs"])
+@pytest.mark.parametrize("name", ["jobs", "tools.person"])
 def test_docstring_examples(name):
     module = importlib.import_module(f"annotator_widgets.widgets.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
@@ -116,8 +118,8 @@ def test_docstring_examples(name):
 @pytest.mark.slow  # the real pose model
 def test_track_people_makes_person_objects_with_skeletons_in_their_colours(ann, people, monkeypatch):
     images = []
-    encode = canvas_module._encode
-    monkeypatch.setattr(canvas_module, "_encode", lambda arr, q: images.append(arr.copy()) or encode(arr, q))
+    encode = compat.encode
+    monkeypatch.setattr(compat, "encode", lambda arr, q: images.append(arr.copy()) or encode(arr, q))
     job = track(ann)
     assert job.error is None and not ann.busy and ann.error == ""
     objects = ann.session.project.objects()
@@ -256,10 +258,11 @@ class GatedEstimator:
 def test_cancel_stops_tracking_keeps_nothing_and_blocks_edits_meanwhile(annotator, monkeypatch):
     ann = annotator
     gate = threading.Semaphore(2)
-    monkeypatch.setattr(ann, "make_pose_estimator", lambda running_mode="video": GatedEstimator(gate))
-    ann.people_bar.track.click()
+    person = ann.tools["person"]
+    person.estimator = GatedEstimator(gate)  # an instance is used as is
+    person.bar.track.click()
     job = ann.task
-    assert ann.busy and ann.people_bar.track.disabled and not ann.propagation_bar.cancel.disabled
+    assert ann.busy and person.bar.track.disabled and not ann.propagation_bar.cancel.disabled
     ann.mouse_events._dom_handlers({"type": "mousedown", "button": 0, "relativeX": 50, "relativeY": 30})
     ann.mouse_events._dom_handlers({"type": "mouseup", "button": 0, "relativeX": 50, "relativeY": 30})
     assert "cannot add a point while tracking people" in ann.error
@@ -267,8 +270,8 @@ def test_cancel_stops_tracking_keeps_nothing_and_blocks_edits_meanwhile(annotato
     key(ann, "Escape")
     gate.release(N)
     finish(job)
-    assert isinstance(job.error, JobCancelled) and job.done_count == 3  # stopped after the frame in hand
-    assert "tracking people cancelled" in ann.status and not ann.busy and not ann.people_bar.track.disabled
+    assert isinstance(job.error, Cancelled) and job.done_count == 3  # stopped after the frame in hand
+    assert "tracking people cancelled" in ann.status and not ann.busy and not person.bar.track.disabled
     assert ann.session.project.objects() == []
 
 
@@ -285,13 +288,15 @@ def test_errors_show_in_the_status_line(ann, people):
     job = finish(ann.task)
     assert "no person near the click on frame 6" in ann.error and job.done_count <= 7  # failed before tracking
     assert [o.obj_id for o in ann.session.project.objects()] == [cup.obj_id]
-    ann.pose_model = "/nowhere/pose.task"
+    ann.tools["person"].model = "/nowhere/pose.task"
     track(ann)
     assert "tracking people failed" in ann.error and "pose model not found" in ann.error and not ann.busy
     with pytest.raises(PromptError, match="click tool"):
         ann.tool = "lasso"
     with pytest.raises(PromptError, match="num_people"):
-        ann.num_people = 0
+        ann.tools["person"].num_people = 0
+    with pytest.raises(PromptError, match="threshold"):
+        ann.tools["person"].threshold = 1.5
 
 
 def test_tool_keys_toggle_and_the_help_lists_them(annotator):
@@ -301,9 +306,9 @@ def test_tool_keys_toggle_and_the_help_lists_them(annotator):
     assert ann.tool == "points" and "aw-tool-points" in ann.canvas.surface._dom_classes
     for name, tool in [("o", "person"), ("o", "points"), ("r", "region"), ("o", "person"), ("Escape", "points")]:
         key(ann, name)
-        assert ann.tool == tool and ann.people_bar.tool.value == tool
+        assert ann.tool == tool and ann.toolbar.tool.value == tool
         assert f"aw-tool-{tool}" in ann.canvas.surface._dom_classes
-    ann.people_bar.tool.value = "region"  # the toggle buttons drive the same state
+    ann.toolbar.tool.value = "region"  # the picker drives the same state
     assert ann.tool == "region"
     text = help_text()
     assert "o: person clicks" in text and "r: region drags" in text and "drag (region mode)" in text
@@ -331,7 +336,8 @@ def test_timeline_draws_a_pose_band_on_posed_frames(monkeypatch):
     monkeypatch.setattr(layer, "fill_styled_rects", lambda *args: calls.append(args), raising=False)
     posed = np.zeros(10, bool)
     posed[2:6] = True
-    row = TimelineRow(1, "1 person", (200, 0, 100), False, np.full(10, np.nan, np.float32), np.zeros(10, bool), posed)
+    info = ObjectInfo(1, "person", color=(200, 0, 100))
+    row = ObjectTimeline(info, np.full(10, np.nan, np.float32), np.zeros(10, bool), posed)
     tl.update([row])
     xs, _, ws, hs, colors = calls[-1]
     band = [i for i, c in enumerate(colors) if tuple(c) == (227, 127, 177)]  # halfway to white
@@ -339,6 +345,6 @@ def test_timeline_draws_a_pose_band_on_posed_frames(monkeypatch):
     (i,) = band
     assert xs[i] == pytest.approx(tl.x_of(2)) and ws[i] == pytest.approx(tl.x_of(6) - tl.x_of(2))
     assert hs[i] == Timeline.POSE_H
-    tl.update([TimelineRow(1, "1 cup", (200, 0, 100), False, row.score, row.prompted)])
+    tl.update([ObjectTimeline(ObjectInfo(1, "cup", color=(200, 0, 100)), row.score, row.prompted)])
     assert not any(tuple(c) == (227, 127, 177) for c in calls[-1][4])
     tl.close()

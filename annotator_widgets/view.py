@@ -1,0 +1,224 @@
+"""What there is to see: one frame's records (:class:`FrameView`) and each object's track (:class:`ObjectTimeline`).
+
+The widgets draw from these and never query the project themselves. A
+:class:`FrameView` is an immutable snapshot of one frame - objects, annotations
+(RLE, score, source), prompts, poses, detections, captions, mask warnings, hands and
+the action segments covering the frame - with the objects whose mask is weak or lost
+under a score threshold. Every kind of record the project holds per frame is one
+more field here, filled by one line in :func:`frame_view`. An :class:`ObjectTimeline`
+is one object's row of the timeline: its info, a per-frame score summary (no mask
+is decoded), the frames it was prompted on and the frames its pose was found on.
+
+Example:
+    >>> from annotator_widgets import Project, Annotation, RLE
+    >>> import numpy as np, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> project = Project.create(folder / "p.awp", {"frames": 3, "width": 8, "height": 6})
+    >>> cup = project.add_object(name="cup")
+    >>> mask = np.zeros((6, 8), bool); mask[1:4, 2:5] = True
+    >>> _ = project.put_annotations([Annotation(1, cup.obj_id, RLE.from_mask(mask), 0.3)])
+    >>> view = frame_view(project, 1, low_score=0.5)
+    >>> view.low, view.lost, int(view.masks()[cup.obj_id].sum())
+    (frozenset({1}), frozenset(), 9)
+    >>> from annotator_widgets.types import ActionSegment, Caption
+    >>> _ = project.put_caption(Caption(1, cup.obj_id, "a red cup"))
+    >>> _ = project.add_action(ActionSegment(0, 2, "holds", obj_id=cup.obj_id))
+    >>> view = frame_view(project, 1)
+    >>> view.captions[cup.obj_id].text, [a.label for a in view.actions.values()], view.warnings, view.hands
+    ('a red cup', ['holds'], (), ())
+    >>> [row.states(0.5).tolist() for row in timeline(project)]
+    [[0, 2, 0]]
+    >>> project.close()
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import PromptError
+from .types import ActionSegment, Annotation, Caption, Detection, HandPose, MaskWarning, ObjectInfo, PersonPose, Prompt
+
+if TYPE_CHECKING:
+    from .project import Project
+
+__all__ = ["LOST", "LOW", "MASK", "NONE", "FrameView", "ObjectTimeline", "frame_view", "timeline"]
+
+#: per-frame states of an object's track: no mask, a mask, a low-confidence mask, an empty (lost) mask
+NONE, MASK, LOW, LOST = 0, 1, 2, 3
+
+
+def _check_low_score(low_score: float) -> float:
+    value = float(low_score)
+    if not 0.0 <= value <= 1.0:
+        raise PromptError("low_score must lie in 0..1", given=low_score)
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class FrameView:
+    """One frame's records, as the widgets draw them.
+
+    Attributes:
+        frame: The frame index.
+        objects: Every object of the project (hidden ones too), by id.
+        annotations: ``{obj_id: Annotation}`` stored on this frame (RLE, score, source).
+        prompts: The prompts on this frame.
+        poses: The people's poses on this frame.
+        detections: ``{det_id: Detection}`` on this frame: candidates and accepted ones (not the rejected).
+        captions: ``{obj_id: Caption}`` on this frame (``0``: the caption of the whole frame).
+        warnings: The mask warnings on this frame (empty or near-empty masks), by object.
+        hands: The hands found on this frame.
+        actions: ``{action_id: ActionSegment}`` of the segments covering this frame (``start <= frame < stop``).
+        low_score: Masks scoring below it are low-confidence (:attr:`low`).
+    """
+
+    frame: int
+    objects: tuple[ObjectInfo, ...] = ()
+    annotations: Mapping[int, Annotation] = field(default_factory=lambda: MappingProxyType({}))
+    prompts: tuple[Prompt, ...] = ()
+    poses: tuple[PersonPose, ...] = ()
+    low_score: float = 0.5
+    detections: Mapping[int, Detection] = field(default_factory=lambda: MappingProxyType({}))
+    captions: Mapping[int, Caption] = field(default_factory=lambda: MappingProxyType({}))
+    warnings: tuple[MaskWarning, ...] = ()
+    hands: tuple[HandPose, ...] = ()
+    actions: Mapping[int, ActionSegment] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low_score", _check_low_score(self.low_score))
+        for name in ("annotations", "detections", "captions", "actions"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        for name in ("objects", "prompts", "poses", "warnings", "hands"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    def object(self, obj_id: int) -> ObjectInfo | None:
+        """The object with this id, or None."""
+        return next((o for o in self.objects if o.obj_id == obj_id), None)
+
+    @functools.cached_property
+    def lost(self) -> frozenset[int]:
+        """Objects whose mask on this frame is empty (the segmenter lost them)."""
+        return frozenset(oid for oid, a in self.annotations.items() if a.rle.is_empty)
+
+    @functools.cached_property
+    def low(self) -> frozenset[int]:
+        """Objects whose (non-empty) mask scores below :attr:`low_score`."""
+        return frozenset(
+            oid
+            for oid, a in self.annotations.items()
+            if a.score is not None and a.score < self.low_score and oid not in self.lost
+        )
+
+    def masks(self) -> dict[int, np.ndarray]:
+        """The decoded masks ``{obj_id: (H, W) bool}`` (decoded on each call)."""
+        return {oid: a.mask for oid, a in self.annotations.items()}
+
+
+def frame_view(project: Project, frame: int, *, low_score: float = 0.5) -> FrameView:
+    """Read one frame's records from a project (one query per kind of record)."""
+    return FrameView(
+        frame=int(frame),
+        objects=tuple(project.objects()),
+        annotations=project.annotations(frame),
+        prompts=tuple(project.prompts(frame=frame)),
+        poses=tuple(project.poses(frame)),
+        low_score=low_score,
+        detections=project.detections(frame),
+        captions={c.obj_id: c for c in project.captions(frame=frame)},
+        warnings=tuple(project.warnings(frame)),
+        hands=tuple(project.hands(frame)),
+        actions={aid: a for aid, a in project.actions().items() if a.start <= frame < a.stop},
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class ObjectTimeline:
+    """One object's track over the video, as the timeline shows it.
+
+    Attributes:
+        info: The object.
+        score: Per frame: NaN without a mask, -1 for an empty mask, else the mask's score 0..1.
+        prompted: Per frame: True where the object has a prompt.
+        posed: Per frame: True where the object (a person) has a pose, or None (no pose anywhere).
+    """
+
+    info: ObjectInfo
+    score: np.ndarray
+    prompted: np.ndarray
+    posed: np.ndarray | None = None
+
+    @property
+    def obj_id(self) -> int:
+        """The object's id."""
+        return self.info.obj_id
+
+    @property
+    def label(self) -> str:
+        """``"id name"``."""
+        return self.info.label
+
+    @property
+    def color(self) -> tuple[int, int, int]:
+        """The object's colour."""
+        return self.info.color
+
+    @property
+    def hidden(self) -> bool:
+        """Hidden objects are drawn dimmed."""
+        return self.info.hidden
+
+    def states(self, low_score: float) -> np.ndarray:
+        """Per frame: :data:`NONE` no mask, :data:`MASK`, :data:`LOW` score below ``low_score``, :data:`LOST` empty."""
+        s = self.score
+        out = np.zeros(s.shape, np.int8)
+        has = ~np.isnan(s)
+        out[has] = MASK
+        out[has & (s >= 0) & (s < low_score)] = LOW
+        out[has & (s < 0)] = LOST
+        return out
+
+    def mask_frames(self) -> list[int]:
+        """Frames where the object has a (possibly empty) mask."""
+        return np.flatnonzero(~np.isnan(self.score)).tolist()
+
+    def prompt_frames(self) -> list[int]:
+        """Frames where the object was prompted."""
+        return np.flatnonzero(self.prompted).tolist()
+
+    def pose_frames(self) -> list[int]:
+        """Frames where the person's pose was found."""
+        return [] if self.posed is None else np.flatnonzero(self.posed).tolist()
+
+    def low_frames(self, low_score: float) -> list[int]:
+        """Frames where the mask is empty or scored below ``low_score``."""
+        return np.flatnonzero(self.states(low_score) >= LOW).tolist()
+
+
+def timeline(project: Project) -> list[ObjectTimeline]:
+    """Every object's track, read cheaply from the project (no mask or landmark is decoded)."""
+    n = project.num_frames
+
+    def flags(frames: list[int]) -> np.ndarray:
+        out = np.zeros(n, bool)
+        out[[f for f in frames if 0 <= f < n]] = True
+        return out
+
+    posed_any = bool(project.pose_frames())
+    rows = []
+    for info in project.objects():
+        poses = project.pose_frames(info.obj_id) if posed_any else []
+        rows.append(
+            ObjectTimeline(
+                info,
+                project.track_summary(info.obj_id),
+                flags(project.prompt_frames(info.obj_id)),
+                flags(poses) if poses else None,
+            )
+        )
+    return rows

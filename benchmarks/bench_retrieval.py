@@ -1,0 +1,146 @@
+"""Find by text and describe: speed and our overhead around the models; prints one JSON object.
+
+All models are the tiny random ones of ``tests/support/vlm_text.py`` (labelled ``tiny``: stand-ins,
+real weights are not downloadable here), so absolute times say little about real models; the
+overhead shares say how much this package adds around them.
+
+- ``clip_ms_per_candidate``: ``ClipScorer.embed_images`` on 32 masked 224 px crops, per crop
+  (processor + image tower); ``clip_model_ms_per_candidate`` the image tower alone.
+- ``scan_frames_per_s``: :func:`find_text` coarse-to-fine (``every=10``) on a 300-frame generated
+  320x240 clip, tiny CLIP, the clip's true masks as the candidates (2 per frame; the segmenter's
+  grid is not timed here), threshold 1.0 so nothing passes (the worst case: all 31 coarse frames
+  scored; random weights cannot be made to find a given frame), cold embedding cache;
+  ``scan_warm_frames_per_s`` the same query again (embeddings from the project's cache).
+- ``scan_overhead_share``: (scan - scorer calls) / scorer calls on the cold scan: frames, crops,
+  dedupe, hashing, cache reads and writes, scoring - what the workflow adds to the model.
+- ``caption_ms``: :func:`describe` per frame (tiny BLIP, batch 8, 16 frames of one object);
+  ``caption_overhead_share`` = (describe - captioner.describe) / captioner.describe.
+
+Medians of ``rounds`` rounds, one thread, float32 on the CPU.
+
+    python benchmarks/bench_retrieval.py [rounds]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path as _Path
+
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # the repo root: tests.support
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+
+from annotator_widgets import AnnotationSession, open_video
+from annotator_widgets.backends.captioners_blip import BlipCaptioner
+from annotator_widgets.backends.scorers import ClipScorer
+from annotator_widgets.crops import masked_crops
+from annotator_widgets.data import synthetic_clip
+from annotator_widgets.errors import NotFoundError
+from annotator_widgets.workflows.describe import describe
+from annotator_widgets.workflows.find import find_text
+from tests.support.vlm_text import build_tiny_blip, build_tiny_clip
+
+
+class _Timed:
+    """Wraps a callable and adds up the seconds spent in it."""
+
+    def __init__(self, fn):
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *a, **k):
+        t = time.perf_counter()
+        try:
+            return self.fn(*a, **k)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+
+def _clip_per_candidate(scorer: ClipScorer, frame: np.ndarray, masks: list[np.ndarray]) -> tuple[float, float]:
+    crops = masked_crops(frame, masks * 16, size=224)
+    model = _Timed(scorer._model.get_image_features)
+    scorer._model.get_image_features = model
+    t = time.perf_counter()
+    scorer.embed_images(crops)
+    total = time.perf_counter() - t
+    del scorer._model.get_image_features
+    return 1000 * total / len(crops), 1000 * model.seconds / len(crops)
+
+
+def _scan(session: AnnotationSession, scorer: ClipScorer, truth: dict) -> float:
+    """Seconds for the worst case: threshold 1.0, nothing passes, every coarse frame is scored."""
+    t = time.perf_counter()
+    try:
+        find_text(session, "red shoes", every=10, threshold=1.0, scorer=scorer, candidates=truth)
+    except NotFoundError:
+        pass
+    return time.perf_counter() - t
+
+
+def main(rounds: int = 3) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench_retrieval-"))
+    clip = synthetic_clip(num_frames=300, size=(320, 240), num_objects=2, seed=3)
+    frames = clip.frames
+    for t in range(300):
+        frames[t][clip.masks[2][t]] = (255, 0, 0) if t >= 157 else (0, 0, 255)
+    truth = {t: [clip.masks[1][t], clip.masks[2][t]] for t in range(300)}
+    scorer = ClipScorer(build_tiny_clip(tmp / "clip"))
+    per, per_model, cold, warm, share, scored = [], [], [], [], [], 0
+    for r in range(rounds):
+        a, b = _clip_per_candidate(scorer, frames[0], truth[0])
+        per.append(a)
+        per_model.append(b)
+        with AnnotationSession(open_video(frames, fps=30.0), project=tmp / f"p{r}.awp", segmenter="classic") as s:
+            embed, text = _Timed(scorer.embed_images), _Timed(scorer.embed_text)
+            scorer.embed_images, scorer.embed_text = embed, text
+            cold_s = _scan(s, scorer, truth)
+            warm_s = _scan(s, scorer, truth)
+            del scorer.embed_images, scorer.embed_text
+        scored = len(range(300)[::10]) + 1  # the coarse pass, and the last frame
+        cold.append(scored / cold_s)
+        warm.append(scored / warm_s)
+        share.append((cold_s - embed.seconds - text.seconds) / (embed.seconds + text.seconds))
+    scorer.close()
+
+    captioner = BlipCaptioner(build_tiny_blip(tmp / "blip"), max_new_tokens=8)
+    cap_ms, cap_share = [], []
+    with AnnotationSession(open_video(frames[:16], fps=30.0), project=tmp / "c.awp", segmenter="classic") as s:
+        obj = s.add_object(name="shape")
+        with s.project.transaction("setup"):
+            for t in range(16):
+                s.project.put_mask(t, obj.obj_id, clip.masks[1][t])
+        for _ in range(rounds):
+            model = _Timed(captioner.describe)
+            captioner.describe = model
+            t = time.perf_counter()
+            describe(s, range(16), obj.obj_id, captioner=captioner, batch_size=8, overwrite_edited=True)
+            total = time.perf_counter() - t
+            del captioner.describe
+            cap_ms.append(1000 * total / 16)
+            cap_share.append((total - model.seconds) / model.seconds)
+    captioner.close()
+    med = statistics.median
+    return {
+        "models": "tiny random CLIP (32-dim, 32 px) and BLIP (32 px): stand-ins for real weights",
+        "clip_ms_per_candidate": round(med(per), 3),
+        "clip_model_ms_per_candidate": round(med(per_model), 3),
+        "scan_frames": scored,
+        "scan_frames_per_s": round(med(cold), 1),
+        "scan_warm_frames_per_s": round(med(warm), 1),
+        "scan_overhead_share": round(med(share), 3),
+        "caption_ms": round(med(cap_ms), 2),
+        "caption_overhead_share": round(med(cap_share), 3),
+        "rounds": rounds,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)))

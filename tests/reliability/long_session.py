@@ -1,0 +1,153 @@
+"""A scripted long session (shared by tests/reliability/test_long_session.py and the reliability benchmark).
+
+Prompts, undos, redos and short propagations in a seeded random order on a long small video with the
+classic segmenter. Every undo must restore exactly the masks before the step it reverts, every redo
+exactly the masks after it (compared as RLE on the frames the step touched).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from annotator_widgets import AnnotationSession
+from annotator_widgets.backends.classic import ClassicSegmenter
+
+W, H = 64, 48
+SQUARES = [((200, 40, 40), 10), ((40, 200, 60), 12), ((50, 70, 220), 9)]  # colour, half side
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def long_video(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` frames of three squares gliding over a static textured background, and the squares' centres."""
+    rng = np.random.default_rng(seed)
+    bg = rng.integers(90, 140, (H, W, 3)).astype(np.uint8)
+    t = np.arange(n, dtype=np.float64)[:, None]
+    phase = rng.uniform(0, 2 * np.pi, (1, len(SQUARES)))
+    cx = W / 2 + (W / 2 - 14) * np.sin(t / 37.0 + phase)
+    cy = H / 2 + (H / 2 - 12) * np.cos(t / 53.0 + 2 * phase)
+    frames = np.repeat(bg[None], n, 0)
+    for k, (colour, half) in enumerate(SQUARES):
+        for i in range(n):
+            x, y = int(cx[i, k]), int(cy[i, k])
+            frames[i, max(0, y - half) : y + half, max(0, x - half) : x + half] = colour
+    return frames, np.stack([cx, cy], -1)
+
+
+@dataclass
+class LongSessionReport:
+    ops: dict[str, int] = field(default_factory=dict)
+    rss_mb: dict[int, float] = field(default_factory=dict)  # after this many operations
+    peak_rss_mb: float = 0.0
+    undo_checked: int = 0
+    redo_checked: int = 0
+    mismatches: list[str] = field(default_factory=list)
+    file_bytes: int = 0
+    payload_bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rss_ratio(self) -> float:
+        first, last = min(self.rss_mb), max(self.rss_mb)
+        return self.rss_mb[last] / self.rss_mb[first]
+
+
+def _digest(session: AnnotationSession, frames: range | list[int]) -> tuple[tuple[int, int, str], ...]:
+    out = []
+    for f in frames:
+        for oid, ann in sorted(session.project.annotations(f).items()):
+            out.append((f, oid, ann.rle.counts if isinstance(ann.rle.counts, str) else repr(ann.rle.counts)))
+    return tuple(out)
+
+
+def _payload(path: Path) -> int:
+    """Bytes of data in every column of every table (what the file must be made of, plus SQLite's overhead)."""
+    conn = sqlite3.connect(path)
+    try:
+        total = 0
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+            if cols:
+                expr = " + ".join(f'COALESCE(LENGTH("{c}"), 0)' for c in cols)
+                total += conn.execute(f'SELECT COALESCE(SUM({expr}), 0) FROM "{table}"').fetchone()[0]
+        return int(total)
+    finally:
+        conn.close()
+
+
+def run_long_session(
+    folder: Path, *, n_ops: int = 1000, n_frames: int = 2000, seed: int = 0, checkpoints: tuple[int, ...] = (100,)
+) -> LongSessionReport:
+    """Run the scripted session; RSS is sampled after each count in ``checkpoints`` and at the end."""
+    rng = np.random.default_rng(seed)
+    frames, centres = long_video(n_frames, seed)
+    report = LongSessionReport()
+    path = folder / "long session.awp"
+    undo_stack: list[tuple[list[int], tuple, tuple]] = []
+    redo_stack: list[tuple[list[int], tuple, tuple]] = []
+    start = time.perf_counter()
+    # catch_up=False: a short propagation from one prompt does not first track every other object from its
+    # own (possibly far earlier) prompt; the script measures the session, not thousand-frame catch-ups
+    with AnnotationSession(frames, project=path, segmenter=ClassicSegmenter(catch_up=False)) as s:
+        del frames  # the session's video holds them; nothing else here should
+        for _ in SQUARES:
+            s.add_object()  # ids 1..3, before any step the script may undo
+        for i in range(1, n_ops + 1):
+            kind = str(rng.choice(["points", "box", "propagate", "undo", "redo"], p=[0.3, 0.15, 0.15, 0.2, 0.2]))
+            if kind == "undo" and undo_stack:
+                touched, before, after = undo_stack.pop()
+                assert s.undo() is not None
+                report.undo_checked += 1
+                if _digest(s, touched) != before:
+                    report.mismatches.append(f"op {i}: undo did not restore frames {touched[0]}..{touched[-1]}")
+                redo_stack.append((touched, before, after))
+            elif kind == "redo" and redo_stack:
+                touched, before, after = redo_stack.pop()
+                assert s.redo() is not None
+                report.redo_checked += 1
+                if _digest(s, touched) != after:
+                    report.mismatches.append(f"op {i}: redo did not restore frames {touched[0]}..{touched[-1]}")
+                undo_stack.append((touched, before, after))
+            elif kind in ("points", "box", "propagate"):
+                if kind == "propagate" and not s.project.prompt_frames():
+                    kind = "points"
+                frame = int(rng.integers(0, n_frames))
+                k = int(rng.integers(0, len(SQUARES)))
+                x, y = centres[frame, k]
+                if kind == "propagate":
+                    first = int(rng.choice(s.project.prompt_frames()))
+                    touched = list(range(first, min(n_frames, first + 12)))
+                else:
+                    touched = [frame]
+                before = _digest(s, touched)
+                if kind == "points":
+                    s.add_points(frame, k + 1, [(float(np.clip(x, 0, W - 1)), float(np.clip(y, 0, H - 1)))])
+                elif kind == "box":
+                    half = SQUARES[k][1]
+                    s.add_box(frame, k + 1, (max(0, x - half), max(0, y - half), min(W, x + half), min(H, y + half)))
+                else:
+                    s.run("forward", start=touched[0], stop=touched[-1] + 1)
+                undo_stack.append((touched, before, _digest(s, touched)))
+                redo_stack.clear()
+            else:
+                kind = "skipped " + kind
+            report.ops[kind] = report.ops.get(kind, 0) + 1
+            if i in checkpoints:
+                report.rss_mb[i] = _rss_mb()
+        report.rss_mb[n_ops] = _rss_mb()
+    report.seconds = time.perf_counter() - start
+    import resource
+
+    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report.file_bytes = path.stat().st_size
+    report.payload_bytes = _payload(path)
+    return report

@@ -1,0 +1,154 @@
+"""What the widgets draw from: the session's frame view, its timeline and its object verbs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from annotator_widgets import RLE, Annotation, AnnotationSession, PersonPose
+from annotator_widgets.errors import ProjectError, PromptError
+from annotator_widgets.view import LOST, LOW, MASK, NONE, FrameView
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[AnnotationSession]:
+    s = AnnotationSession(np.zeros((6, 40, 60, 3), np.uint8), tmp_path / "v.awp", segmenter="classic")
+    yield s
+    s.close()
+
+
+def _mask(x0: int, x1: int) -> RLE:
+    m = np.zeros((40, 60), bool)
+    m[5:20, x0:x1] = True
+    return RLE.from_mask(m)
+
+
+def test_view_holds_one_frames_records_and_flags_weak_and_lost_masks(session: AnnotationSession) -> None:
+    cup, dog, cat, man = (session.add_object(name) for name in ("cup", "dog", "cat", "man"))
+    empty = RLE.from_mask(np.zeros((40, 60), bool))
+    session.project.put_annotations(
+        [
+            Annotation(2, cup.obj_id, _mask(0, 10), 0.9),
+            Annotation(2, dog.obj_id, _mask(20, 30), 0.2),
+            Annotation(2, cat.obj_id, empty, 0.8),
+            Annotation(2, man.obj_id, _mask(40, 50), None),  # a drawn mask has no score: not weak
+            Annotation(3, dog.obj_id, _mask(20, 30), 0.1),
+        ]
+    )
+    session.project.put_poses(2, [PersonPose(2, man.obj_id, np.ones((33, 3), np.float32) * 10)])
+    session.add_points(2, cup.obj_id, [(5, 10)])
+    view = session.view(2, low_score=0.5)
+    assert isinstance(view, FrameView) and view.frame == 2
+    assert [o.obj_id for o in view.objects] == [1, 2, 3, 4] and view.object(2) == dog and view.object(9) is None
+    assert sorted(view.annotations) == [1, 2, 3, 4] and view.annotations[2].score == pytest.approx(0.2)
+    assert view.low == {dog.obj_id} and view.lost == {cat.obj_id}
+    assert session.view(2, low_score=0.1).low == frozenset()  # the threshold decides
+    assert [(p.obj_id, len(p.points)) for p in view.prompts] == [(cup.obj_id, 1)]
+    assert [p.person_id for p in view.poses] == [man.obj_id]
+    masks = view.masks()
+    assert masks[dog.obj_id][10, 25] and not masks[cat.obj_id].any()
+    assert session.view(4).annotations == {} and session.view(4).poses == ()
+    # a snapshot: it cannot be changed, and later edits do not reach it
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        view.frame = 3  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        view.annotations[9] = view.annotations[1]  # type: ignore[index]
+    session.remove_object(dog.obj_id)
+    assert dog.obj_id in view.annotations and dog.obj_id not in session.view(2).annotations
+
+
+@pytest.mark.parametrize(("frame", "low_score", "message"), [(6, 0.5, "out of range"), (0, 1.5, "low_score")])
+def test_view_rejects_bad_arguments(session: AnnotationSession, frame: int, low_score: float, message: str) -> None:
+    with pytest.raises(PromptError, match=message):
+        session.view(frame, low_score=low_score)
+
+
+def test_timeline_has_a_row_per_object_with_scores_prompts_and_poses(session: AnnotationSession) -> None:
+    cup, man = session.add_object("cup"), session.add_object("man", "person")
+    session.project.put_annotations(
+        [
+            Annotation(1, cup.obj_id, _mask(0, 10), 0.9),
+            Annotation(2, cup.obj_id, _mask(0, 10), 0.3),
+            Annotation(3, cup.obj_id, RLE.from_mask(np.zeros((40, 60), bool)), 0.9),
+        ]
+    )
+    session.add_points(1, cup.obj_id, [(5, 10)])
+    for f in (2, 3):
+        session.project.put_poses(f, [PersonPose(f, man.obj_id, np.ones((33, 3), np.float32) * 10)])
+    rows = session.timeline()
+    assert [(r.obj_id, r.label, r.color, r.hidden) for r in rows] == [
+        (cup.obj_id, cup.label, cup.color, False),
+        (man.obj_id, man.label, man.color, False),
+    ]
+    cup_row, man_row = rows
+    assert cup_row.info == cup
+    assert cup_row.states(0.5).tolist() == [NONE, MASK, LOW, LOST, NONE, NONE]
+    assert cup_row.mask_frames() == [1, 2, 3] and cup_row.low_frames(0.5) == [2, 3]
+    assert cup_row.prompt_frames() == [1] and cup_row.posed is None
+    assert man_row.pose_frames() == [2, 3] and man_row.mask_frames() == []
+
+
+def test_object_verbs_change_objects_undoably_without_touching_the_project(session: AnnotationSession) -> None:
+    cup = session.add_object("cup")
+    assert session.object(cup.obj_id) == cup
+    changed = session.update_object(cup.obj_id, hidden=True, color=(1, 2, 3), name="mug", category="kitchen")
+    assert (changed.hidden, changed.color, changed.name, changed.category) == (True, (1, 2, 3), "mug", "kitchen")
+    assert session.object(cup.obj_id) == changed and session.view(0).objects == (changed,)
+    assert session.undo() == f"edit object {cup.obj_id}"  # one step
+    assert session.object(cup.obj_id) == cup
+    with pytest.raises(ProjectError, match="unknown object field"):
+        session.update_object(cup.obj_id, size=3)
+    with pytest.raises(PromptError, match="color"):
+        session.update_object(cup.obj_id, color=(300, 0, 0))
+    with pytest.raises(ProjectError, match="no such object"):
+        session.object(99)
+    session.add_points(4, cup.obj_id, [(5, 10)])
+    session.add_points(2, cup.obj_id, [(5, 10)])
+    assert session.prompt_frames() == [2, 4] and session.prompt_frames(cup.obj_id) == [2, 4]
+
+
+def test_view_holds_detections_captions_warnings_hands_and_covering_actions(session: AnnotationSession) -> None:
+    from annotator_widgets.types import ActionSegment, Box, Caption, Detection, HandPose, MaskWarning
+
+    man, cup = session.add_object("man", "person"), session.add_object("cup")
+    p = session.project
+    cand, taken, turned = p.put_detections(
+        2,
+        [
+            Detection(2, Box(1, 1, 9, 9), 0.8, "cup", "owl"),
+            Detection(2, Box(20, 5, 30, 15), 0.6, "cup", "owl", obj_id=cup.obj_id),
+            Detection(2, Box(40, 5, 50, 15), 0.4, "cup", "owl"),
+        ],
+    )
+    p.reject_detection(turned)
+    p.put_detections(3, [Detection(3, Box(1, 1, 9, 9), 0.9, "cup")])
+    p.put_caption(Caption(2, cup.obj_id, "a red cup"))
+    p.put_caption(Caption(2, 0, "a kitchen"))
+    p.put_caption(Caption(3, cup.obj_id, "elsewhere"))
+    p.put_warning(MaskWarning(2, cup.obj_id, "empty_mask", "gone"))
+    p.put_hands(2, [HandPose(2, man.obj_id, "left", np.ones((21, 3), np.float32))])
+    inside = p.add_action(ActionSegment(1, 3, "holds", man.obj_id, cup.obj_id, "holds the cup"))
+    p.add_action(ActionSegment(3, 5, "drinks", man.obj_id, cup.obj_id))  # starts after frame 2
+    p.add_action(ActionSegment(0, 2, "reaches", man.obj_id, cup.obj_id))  # stop excluded: ends before frame 2
+    view = session.view(2)
+    assert list(view.detections) == [cand, taken]  # best first; the rejected one left out
+    assert view.detections[taken].obj_id == cup.obj_id and view.detections[cand].obj_id is None
+    assert {k: c.text for k, c in view.captions.items()} == {0: "a kitchen", cup.obj_id: "a red cup"}
+    assert [(w.obj_id, w.kind) for w in view.warnings] == [(cup.obj_id, "empty_mask")]
+    assert [(h.person_id, h.handedness) for h in view.hands] == [(man.obj_id, "left")]
+    assert list(view.actions) == [inside] and view.actions[inside].description == "holds the cup"
+    assert sorted(a.label for a in session.view(3).actions.values()) == ["drinks"]
+    empty = session.view(5)
+    assert (dict(empty.detections), dict(empty.captions), empty.warnings, empty.hands, dict(empty.actions)) == (
+        {},
+        {},
+        (),
+        (),
+        {},
+    )
+    with pytest.raises(TypeError):
+        view.captions[9] = view.captions[0]  # type: ignore[index]

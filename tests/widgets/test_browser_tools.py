@@ -1,0 +1,82 @@
+"""The Effects and Export tools in a real browser (JupyterLab + chromium): the strength slider, moved with the
+keyboard on its handle, re-renders the canvas inside the masks only; the Export button writes and says so."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ._browser import keep_evidence_on_failure, open_notebook, png
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+NOTEBOOK = "tools.ipynb"
+
+SETUP = """
+import tempfile, pathlib
+import numpy as np
+from annotator_widgets import RLE, Annotation, AnnotationSession, VideoAnnotator
+from annotator_widgets.data import synthetic_clip
+
+clip = synthetic_clip(num_frames=6, size=(320, 180), num_objects=1, seed=2)
+folder = pathlib.Path(tempfile.mkdtemp())
+session = AnnotationSession(clip.frames, project=folder / "tools.awp", segmenter="classic")
+obj = session.add_object("thing")
+box = np.zeros((180, 320), bool)
+box[40:120, 100:220] = True
+session.project.put_annotations([Annotation(f, obj.obj_id, RLE.from_mask(box), 0.9) for f in range(6)])
+ann = VideoAnnotator(session, tools=["points", "effects", "export"], max_display_side=320)
+"""
+
+
+@pytest.fixture(scope="module")
+def nb(jupyter_lab, chromium):
+    yield from open_notebook(jupyter_lab, chromium, NOTEBOOK, SETUP)
+
+
+@pytest.fixture(autouse=True)
+def evidence(nb, request, tmp_path):
+    yield
+    keep_evidence_on_failure(nb, request, tmp_path)
+
+
+def drawn(nb) -> None:
+    nb.wait_kernel(
+        "ann.canvas.acked >= ann.canvas.sent and ann.tools['effects'].latest.drawn >= "
+        "ann.tools['effects'].latest.requested"
+    )
+
+
+def canvas_pixels(nb) -> np.ndarray:
+    canvas = nb.page.locator(".aw-canvas")
+    canvas.scroll_into_view_if_needed()
+    return png(canvas.screenshot())
+
+
+def test_moving_the_strength_slider_changes_the_canvas_inside_the_masks(nb):
+    nb.kernel("ann.tool = 'effects'")
+    drawn(nb)
+    before = canvas_pixels(nb)
+    handle = nb.page.locator(".aw-effect-strength .noUi-handle")
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    for _ in range(6):
+        nb.page.keyboard.press("ArrowRight")  # 0.6 -> 0.9 in steps of 0.05
+    assert nb.wait_kernel("ann.tools['effects'].strength > 0.85")
+    drawn(nb)
+    after = canvas_pixels(nb)
+    sy, sx = before.shape[0] / 180, before.shape[1] / 320  # canvas screenshot pixels per video pixel
+    diff = np.abs(after - before).sum(axis=2)
+    inside = diff[int(45 * sy) : int(115 * sy), int(105 * sx) : int(215 * sx)]
+    outside = np.ones_like(diff, bool)
+    outside[int(34 * sy) : int(126 * sy), int(94 * sx) : int(226 * sx)] = False
+    assert inside.mean() > 5 and diff[outside].mean() < 1.5
+
+
+def test_clicking_export_writes_and_shows_what_was_written(nb):
+    nb.page.locator(".aw-export").scroll_into_view_if_needed()
+    nb.page.locator(".aw-export").click()
+    nb.page.wait_for_selector(".aw-written :text('written')", timeout=60000)
+    text = nb.page.locator(".aw-written").inner_text()
+    assert "tools.json" in text and "masks on 6 frames" in text
+    assert nb.kernel_json("(folder / 'tools.json').exists()")

@@ -1,0 +1,88 @@
+"""The Export tool, kernel-side: the format list is the exporter table, the destination follows the format, Export
+writes the chosen format in a worker (read back by an independent reader) and lists what it wrote."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from annotator_widgets import RLE, Annotation, AnnotationSession, VideoAnnotator, registry
+from annotator_widgets.widgets.tools.export import ExportTool
+
+
+@pytest.fixture
+def ann(clip, disc, tmp_path):
+    session = AnnotationSession(clip.frames, project=tmp_path / "p.awp", segmenter=disc)
+    cup = session.add_object("cup", "thing")
+    mask = np.zeros((180, 320), bool)
+    mask[40:120, 100:220] = True
+    session.project.put_annotations([Annotation(f, cup.obj_id, RLE.from_mask(mask), 0.9) for f in range(0, 12, 2)])
+    widget = VideoAnnotator(session, tools=["points", "export"], max_display_side=160)
+    yield widget
+    widget.close()
+    session.close()
+
+
+def test_formats_come_from_the_exporter_table_and_the_destination_follows(ann, tmp_path):
+    tool = ann.tools["export"]
+    assert isinstance(tool, ExportTool)
+    assert [v for _, v in tool.format_choice.options] == registry.names("exporter")
+    assert tool.destination == str(tmp_path / "p.json") == tool.destination_text.value
+    tool.format = "davis"
+    assert tool.destination == str(tmp_path / "davis")
+    tool.destination_text.value = str(tmp_path / "mine")  # typed by the user: kept from now on
+    tool.format = "png"
+    assert tool.destination == str(tmp_path / "mine")
+
+
+def test_export_writes_the_chosen_format_and_lists_it(ann, tmp_path):
+    from pycocotools import mask as cocomask
+
+    tool = ann.tools["export"]
+    written = tool.export().result(60)
+    assert not ann.busy and written.paths == (tmp_path / "p.json",)
+    coco = json.loads((tmp_path / "p.json").read_text())
+    areas = sorted({int(cocomask.area(a["segmentation"])) for a in coco["annotations"]})
+    assert len(coco["annotations"]) == 6 and areas == [80 * 120]
+    assert "p.json" in tool.written.value and "1 file" in tool.written.value
+    assert "masks on 6 frames" in tool.written.value and "exported coco" in ann.status
+    tool.format = "davis"
+    davis = tool.export().result(60)
+    pngs = [p for p in davis.paths if p.suffix == ".png"]
+    assert len(pngs) == 6 and str(tmp_path / "davis") in tool.written.value
+    label = np.asarray(Image.open(pngs[0]))
+    assert (label == 1).sum() == 80 * 120 and Image.open(pngs[0]).mode == "P"
+    assert f"{len(davis.paths)} files" in tool.written.value
+
+
+def test_a_failed_export_says_why_and_writes_nothing(ann, tmp_path):
+    tool = ann.tools["export"]
+    tool.format = "davis"
+    (tmp_path / "davis").mkdir()
+    (tmp_path / "davis" / "mine.txt").write_text("not an export")  # a folder no export wrote
+    job = tool.export()
+    job.wait(60)
+    assert job.error is not None and "export" in ann.error.lower()
+    assert sorted(p.name for p in (tmp_path / "davis").iterdir()) == ["mine.txt"] and tool.written.value == ""
+    tool.overwrite = True
+    assert tool.export().result(60).paths
+    assert not (tmp_path / "davis" / "mine.txt").exists()
+
+
+def test_a_cancelled_export_writes_nothing(ann, tmp_path):
+    tool = ann.tools["export"]
+    with ann.lock:  # the worker's first report waits for the lock: cancel it there
+        job = tool.export()
+        job.cancel()
+    job.wait(60)
+    assert "cancelled" in ann.status and not (tmp_path / "p.json").exists()
+
+
+def test_an_unknown_format_is_refused(ann):
+    from annotator_widgets.errors import AnnotatorError
+
+    with pytest.raises(AnnotatorError, match="exporter"):
+        ann.tools["export"].format = "parquet"
