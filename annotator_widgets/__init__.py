@@ -55,6 +55,7 @@ __all__ = [
     "VideoSource",
     "__version__",
     "open_video",
+    "simulate_annotator",
     "track_people",
 ]
 
@@ -62,12 +63,14 @@ __all__ = [
 _LAZY = {
     "AnnotationSession": ".session",
     "VideoAnnotator": ".widgets",
+    "simulate_annotator": ".simulate",
     "track_people": ".pose_tracking",
 }
 
 if TYPE_CHECKING:
     from .pose_tracking import track_people
     from .session import AnnotationSession
+    from .simulate import simulate_annotator
     from .widgets import VideoAnnotator
 
 

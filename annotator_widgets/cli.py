@@ -34,6 +34,7 @@ import numpy as np
 
 from . import registry
 from .cli_batch import add_batch_parser
+from .cli_simulate import add_simulate_parser
 from .errors import AnnotatorError
 
 __all__ = ["main", "run_demo"]
@@ -295,6 +296,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--trails", type=int, default=0, metavar="N", help="draw centroid trails over N frames (default 0)")
     r.set_defaults(func=_cmd_render)
     add_batch_parser(sub, part_arg=_part_arg, choices=_choices)
+    add_simulate_parser(sub, part_arg=_part_arg, choices=_choices)
     p = sub.add_parser("parts", help="list the registered models, formats and effects (with plugins)")
     p.add_argument(
         "kind",

@@ -266,7 +266,12 @@ def _make_track(rng: np.random.Generator, index: int, count: int, w: int, h: int
 
 
 def synthetic_clip(
-    num_frames: int = 60, size: tuple[int, int] = (320, 240), num_objects: int = 2, seed: int = 0
+    num_frames: int = 60,
+    size: tuple[int, int] = (320, 240),
+    num_objects: int = 2,
+    seed: int = 0,
+    *,
+    occluders: int = 0,
 ) -> SyntheticClip:
     """Generate a clip of moving textured objects over a textured background seen by a swaying camera.
 
@@ -280,6 +285,10 @@ def synthetic_clip(
         size: ``(width, height)`` in pixels (each at least 16).
         num_objects: Number of objects (1..8); their ids are ``1..num_objects``, later ids in front.
         seed: Random seed; the same arguments always give the same clip.
+        occluders: Upright posts (0..4) standing in the scene in front of every object, like
+            poles or tree trunks: objects passing behind one are cut in two or hidden, and the
+            ground truth is what stays visible. The posts are not objects. Adding posts leaves
+            the rest of the clip as it was (they draw from their own random stream).
 
     Returns:
         The frames with per-object visible ground-truth masks and boxes.
@@ -294,6 +303,8 @@ def synthetic_clip(
         raise VideoError("size must be at least 16x16 (width, height)", given=size)
     if not 1 <= num_objects <= 8:
         raise VideoError("num_objects must be in 1..8", given=num_objects)
+    if not 0 <= occluders <= 4:
+        raise VideoError("occluders must be in 0..4", given=occluders)
     rng = np.random.default_rng(seed)
 
     bg_hue = rng.uniform(0, 360)
@@ -314,6 +325,7 @@ def synthetic_clip(
         track = _make_track(rng, k, num_objects, w, h, radius)
         sprites.append((alpha, tex, track))
 
+    posts = _posts(np.random.default_rng(seed + 104729), occluders, scene.shape[0], scene.shape[1], bg_hue)
     frames = np.empty((num_frames, h, w, 3), np.uint8)
     masks = {k + 1: np.zeros((num_frames, h, w), bool) for k in range(num_objects)}
     noise_rng = np.random.default_rng(seed + 7919)
@@ -332,6 +344,12 @@ def synthetic_clip(
             for v in visible:
                 v &= ~solid  # this object covers the ones drawn before it
             visible.append(solid)
+        if posts is not None:
+            a = cv2.warpAffine(posts[0], shift, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+            c = cv2.warpAffine(posts[1], shift, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            img = img * (1 - a[..., None]) + c * a[..., None]
+            for v in visible:
+                v &= a < 0.5
         for k, v in enumerate(visible):
             masks[k + 1][t] = v
         img = img * (1 + 0.02 * math.sin(0.7 * t)) + noise_rng.normal(0, 2.0, img.shape)
@@ -339,6 +357,25 @@ def synthetic_clip(
 
     boxes = {obj: _boxes_of(m) for obj, m in masks.items()}
     return SyntheticClip(frames=frames, masks=masks, boxes=boxes, fps=30.0)
+
+
+def _posts(rng: np.random.Generator, count: int, h: int, w: int, hue: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """``count`` upright posts in scene coordinates: their alpha (0..1) and their bark-like texture."""
+    if count == 0:
+        return None
+    alpha = np.zeros((h, w), np.float32)
+    xs = (np.arange(count) + 0.5) / count * w + rng.uniform(-0.08, 0.08, count) * w
+    for x in xs:
+        half = rng.uniform(0.025, 0.04) * w
+        lean = rng.uniform(-0.04, 0.04) * w  # top offset against the bottom
+        pts = np.array([[x - half + lean, 0], [x + half + lean, 0], [x + half, h], [x - half, h]], np.float32)
+        canvas = np.zeros((h * _SUPERSAMPLE, w * _SUPERSAMPLE), np.uint8)
+        cv2.fillPoly(canvas, [np.round(pts * _SUPERSAMPLE).astype(np.int32)], 255, cv2.LINE_AA)
+        alpha = np.maximum(alpha, cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255)
+    colour = _hsv_to_rgb((hue + 180) % 360, 0.25, 0.4)
+    texture = colour * (1 + 0.25 * _smooth_noise(rng, h, w, cell=max(4.0, w / 80)))
+    texture = texture + 12 * _smooth_noise(rng, h, w, cell=2.0, channels=3)
+    return alpha, texture.astype(np.float32)
 
 
 def _boxes_of(masks: np.ndarray) -> np.ndarray:

@@ -452,6 +452,15 @@ class AnnotationSession:
             pass
         return self.progress
 
+    def prepare(self, frame: int) -> bool:
+        """Let the segmenter compute ``frame``'s click-independent work ahead (thread safe; call it from a
+        worker when the user lands on a frame). Returns False when the segmenter has no ``prepare``."""
+        prepare = getattr(self.segmenter, "prepare", None)
+        if prepare is None or not self._started:
+            return False
+        prepare(self._check_frame(frame))
+        return True
+
     def cancel(self) -> None:
         """Ask a running propagation to stop after the current frame (thread safe)."""
         self._cancel.set()

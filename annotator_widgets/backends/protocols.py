@@ -87,6 +87,13 @@ class VideoSegmenter(Protocol):
     The segmenter's state is a cache: the session can always rebuild it with
     :meth:`reset` followed by :meth:`set_prompt` for every stored prompt, in order.
     ``set_prompt`` *runs the model* on a prompt (the project's ``put_prompt`` stores one).
+
+    Optional: ``prepare(frame: int) -> None``, not part of the checked protocol. It computes
+    ahead the part of a click's work that depends only on the frame (SAM2's image features, the
+    classic segmenter's colour space and gradients) into a bounded per-frame cache, and may also
+    prepare the next frame in the direction the user moves. It must be thread safe (it is called
+    from a worker while the user looks at the frame, see ``AnnotationSession.prepare``) and must
+    never change results: masks are the same with and without it.
     """
 
     name: str

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -40,6 +41,7 @@ from ..errors import AnnotatorError, BackendError
 from ..types import check_frame
 from ._hf import load_pretrained
 from ._optional import require
+from ._prepare import FrameCache, neighbour
 from ._sam2_build import autocast, check_memory_window, check_prompt_mask, resolve_device, resolve_dtype, sigmoid
 from ._sam2_memory import MemoryWindow, window_size
 from .protocols import ObjectMask, SegmenterFrame
@@ -73,6 +75,7 @@ class HfSam2Segmenter:
             ``"auto"`` (what the model reads), an int, or None for unbounded.
         archive_dir: Where pruned memory is archived (default: a temporary folder).
         local_files_only: Never contact the hub (default: only when ``model`` is a folder).
+        feature_cache: Frames whose image features :meth:`prepare` keeps (LRU; 0 turns it off).
 
     Raises:
         CheckpointError: The model cannot be found or loaded.
@@ -88,6 +91,7 @@ class HfSam2Segmenter:
         memory_window: int | str | None = "auto",
         archive_dir: str | os.PathLike[str] | None = None,
         local_files_only: bool | None = None,
+        feature_cache: int = 2,
     ) -> None:
         self._torch = require("torch")
         require("transformers")
@@ -106,6 +110,8 @@ class HfSam2Segmenter:
         self._window: MemoryWindow | None = None
         self._prompts: dict[tuple[int, int], Prompt] = {}
         self._pos_enc: Any = None
+        self._features: FrameCache[dict[str, Any]] = FrameCache(feature_cache)
+        self._last_prepared: int | None = None
         self._closed = False
         self._version = 0
         log.info("%s (%s) on %s (%s)", self.name, type(self._model).__name__, self.device, self.dtype)
@@ -123,6 +129,8 @@ class HfSam2Segmenter:
                 raise BackendError("video has no frames", given=repr(video))
             self._video = video
             self._prompts = {}
+            self._features.clear()
+            self._last_prepared = None
             self._new_session()
 
     def set_prompt(self, prompt: Prompt) -> dict[int, ObjectMask]:
@@ -145,6 +153,28 @@ class HfSam2Segmenter:
             if replacing:
                 return self._rebuild(until=key)
             return self._apply(prompt)
+
+    def prepare(self, frame: int) -> None:
+        """Compute ``frame``'s image features ahead (then its neighbour in the direction of travel,
+        when the cache holds two), so that a click there runs only the prompt encoder and the mask
+        decoder. Thread safe; call it from a worker while the user looks at the frame. The masks
+        are the same with and without it."""
+        with self._lock:
+            self._started()
+            frame = self._check_frame(frame, "frame")
+            assert self._video is not None
+            n, last, self._last_prepared = len(self._video), self._last_prepared, frame
+        for f in (frame, None if self._features.size < 2 else neighbour(frame, last, n)):
+            if f is not None:
+                self._features.get(f, functools.partial(self._image_features, f))
+
+    def _image_features(self, frame: int) -> dict[str, Any]:
+        """What ``Sam2VideoModel._prepare_vision_features`` computes and caches for ``frame`` on a miss."""
+        # the frame as the session stores it (add_new_frame) and hands it over (get_frame)
+        pixels = self._pixels(frame).to(self.device, dtype=self._torch.float32)
+        with self._ctx():
+            out = self._model.get_image_features(pixels.unsqueeze(0), return_dict=True)
+        return {"vision_feats": out.fpn_hidden_states, "vision_pos_embeds": out.fpn_position_encoding}
 
     def propagate(self, start: int, max_frames: int | None = None, reverse: bool = False) -> Iterator[SegmenterFrame]:
         """Track every prompted object from ``start`` (included), forward or backward.
@@ -305,6 +335,9 @@ class HfSam2Segmenter:
     def _run(self, frame: int, reverse: bool = False) -> Any:
         """One streaming model call on ``frame``; drops the stored frame and high-res masks after it."""
         session = self._session
+        prepared = self._features.lookup(frame)
+        if prepared is not None:
+            session.cache.cache_vision_features(frame, prepared)
         try:
             out = self._model(inference_session=session, frame_idx=frame, frame=self._pixels(frame), reverse=reverse)
         except AnnotatorError:

@@ -26,12 +26,11 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,7 @@ import numpy as np
 from ..errors import AnnotatorError, BackendError, CheckpointError
 from ..types import check_frame
 from ._optional import require
+from ._prepare import FrameCache, neighbour
 from ._sam2_build import (
     autocast,
     build_predictor,
@@ -50,6 +50,8 @@ from ._sam2_build import (
     resolve_dtype,
     sigmoid,
 )
+from ._sam2_frames import LazyFrames as _LazyFrames
+from ._sam2_frames import image_features
 from ._sam2_memory import MemoryWindow, window_size
 from .protocols import ObjectMask, SegmenterFrame
 
@@ -61,8 +63,6 @@ __all__ = ["Sam2Segmenter"]
 
 log = logging.getLogger(__name__)
 
-_IMG_MEAN = (0.485, 0.456, 0.406)
-_IMG_STD = (0.229, 0.224, 0.225)
 #: guards the short moments when a sam2 module attribute is swapped (frame loader, progress bar)
 _PATCH_LOCK = threading.Lock()
 
@@ -80,90 +80,6 @@ def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
 
 def _no_progress(iterable: Any, *args: Any, **kwargs: Any) -> Any:
     return iterable
-
-
-class _LazyFrames:
-    """What ``inference_state["images"]`` needs: ``len()`` and ``[i]`` -> normalised ``(3, S, S)`` float32.
-
-    Matches ``sam2.utils.misc.load_video_frames_from_jpg_images`` bit for bit: PIL resize of the
-    RGB frame to ``S x S``, /255 in float64, cast to float32, then mean/std in float32.
-
-    Upstream decodes the whole video before tracking starts; here each frame is decoded when
-    first asked for, and the next ``prefetch`` frames in the direction of travel are prepared
-    on a background thread while the model works on the current one, so decoding stays off
-    the propagation loop's critical path. At most ``cache_frames + prefetch`` frames are held.
-    """
-
-    def __init__(self, video: VideoSource, image_size: int, device: Any, cache_frames: int, prefetch: int = 2) -> None:
-        torch = require("torch")
-        self._video = video
-        self._size = int(image_size)
-        self._device = device
-        self._mean = torch.tensor(_IMG_MEAN, dtype=torch.float32)[:, None, None].to(device)
-        self._std = torch.tensor(_IMG_STD, dtype=torch.float32)[:, None, None].to(device)
-        self._cache: OrderedDict[int, Any] = OrderedDict()
-        self._max = max(1, int(cache_frames))
-        self._prefetch = max(0, int(prefetch))
-        self._pending: dict[int, Future[Any]] = {}
-        self._pool: ThreadPoolExecutor | None = None
-        self._last: int | None = None
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._video)
-
-    def _load(self, i: int) -> Any:
-        torch = require("torch")
-        from PIL import Image
-
-        rgb = np.asarray(self._video.frame(i))
-        resized = np.array(Image.fromarray(rgb).convert("RGB").resize((self._size, self._size)))
-        img = torch.from_numpy(resized / 255.0).permute(2, 0, 1).to(torch.float32).to(self._device)
-        img -= self._mean
-        img /= self._std
-        return img
-
-    def __getitem__(self, index: int) -> Any:
-        i = int(index)
-        with self._lock:
-            img = self._cache.get(i)
-            if img is not None:
-                self._cache.move_to_end(i)
-            pending = self._pending.pop(i, None)
-            step = -1 if self._last is not None and i < self._last else 1
-            self._last = i
-        if img is None:
-            img = pending.result() if pending is not None else self._load(i)
-            with self._lock:
-                self._cache[i] = img
-                while len(self._cache) > self._max:
-                    self._cache.popitem(last=False)
-        self._schedule(i, step)
-        return img
-
-    def _schedule(self, i: int, step: int) -> None:
-        if not self._prefetch:
-            return
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="sam2-frames")
-            ahead = [i + step * k for k in range(1, self._prefetch + 1)]
-            for j in [j for j in self._pending if j not in ahead]:
-                self._pending.pop(j).cancel()  # a jump or a change of direction: drop stale work
-            for j in ahead:
-                if 0 <= j < len(self._video) and j not in self._cache and j not in self._pending:
-                    self._pending[j] = self._pool.submit(self._load, j)
-
-    def clear(self) -> None:
-        with self._lock:
-            for fut in self._pending.values():
-                fut.cancel()
-            self._pending.clear()
-            self._cache.clear()
-            self._last = None
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
 
 
 def _resolve_files(
@@ -232,6 +148,8 @@ class Sam2Segmenter:
             on :meth:`close`). Disk use is about 0.8 MB per frame per object at 1024 px.
         hydra_overrides: Extra config overrides such as ``"++model.non_overlap_masks=true"``.
         frame_cache: Normalised frames kept in memory.
+        feature_cache: Frames whose image features :meth:`prepare` keeps (LRU; 0 turns it off).
+            About 85 MB per frame for the released models at 1024 px.
         offload_state_to_cpu: Keep tracking outputs in CPU memory (saves GPU memory).
 
     Raises:
@@ -252,6 +170,7 @@ class Sam2Segmenter:
         archive_dir: str | os.PathLike[str] | None = None,
         hydra_overrides: Sequence[str] = (),
         frame_cache: int = 4,
+        feature_cache: int = 2,
         offload_state_to_cpu: bool = False,
     ) -> None:
         require("torch")
@@ -271,6 +190,8 @@ class Sam2Segmenter:
         self._memory_window = memory_window
         self._archive_dir = archive_dir
         self._frame_cache = frame_cache
+        self._features: FrameCache[tuple[Any, Any]] = FrameCache(feature_cache)
+        self._last_prepared: int | None = None
         self._offload_state = offload_state_to_cpu
         self._lock = threading.RLock()
         self._state: dict[str, Any] | None = None
@@ -324,6 +245,9 @@ class Sam2Segmenter:
             frame = self._check_frame(prompt.frame, "prompt frame")
             pred = self._predictor
             self._restore(frame)
+            prepared = self._features.lookup(frame)
+            if prepared is not None:  # what upstream caches after computing them itself
+                state["cached_features"] = {frame: prepared}
             coords, labels = prompt.point_arrays()
             box = None if prompt.box is None else np.array(prompt.box.xyxy, np.float32)
             mask = None if prompt.mask is None else self._mask_array(prompt)
@@ -349,6 +273,24 @@ class Sam2Segmenter:
                 raise BackendError("SAM2 could not apply the prompt", given=repr(prompt), hint=self._hint(exc)) from exc
             self._prune(frame)
             return result
+
+    def prepare(self, frame: int) -> None:
+        """Compute ``frame``'s image features ahead (then its neighbour in the direction of travel,
+        when the cache holds two), so that a click there runs only the prompt encoder and the mask
+        decoder. Thread safe; call it from a worker while the user looks at the frame. The masks
+        are the same with and without it."""
+        with self._lock:
+            self._started()
+            frame = self._check_frame(frame, "frame")
+            assert self._video is not None and self._frames is not None
+            frames, n, last = self._frames, len(self._video), self._last_prepared
+            self._last_prepared = frame
+        todo = [frame] + ([] if self._features.size < 2 else [neighbour(frame, last, n)])
+        for f in todo:
+            if f is not None:
+                self._features.get(
+                    f, functools.partial(image_features, self._predictor, frames, f, self.device, self._ctx())
+                )
 
     def propagate(self, start: int, max_frames: int | None = None, reverse: bool = False) -> Iterator[SegmenterFrame]:
         """Track every prompted object from ``start`` (included), forward or backward.
@@ -592,6 +534,8 @@ class Sam2Segmenter:
             self._window.close()
         if self._frames is not None:
             self._frames.clear()
+        self._features.clear()
+        self._last_prepared = None
         self._window = None
         self._frames = None
         self._state = None
