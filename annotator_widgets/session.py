@@ -1,16 +1,13 @@
 """The annotation session: the one stateful orchestrator between a video, a project and a segmenter.
 
-The session speaks SAM2's vocabulary (``add_points``, ``add_box``, ``add_mask``,
-``propagate``, ``remove_object``, ``clear_frame``, ``reset``, ``undo``, ``redo``).
-Every result is written to the :class:`~annotator_widgets.project.Project` as it
-is produced; the segmenter's own state is only a cache that the session rebuilds
-from the project's prompts whenever it may be stale (after undo, redo, reopening).
+The session speaks SAM2's vocabulary (``add_points``, ``add_box``, ``add_mask``, ``propagate``,
+``remove_object``, ``clear_frame``, ``reset``, ``undo``, ``redo``). Every result is written to the
+:class:`~annotator_widgets.project.Project` as it is produced; the segmenter's own state is only a cache
+that the session rebuilds from the project's prompts whenever it may be stale (undo, redo, reopening).
 
-Propagation is a generator: iterate it to drive your own progress bar, stop
-iterating (or call :meth:`AnnotationSession.cancel`) to cancel between frames.
-Masks are encoded and committed by a writer thread fed through a bounded queue,
-off the propagation loop; the generator flushes it before it finishes, so when
-``propagate`` returns, everything it yielded is in the project.
+Propagation is a generator: iterate it to drive your own progress bar, stop iterating (or call
+:meth:`AnnotationSession.cancel`) to cancel between frames. A writer thread commits masks off the loop
+(:mod:`.propagation`); when ``propagate`` returns, everything it yielded is in the project.
 
 Example:
     >>> from annotator_widgets import AnnotationSession
@@ -453,8 +450,7 @@ class AnnotationSession:
         return self.progress
 
     def prepare(self, frame: int) -> bool:
-        """Let the segmenter compute ``frame``'s click-independent work ahead (thread safe; call it from a
-        worker when the user lands on a frame). Returns False when the segmenter has no ``prepare``."""
+        """Let the segmenter precompute ``frame``'s click-independent work (thread safe); False if it cannot."""
         prepare = getattr(self.segmenter, "prepare", None)
         if prepare is None or not self._started:
             return False

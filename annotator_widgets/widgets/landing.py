@@ -37,10 +37,8 @@ log = logging.getLogger(__name__)
 
 
 def _prepare(session: Any, frame: int) -> None:
-    """``session.prepare(frame)``, or nothing while sessions lack that verb (the one guard; removed on merge)."""
-    prepare = getattr(session, "prepare", None)
-    if prepare is not None:
-        prepare(frame)
+    """``session.prepare(frame)``: the segmenter precomputes what a click on ``frame`` needs."""
+    session.prepare(frame)
 
 
 class Preparer:
