@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +44,7 @@ import numpy as np
 from ..errors import BackendError, CheckpointError
 from ..types import Box, HandPose
 from ._optional import require
+from .pose import VideoTask
 
 __all__ = ["NUM_HAND_LANDMARKS", "MediaPipeHandEstimator", "resolve_hand_model"]
 
@@ -101,7 +102,7 @@ def _check_frame(frame: np.ndarray) -> np.ndarray:
     return arr
 
 
-class MediaPipeHandEstimator:
+class MediaPipeHandEstimator(VideoTask[HandPose]):
     """MediaPipe's hand landmarker behind the :class:`HandEstimator` protocol.
 
     Args:
@@ -195,38 +196,11 @@ class MediaPipeHandEstimator:
             if lm is not None:
                 lm.close()
 
-    def __enter__(self) -> MediaPipeHandEstimator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return (
             f"MediaPipeHandEstimator({self.model_path.name!r}, num_hands={self.num_hands}, "
             f"detection={self.min_hand_detection_confidence:g}, mode={self.running_mode!r}, mirrored={self.mirrored})"
         )
-
-    # ------------------------------------------------------------------ helpers
-    def detect_video(self, video: Any, frames: Iterable[int] | None = None) -> Iterator[tuple[int, list[HandPose]]]:
-        """Yield ``(index, hands)`` for the given frames of a video, timestamps from its fps.
-
-        Args:
-            video: Anything :func:`~annotator_widgets.open_video` accepts.
-            frames: Increasing frame indices (default: every frame).
-        """
-        from ..video import open_video
-        from .pose import timestamp_ms
-
-        source = open_video(video)
-        indices = range(len(source)) if frames is None else frames
-        for i in indices:
-            yield i, self._detect(source.frame(i), timestamp_ms(i, source.fps), i)
-
-    @property
-    def last_timestamp_ms(self) -> int | None:
-        """The timestamp sent to MediaPipe by the last video-mode call (None before the first)."""
-        return self._last_ts
 
     def detect_in_boxes(
         self, frame: np.ndarray, boxes: Sequence[Box], *, index: int = 0, size: int = 256

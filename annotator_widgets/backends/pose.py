@@ -26,7 +26,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 
@@ -52,6 +52,48 @@ def timestamp_ms(index: int, fps: float) -> int:
     if not fps or fps <= 0 or not np.isfinite(fps):
         fps = 30.0
     return round(index * 1000.0 / fps)
+
+
+_Found = TypeVar("_Found")
+_Self = TypeVar("_Self", bound="VideoTask[Any]")
+
+
+class VideoTask(Generic[_Found]):
+    """What the MediaPipe estimators (pose, hands) share: a context manager, whole-video detection with
+    timestamps from the video's fps, and the last timestamp sent. A subclass gives ``_detect`` and ``close``."""
+
+    _last_ts: int | None = None
+
+    def _detect(self, frame: np.ndarray, ts: int, index: int) -> list[_Found]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def detect_video(self, video: Any, frames: Iterable[int] | None = None) -> Iterator[tuple[int, list[_Found]]]:
+        """Yield ``(index, found)`` for the given frames of a video, timestamps from its fps.
+
+        Args:
+            video: Anything :func:`~annotator_widgets.open_video` accepts.
+            frames: Increasing frame indices (default: every frame).
+        """
+        from ..video import open_video
+
+        source = open_video(video)
+        indices = range(len(source)) if frames is None else frames
+        for i in indices:
+            yield i, self._detect(source.frame(i), timestamp_ms(i, source.fps), i)
+
+    @property
+    def last_timestamp_ms(self) -> int | None:
+        """The timestamp sent to MediaPipe by the last video-mode call (None before the first)."""
+        return self._last_ts
 
 
 def resolve_pose_model(model: str | os.PathLike[str] | None = None) -> Path:
@@ -100,7 +142,7 @@ def _check_unit(name: str, value: float) -> float:
     return v
 
 
-class MediaPipePoseEstimator:
+class MediaPipePoseEstimator(VideoTask[PersonPose]):
     """MediaPipe's pose landmarker behind the :class:`PoseEstimator` protocol.
 
     Args:
@@ -186,37 +228,11 @@ class MediaPipePoseEstimator:
         if lm is not None:
             lm.close()
 
-    def __enter__(self) -> MediaPipePoseEstimator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return (
             f"MediaPipePoseEstimator({self.model_path.name!r}, num_poses={self.num_poses}, "
             f"detection={self.min_pose_detection_confidence:g}, mode={self.running_mode!r})"
         )
-
-    # ------------------------------------------------------------------ video helpers
-    def detect_video(self, video: Any, frames: Iterable[int] | None = None) -> Iterator[tuple[int, list[PersonPose]]]:
-        """Yield ``(index, poses)`` for the given frames of a video, timestamps from its fps.
-
-        Args:
-            video: Anything :func:`~annotator_widgets.open_video` accepts.
-            frames: Increasing frame indices (default: every frame).
-        """
-        from ..video import open_video
-
-        source = open_video(video)
-        indices = range(len(source)) if frames is None else frames
-        for i in indices:
-            yield i, self._detect(source.frame(i), timestamp_ms(i, source.fps), i)
-
-    @property
-    def last_timestamp_ms(self) -> int | None:
-        """The timestamp sent to MediaPipe by the last call (None before the first)."""
-        return self._last_ts
 
     def _detect(self, frame: np.ndarray, ts: int, index: int) -> list[PersonPose]:
         if self._landmarker is None:
