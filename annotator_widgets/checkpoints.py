@@ -35,7 +35,18 @@ from pathlib import Path
 
 from .errors import CheckpointError
 
-__all__ = ["REGISTRY", "Checkpoint", "cache_dir", "fetch", "find_local", "register", "sha256_of", "verify"]
+__all__ = [
+    "REGISTRY",
+    "Checkpoint",
+    "add_commands",
+    "cache_dir",
+    "fetch",
+    "find_local",
+    "register",
+    "run_command",
+    "sha256_of",
+    "verify",
+]
 
 log = logging.getLogger(__name__)
 
@@ -252,9 +263,10 @@ def fetch(name: str, *, progress: bool = True, force: bool = False) -> Path:
     )
 
 
-def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m annotator_widgets.checkpoints", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """The ``list | fetch | verify | path`` subcommands (``python -m annotator_widgets.checkpoints`` and
+    ``annotator-widgets checkpoints``); :func:`run_command` runs the parsed one."""
+    sub = parser.add_subparsers(dest="checkpoints_cmd", required=True)
     sub.add_parser("list", help="list registered checkpoints and whether they are on disk")
     f = sub.add_parser("fetch", help="download or build a checkpoint")
     f.add_argument("names", nargs="+")
@@ -263,22 +275,31 @@ def _main(argv: list[str] | None = None) -> int:
     v.add_argument("names", nargs="*")
     p = sub.add_parser("path", help="print the local path of a checkpoint")
     p.add_argument("name")
-    args = parser.parse_args(argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m annotator_widgets.checkpoints", description=__doc__.split("\n")[0])
+    add_commands(parser)
+    return run_command(parser.parse_args(argv))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed :func:`add_commands` subcommand; 0 done, 1 a checkpoint failed (the message on stderr)."""
     from .errors import AnnotatorError
 
     try:
-        if args.cmd == "list":
+        if args.checkpoints_cmd == "list":
             for ck in REGISTRY.values():
                 local = find_local(ck.name)
                 print(f"{ck.name:28s} {ck.family:6s} {'on disk: ' + str(local) if local else 'not on disk'}")
-        elif args.cmd == "fetch":
+        elif args.checkpoints_cmd == "fetch":
             for n in args.names:
                 print(fetch(n, force=args.force))
-        elif args.cmd == "verify":
+        elif args.checkpoints_cmd == "verify":
             names = args.names or [n for n in REGISTRY if find_local(n)]
             for n in names:
                 print(f"{n}: ok ({verify(n)})")
-        elif args.cmd == "path":
+        elif args.checkpoints_cmd == "path":
             local = find_local(args.name)
             if local is None:
                 raise CheckpointError(

@@ -10,6 +10,9 @@ Commands::
                       [--objects all|IDS|CATEGORY] [--dilate PX] [--feather PX] [--trails N]
     annotator-widgets parts [KIND] [--json]           # every registered part: name, origin, summary
     annotator-widgets batch "videos/*.mp4" --out DIR  # many videos, resumable, local or Ray (see cli_batch)
+    annotator-widgets auto "videos/*.mp4" --text "faces" --out DIR  # phrase -> masklets -> exports (cli_auto)
+    annotator-widgets simulate VIDEO TRUTH_DIR        # clicks a simulated annotator needs (cli_simulate)
+    annotator-widgets checkpoints list|fetch|verify|path
 
 Every choice (``--segmenter``, ``--format``, ``--effect``) and its ``--help`` comes from the registry
 (:mod:`annotator_widgets.registry`), so installed plugins appear there too; an unknown name exits with
@@ -32,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from . import registry
+from . import checkpoints, registry
+from .cli_auto import add_auto_parser
 from .cli_batch import add_batch_parser
 from .cli_simulate import add_simulate_parser
 from .errors import AnnotatorError
@@ -296,7 +300,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--trails", type=int, default=0, metavar="N", help="draw centroid trails over N frames (default 0)")
     r.set_defaults(func=_cmd_render)
     add_batch_parser(sub, part_arg=_part_arg, choices=_choices)
+    add_auto_parser(sub, part_arg=_part_arg, choices=_choices)
     add_simulate_parser(sub, part_arg=_part_arg, choices=_choices)
+    c = sub.add_parser("checkpoints", help="list, fetch, verify or locate model checkpoints")
+    checkpoints.add_commands(c)
+    c.set_defaults(func=checkpoints.run_command)
     p = sub.add_parser("parts", help="list the registered models, formats and effects (with plugins)")
     p.add_argument(
         "kind",

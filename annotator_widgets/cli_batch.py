@@ -25,7 +25,7 @@ from typing import Any
 
 from . import registry
 
-__all__ = ["add_batch_parser"]
+__all__ = ["add_batch_parser", "add_common_arguments", "run_settings"]
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -68,15 +68,7 @@ def add_batch_parser(
         description="Annotate many videos: one project and one set of exports each; a re-run resumes.",
         epilog="exit status: 0 all done, 1 some videos failed (see OUT/manifest.sqlite), 2 bad arguments",
     )
-    b.add_argument("videos", nargs="+", metavar="VIDEO_OR_GLOB", help="video files or glob patterns (quote them)")
-    b.add_argument("--out", required=True, help="output folder: the manifest and one folder per video")
-    b.add_argument(
-        "--segmenter",
-        default="auto",
-        type=part_arg("segmenter", with_argument=True),
-        metavar="NAME",
-        help=f"one of {choices('segmenter')} (default: %(default)s)",
-    )
+    add_common_arguments(b, part_arg=part_arg, choices=choices)
     b.add_argument("--prompts", help="prompts file for every video; {stem} / {name} stand for the video's")
     b.add_argument(
         "--prompts-format",
@@ -90,6 +82,23 @@ def add_batch_parser(
     b.add_argument("--text", metavar="PHRASES", help="what to track, e.g. 'faces, license plates' (re-detected)")
     b.add_argument("--text-route", default="auto", help="faces, people, grounder[:spec]... (default: %(default)s)")
     b.add_argument("--redetect-every", type=int, default=10, metavar="K", help="re-detect every K frames")
+    b.set_defaults(func=_cmd_batch)
+    return b
+
+
+def add_common_arguments(
+    b: argparse.ArgumentParser, *, part_arg: Callable[..., Callable[[str], str]], choices: Callable[[str], str]
+) -> None:
+    """The arguments every many-videos command shares: inputs, --out, --segmenter, --format, executor, progress."""
+    b.add_argument("videos", nargs="+", metavar="VIDEO_OR_GLOB", help="video files or glob patterns (quote them)")
+    b.add_argument("--out", required=True, help="output folder: the manifest and one folder per video")
+    b.add_argument(
+        "--segmenter",
+        default="auto",
+        type=part_arg("segmenter", with_argument=True),
+        metavar="NAME",
+        help=f"one of {choices('segmenter')} (default: %(default)s)",
+    )
     b.add_argument(
         "--format",
         default=("coco",),
@@ -101,8 +110,6 @@ def add_batch_parser(
     b.add_argument("--ray-address", help="an existing Ray cluster (auto, ray://host:10001); default: a local Ray")
     b.add_argument("--json", action="store_true", help="machine-readable progress: one JSON object per line")
     b.add_argument("--quiet", dest="batch_quiet", action="store_true", help="no progress output")
-    b.set_defaults(func=_cmd_batch)
-    return b
 
 
 class _Printer:
@@ -155,7 +162,7 @@ class _Printer:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import Settings, run_batch
+    from .batch import Settings
 
     settings = Settings(
         segmenter=args.segmenter,
@@ -170,8 +177,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             else {}
         ),
     )
+    return run_settings(args, settings)
+
+
+def run_settings(args: argparse.Namespace, settings: Any) -> int:
+    """Run the batch the parsed common arguments describe with ``settings``; print progress; the exit status."""
+    from .batch import expand_inputs, run_batch
+
     mode = "json" if args.json else "quiet" if (args.batch_quiet or args.quiet) else "bars"
-    from .batch import expand_inputs
 
     printer = _Printer(mode, len(expand_inputs(args.videos)))
     try:

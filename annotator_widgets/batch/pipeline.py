@@ -7,8 +7,9 @@ opens (or creates) the video's project, runs every wanted step of :data:`STEPS` 
 Steps are a table, not an if-chain: each has a name, a ``wanted(settings)`` test and a ``run(ctx)``. A finished
 step is marked done in the project (``batch.step.<name>`` in its metadata; the import marks itself in the same
 transaction as its work), so a resumed run skips it; propagation resumes frame by
-frame (:mod:`.propagation`). A new step (the text pipeline: ground on key frames, propagate, re-detect) is one
-function plus :func:`add_step`; its options go in ``Settings.options``.
+frame (:mod:`.propagation`). The language steps (the text pipeline: ground on key frames, propagate both ways
+with re-detection; hand-object actions) live in :mod:`.language`; another step is one function plus
+:func:`add_step`, its options in ``Settings.options``.
 
 Example:
     >>> s = Settings(segmenter="classic", formats=("coco", "mot"))
@@ -35,6 +36,7 @@ from .. import registry
 from ..errors import AnnotatorError
 from ..session import AnnotationSession
 from ..types import ObjectInfo
+from .language import actions_step, text_step
 from .propagation import propagate_missing
 
 __all__ = ["STEPS", "Context", "Settings", "Step", "VideoResult", "add_step", "run_video", "track_people"]
@@ -219,34 +221,6 @@ def _track_people(ctx: Context) -> None:
     _mark_done(ctx.session.project, "track_people")
 
 
-def _text(ctx: Context) -> None:
-    """Phrases -> objects on one frame, then propagation forward with re-detection (``options["text"]``:
-    ``phrases``, and optionally ``frame``, ``route``, ``every``, ``threshold``)."""
-    from ..errors import NotFoundError
-    from ..workflows.text import add_text
-    from ..workflows.text_tracking import propagate_text
-
-    opts = dict(ctx.settings.options["text"])
-    frame, route, threshold = int(opts.get("frame", 0)), str(opts.get("route", "auto")), opts.get("threshold")
-    try:
-        add_text(ctx.session, frame, opts["phrases"], route=route, threshold=threshold)
-    except NotFoundError as exc:  # nothing on that frame: re-detection may still find them later
-        ctx.progress({"event": "warning", "video": ctx.key, "message": str(exc)})
-    if ctx.session.project.prompt_frames():
-        every = int(opts.get("every", 10))
-        for _ in propagate_text(
-            ctx.session,
-            every=every,
-            start=frame,
-            route=route,
-            threshold=threshold,
-            phrases=opts["phrases"],
-            cancel=ctx.cancel,
-        ):
-            pass
-    _mark_done(ctx.session.project, "text")
-
-
 def _export(ctx: Context) -> None:
     outputs = []
     for name in ctx.settings.formats:
@@ -261,8 +235,9 @@ def _export(ctx: Context) -> None:
 STEPS: list[Step] = [
     Step("import", lambda s: s.prompts is not None, _import_prompts),
     Step("track_people", lambda s: s.track_people, _track_people),
-    Step("text", lambda s: "text" in s.options, _text),
-    Step("propagate", lambda s: s.direction != "none", _propagate, resumable=True),
+    Step("text", lambda s: "text" in s.options, text_step),  # propagates too, with re-detection
+    Step("propagate", lambda s: s.direction != "none" and "text" not in s.options, _propagate, resumable=True),
+    Step("actions", lambda s: "actions" in s.options, actions_step),
     Step("export", lambda s: bool(s.formats), _export, resumable=True),
 ]
 
