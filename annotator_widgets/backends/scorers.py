@@ -109,6 +109,8 @@ class _ContrastiveScorer:
         self.batch_size = batch_size
         config = loaded.config
         self.dim = int(getattr(config, "projection_dim", 0) or config.vision_config.hidden_size)
+        #: the image tower's input side (crops cut at this size need no second resize)
+        self.image_size: int | None = int(getattr(config.vision_config, "image_size", 0) or 0) or None
         self.logit_scale = float(self._model.logit_scale.detach().float().exp().reshape(-1)[0])
         bias = getattr(self._model, "logit_bias", None)
         self.logit_bias = 0.0 if bias is None else float(bias.detach().float().reshape(-1)[0])

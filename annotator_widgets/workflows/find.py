@@ -35,7 +35,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -239,7 +239,7 @@ def find_text(
     stop: int | None = None,
     margin: float = 0.1,
     background: str | tuple[int, int, int] = "mean",
-    crop_size: int | None = 224,
+    crop_size: int | Literal["model"] | None = "model",
     dedupe_iou: float = 0.8,
     min_area: int = 16,
     cache: bool = True,
@@ -265,7 +265,9 @@ def find_text(
         stop: Where the scan stops (excluded); None: the end.
         margin: Crop context around each candidate's box (see :func:`~annotator_widgets.crops.masked_crop`).
         background: What replaces pixels outside the candidate in its crop.
-        crop_size: Crops are resized to this side (None: as cut).
+        crop_size: Crops are resized to this side: ``"model"`` (default) the scorer's input size
+            (its ``image_size``; 224 when it has none), so the model's processor does not resize them again;
+            None: as cut.
         dedupe_iou: Candidates overlapping a larger one by at least this IoU are dropped.
         min_area: Candidates smaller than this many pixels are dropped.
         cache: Read and write candidate embeddings in the project.
@@ -288,9 +290,11 @@ def find_text(
     frames = frame_range(start, stop, len(session.video))
     if not frames:
         raise PromptError("no frame to scan", given=f"start={start}, stop={stop}", hint="widen the range")
-    crop = {"margin": margin, "background": background, "size": crop_size}
     closers: list[Callable[[], None]] = []
     model: MaskScorer = registry.resolve("scorer", scorer)
+    if crop_size == "model":
+        crop_size = int(getattr(model, "image_size", None) or 224)
+    crop = {"margin": margin, "background": background, "size": crop_size}
     if isinstance(scorer, str):
         closers.append(model.close)
     try:

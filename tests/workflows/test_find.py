@@ -253,7 +253,8 @@ def test_tiny_clip_crops_are_masked_and_scores_are_in_range(session, truth, clip
     found = find_text(session, "red shoes", every=40, threshold=0.0, scorer=scorer, candidates=truth)
     assert found.frame == 0 and all(0.0 <= s <= 1.0 for s in found.curve.values())
     frame0 = session.video[0]
-    expected = [masked_crop(frame0, m, size=224) for m in dedupe(truth[0])]
+    assert scorer.image_size == 32  # crops are cut at the image tower's input size, not resized twice
+    expected = [masked_crop(frame0, m, size=32) for m in dedupe(truth[0])]
     assert len(crops) == 2 and all(np.array_equal(c, e) for c, e in zip(crops, expected, strict=True))
     # the background is masked out: the corner of a square crop around a blob is the mean colour
     small = masked_crop(frame0, truth[0][1], size=None)
@@ -288,6 +289,6 @@ def test_tiny_siglip_scores_through_find_text(session, truth, tmp_path):
     scorer = SiglipScorer(build_tiny_siglip(tmp_path / "siglip"))
     found = find_text(session, "red shoes", every=60, threshold=0.0, scorer=scorer, candidates=truth)
     assert found.frame == 0 and 0.0 <= found.score <= 1.0 and found.model == scorer.name
-    cached = session.project.embeddings(f"{scorer.model_id}|crop 0.1 mean 224", 0)
+    cached = session.project.embeddings(f"{scorer.model_id}|crop 0.1 mean {scorer.image_size}", 0)
     assert len(cached) == 2 and all(v.shape == (scorer.dim,) for v in cached.values())
     scorer.close()
