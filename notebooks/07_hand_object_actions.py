@@ -62,6 +62,7 @@ OBJECT = "the bicycle"
 
 # %%
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -76,7 +77,7 @@ from annotator_widgets.hands import hand_regions
 from annotator_widgets.interactions import InteractionParams
 from annotator_widgets.render import preview_frame
 from annotator_widgets.workflows.actions import describe_actions, find_interactions
-from annotator_widgets.workflows.outputs import export
+from annotator_widgets.workflows.outputs import edit_segment, export
 from annotator_widgets.workflows.people import pick_person, track_everybody
 from annotator_widgets.workflows.text import add_text, ground
 
@@ -110,12 +111,13 @@ def tiny_models() -> tuple[str, str, Path]:
     from tests.support.vlm import build_tiny_owlv2
     from tests.support.vlm_text import build_tiny_blip
 
-    folder = Path(tempfile.mkdtemp(prefix="aw_tiny_"))
+    folder = TINY / "models"
     grounder = f"owlv2:{build_tiny_owlv2(folder / 'owlv2')}"
     captioner = f"blip:{build_tiny_blip(folder / 'blip')}"
     return grounder, captioner, build_tiny_blip(folder / "blip-vqa", vqa=True)
 
 
+TINY = Path(tempfile.mkdtemp(prefix="aw_tiny_"))  # removed at the end
 RANDOM_GROUNDER, RANDOM_CAPTIONER = not GROUNDER, not CAPTIONER
 captioner_options = {}
 if RANDOM_GROUNDER or RANDOM_CAPTIONER:
@@ -237,6 +239,17 @@ assert len(described) == len(segments), "every segment gets a description"
 assert all(project.actions()[aid].description == text for aid, text in described.items())
 
 # %% [markdown]
+# A person corrects a description (`edit_segment`: marked `edited`, so a later run of the captioner keeps
+# it); every change is one undo step.
+
+# %%
+first = min(described)
+edit_segment(session, first, description="sitting on his bicycle, a hand on his hip")
+assert project.actions()[first].meta["edited"]
+print("undo:", session.undo())
+assert project.actions()[first].description == described[first], "undo restores the model's answer"
+
+# %% [markdown]
 # ## The annotator
 #
 # The same session in the widget: the *Actions* tool (`i`) shows the segments as bars under the timeline
@@ -268,3 +281,4 @@ annotator.close()
 captioner.close()
 session.close()
 project.close()
+shutil.rmtree(TINY)
