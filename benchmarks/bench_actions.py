@@ -14,7 +14,11 @@ On the generated interaction clip (tests/support/interaction_clip.py: a real per
 - ``hand_full_frame_ms_per_frame``: the same model on whole 640x360 frames in video mode.
 - ``boundary_error_frames``: the largest |detected - true| of the held interval's start and stop.
 
-    python benchmarks/bench_actions.py
+    python benchmarks/bench_actions.py                       # the figures
+    python benchmarks/bench_actions.py --frames 24 --rounds 1  # a quick check that it runs
+
+``--frames`` shortens the clip (the held interval keeps the same share of it, 8 frames free on each
+side, so at least 24 frames); ``--rounds`` is how many ``find_interactions`` runs the median is over.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path as _Path
 
 sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # the repo root: tests.support
 
+import argparse
 import json
 import os
 import tempfile
@@ -52,20 +57,28 @@ def _median_ms(fn: Callable[[int], object], items: Sequence[int]) -> float:
     return round(1000 * float(np.median(times)), 3)
 
 
-def main() -> dict[str, object]:
-    clip = interaction_clip(num_frames=60, hold=(22, 40))
+def held(frames: int) -> tuple[int, int]:
+    """The held interval for a clip of ``frames``: (22, 40) of 60, scaled, 8 frames free on each side."""
+    if frames < 24:
+        raise SystemExit(f"--frames must be at least 24 (8 before the hold, 8 in it, 8 after), got {frames}")
+    start = min(max(8, round(frames * 22 / 60)), frames - 16)
+    return start, max(start + 8, min(frames - 8, round(frames * 40 / 60)))
+
+
+def main(frames: int = 60, rounds: int = 3) -> dict[str, object]:
+    clip = interaction_clip(num_frames=frames, hold=held(frames))
     n = len(clip.frames)
-    out: dict[str, object] = {"frames": n, "size": "640x360"}
+    out: dict[str, object] = {"frames": n, "size": "640x360", "rounds": rounds}
     with tempfile.TemporaryDirectory() as tmp:
         session = AnnotationSession(open_video(clip.frames, fps=clip.fps), project=f"{tmp}/p.awp", segmenter="classic")
         store(session.project, clip)
-        rounds = []
-        for _ in range(3):
+        times = []
+        for _ in range(rounds):
             t0 = time.perf_counter()
             find_interactions(session)
-            rounds.append(time.perf_counter() - t0)
+            times.append(time.perf_counter() - t0)
         pairs = 3
-        out["interaction_ms_per_frame"] = round(1000 * float(np.median(rounds)) / (n * pairs), 3)
+        out["interaction_ms_per_frame"] = round(1000 * float(np.median(times)) / (n * pairs), 3)
         (seg,) = [s for s in session.project.actions().values() if s.obj_id == BALL and s.person_id == PERSON]
         out["detected"], out["truth"] = [seg.start, seg.stop], list(clip.hold)
         out["boundary_error_frames"] = max(abs(seg.start - clip.hold[0]), abs(seg.stop - clip.hold[1]))
@@ -85,4 +98,10 @@ def main() -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main()))
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--frames", type=int, default=60, help="frames of the generated clip (at least 24)")
+    ap.add_argument("--rounds", type=int, default=3, help="find_interactions runs the median is over")
+    args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error(f"--rounds must be at least 1, got {args.rounds}")
+    print(json.dumps(main(args.frames, args.rounds)))

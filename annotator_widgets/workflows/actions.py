@@ -321,8 +321,7 @@ def describe_actions(
         cancel: Stop between batches; descriptions already stored stay.
 
     Returns:
-        Stored segment id -> description. (While the store has no ``update_action``, a described
-        segment gets a new id: the key is the new id.)
+        Segment id -> description (a described segment keeps its id).
 
     Raises:
         SessionBusyError: A propagation is running.

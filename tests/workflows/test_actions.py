@@ -210,9 +210,10 @@ def test_describe_actions_asks_per_segment_in_batches_and_stores_the_answers(ses
     session.project.add_action(ActionSegment(44, 50, "throws", PERSON, BLIP))
     spy = _Spy(SmolVlmCaptioner(smolvlm, max_new_tokens=6))
     done = []
+    before = sorted(session.project.actions())
     got = describe_actions(session, spy, batch_size=2, progress=lambda i, n: done.append((i, n)))
     segs = session.project.actions()
-    assert sorted(got) == sorted(segs) and len(got) == 3
+    assert sorted(got) == sorted(segs) == before and len(got) == 3  # described segments keep their ids
     assert all(segs[aid].description == text for aid, text in got.items())
     assert [len(shapes) for shapes, _ in spy.calls] == [2, 1] and done == [(2, 3), (3, 3)]
     questions = sorted(q for _, prompts in spy.calls for q in prompts)
