@@ -108,6 +108,28 @@ def build_tiny_clip(folder: str | os.PathLike[str], *, seed: int = 0) -> Path:
     return _save(model, transformers.CLIPProcessor(image_processor=images, tokenizer=tokenizer), folder)
 
 
+def build_base_clip(folder: str | os.PathLike[str], *, seed: int = 0) -> Path:
+    """A ``CLIPModel`` the size of OpenAI's ViT-B/32 (224 px, 12 + 12 layers, 512-dim projection) with RANDOM
+    weights: its compute is the real model's, so timings through it are honest stand-ins (its scores are not)."""
+    transformers = require("transformers")
+    vocab = byte_level_vocab(["<|startoftext|>", "<|endoftext|>"], word_suffix="</w>")
+    tokenizer = transformers.CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    ids = {
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    config = transformers.CLIPConfig(
+        text_config={"vocab_size": len(vocab), **ids},  # the defaults: 512 wide, 12 layers, 77 tokens
+        vision_config={"image_size": 224, "patch_size": 32},  # the defaults: 768 wide, 12 layers
+        projection_dim=512,
+    )
+    _seeded(seed)
+    model = transformers.CLIPModel(config).eval()
+    images = transformers.CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
+    return _save(model, transformers.CLIPProcessor(image_processor=images, tokenizer=tokenizer), folder)
+
+
 _SENTENCES = [
     "this is a photo of red shoes.",
     "a person riding a bike on the street",
