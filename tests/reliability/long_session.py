@@ -69,6 +69,11 @@ def _digest(session: AnnotationSession, frames: range | list[int]) -> tuple[tupl
     return tuple(out)
 
 
+def _last_step(session: AnnotationSession) -> int:
+    """The group of the latest applied undo step (0 for none)."""
+    return max((e.group for e in session.project.history() if e.done), default=0)
+
+
 def _payload(path: Path) -> int:
     """Bytes of data in every column of every table (what the file must be made of, plus SQLite's overhead)."""
     conn = sqlite3.connect(path)
@@ -92,8 +97,8 @@ def run_long_session(
     frames, centres = long_video(n_frames, seed)
     report = LongSessionReport()
     path = folder / "long session.awp"
-    undo_stack: list[tuple[list[int], tuple, tuple]] = []
-    redo_stack: list[tuple[list[int], tuple, tuple]] = []
+    undo_stack: list[tuple[str, list[int], tuple, tuple]] = []  # (the step's label, frames it touched, before, after)
+    redo_stack: list[tuple[str, list[int], tuple, tuple]] = []
     start = time.perf_counter()
     # catch_up=False: a short propagation from one prompt does not first track every other object from its
     # own (possibly far earlier) prompt; the script measures the session, not thousand-frame catch-ups
@@ -104,19 +109,21 @@ def run_long_session(
         for i in range(1, n_ops + 1):
             kind = str(rng.choice(["points", "box", "propagate", "undo", "redo"], p=[0.3, 0.15, 0.15, 0.2, 0.2]))
             if kind == "undo" and undo_stack:
-                touched, before, after = undo_stack.pop()
-                assert s.undo() is not None
+                label, touched, before, after = undo_stack.pop()
+                if (got := s.undo()) != label:
+                    report.mismatches.append(f"op {i}: undo reverted {got!r}, expected {label!r}")
                 report.undo_checked += 1
                 if _digest(s, touched) != before:
                     report.mismatches.append(f"op {i}: undo did not restore frames {touched[0]}..{touched[-1]}")
-                redo_stack.append((touched, before, after))
+                redo_stack.append((label, touched, before, after))
             elif kind == "redo" and redo_stack:
-                touched, before, after = redo_stack.pop()
-                assert s.redo() is not None
+                label, touched, before, after = redo_stack.pop()
+                if (got := s.redo()) != label:
+                    report.mismatches.append(f"op {i}: redo re-applied {got!r}, expected {label!r}")
                 report.redo_checked += 1
                 if _digest(s, touched) != after:
                     report.mismatches.append(f"op {i}: redo did not restore frames {touched[0]}..{touched[-1]}")
-                undo_stack.append((touched, before, after))
+                undo_stack.append((label, touched, before, after))
             elif kind in ("points", "box", "propagate"):
                 if kind == "propagate" and not s.project.prompt_frames():
                     kind = "points"
@@ -129,15 +136,22 @@ def run_long_session(
                 else:
                     touched = [frame]
                 before = _digest(s, touched)
+                label = f"prompt object {k + 1} on frame {frame}" if kind != "propagate" else "propagate forward"
                 if kind == "points":
                     s.add_points(frame, k + 1, [(float(np.clip(x, 0, W - 1)), float(np.clip(y, 0, H - 1)))])
                 elif kind == "box":
                     half = SQUARES[k][1]
                     s.add_box(frame, k + 1, (max(0, x - half), max(0, y - half), min(W, x + half), min(H, y + half)))
                 else:
+                    last_step = _last_step(s)
                     s.run("forward", start=touched[0], stop=touched[-1] + 1)
-                undo_stack.append((touched, before, _digest(s, touched)))
-                redo_stack.clear()
+                    if _last_step(s) == last_step:  # it reproduced the stored masks: nothing to undo
+                        if _digest(s, touched) != before:
+                            report.mismatches.append(f"op {i}: a propagation changed masks without an undo step")
+                        kind = "propagate (no change)"
+                if kind != "propagate (no change)":
+                    undo_stack.append((label, touched, before, _digest(s, touched)))
+                    redo_stack.clear()
             else:
                 kind = "skipped " + kind
             report.ops[kind] = report.ops.get(kind, 0) + 1
