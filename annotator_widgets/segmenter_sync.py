@@ -18,11 +18,12 @@ An object left without prompts is removed from the segmenter. Any failure while 
 rebuild before the segmenter is used again.
 
 Example:
+    >>> import numpy as np
     >>> from annotator_widgets import AnnotationSession
     >>> from annotator_widgets.data import synthetic_clip
     >>> clip = synthetic_clip(num_frames=4, size=(96, 72), num_objects=1)
     >>> session = AnnotationSession(clip.frames, segmenter="classic")
-    >>> y, x = np.argwhere(clip.masks[0][0]).mean(axis=0)
+    >>> y, x = np.argwhere(clip.masks[1][0]).mean(axis=0)
     >>> _ = session.add_points(0, 1, [(x, y)])
     >>> _ = session.add_points(2, 1, [(x, y)])
     >>> session.undo(), session._sync.replayed  # only the undone prompt was forgotten, nothing replayed

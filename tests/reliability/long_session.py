@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator_widgets import AnnotationSession
+from annotator_widgets import AnnotationSession, Project
 from annotator_widgets.backends.classic import ClassicSegmenter
 
 W, H = 64, 48
@@ -51,6 +51,8 @@ class LongSessionReport:
     undo_checked: int = 0
     redo_checked: int = 0
     mismatches: list[str] = field(default_factory=list)
+    saved_items: int = 0  # masks, prompts and objects the session held at the end
+    lost_on_reopen: int = 0  # of those, missing or different after closing and reopening the project
     file_bytes: int = 0
     payload_bytes: int = 0
     seconds: float = 0.0
@@ -67,6 +69,16 @@ def _digest(session: AnnotationSession, frames: range | list[int]) -> tuple[tupl
         for oid, ann in sorted(session.project.annotations(f).items()):
             out.append((f, oid, ann.rle.counts if isinstance(ann.rle.counts, str) else repr(ann.rle.counts)))
     return tuple(out)
+
+
+def _everything(project: Project) -> set[tuple[object, ...]]:
+    """Every mask (RLE, score, source), prompt row and object the project holds."""
+    out: set[tuple[object, ...]] = {
+        ("mask", a.frame, a.obj_id, str(a.rle.counts), a.score, str(a.source)) for a in project.iter_annotations()
+    }
+    out |= {("prompt", *key, row) for key, row in project.prompt_rows().items()}
+    out |= {("object", repr(o)) for o in project.objects()}
+    return out
 
 
 def _last_step(session: AnnotationSession) -> int:
@@ -158,6 +170,10 @@ def run_long_session(
             if i in checkpoints:
                 report.rss_mb[i] = _rss_mb()
         report.rss_mb[n_ops] = _rss_mb()
+        saved = _everything(s.project)
+    with Project.open(path, readonly=True) as reopened:
+        report.saved_items = len(saved)
+        report.lost_on_reopen = len(saved ^ _everything(reopened))
     report.seconds = time.perf_counter() - start
     import resource
 

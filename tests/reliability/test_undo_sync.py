@@ -125,11 +125,12 @@ def test_undo_replays_only_what_changed(clip: Any, micro_sam2: Any, tmp_path: Pa
             s.redo()
         assert (s._sync.rebuilds, s._sync.replayed) == (1, 3)  # 6 forgotten prompts, 3 given back
         assert len(s.prompts()) == 2 * T - 3
-    with AnnotationSession(clip.frames, tmp_path / "s.awp", micro_sam2.segmenter()) as s:
+    sam2 = micro_sam2.segmenter()
+    with AnnotationSession(clip.frames, tmp_path / "s.awp", sam2) as s:
         for f in range(4):
             s.add_points(f, 1, [_centre(clip, 1, f)])
         s.add_points(0, 2, [_centre(clip, 2, 0)])
         s.add_points(1, 2, [_centre(clip, 2, 1)])
         s.undo()  # object 2 loses frame 1: object 2 is replayed from its one remaining prompt
         assert (s._sync.rebuilds, s._sync.replayed) == (1, 1)
-        assert sorted(s.segmenter.object_ids) == [1, 2]
+        assert sorted(sam2.object_ids) == [1, 2]
