@@ -1,8 +1,10 @@
 """A scripted long session (shared by tests/reliability/test_long_session.py and the reliability benchmark).
 
 Prompts, undos, redos and short propagations in a seeded random order on a long small video with the
-classic segmenter. Every undo must restore exactly the masks before the step it reverts, every redo
-exactly the masks after it (compared as RLE on the frames the step touched).
+classic segmenter. Every undo must revert the step the script expects (its label) and restore exactly the
+masks before it, every redo exactly the masks after it (compared as RLE on the frames the step touched); a
+propagation that reproduces the stored masks makes no undo step and must change nothing. At the end the
+project is closed and reopened: every mask, prompt and object the session held must be there.
 """
 
 from __future__ import annotations
