@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,11 @@ class ProjectMasks(ProjectBase):
         """Prompts in the order they were last changed, optionally filtered."""
         where, args = self._where(frame=frame, obj_id=obj_id)
         return self._store.records("prompts", where, args, order="seq")
+
+    def prompt_rows(self) -> dict[tuple[int, int], tuple[Any, ...]]:
+        """Every stored prompt's raw row by ``(frame, obj_id)``, nothing decoded: a cheap fingerprint that tells
+        which prompts a change (an undo, a redo) touched."""
+        return {(int(r["frame"]), int(r["obj_id"])): tuple(r) for r in self._store.query("SELECT * FROM prompts")}
 
     def prompt_frames(self, obj_id: int | None = None) -> list[int]:
         """Sorted frames that hold prompts (of one object, or any)."""

@@ -48,6 +48,7 @@ from .project import Project
 from .prompt_input import PointsLike, parse_box, parse_points
 from .propagation import FrameResult, MaskWriter, Progress, PropagationRun, run_passes
 from .rle import RLE
+from .segmenter_sync import SegmenterSync
 from .types import Annotation, Box, MaskWarning, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
 from .video import VideoSource, open_video
 from .view import FrameView, ObjectTimeline, frame_view, timeline
@@ -97,8 +98,7 @@ class AnnotationSession:
         self.warnings: collections.deque[MaskWarning] = new_record()  # empty results, newest last
         self._busy = threading.Lock()
         self._cancel = threading.Event()
-        self._started = False
-        self._synced = False
+        self._sync = SegmenterSync(self.segmenter, self.video)
 
     # ------------------------------------------------------------------ setup
     def _open_project(self, project: Project | str | os.PathLike[str] | None) -> Project:
@@ -134,20 +134,17 @@ class AnnotationSession:
             self._busy.release()
 
     def _ensure_synced(self) -> None:
-        """Make the segmenter's cache agree with the project's prompts."""
-        if not self._started:
-            self.segmenter.start(self.video)
-            self._started = True
-            self._synced = False
-        if self._synced:
-            return
-        self.segmenter.reset()
-        prompts = self.project.prompts()
-        for prompt in prompts:
-            self.segmenter.set_prompt(prompt)
-        self._synced = True
-        if prompts:
-            log.debug("segmenter rebuilt from %d prompts", len(prompts))
+        """Make the segmenter's cache agree with the project's prompts (see :mod:`.segmenter_sync`)."""
+        self._sync.ensure(self.project)
+
+    @property
+    def _synced(self) -> bool:
+        return self._sync.synced
+
+    @_synced.setter
+    def _synced(self, value: bool) -> None:  # False: rebuild the segmenter before its next use
+        if not value:
+            self._sync.invalidate()
 
     # ------------------------------------------------------------------ objects
     def add_object(self, name: str = "", category: str = "", color: tuple[int, int, int] | None = None) -> ObjectInfo:
@@ -222,7 +219,7 @@ class AnnotationSession:
         try:
             result: dict[int, ObjectMask] = self.segmenter.set_prompt(prompt)
         except BaseException as exc:
-            self._synced = False  # it may have taken part of the prompt
+            self._sync.invalidate()  # it may have taken part of the prompt
             oom = out_of_memory(exc, f"the {self._segmenter_name} segmenter")
             if oom is not None:
                 raise oom from exc
@@ -230,7 +227,7 @@ class AnnotationSession:
         try:
             om = result[prompt.obj_id]
         except KeyError:
-            self._synced = False
+            self._sync.invalidate()
             raise BackendError("segmenter returned no mask for the prompted object", given=prompt.obj_id) from None
         area = int(np.count_nonzero(om.mask))
         empty = empty_warning(prompt.frame, prompt.obj_id, area) if near_empty(om.mask) else None
@@ -243,7 +240,7 @@ class AnnotationSession:
                 if empty is not None:  # stored with the mask, in the same undo step
                     self.project.put_warning(empty)
         except BaseException:
-            self._synced = False  # the segmenter saw a prompt the project did not keep
+            self._sync.invalidate()  # the segmenter saw a prompt the project did not keep
             raise
         if empty is not None:
             _record_empty(self, empty)
@@ -430,7 +427,7 @@ class AnnotationSession:
                         log.error("saving propagated masks failed: %s", write_exc)
                     oom = out_of_memory(exc, f"the {self._segmenter_name} segmenter")
                     if oom is not None:
-                        self._synced = False  # its state may hold part of a frame: rebuild from the project
+                        self._sync.invalidate()  # its state may hold part of a frame: rebuild from the project
                         prog.error = str(oom)
                         raise oom from exc
                     raise
@@ -452,7 +449,7 @@ class AnnotationSession:
     def prepare(self, frame: int) -> bool:
         """Let the segmenter precompute ``frame``'s click-independent work (thread safe); False if it cannot."""
         prepare = getattr(self.segmenter, "prepare", None)
-        if prepare is None or not self._started:
+        if prepare is None or not self._sync.started:
             return False
         prepare(self._check_frame(frame))
         return True
@@ -470,18 +467,19 @@ class AnnotationSession:
     def remove_object(self, obj_id: int) -> None:
         """Delete an object with its prompts and masks (undoable)."""
         with self._op():
+            before = self._sync.snapshot(self.project)
             self.project.remove_object(obj_id)
-            if self._started and self._synced:
-                self.segmenter.remove_object(obj_id)
+            self._sync.changed(self.project, before)
 
     def clear_frame(self, frame: int, obj_id: int | None = None) -> dict[int, np.ndarray]:
         """Delete the prompts and masks on one frame (of one object, or all); returns what remains."""
         with self._op():
             frame = self._check_frame(frame)
+            before = self._sync.snapshot(self.project)
             with self.project.transaction(f"clear frame {frame}"):
                 self.project.delete_prompt(frame, obj_id)
                 self.project.delete_masks(frame=frame, obj_id=obj_id)
-            self._synced = False
+            self._sync.changed(self.project, before)
             return self.masks(frame)
 
     def reset(self) -> None:
@@ -491,46 +489,24 @@ class AnnotationSession:
                 for p in self.project.prompts():
                     self.project.delete_prompt(p.frame, p.obj_id)
                 self.project.delete_masks()
-            if self._started:
-                self.segmenter.reset()
-            self._synced = self._started
+            if self._sync.started:
+                self.segmenter.reset()  # no prompts left: what a rebuild would replay
 
     def undo(self) -> str | None:
         """Undo the latest step (a click, a propagation, a removal...); returns its label."""
         with self._op():
-            before = {(p.frame, p.obj_id): p for p in self.project.prompts()}
+            before = self._sync.snapshot(self.project)
             label = self.project.undo()
-            self._resync_after(before)
+            self._sync.changed(self.project, before)  # only the objects whose prompts changed
             return label
 
     def redo(self) -> str | None:
         """Redo the latest undone step; returns its label."""
         with self._op():
-            before = {(p.frame, p.obj_id): p for p in self.project.prompts()}
+            before = self._sync.snapshot(self.project)
             label = self.project.redo()
-            self._resync_after(before)
+            self._sync.changed(self.project, before)
             return label
-
-    def _resync_after(self, before: dict[tuple[int, int], Prompt]) -> None:
-        """Update the segmenter cheaply where only some prompts changed; else rebuild it lazily."""
-        if not (self._started and self._synced):
-            return
-        after = {(p.frame, p.obj_id): p for p in self.project.prompts()}
-        gone = set(before) - set(after)
-        objects_left = {k[1] for k in after}
-        try:
-            for key in sorted(gone):
-                if key[1] in objects_left:
-                    self._synced = False  # removing one of several prompts: rebuild
-                    return
-            for oid in {k[1] for k in gone}:
-                self.segmenter.remove_object(oid)
-            for key, prompt in after.items():
-                if before.get(key) != prompt:
-                    self.segmenter.set_prompt(prompt)
-        except Exception:
-            log.debug("incremental resync failed; rebuilding", exc_info=True)
-            self._synced = False
 
     @property
     def can_undo(self) -> bool:

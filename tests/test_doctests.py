@@ -20,6 +20,7 @@ MODULES = [
     "annotator_widgets.store.store",
     "annotator_widgets.store.migrations",
     "annotator_widgets.session",
+    "annotator_widgets.segmenter_sync",
     "annotator_widgets.prompt_input",
     "annotator_widgets.render",
     "annotator_widgets.render.overlay",

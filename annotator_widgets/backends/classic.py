@@ -196,6 +196,22 @@ class ClassicSegmenter:
             self._anchors.pop(obj_id, None)
             self._tracks.pop(obj_id, None)
 
+    def forget_prompt(self, frame: int, obj_id: int) -> None:
+        """Forget one object's prompt on one frame, as if it had never been given (unknown ones are ignored).
+
+        Each prompt is segmented from its own frame alone, so this leaves the state that a rebuild from
+        the other prompts gives; a tracked mask whose chain started from that prompt goes with it.
+        """
+        with self._lock:
+            anchors = self._anchors.get(obj_id, {})
+            if anchors.pop(frame, None) is None:
+                return
+            if not anchors:
+                self.remove_object(obj_id)
+            track = self._tracks.get(obj_id)
+            if track is not None and not self._current(obj_id, track):
+                del self._tracks[obj_id]
+
     def reset(self) -> None:
         """Forget all prompts and objects; keep the video. Running propagations stop."""
         with self._lock:

@@ -94,6 +94,11 @@ class VideoSegmenter(Protocol):
     prepare the next frame in the direction the user moves. It must be thread safe (it is called
     from a worker while the user looks at the frame, see ``AnnotationSession.prepare``) and must
     never change results: masks are the same with and without it.
+
+    Optional: ``forget_prompt(frame: int, obj_id: int) -> None``, only for segmenters whose prompts
+    do not depend on each other (the classic one). It forgets one object's prompt on one frame and
+    must leave the state a rebuild from the remaining prompts would give; the session then resyncs
+    an undo in O(changed prompts) instead of replaying the changed object's prompts.
     """
 
     name: str

@@ -1,8 +1,10 @@
 """A scripted long session (shared by tests/reliability/test_long_session.py and the reliability benchmark).
 
 Prompts, undos, redos and short propagations in a seeded random order on a long small video with the
-classic segmenter. Every undo must restore exactly the masks before the step it reverts, every redo
-exactly the masks after it (compared as RLE on the frames the step touched).
+classic segmenter. Every undo must revert the step the script expects (its label) and restore exactly the
+masks before it, every redo exactly the masks after it (compared as RLE on the frames the step touched); a
+propagation that reproduces the stored masks makes no undo step and must change nothing. At the end the
+project is closed and reopened: every mask, prompt and object the session held must be there.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator_widgets import AnnotationSession
+from annotator_widgets import AnnotationSession, Project
 from annotator_widgets.backends.classic import ClassicSegmenter
 
 W, H = 64, 48
@@ -51,6 +53,8 @@ class LongSessionReport:
     undo_checked: int = 0
     redo_checked: int = 0
     mismatches: list[str] = field(default_factory=list)
+    saved_items: int = 0  # masks, prompts and objects the session held at the end
+    lost_on_reopen: int = 0  # of those, missing or different after closing and reopening the project
     file_bytes: int = 0
     payload_bytes: int = 0
     seconds: float = 0.0
@@ -67,6 +71,21 @@ def _digest(session: AnnotationSession, frames: range | list[int]) -> tuple[tupl
         for oid, ann in sorted(session.project.annotations(f).items()):
             out.append((f, oid, ann.rle.counts if isinstance(ann.rle.counts, str) else repr(ann.rle.counts)))
     return tuple(out)
+
+
+def _everything(project: Project) -> set[tuple[object, ...]]:
+    """Every mask (RLE, score, source), prompt row and object the project holds."""
+    out: set[tuple[object, ...]] = {
+        ("mask", a.frame, a.obj_id, str(a.rle.counts), a.score, str(a.source)) for a in project.iter_annotations()
+    }
+    out |= {("prompt", *key, row) for key, row in project.prompt_rows().items()}
+    out |= {("object", repr(o)) for o in project.objects()}
+    return out
+
+
+def _last_step(session: AnnotationSession) -> int:
+    """The group of the latest applied undo step (0 for none)."""
+    return max((e.group for e in session.project.history() if e.done), default=0)
 
 
 def _payload(path: Path) -> int:
@@ -92,8 +111,8 @@ def run_long_session(
     frames, centres = long_video(n_frames, seed)
     report = LongSessionReport()
     path = folder / "long session.awp"
-    undo_stack: list[tuple[list[int], tuple, tuple]] = []
-    redo_stack: list[tuple[list[int], tuple, tuple]] = []
+    undo_stack: list[tuple[str, list[int], tuple, tuple]] = []  # (the step's label, frames it touched, before, after)
+    redo_stack: list[tuple[str, list[int], tuple, tuple]] = []
     start = time.perf_counter()
     # catch_up=False: a short propagation from one prompt does not first track every other object from its
     # own (possibly far earlier) prompt; the script measures the session, not thousand-frame catch-ups
@@ -104,19 +123,21 @@ def run_long_session(
         for i in range(1, n_ops + 1):
             kind = str(rng.choice(["points", "box", "propagate", "undo", "redo"], p=[0.3, 0.15, 0.15, 0.2, 0.2]))
             if kind == "undo" and undo_stack:
-                touched, before, after = undo_stack.pop()
-                assert s.undo() is not None
+                label, touched, before, after = undo_stack.pop()
+                if (got := s.undo()) != label:
+                    report.mismatches.append(f"op {i}: undo reverted {got!r}, expected {label!r}")
                 report.undo_checked += 1
                 if _digest(s, touched) != before:
                     report.mismatches.append(f"op {i}: undo did not restore frames {touched[0]}..{touched[-1]}")
-                redo_stack.append((touched, before, after))
+                redo_stack.append((label, touched, before, after))
             elif kind == "redo" and redo_stack:
-                touched, before, after = redo_stack.pop()
-                assert s.redo() is not None
+                label, touched, before, after = redo_stack.pop()
+                if (got := s.redo()) != label:
+                    report.mismatches.append(f"op {i}: redo re-applied {got!r}, expected {label!r}")
                 report.redo_checked += 1
                 if _digest(s, touched) != after:
                     report.mismatches.append(f"op {i}: redo did not restore frames {touched[0]}..{touched[-1]}")
-                undo_stack.append((touched, before, after))
+                undo_stack.append((label, touched, before, after))
             elif kind in ("points", "box", "propagate"):
                 if kind == "propagate" and not s.project.prompt_frames():
                     kind = "points"
@@ -129,21 +150,32 @@ def run_long_session(
                 else:
                     touched = [frame]
                 before = _digest(s, touched)
+                label = f"prompt object {k + 1} on frame {frame}" if kind != "propagate" else "propagate forward"
                 if kind == "points":
                     s.add_points(frame, k + 1, [(float(np.clip(x, 0, W - 1)), float(np.clip(y, 0, H - 1)))])
                 elif kind == "box":
                     half = SQUARES[k][1]
                     s.add_box(frame, k + 1, (max(0, x - half), max(0, y - half), min(W, x + half), min(H, y + half)))
                 else:
+                    last_step = _last_step(s)
                     s.run("forward", start=touched[0], stop=touched[-1] + 1)
-                undo_stack.append((touched, before, _digest(s, touched)))
-                redo_stack.clear()
+                    if _last_step(s) == last_step:  # it reproduced the stored masks: nothing to undo
+                        if _digest(s, touched) != before:
+                            report.mismatches.append(f"op {i}: a propagation changed masks without an undo step")
+                        kind = "propagate (no change)"
+                if kind != "propagate (no change)":
+                    undo_stack.append((label, touched, before, _digest(s, touched)))
+                    redo_stack.clear()
             else:
                 kind = "skipped " + kind
             report.ops[kind] = report.ops.get(kind, 0) + 1
             if i in checkpoints:
                 report.rss_mb[i] = _rss_mb()
         report.rss_mb[n_ops] = _rss_mb()
+        saved = _everything(s.project)
+    with Project.open(path, readonly=True) as reopened:
+        report.saved_items = len(saved)
+        report.lost_on_reopen = len(saved ^ _everything(reopened))
     report.seconds = time.perf_counter() - start
     import resource
 
