@@ -117,5 +117,6 @@ def test_tiny_detr_through_the_real_grounder(clip, session, tmp_path):
     for d in dets.values():
         assert boxes[d.obj_id] == d.box and 0 <= d.box.x0 < d.box.x1 <= w and 0 <= d.box.y0 < d.box.y1 <= h
     assert all(np.isfinite(d.score) for d in dets.values())
-    assert grounder.detect(clip.frames[2], ["person"]) == said  # a ready grounder is not closed by the workflow
+    again = grounder.detect(clip.frames[2], ["person"])  # a ready grounder is not closed by the workflow
+    assert [g.score for g in again] == pytest.approx([g.score for g in said], abs=1e-4)
     grounder.close()
