@@ -84,7 +84,10 @@ class CaptionsTool(Tool):
         host.observe(host.guard(lambda ch: self._running(bool(ch["new"])), "showing the state"), names=["busy"])
         bar = ipw.VBox(
             [
-                ipw.HBox([ipw.Label("Caption:"), self.what, self.box, self.save_button, self.source]),
+                ipw.HBox(
+                    [ipw.Label("Caption:"), self.what, self.box, self.save_button, self.source],
+                    layout=ipw.Layout(flex_flow="row wrap"),
+                ),
                 ipw.HBox(
                     [ipw.Label("Describe with"), self.captioners, self.question, self.scopes, self.describe_button]
                 ),

@@ -138,7 +138,8 @@ class TextTool(Tool):
                 self.redetect_box,
                 self.every_box,
                 self.propagate_button,
-            ]
+            ],
+            layout=ipw.Layout(flex_flow="row wrap"),  # wraps on a narrow page instead of cutting the buttons
         )
         rows = ipw.VBox([bar, self._build_first_frame()])
         rows.add_class("aw-text")
@@ -173,7 +174,8 @@ class TextTool(Tool):
                 self.find_every_box,
                 self.find_slider,
                 self.first_button,
-            ]
+            ],
+            layout=ipw.Layout(flex_flow="row wrap"),
         )
         row.add_class("aw-text-first")
         return row
