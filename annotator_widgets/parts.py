@@ -125,6 +125,7 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("tool", "effects", _T + "effects:EffectsTool", "blur/pixelate objects: live preview, render an MP4", ()),
     ("tool", "export", _T + "export:ExportTool", "write the annotations in a dataset format", ()),
     ("tool", "actions", _T + "interactions:ActionsTool", "action segments: find, describe, edit, jump", ()),
+    ("tool", "captions", _T + "captions:CaptionsTool", "the current object's caption here: edit it, Describe", ()),
     (
         "tool",
         "text",

@@ -5,7 +5,10 @@ One row per object (an :class:`~annotator_widgets.view.ObjectTimeline` from
 where the mask's score is below ``low_score`` (drift: click there next); dark red where
 the mask is empty (lost); a white tick where the object was prompted; for people, a
 light band along the top of the row where their pose was found; and a cursor at the
-current frame. Clicking or dragging along the strip seeks.
+current frame. Clicking or dragging along the strip seeks. A score curve (e.g. where a
+phrase was looked for, :meth:`Timeline.set_curve`) is drawn as a thin strip of bars under
+the rows: one bar per scored frame, as tall as its score, yellow where it passes the
+threshold (a red line).
 
 Example:
     >>> import numpy as np
@@ -14,12 +17,15 @@ Example:
     ...                      np.array([np.nan, 0.9, 0.2, -1], np.float32), np.array([False, True, False, False]))
     >>> [(start, stop, state) for start, stop, state in _runs(row.states(low_score=0.5))]
     [(1, 2, 1), (2, 3, 2), (3, 4, 3)]
+    >>> [(x, h, passes) for x, _, _, h, passes in curve_bars({0: 0.25, 2: 1.0}, 0.5, 4, 70, 30, 8)]
+    [(30.0, 2.0, False), (50.0, 8.0, True)]
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,13 +33,33 @@ from ..view import LOST, LOW, NONE, ObjectTimeline
 from ._deps import ipycanvas, ipywidgets
 from .canvas import drawing, redraw_on_reconnect
 
-__all__ = ["Timeline"]
+__all__ = ["Timeline", "curve_bars"]
 
 log = logging.getLogger(__name__)
 
 _LOW_MARK = (235, 30, 30)
 _LOST_COLOR = (110, 20, 20)
 _BACKGROUND = "#2b2b2b"
+_CURVE_PASS = (255, 214, 0)
+_CURVE_BELOW = (150, 150, 150)
+
+
+def curve_bars(
+    curve: Mapping[int, float], threshold: float | None, num_frames: int, width: int, left: int, height: int
+) -> list[tuple[float, float, float, float, bool]]:
+    """``(x, y, w, h, passes)`` of a score curve's bars in a strip ``height`` tall (``y`` from the strip's top).
+
+    One bar per scored frame, at the frame's place along ``left..width``, as tall as its score
+    (clipped to 0..1, at least one pixel); ``passes``: the score reaches ``threshold``.
+    """
+    span = (width - left) / max(1, num_frames)
+    out = []
+    for f, score in sorted(curve.items()):
+        s = min(max(float(score), 0.0), 1.0)
+        h = max(1.0, s * height)
+        passes = threshold is not None and float(score) >= threshold
+        out.append((left + f * span, height - h, max(1.0, span), h, passes))
+    return out
 
 
 def _runs(states: np.ndarray) -> list[tuple[int, int, int]]:
@@ -59,12 +85,16 @@ class Timeline:
     ROW_H = 10
     POSE_H = 3
     GAP = 3
+    CURVE_H = 12
 
     def __init__(self, num_frames: int, width: int, *, low_score: float = 0.5) -> None:
         self.num_frames = max(1, int(num_frames))
         self.width = int(width)
         self.low_score = float(low_score)
         self.rows: list[ObjectTimeline] = []
+        #: the score curve shown under the rows (frame -> score 0..1; empty: no strip) and its threshold
+        self.curve: dict[int, float] = {}
+        self.curve_threshold: float | None = None
         self._cursor = 0
         self.widget = ipycanvas.MultiCanvas(2, width=self.width, height=self._height(1))
         self.widget.layout = ipywidgets.Layout(width=f"{self.width}px", max_width="100%", height="auto")
@@ -79,7 +109,8 @@ class Timeline:
         redraw_on_reconnect(self.widget, self.redraw)
 
     def _height(self, rows: int) -> int:
-        return self.GAP + max(1, rows) * (self.ROW_H + self.GAP)
+        strip = self.CURVE_H + self.GAP if self.curve else 0
+        return self.GAP + max(1, rows) * (self.ROW_H + self.GAP) + strip
 
     # -- seeking --------------------------------------------------------------------------------------
     def frame_at(self, x: float) -> int:
@@ -124,6 +155,12 @@ class Timeline:
             self._draw_rows()
             self._draw_cursor()
 
+    def set_curve(self, curve: Mapping[int, float] | None, threshold: float | None = None) -> None:
+        """Show a score curve (``{frame: score 0..1}``) in a strip under the rows; None or ``{}`` hides it."""
+        self.curve = {int(f): float(v) for f, v in (curve or {}).items()}
+        self.curve_threshold = None if threshold is None else float(threshold)
+        self.update(self.rows)
+
     def set_cursor(self, frame: int) -> None:
         """Move the current-frame cursor."""
         self._cursor = int(frame)
@@ -143,6 +180,7 @@ class Timeline:
         c.fill_rect(0, 0, self.width, self.widget.height)
         span = (self.width - self.LABEL_W) / self.num_frames
         c.font = "9px sans-serif"
+        self._draw_curve(c)
         if not self.rows:
             c.fill_style = "#888"
             c.fill_text("no objects yet: click the video", self.LABEL_W + 4, self.GAP + self.ROW_H - 2)
@@ -200,6 +238,28 @@ class Timeline:
             y = self.GAP + i * (self.ROW_H + self.GAP)
             c.fill_style = "rgb({}, {}, {})".format(*row.color)
             c.fill_text(str(row.obj_id), 3, y + self.ROW_H - 1)
+
+    def _draw_curve(self, c: Any) -> None:
+        if not self.curve:
+            return
+        top = self.widget.height - self.CURVE_H - self.GAP
+        c.fill_style = "#2b2b2b"
+        c.fill_rect(self.LABEL_W, top, self.width - self.LABEL_W, self.CURVE_H)
+        c.fill_style = "#aaa"
+        c.fill_text("score", 1, top + self.CURVE_H - 2)
+        bars = curve_bars(self.curve, self.curve_threshold, self.num_frames, self.width, self.LABEL_W, self.CURVE_H)
+        if bars:
+            c.fill_styled_rects(
+                np.array([b[0] for b in bars], float),
+                np.array([top + b[1] for b in bars], float),
+                np.array([b[2] for b in bars], float),
+                np.array([b[3] for b in bars], float),
+                np.array([_CURVE_PASS if b[4] else _CURVE_BELOW for b in bars], np.uint8).reshape(-1, 3),
+            )
+        if self.curve_threshold is not None:
+            c.fill_style = "rgb({}, {}, {})".format(*_LOW_MARK)
+            y = top + self.CURVE_H - min(max(self.curve_threshold, 0.0), 1.0) * self.CURVE_H
+            c.fill_rect(self.LABEL_W, y, self.width - self.LABEL_W, 1)
 
     def _draw_cursor(self) -> None:
         c = self.widget[1]

@@ -5,8 +5,8 @@ captioner (the registry's ``captioner`` kind: Florence-2, BLIP, BLIP-2, SmolVLM,
 caption or the answer to ``prompt`` in batches, and stores one
 :class:`~annotator_widgets.types.Caption` per (frame, object) with the model and the prompt:
 
-* **editable**: a person's change (``project.put_caption(Caption(frame, obj_id, text))``, no model)
-  is marked ``edited``, and a later model run does not overwrite it unless ``overwrite_edited``;
+* **editable**: a person's change (:func:`edit_caption`, no model) is marked ``edited``, and a
+  later model run does not overwrite it unless ``overwrite_edited``;
 * **undoable**: one call is one undo step (each finished batch is committed at once, so a cancel
   or a crash keeps what was done).
 
@@ -35,14 +35,14 @@ import numpy as np
 from .. import registry
 from ..crops import MEAN_RGB
 from ..errors import PromptError, SessionBusyError
-from ..types import Box, Caption
+from ..types import Box, Caption, check_frame
 
 if TYPE_CHECKING:
     from ..backends import Captioner
     from ..project import Project
     from ..session import AnnotationSession
 
-__all__ = ["describe", "region_crop"]
+__all__ = ["describe", "edit_caption", "region_crop"]
 
 log = logging.getLogger(__name__)
 
@@ -238,3 +238,31 @@ def _crop(
     if box is not None:
         return region_crop(image, box, margin=margin)
     return np.ascontiguousarray(image)
+
+
+def edit_caption(session: AnnotationSession, frame: int, obj_id: int, text: str) -> Caption | None:
+    """A person's description of an object (``obj_id`` 0: the whole frame) on one frame; one undo step.
+
+    Over a model's caption the text is marked ``edited`` (the model and prompt stay), so a later
+    :func:`describe` keeps it. An empty or whitespace ``text`` deletes the caption.
+
+    Returns:
+        The caption now stored, or None when it was deleted (or there was none to delete).
+
+    Raises:
+        PromptError: A frame outside the video, an unknown object, text that is not a string.
+        SessionBusyError: A propagation is running.
+    """
+    if session.busy:
+        raise SessionBusyError.running("a propagation is running")
+    if not isinstance(text, str):
+        raise PromptError("a caption is text", given=type(text).__name__)
+    project = session.project
+    frame = check_frame(frame, len(session.video))
+    if obj_id and project.get_object(obj_id) is None:
+        ids = [o.obj_id for o in project.objects()]
+        raise PromptError("unknown object", given=obj_id, hint=f"known object ids: {ids}; 0 for the whole frame")
+    if not text.strip():
+        project.delete_caption(frame, obj_id)
+        return None
+    return project.put_caption(Caption(frame, obj_id, text.strip()))

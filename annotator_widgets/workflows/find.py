@@ -41,7 +41,8 @@ import numpy as np
 
 from .. import registry
 from ..crops import masked_crop
-from ..errors import AnnotatorError, NotFoundError, PromptError, SessionBusyError
+from ..errors import NotFoundError, PromptError, SessionBusyError
+from ..progress import Cancelled
 from ..types import ObjectInfo, frame_range
 from .candidates import CandidateSource, ScratchSegmenter, dedupe, given_source, grid_source, grounder_source, mask_key
 
@@ -57,8 +58,8 @@ Progress = Callable[[int, int], None] | None
 Cancel = threading.Event | Callable[[], bool] | None
 
 
-class FindCancelled(AnnotatorError):
-    """:func:`find_text` was cancelled; nothing was created (cached embeddings stay)."""
+class FindCancelled(Cancelled):
+    """:func:`find_text` was cancelled; nothing was created (cached embeddings stay). A :class:`Cancelled`."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,6 +13,9 @@ worker thread). Long-running ones take ``progress`` and ``cancel``
   tracked forward and backward from that frame and stored;
 * :func:`seed_region` - every person meeting a region (stored ones and newly detected
   ones) becomes an object prompted from its landmarks, then all are propagated together;
+  with ``detector=...``, the people whose box from a detector (any registered grounder
+  asked for "person") meets the region, prompted with their boxes
+  (:mod:`.people_detect`);
 * :func:`segment_people` - people's stored poses as segmenter prompts on one frame.
 
 The pose model is a ``"pose"`` part (:func:`annotator_widgets.registry.resolve`):
@@ -40,8 +43,9 @@ import numpy as np
 
 from ..errors import NotFoundError, PromptError, SessionBusyError
 from ..pose_tracking import detect_poses, open_pose_estimator, track_people
-from ..progress import CancelSignal, ProgressCallback, Steps, is_cancelled
+from ..progress import CancelSignal, ProgressCallback
 from ..types import Box, ObjectInfo, PersonPose, Prompt, check_frame
+from .people_detect import meets, propagate_seeded, seed_detected
 from .poses import PERSON, nearest_person, new_people, pose_box, pose_to_prompt, store_tracks
 
 if TYPE_CHECKING:
@@ -337,10 +341,6 @@ def segment_people(
     return masks
 
 
-def _intersects(a: Box, b: Box) -> bool:
-    return min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0)
-
-
 def seed_region(
     session: AnnotationSession,
     frame: int,
@@ -356,11 +356,19 @@ def seed_region(
     threshold: float = THRESHOLD,
     run_up: int = RUN_UP,
     min_visibility: float = 0.5,
+    detector: Any = None,
+    detector_threshold: float | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelSignal | None = None,
     **thresholds: float,
 ) -> list[ObjectInfo]:
     """Every person whose box meets ``region`` on ``frame`` becomes an object prompted from its landmarks.
+
+    With ``detector`` (a ``"grounder"`` spec such as ``"detr"``, ``"rt-detr:<folder>"``,
+    ``"owlv2"``, or a ready grounder) the people are instead those whose box from that detector,
+    asked for "person", meets the region: each becomes a new ``person`` object prompted with its
+    box, the detections are stored (:func:`~.people_detect.seed_detected`; the pose options are
+    not used).
 
     The people are the ones stored on ``frame`` (they keep their ids) plus, with ``detect``,
     the ones a pose model finds there after a run-up (:func:`find_people`) that overlap none
@@ -385,6 +393,8 @@ def seed_region(
         threshold: Detection confidence.
         run_up: Frames the model follows before ``frame``.
         min_visibility: Landmarks below it do not count for boxes and prompts.
+        detector: Seed the people a detector finds instead of the pose route (see above).
+        detector_threshold: The detector's lowest score kept (None: its default).
         progress: Called after each detected frame, then each propagated frame.
         cancel: Stops the detection (:class:`~annotator_widgets.progress.Cancelled`, nothing
             stored) or the propagation.
@@ -403,6 +413,18 @@ def seed_region(
         raise PromptError(f"region lies outside the {w}x{h} frame", given=given.xyxy)
     frame = check_frame(frame, len(session.video))
     _idle(session, "seed a region")
+    if detector is not None:
+        return seed_detected(
+            session,
+            frame,
+            box,
+            detector=detector,
+            threshold=detector_threshold,
+            propagate=propagate,
+            direction=direction,
+            progress=progress,
+            cancel=cancel,
+        )
     project = session.project
     stored = project.poses(frame) if poses is None else []
     if poses is not None:
@@ -424,7 +446,7 @@ def seed_region(
     else:
         found = []
     candidates = [(p, True) for p in stored] + [(p, False) for p in found]
-    meeting = [(p, known) for p, known in candidates if (b := pose_box(p, min_visibility)) and _intersects(b, box)]
+    meeting = [(p, known) for p, known in candidates if (b := pose_box(p, min_visibility)) and meets(b, box)]
     inside, outside = _promptable(meeting, frame, min_visibility, (w, h))
     if not inside:
         raise NotFoundError(
@@ -451,7 +473,7 @@ def seed_region(
             project.put_poses(frame, [p for p in project.poses(frame) if p.person_id not in ids] + new_poses)
     log.info("seeded %d people on frame %d (%d new)", len(seeded), frame, len(new_poses))
     if propagate:
-        _propagate(session, frame, direction, progress, cancel)
+        propagate_seeded(session, frame, direction, progress, cancel)
     return sorted(seeded, key=lambda o: o.obj_id)
 
 
@@ -475,23 +497,3 @@ def _promptable(
             continue
         ok.append((pose, known, prompt))
     return ok, skipped
-
-
-def _propagate(
-    session: AnnotationSession,
-    frame: int,
-    direction: Literal["forward", "backward", "both"],
-    progress: ProgressCallback | None,
-    cancel: CancelSignal | None,
-) -> None:
-    run = session.propagate(direction=direction, start=frame)
-    steps = Steps(progress, None, total=0, text=f"propagate {direction}")
-    try:
-        for _ in run:
-            steps.total = session.progress.total  # known once the propagation runs
-            steps.advance()
-            if is_cancelled(cancel):
-                log.info("propagation cancelled after %d frames (they are kept)", steps.done)
-                break
-    finally:
-        run.close()  # type: ignore[attr-defined]  # the session's propagation generator

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ..canvas import FrameCanvas
     from ..jobs import PropagationJob, TaskJob
     from ..stats import Stats
+    from ..timeline import Timeline
 
 __all__ = ["Tool", "ToolHost"]
 
@@ -53,6 +54,7 @@ class ToolHost(Protocol):
 
     session: AnnotationSession
     canvas: FrameCanvas
+    timeline: Timeline
     stats: Stats
     frame: int
     current_object: int | None
