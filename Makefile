@@ -16,6 +16,10 @@ READERS := $(VENV)-readers
 READERS_STAMP := $(READERS)/.installed
 PORT ?= 8888
 PYTEST_ARGS ?=
+# two test processes (pytest-xdist), one per core: the tests run single-threaded (OMP_NUM_THREADS=1); work stealing
+# keeps most of a file in one process (module fixtures) and balances the end; TEST_WORKERS=0 runs them in this process
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 # test-browser-repeat: how many runs of the browser tests in a row
 N ?= 5
 
@@ -77,10 +81,10 @@ test: install models chromium readers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	AW_STRICT_TESTS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	AW_STRICT_TESTS=1 $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: install readers
-	$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not browser and not slow" $(XDIST) $(PYTEST_ARGS)
 
 # flakiness check: N runs of the browser tests in a row; each run prints its pass count, the first failure stops
 # (and shows that run's output)

@@ -65,6 +65,11 @@ MODULES = [
     "annotator_widgets.workflows.outputs",
     "annotator_widgets.widgets.flow",
     "annotator_widgets.widgets.landing",
+    "annotator_widgets.widgets.tools.captions",
+    "annotator_widgets.widgets.tools.text",
+    "annotator_widgets.widgets.timeline",
+    "annotator_widgets.workflows.people_detect",
+    "annotator_widgets.batch.language",
 ]
 
 

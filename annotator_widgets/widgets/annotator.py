@@ -22,7 +22,7 @@ Example:
     >>> sorted(ann.click(x, y))
     [1]
     >>> [(p.obj_id, len(p.points)) for p in ann.session.prompts(0)], list(ann.tools)
-    ([(1, 1)], ['points', 'person', 'region', 'text', 'effects', 'export', 'actions'])
+    ([(1, 1)], ['points', 'person', 'region', 'text', 'captions', 'effects', 'export', 'actions'])
     >>> ann.close()
 """
 

@@ -26,7 +26,7 @@ from .base import Tool, ToolHost
 __all__ = ["DEFAULT_TOOLS", "Tool", "ToolHost", "make_tools"]
 
 #: the tools of an annotator when none are given (registry names; the first is the base tool)
-DEFAULT_TOOLS: tuple[str, ...] = ("points", "person", "region", "text", "effects", "export", "actions")
+DEFAULT_TOOLS: tuple[str, ...] = ("points", "person", "region", "text", "captions", "effects", "export", "actions")
 
 
 def make_tools(specs: Sequence[Any] | None = None) -> list[Tool]:
