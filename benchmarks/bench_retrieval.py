@@ -159,4 +159,8 @@ def main(rounds: int = 3) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=3, help="rounds (default: %(default)s)")
+    print(json.dumps(main(parser.parse_args().rounds)))

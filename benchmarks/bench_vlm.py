@@ -145,4 +145,8 @@ def main(rounds: int = 5) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=5, help="paired rounds (default: %(default)s)")
+    main(parser.parse_args().rounds)
