@@ -275,6 +275,12 @@ class AnnotatorActions:
             self.frame = frame
 
     def _read_ahead_frame(self, frame: int) -> None:
+        self._read_ahead_picture(frame)
+        # the frame's stored masks at display size too (cached by content: an edit meanwhile is a new mask)
+        for annotation in self.session.view(frame, low_score=self.low_score).annotations.values():
+            self.canvas.display_mask(annotation)
+
+    def _read_ahead_picture(self, frame: int) -> None:
         if self.canvas.has_frame(frame):
             return
         video = self.session.video

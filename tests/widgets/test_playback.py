@@ -167,3 +167,44 @@ def test_a_forked_file_reader_decodes_the_same_frames_on_its_own_position(tmp_pa
     finally:
         twin.close()
         video.close()
+
+
+def test_display_masks_are_cached_by_content_so_an_edit_is_never_shown_stale(annotator):
+    from annotator_widgets.rle import RLE
+    from annotator_widgets.types import Annotation
+
+    canvas, g = annotator.canvas, annotator.geometry
+    h, w = annotator.session.video.height, annotator.session.video.width
+    m1 = np.zeros((h, w), bool)
+    m1[20:80, 30:120] = True
+    m2 = m1.copy()
+    m2[100:150, 200:300] = True  # the same object's mask after an edit
+    a1, a2 = Annotation(3, 1, RLE.from_mask(m1)), Annotation(3, 1, RLE.from_mask(m2))
+    d1 = canvas.display_mask(a1)
+    np.testing.assert_array_equal(d1, g.mask(m1))
+    assert canvas.display_mask(Annotation(3, 1, RLE.from_mask(m1.copy()))) is d1  # same content: shrunk once
+    d2 = canvas.display_mask(a2)
+    assert d2 is not d1
+    np.testing.assert_array_equal(d2, g.mask(m2))
+    # bounded in bytes: the least recently used go first
+    canvas._cache_mask_bytes = d1.nbytes
+    m3 = np.zeros((h, w), bool)
+    m3[5:9, 5:9] = True
+    a3 = Annotation(4, 1, RLE.from_mask(m3))
+    canvas.display_mask(a3)
+    assert list(canvas._masks) == [a3.rle]
+
+
+def test_playback_reads_the_stored_masks_ahead_at_display_size(annotator):
+    annotator.current_object = annotator.add_object().obj_id
+    annotator.click(100, 60)
+    annotator.session.run("forward")
+    annotator._play_step(1)
+    assert annotator.read_ahead.wait_idle(10)
+    for f in (2, 3, 4):
+        (ann,) = annotator.session.view(f).annotations.values()
+        assert ann.rle in annotator.canvas._masks
+    # and what is drawn from them is what the frame's masks say
+    annotator._play_step(2)
+    (ann,) = annotator.session.view(2).annotations.values()
+    np.testing.assert_array_equal(annotator.canvas.display_mask(ann), annotator.geometry.mask(ann.mask))
