@@ -254,6 +254,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         page.wait_for_selector(f".aw-canvas >> nth={0 if play_only else 2}", state="attached", timeout=60000)
         if not play_only:
             measure_all_clicks(args, nb, page, traffic, out)
+        else:  # two objects to overlay (the clicks made them otherwise)
+            nb.kernel("[(fast.add_object(), fast.click(x, y)) for x, y in [(400.0, 300.0), (900.0, 400.0)]]")
         measure_play(args, nb, page, traffic, out)
         out["video"] = Path(video).name
         out["display"] = "960x540"
