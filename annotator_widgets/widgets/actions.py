@@ -246,25 +246,48 @@ class AnnotatorActions:
         return self.canvas.wait_for_client(max_in_flight=self.max_in_flight, timeout=0.5)
 
     def _play_step(self, frame: int) -> None:
-        with self._lock:
-            previous = self.frame
-            self.frame = frame
-        # read ahead where the loop will land next: a loop that lags (and drops frames) jumps by more than one
-        step = frame - previous if 0 < frame - previous <= self.num_frames // 4 else 1
         n = self.num_frames
-        ahead = [frame + step * k for k in (1, 2)]
-        self.read_ahead.want([f % n for f in ahead] if self._loop else [f for f in ahead if f < n])
+        previous = self.frame
+        step = frame - previous if 0 < frame - previous <= n // 4 else 1
+        canvas = self.canvas
+        if not canvas.has_frame(frame) and previous < frame < n - 1:
+            # the loop lags: a frame read ahead since the one shown is as good as this one (drop, don't wait;
+            # the last frame, where playback stops, is always shown)
+            ready = next((f for f in range(frame - 1, previous, -1) if canvas.has_frame(f)), None)
+            if ready is not None:
+                frame = ready
+                self.stats.count("play_substituted")
+        # read ahead where the loop lands next. A video decoder cannot go back without a seek (a decode from the
+        # previous keyframe), so the stride is one less than the loop's: the worker lands at or before the
+        # loop's next frame, and frames in between are skipped by the decoder without being converted or resized
+        stride = max(1, step - 1)
+        ahead = [frame + stride * k for k in (1, 2, 3)]
+        ahead = [f % n for f in ahead] if self._loop else [f for f in ahead if f < n]
+        if canvas.has_frame(frame):
+            self.read_ahead.want(ahead)
+        else:
+            # the worker is the one decoder while playing: hand this frame to it (first in line; usually it is
+            # being decoded already) and wait for it rather than decoding it a second time beside it
+            self.read_ahead.want([frame, *ahead])
+            if not self.read_ahead.wait_for(frame, timeout=5.0) and not canvas.has_frame(frame):
+                self.stats.count("play_ahead_missed")  # the loop decodes it itself
+        with self._lock:
+            self.frame = frame
 
     def _read_ahead_frame(self, frame: int) -> None:
+        self._read_ahead_picture(frame)
+        # the frame's stored masks at display size too (cached by content: an edit meanwhile is a new mask)
+        for annotation in self.session.view(frame, low_score=self.low_score).annotations.values():
+            self.canvas.display_mask(annotation)
+
+    def _read_ahead_picture(self, frame: int) -> None:
         if self.canvas.has_frame(frame):
             return
         video = self.session.video
-        if getattr(video, "kind", "") == "file" and video.path:
+        if getattr(video, "kind", "") == "file" and hasattr(video, "fork"):
             # a decoder of its own: sharing the session's would move its position under the playback loop
             if self._ahead_video is None:
-                from ..video import open_video
-
-                self._ahead_video = open_video(video.path, cache_mb=0)
+                self._ahead_video = video.fork()
             rgb = self._ahead_video.frame(frame)
         else:
             rgb = video.frame(frame)
@@ -294,6 +317,8 @@ class AnnotatorActions:
                 self.playing = False
                 raise BackendError(f"cannot play while {self._busy_what}", hint="wait for it or press Cancel")
             first = 0 if self.frame >= self.num_frames - 1 else self.frame
+            # start decoding (and open the read-ahead's decoder) while the loop waits for its first frame's time
+            self.read_ahead.want([f for f in range(first + 1, first + 4) if f < self.num_frames])
             self._player.start(first, self.fps, loop=self._loop)
         else:
             self._player.stop()

@@ -38,7 +38,8 @@ import numpy as np
 
 from ..errors import PromptError
 from ..render import Renderer
-from ..types import ObjectInfo, PersonPose, Prompt
+from ..rle import RLE
+from ..types import Annotation, ObjectInfo, PersonPose, Prompt
 from ..view import FrameView
 from . import _ipycanvas_compat as compat
 from ._deps import ipycanvas, ipywidgets
@@ -52,6 +53,8 @@ __all__ = ["FrameCanvas", "Geometry", "drawing", "redraw_on_reconnect"]
 log = logging.getLogger(__name__)
 
 Mode = Literal["composite", "layers"]
+
+_CACHE_MASK_BYTES = 24 * 1024 * 1024  # display-size masks kept (about 48 at 960x540)
 
 _POSITIVE = "#28c83c"
 _NEGATIVE = "#e62828"
@@ -158,6 +161,10 @@ class FrameCanvas:
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
         self._frames_lock = threading.Lock()
         self._cache_frames = max(1, int(cache_frames))
+        # display-size masks by their stored RLE (content-keyed: an edited mask is a new key, never a stale hit)
+        self._masks: OrderedDict[RLE, np.ndarray] = OrderedDict()
+        self._masks_nbytes = 0
+        self._cache_mask_bytes = _CACHE_MASK_BYTES
         self._frame_on_screen: int | None = None  # layers mode: what layer 0 holds
         self._interaction_drawn = False  # layer 2 holds a marker or rubber band
         self.last_image: np.ndarray | None = None  # composite mode: the display-size picture last sent
@@ -182,6 +189,25 @@ class FrameCanvas:
             self._frames[index] = small
             while len(self._frames) > self._cache_frames:
                 self._frames.popitem(last=False)
+        return small
+
+    def display_mask(self, annotation: Annotation) -> np.ndarray:
+        """A stored mask at display size (cached by its RLE, bounded in bytes; thread safe: read ahead too)."""
+        key = annotation.rle
+        with self._frames_lock:
+            hit = self._masks.get(key)
+            if hit is not None:
+                self._masks.move_to_end(key)
+                return hit
+        small = self.geometry.mask(annotation.mask)
+        small.flags.writeable = False
+        with self._frames_lock:
+            if key not in self._masks:
+                self._masks[key] = small
+                self._masks_nbytes += small.nbytes
+            while self._masks_nbytes > self._cache_mask_bytes and len(self._masks) > 1:
+                _, dropped = self._masks.popitem(last=False)
+                self._masks_nbytes -= dropped.nbytes
         return small
 
     def has_frame(self, index: int) -> bool:
@@ -210,8 +236,10 @@ class FrameCanvas:
         g = self.geometry
         index = view.frame
         disp = self.display_frame(index, rgb)
-        shown = view.masks() if masks is None else masks
-        dmasks = {oid: g.mask(m) for oid, m in shown.items()}
+        if masks is None:  # the stored masks: shrunk once (often ahead, during playback)
+            dmasks = {oid: self.display_mask(a) for oid, a in view.annotations.items()}
+        else:
+            dmasks = {oid: g.mask(m) for oid, m in masks.items()}
         dprompts = [p for p in (g.prompt(p) for p in view.prompts) if p is not None]
         dposes = [g.pose(p) for p in view.poses]
         objects = view.objects

@@ -162,7 +162,11 @@ class AckChannel:
             if idle < self.timeout:
                 return self.timeout - idle
             ping = self._ping is None
-            if not ping:
+            if not ping:  # said and counted before a waiter wakes
+                log.warning(
+                    "the browser did not answer for %.1f s: treating %d update(s) as lost and carrying on", idle, lost
+                )
+                self.stats.count("ack_lost", lost)
                 self._acked = self._sent
                 self._ping = None
                 self._cv.notify_all()
@@ -175,8 +179,6 @@ class AckChannel:
             self.stats.count("ack_pings")
             self._draw(self._send_ping)
             return self.timeout
-        log.warning("the browser did not answer for %.1f s: treating %d update(s) as lost and carrying on", idle, lost)
-        self.stats.count("ack_lost", lost)
         return None
 
     def _send_ping(self) -> None:
@@ -239,17 +241,30 @@ class AckChannel:
     def wait(self, max_in_flight: int = 2, timeout: float = 0.5) -> bool:
         """Block until fewer than ``max_in_flight`` batches are waiting in the browser; False on timeout.
 
-        Until a browser has acknowledged anything (no front end, e.g. nbclient or tests),
-        waits only briefly so kernel-side use never stalls.
+        Wakes the moment an acknowledgement (or the watchdog's giving up) makes room: a
+        condition variable, not a poll. Until a browser has acknowledged anything (no front
+        end, e.g. nbclient, tests, ``bench_widget.py --kernel-only``) it returns at once:
+        acknowledgements that never come must cost nothing. Each call that has to block is
+        counted (``ack_waits``, its duration in ``ack_wait_ms``), and so is each that times
+        out (``ack_wait_timeouts``).
         """
-        deadline = time.monotonic() + (timeout if self._ever_acked else min(timeout, 0.02))
         with self._cv:
-            while self._sent - self._acked >= max_in_flight:
+            if not self._ever_acked or self._sent - self._acked < max_in_flight:
+                return True
+            t0 = time.monotonic()
+            deadline = t0 + timeout
+            ok = True
+            while not self._closed and self._sent - self._acked >= max_in_flight:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return False
+                    ok = False
+                    break
                 self._cv.wait(left)
-        return True
+        self.stats.count("ack_waits")
+        self.stats.add("ack_wait_ms", (time.monotonic() - t0) * 1000)
+        if not ok:
+            self.stats.count("ack_wait_timeouts")
+        return ok
 
     def close(self) -> None:
         """Stop the watchdog and close the ack canvas."""

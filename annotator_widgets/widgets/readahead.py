@@ -2,8 +2,10 @@
 
 Decoding (FFmpeg) and resizing (OpenCV) release the GIL, so on two cores they run beside
 the playback loop's overlay, JPEG encode and send instead of before them. The worker
-fills the canvas' display-size frame cache (bounded) and the video's decoded-frame cache;
-only the latest request counts (playback that jumped ahead drops the frames it skipped).
+fills the canvas' display-size frame cache (bounded); only the latest request counts
+(playback that jumped ahead drops the frames it skipped). During playback the worker is
+the only decoder: a frame the loop needs that is being (or about to be) read ahead is
+waited for (:meth:`ReadAhead.wait_for`), never decoded a second time beside it.
 
 Example:
     >>> loaded = []
@@ -37,6 +39,7 @@ class ReadAhead:
         self._load = load
         self._cv = threading.Condition()
         self._wanted: list[int] = []
+        self._loading: int | None = None
         self._busy = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="annotator-readahead", daemon=True)
@@ -57,6 +60,7 @@ class ReadAhead:
                     return
                 frame = self._wanted.pop(0)
                 self._busy = True
+                self._loading = frame
             try:
                 self._load(frame)
             except Exception as exc:  # noqa: BLE001 - the playback loop decodes it itself and reports errors
@@ -64,7 +68,21 @@ class ReadAhead:
             finally:
                 with self._cv:
                     self._busy = False
+                    self._loading = None
                     self._cv.notify_all()
+
+    def wait_for(self, frame: int, timeout: float | None = None) -> bool:
+        """Block while ``frame`` is loading or waiting to be; False if it was never asked for (or on timeout).
+
+        True means the worker has finished with it (loaded, or failed: the caller then loads it itself).
+        """
+        frame = int(frame)
+        with self._cv:
+            if self._loading != frame and frame not in self._wanted:
+                return False
+            return self._cv.wait_for(
+                lambda: self._closed or (self._loading != frame and frame not in self._wanted), timeout
+            )
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is loading or waiting to be; False on timeout."""

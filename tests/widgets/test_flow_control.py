@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import logging
+import queue
+import threading
 
 import pytest
 
@@ -185,3 +187,67 @@ def test_sequence_numbers_wrap_around_24_bits():
         assert channel.acked == (1 << 24) + 1
     finally:
         channel.close()
+
+
+class _Signalling(threading.Condition):
+    """The channel's condition variable, telling a fake browser when the kernel blocks on it."""
+
+    def __init__(self, waiting: threading.Event) -> None:
+        super().__init__()
+        self.waiting = waiting
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waiting.set()
+        return super().wait(timeout)
+
+
+def test_playback_blocks_on_each_ack_and_wakes_when_it_arrives_never_on_a_timeout(annotator, browser):
+    """A browser that answers later, from its own thread, once the kernel waits: every frame waits and is woken."""
+    canvas, flow = annotator.canvas, annotator.canvas.flow
+    flow.timeout = 30.0  # no watchdog pings: only answers wake the loop
+    waiting, stop = threading.Event(), threading.Event()
+    flow._cv = _Signalling(waiting)
+    pending: queue.Queue[int] = queue.Queue()
+    browser.answer = pending.put  # batches are queued, answered by the thread below
+
+    def answer_when_waited_for() -> None:
+        while not stop.is_set():
+            try:
+                seq = pending.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            while not waiting.wait(0.05):  # the last frame is never waited for: answered when the test ends
+                if stop.is_set():
+                    break
+            waiting.clear()
+            FakeBrowser.answer(browser, seq)
+
+    acker = threading.Thread(target=answer_when_waited_for, daemon=True)
+    acker.start()
+    try:
+        annotator.max_in_flight = 1  # every frame waits for the previous one's ack
+        annotator.stats.reset()
+        annotator.play(fps=100)
+        assert annotator._player.wait_finished(timeout=60)
+    finally:
+        stop.set()
+        acker.join(10)
+    shown = annotator._player.shown
+    assert shown >= 2 and annotator.frame == annotator.num_frames - 1
+    # a blocking wait after every frame shown (but the very last, when playback ends by showing it), each
+    # ended by the browser's answer: none ran into its 0.5 s timeout
+    assert shown - 1 <= annotator.stats.counter("ack_waits") <= shown
+    assert annotator.stats.counter("ack_wait_timeouts") == 0
+    assert annotator.stats.counter("ack_pings") == 0 and annotator.stats.counter("ack_lost") == 0
+    assert canvas.acked == canvas.sent
+
+
+def test_without_a_browser_playback_never_waits_for_acks(annotator):
+    canvas = annotator.canvas
+    assert not canvas.flow.ever_acked  # no front end (nbclient, a script, bench_widget.py --kernel-only)
+    annotator.stats.reset()
+    annotator.play(fps=500)
+    assert annotator._player.wait_finished(timeout=60)
+    assert canvas.in_flight >= annotator.max_in_flight  # nothing was ever acknowledged...
+    assert canvas.wait_for_client(max_in_flight=1, timeout=30)  # ...and nothing waits for it
+    assert annotator.stats.counter("ack_waits") == 0 and annotator.stats.counter("ack_wait_timeouts") == 0

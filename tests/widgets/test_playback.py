@@ -17,13 +17,16 @@ def test_playing_a_frame_decodes_the_next_ones_ahead(annotator):
     annotator._play_step(1)
     annotator._play_step(2)
     assert annotator.read_ahead.wait_idle(10)
-    assert all(canvas.has_frame(f) for f in (3, 4)) and not canvas.has_frame(5)
-    # a loop that lags jumps: it reads ahead where it will land next
+    assert all(canvas.has_frame(f) for f in (3, 4, 5)) and not canvas.has_frame(6)
+    # a loop that lags jumps: it reads ahead at a stride one less than its own (never past where it lands next)
     annotator._play_step(5)
     assert annotator.read_ahead.wait_idle(10)
-    assert all(canvas.has_frame(f) for f in (8, 11)) and not canvas.has_frame(6) and not canvas.has_frame(7)
+    assert all(canvas.has_frame(f) for f in (7, 9, 11)) and not any(canvas.has_frame(f) for f in (6, 8, 10))
+    # lagging further, it shows the frame read ahead in between rather than wait for the one it aimed at
+    annotator._play_step(8)
+    assert annotator.frame == 7 and annotator.stats.counter("play_substituted") == 1
     # the frames read ahead are the frames shown: same pixels as decoding them on the spot
-    for f in (3, 4, 8):
+    for f in (3, 4, 9):
         expected = annotator.geometry.frame(annotator.session.video.frame(f))
         np.testing.assert_array_equal(canvas.display_frame(f, annotator.session.video.frame(f)), expected)
 
@@ -103,3 +106,105 @@ def test_column_major_masks_shrink_like_row_major_ones():
         assert (a != b).mean() < 0.005  # rounding at a few edge pixels at most
         s = side / size[0]
         assert b[int(200 * s), int(325 * s)]
+
+
+def test_playback_decodes_each_frame_once_on_the_read_ahead_worker(annotator):
+    """The loop hands every frame it needs to the read-ahead worker: it never decodes one itself beside it."""
+    video = annotator.session.video
+    decoded: list[tuple[int, str]] = []
+    real = video.frame
+
+    def frame(i: int) -> np.ndarray:
+        decoded.append((int(i), threading.current_thread().name))
+        return real(i)
+
+    video.frame = frame  # type: ignore[method-assign]
+    annotator.play(fps=500)
+    assert annotator._player.wait_finished(timeout=60)
+    assert annotator.frame == annotator.num_frames - 1
+    assert {name for _, name in decoded} == {"annotator-readahead"}
+    frames = [f for f, _ in decoded]
+    assert len(frames) == len(set(frames))  # none twice
+    assert annotator.stats.counter("play_ahead_missed") == 0
+
+
+def test_read_ahead_hands_over_a_frame_it_is_reading():
+    gate, inside = threading.Event(), threading.Event()
+    loaded: list[int] = []
+
+    def load(f: int) -> None:
+        inside.set()
+        assert gate.wait(10)
+        loaded.append(f)
+
+    ahead = ReadAhead(load)
+    try:
+        assert not ahead.wait_for(3, timeout=0)  # never asked for: the caller reads it itself
+        ahead.want([3, 4])
+        assert inside.wait(10)
+        assert not ahead.wait_for(3, timeout=0)  # still loading: not handed over yet
+        gate.set()
+        assert ahead.wait_for(3, timeout=10) and 3 in loaded
+        assert ahead.wait_idle(10) and loaded == [3, 4]
+        assert not ahead.wait_for(4, timeout=0)  # done: nothing to wait for
+    finally:
+        gate.set()
+        ahead.close()
+
+
+def test_a_forked_file_reader_decodes_the_same_frames_on_its_own_position(tmp_path):
+    from annotator_widgets import open_video
+    from annotator_widgets.data import synthetic_clip, write_video
+
+    clip = synthetic_clip(num_frames=8, size=(96, 64), num_objects=1, seed=1)
+    video = open_video(write_video(clip.frames, tmp_path / "v.mp4", fps=10))
+    twin = video.fork()  # type: ignore[attr-defined]
+    try:
+        assert (len(twin), twin.size, twin.fps, twin.path) == (len(video), video.size, video.fps, video.path)
+        for f in (5, 6, 1, 7):  # the twin moves back and forth; the original stays where it was
+            np.testing.assert_array_equal(twin.frame(f), video.frame(f))
+        assert twin._cap is not video._cap  # type: ignore[attr-defined]
+    finally:
+        twin.close()
+        video.close()
+
+
+def test_display_masks_are_cached_by_content_so_an_edit_is_never_shown_stale(annotator):
+    from annotator_widgets.rle import RLE
+    from annotator_widgets.types import Annotation
+
+    canvas, g = annotator.canvas, annotator.geometry
+    h, w = annotator.session.video.height, annotator.session.video.width
+    m1 = np.zeros((h, w), bool)
+    m1[20:80, 30:120] = True
+    m2 = m1.copy()
+    m2[100:150, 200:300] = True  # the same object's mask after an edit
+    a1, a2 = Annotation(3, 1, RLE.from_mask(m1)), Annotation(3, 1, RLE.from_mask(m2))
+    d1 = canvas.display_mask(a1)
+    np.testing.assert_array_equal(d1, g.mask(m1))
+    assert canvas.display_mask(Annotation(3, 1, RLE.from_mask(m1.copy()))) is d1  # same content: shrunk once
+    d2 = canvas.display_mask(a2)
+    assert d2 is not d1
+    np.testing.assert_array_equal(d2, g.mask(m2))
+    # bounded in bytes: the least recently used go first
+    canvas._cache_mask_bytes = d1.nbytes
+    m3 = np.zeros((h, w), bool)
+    m3[5:9, 5:9] = True
+    a3 = Annotation(4, 1, RLE.from_mask(m3))
+    canvas.display_mask(a3)
+    assert list(canvas._masks) == [a3.rle]
+
+
+def test_playback_reads_the_stored_masks_ahead_at_display_size(annotator):
+    annotator.current_object = annotator.add_object().obj_id
+    annotator.click(100, 60)
+    annotator.session.run("forward")
+    annotator._play_step(1)
+    assert annotator.read_ahead.wait_idle(10)
+    for f in (2, 3, 4):
+        (ann,) = annotator.session.view(f).annotations.values()
+        assert ann.rle in annotator.canvas._masks
+    # and what is drawn from them is what the frame's masks say
+    annotator._play_step(2)
+    (ann,) = annotator.session.view(2).annotations.values()
+    np.testing.assert_array_equal(annotator.canvas.display_mask(ann), annotator.geometry.mask(ann.mask))
