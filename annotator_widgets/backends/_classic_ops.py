@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COLOUR_BINS = 16**3  # colour histograms: 16 levels per Lab channel
-COARSE_SIDE = 128  # prompt hypotheses compete at this crop size
+COARSE_SIDE = 80  # prompt hypotheses compete at this crop size
+COARSE_ITERATIONS = 2  # GrabCut iterations of each competing hypothesis
+REFINE_ITERATIONS = 2  # GrabCut iterations of the winner's refinement in a band around its outline
+REFINE_SHARE = 0.7  # the refinement crop is downscaled to this share of grabcut_side (it is tight around the object)
 MIN_BOX_SHARE = 0.05  # a box's GrabCut result below this share of the box has collapsed: fall back
 FALLBACK_MIN_SHARE = 0.15  # the colour-model fallback must fill this share of the box to be believed
 FALLBACK_SCORE = 0.05  # the score of the last resort (the box's ellipse): "nothing was found here"
@@ -212,6 +215,14 @@ def segment_prompt(
     box = None if prompt.box is None else prompt.box.clip(w, h)
     if box is not None:
         roi = expand(box.xyxy, max(8.0, 0.2 * max(box.x1 - box.x0, box.y1 - box.y0)), w, h)
+        crop = _Crop(img, roi, pos, neg, min(grabcut_side, COARSE_SIDE))
+        best = crop.hypothesis(box.xyxy, min(iterations, COARSE_ITERATIONS))
+        if crop.scale < 1 and best.mask.sum() >= MIN_BOX_SHARE * crop.box_area(box.xyxy):
+            refined = refine_in_band(
+                img, crop, roi, best, pos, neg, grabcut_side, refine_edges=refine_edges, inside=box.xyxy
+            )
+            if refined is not None:
+                return refined
         crop = _Crop(img, roi, pos, neg, grabcut_side)
         best = crop.hypothesis(box.xyxy, iterations)
         box_area = crop.box_area(box.xyxy)
@@ -254,8 +265,8 @@ def segment_prompt(
                 for k in (0.35, 0.65)
             ]
             detailed = crop.scale == 1.0 or coarse_side == grabcut_side
-            iterations = iterations if detailed else min(3, iterations)
-            found = [crop.hypothesis(init, iterations) for init in inits]
+            its = iterations if detailed else min(COARSE_ITERATIONS, iterations)
+            found = [crop.hypothesis(init, its) for init in inits]
             pick = max(range(len(found)), key=lambda i: found[i].rank)
             fg = found[pick].mask
             edge = np.concatenate([fg[0], fg[-1], fg[:, 0], fg[:, -1]])
@@ -273,8 +284,9 @@ def segment_prompt(
             )
             best = _Hypothesis(found[0].seed, contrast_score(crop.lab, found[0].seed), -1.0, found[0].seed)
         elif not detailed:
-            fine = _Crop(img, roi, pos, neg, grabcut_side).hypothesis(inits[pick], iterations)
-            best = fine if fine.rank >= 0 else best
+            refined = refine_in_band(img, crop, roi, best, pos, neg, grabcut_side, refine_edges=refine_edges)
+            if refined is not None:
+                return refined
     rx0, ry0, rx1, ry1 = roi
     out[ry0:ry1, rx0:rx1] = upsample(best.mask, img[ry0:ry1, rx0:rx1], refine_edges=refine_edges)
     return out, best.contrast
@@ -410,3 +422,67 @@ def grow(pix: np.ndarray, samples: np.ndarray, others: np.ndarray, seeds: np.nda
     near = (d_in < d_out) & (d_in < 20.0)
     near = morph(near, 1, cv2.MORPH_OPEN) | seeds
     return components_touching(near, seeds)
+
+
+def refine_in_band(
+    img: np.ndarray,
+    coarse: _Crop,
+    roi: tuple[int, int, int, int],
+    hyp: _Hypothesis,
+    pos: np.ndarray,
+    neg: np.ndarray,
+    side: int,
+    *,
+    refine_edges: bool,
+    inside: tuple[float, float, float, float] | None = None,
+) -> tuple[np.ndarray, float] | None:
+    """Redo a coarse hypothesis in detail: GrabCut in a band around its outline on a crop tight around it.
+
+    The crop spans the coarse mask's box plus a margin (not the whole search window), downscaled to
+    ``side``; the coarse mask's eroded interior is sure foreground and everything beyond its dilation
+    sure background, so a couple of iterations settle the outline. ``inside`` (a box prompt) bounds
+    the result. Returns the mask in video pixels and its contrast score, or None when the refinement
+    collapsed (the caller falls back to the slow path).
+    """
+    h, w = img.shape[:2]
+    bb = bbox(hyp.mask)
+    if bb is None:
+        return None
+    rx0, ry0 = roi[0], roi[1]
+    s0 = coarse.scale
+    vb = (rx0 + bb[0] / s0, ry0 + bb[1] / s0, rx0 + bb[2] / s0, ry0 + bb[3] / s0)
+    margin = max(8.0, 0.15 * max(vb[2] - vb[0], vb[3] - vb[1]), 4.0 / s0)
+    fx0, fy0, fx1, fy1 = froi = expand(vb, margin, w, h)
+    fine = _Crop(img, froi, pos, neg, max(32, round(REFINE_SHARE * side)))
+    # the coarse mask resampled onto the fine crop (its pixels in video coordinates)
+    m = np.zeros((h, w), np.float32)
+    m[ry0 : roi[3], rx0 : roi[2]] = cv2.resize(
+        hyp.mask.astype(np.float32), (roi[2] - rx0, roi[3] - ry0), interpolation=cv2.INTER_LINEAR
+    )
+    sub = m[fy0:fy1, fx0:fx1]
+    fh, fw = fine.shape
+    sub = cv2.resize(sub, (fw, fh), interpolation=cv2.INTER_AREA) if sub.shape != (fh, fw) else sub
+    prior = sub > 0.5
+    if prior.sum() < 16:
+        return None
+    band = max(2, math.ceil(1.5 * fine.scale / s0))
+    labels = np.full(fine.shape, cv2.GC_BGD, np.uint8)
+    labels[morph(prior, band, cv2.MORPH_DILATE)] = cv2.GC_PR_BGD
+    labels[prior] = cv2.GC_PR_FGD
+    core = morph(prior, band, cv2.MORPH_ERODE)
+    labels[core] = cv2.GC_FGD
+    if inside is not None:
+        keep = np.zeros(fine.shape, bool)
+        bx0, by0, bx1, by1 = fine._box_rect(inside)
+        keep[by0:by1, bx0:bx1] = True
+        labels[~keep] = cv2.GC_BGD
+    labels[fine.pos_seed] = cv2.GC_FGD
+    labels[fine.neg_seed] = cv2.GC_BGD
+    fg = grabcut(fine.img, labels, REFINE_ITERATIONS)
+    anchor = fine.pos_seed if fine.has_pos else core if core.any() else prior
+    fg = components_touching(fg, anchor)
+    if fg.sum() < 0.5 * prior.sum():
+        return None
+    out = np.zeros((h, w), bool)
+    out[fy0:fy1, fx0:fx1] = upsample(fg, img[fy0:fy1, fx0:fx1], refine_edges=refine_edges)
+    return out, contrast_score(fine.lab, fg)

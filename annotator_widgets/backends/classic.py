@@ -39,6 +39,7 @@ import numpy as np
 from ..errors import BackendError, PromptError
 from ..types import check_frame
 from . import _classic_ops as ops
+from ._prepare import FrameCache, neighbour
 from .protocols import ObjectMask, SegmenterFrame
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class ClassicSegmenter:
         refine_edges: Upsample masks with a guided filter that snaps them to image edges.
         catch_up: When :meth:`propagate` starts on a frame where an object has no mask yet but an
             earlier one (in the direction of travel), track it up to ``start`` silently first.
+        prepared_frames: Frames :meth:`prepare` keeps decoded for clicks (0 turns the cache off).
 
     Example:
         >>> from annotator_widgets.backends.classic import ClassicSegmenter
@@ -118,6 +120,7 @@ class ClassicSegmenter:
         flow_preset: str = "medium",
         refine_edges: bool = True,
         catch_up: bool = True,
+        prepared_frames: int = 2,
     ) -> None:
         if work_side < 32 or grabcut_side < 32:
             raise BackendError("work_side and grabcut_side must be at least 32 pixels", given=(work_side, grabcut_side))
@@ -143,6 +146,8 @@ class ClassicSegmenter:
         self._lock = threading.RLock()
         self._generation = 0  # bumped by reset/start/close: running propagations stop
         self._serial = 0  # counts prompts
+        self._prepared: FrameCache[np.ndarray] = FrameCache(prepared_frames)  # frame -> decoded, read-only
+        self._last_prepared: int | None = None
 
     # -- the protocol ----------------------------------------------------------------------------
     def start(self, video: VideoSource) -> None:
@@ -150,6 +155,36 @@ class ClassicSegmenter:
         with self._lock:
             self.reset()
             self._video = video
+            self._prepared.clear()
+            self._last_prepared = None
+
+    def prepare(self, frame: int) -> None:
+        """Decode ``frame`` ahead (then its neighbour in the direction of travel), so a click there only segments.
+
+        Thread safe; call it from a worker while the user looks at the frame. The click reads the same
+        decoded pixels either way, so the masks are the same with and without it.
+
+        Raises:
+            PromptError: ``frame`` is out of range.
+            BackendError: :meth:`start` was not called.
+        """
+        video = self._require_video()
+        frame = check_frame(frame, len(video), what="frame")
+        with self._lock:
+            last, self._last_prepared = self._last_prepared, frame
+        for f in (frame, None if self._prepared.size < 2 else neighbour(frame, last, len(video))):
+            if f is not None:
+                self._frame(video, f)
+
+    def _frame(self, video: VideoSource, frame: int) -> np.ndarray:
+        """The decoded frame, from the prepared cache when :meth:`prepare` computed it."""
+
+        def decode() -> np.ndarray:
+            img = np.array(video.frame(frame), copy=True)
+            img.flags.writeable = False
+            return img
+
+        return self._prepared.get(frame, decode)
 
     def set_prompt(self, prompt: Prompt) -> dict[int, ObjectMask]:
         """Segment one object on one frame from its whole prompt, replacing its earlier prompt there.
@@ -163,7 +198,7 @@ class ClassicSegmenter:
         """
         video = self._require_video()
         self._check_prompt(prompt, video)
-        img = video.frame(prompt.frame)
+        img = self._frame(video, prompt.frame)
         if prompt.mask is not None:
             if prompt.points or prompt.box is not None:
                 log.debug(
@@ -208,6 +243,7 @@ class ClassicSegmenter:
         with self._lock:
             self.reset()
             self._video = None
+            self._prepared.clear()
 
     def propagate(self, start: int, max_frames: int | None = None, reverse: bool = False) -> Iterator[SegmenterFrame]:
         """Track every object that has a mask on ``start``, yielding ``start`` first.
