@@ -162,6 +162,11 @@ def separation(p_obj: np.ndarray, mask: np.ndarray, ring: int) -> float:
     return float(p_obj[mask].mean()) - (float(p_obj[around].mean()) if around.any() else 0.0)
 
 
+def gain(p_obj: np.ndarray, mask: np.ndarray) -> float:
+    """Evidence that ``mask`` is the object: its pixels' object probabilities, each counted from -1 to 1."""
+    return float((2 * p_obj[mask] - 1).sum())
+
+
 def contrast_score(lab: np.ndarray, mask: np.ndarray) -> float:
     """How different the object's colours are from its surroundings: 1 - overlap of colour histograms."""
     if mask.sum() < 8:
@@ -486,3 +491,57 @@ def refine_in_band(
     out = np.zeros((h, w), bool)
     out[fy0:fy1, fx0:fx1] = upsample(fg, img[fy0:fy1, fx0:fx1], refine_edges=refine_edges)
     return out, contrast_score(fine.lab, fg)
+
+
+WHOLE_SHARE = 0.8  # a tracked mask below this share of the object's reference area may be partly hidden
+RENEW_SHARE = 0.95  # the reference follows the object while its mask keeps this share of the area from frame
+# to frame (breathing scale changes it by up to ~4 % a frame; an object sliding behind a post loses 10 % or more)
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """How an object looked the last time it was seen whole (at the tracker's work scale)."""
+
+    img: np.ndarray  # the image under the mask's box
+    mask: np.ndarray  # the mask in that box
+    area: int
+
+
+def reference(img: np.ndarray, mask: np.ndarray) -> Reference | None:
+    """The object's appearance under ``mask`` on ``img``, or None when the mask is empty."""
+    bb = bbox(mask)
+    if bb is None:
+        return None
+    x0, y0, x1, y1 = bb
+    return Reference(img[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy(), int(np.count_nonzero(mask)))
+
+
+def reacquire(ref: Reference, prev: np.ndarray, cur_img: np.ndarray, colours: np.ndarray) -> np.ndarray | None:
+    """The reference mask placed where it covers the most object colour in ``cur_img``, near the previous mask.
+
+    Used when the tracked mask has shrunk well below the reference (the object went partly behind an
+    occluder and the tracker kept only the visible piece): the whole shape slides over a map of how
+    likely each pixel has the object's colours (``colours``, its histogram) rather than its surroundings',
+    within one object size of the piece, and stops where it holds the most evidence. An occluder
+    costs the same wherever the shape covers it, so the visible pieces on both sides decide.
+    """
+    h, w = prev.shape
+    rh, rw = ref.mask.shape
+    bb = bbox(prev)
+    if bb is None:
+        return None
+    cx, cy = (bb[0] + bb[2]) / 2, (bb[1] + bb[3]) / 2
+    sx0, sy0, sx1, sy1 = expand((cx - rw / 2, cy - rh / 2, cx + rw / 2, cy + rh / 2), max(rw, rh), w, h)
+    if sx1 - sx0 < rw or sy1 - sy0 < rh:
+        return None
+    index = colour_index(cur_img[sy0:sy1, sx0:sx1])
+    near = morph(prev[sy0:sy1, sx0:sx1], max(2, max(rw, rh) // 4), cv2.MORPH_DILATE)
+    if near.all():
+        return None
+    pf, pb = colours[index], histogram(index, ~near)[index]
+    evidence = np.where(pf + pb > 0, (pf - pb) / (pf + pb + 1e-12), 0.0).astype(np.float32)  # 2 p - 1
+    res = cv2.matchTemplate(evidence, ref.mask.astype(np.float32), cv2.TM_CCORR)
+    _, _, _, (bx, by) = cv2.minMaxLoc(res)
+    out = np.zeros((h, w), bool)
+    out[sy0 + by : sy0 + by + rh, sx0 + bx : sx0 + bx + rw] = ref.mask
+    return out

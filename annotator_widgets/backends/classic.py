@@ -69,6 +69,7 @@ class _State:
     serial: int  # that prompt's serial number: a replaced prompt makes the chain stale
     work: np.ndarray | None = None  # the same mask at the tracker's work scale, when it was tracked there
     colours: np.ndarray | None = None  # the object's colour histogram on its anchor frame (ops.colour_index bins)
+    ref: ops.Reference | None = None  # the object the last time it was tracked whole (work scale)
 
 
 @dataclass(frozen=True, eq=False)
@@ -458,20 +459,29 @@ class _Tracker:
             if shift is not None:
                 m = np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float32)
                 candidates.append(cv2.warpAffine(prev_f, m, self.work_size, flags=cv2.INTER_LINEAR) > 0.5)
-            refined, looks, pick = self._refine(cur_img, candidates, colours)
+            ref = s.ref if s.ref is not None else ops.reference(prev_img, prev)
+            whole = None
+            if ref is not None and np.count_nonzero(prev) < ops.WHOLE_SHARE * ref.area:
+                # partly hidden (an occluder cuts it): look for the whole object as well, to find it again
+                whole = ops.reacquire(ref, prev, cur_img, colours)
+                candidates += [] if whole is None else [whole]
+            refined, looks, pick = self._refine(cur_img, candidates, colours, reacquire=whole is not None)
             warped = candidates[pick]
             score = 0.0
             if warped.any():
                 union = np.count_nonzero(warped | refined)
                 agree = np.count_nonzero(warped & refined) / union
                 score = agree * looks
-                if agree < 0.5:
+                if agree < 0.5 and not (whole is not None and pick == len(candidates) - 1):
                     # GrabCut lost the object (or leaked): keep the motion's mask, the score says it
+                    # (not the whole shape found again: GrabCut cut the occluder out of it)
                     refined = warped
             full = self._to_video(refined, t)
             full.flags.writeable = False
             work = refined if self.scale < 1 else None
-            out[obj] = _State(t, full, round(score, 4), s.anchor, s.serial, work, colours)
+            if ref is None or np.count_nonzero(refined) >= ops.RENEW_SHARE * ref.area:
+                ref = ops.reference(cur_img, refined) or ref
+            out[obj] = _State(t, full, round(score, 4), s.anchor, s.serial, work, colours, ref)
         return out
 
     def _colours(self, t: int, mask: np.ndarray) -> np.ndarray:
@@ -509,7 +519,7 @@ class _Tracker:
         return out
 
     def _refine(
-        self, img: np.ndarray, candidates: list[np.ndarray], colours: np.ndarray
+        self, img: np.ndarray, candidates: list[np.ndarray], colours: np.ndarray, *, reacquire: bool = False
     ) -> tuple[np.ndarray, float, int]:
         """Pick the likelier of the warped masks and run a few GrabCut iterations in a band around it.
 
@@ -544,8 +554,14 @@ class _Tracker:
         if outside.sum() >= 16:
             pf, pb = colours[index], ops.histogram(index, outside)[index]
             p_obj = np.where(pf + pb > 0, pf / (pf + pb + 1e-12), 0.5).astype(np.float32)
-        pick = max(range(len(subs)), key=lambda i: ops.separation(p_obj, subs[i], b)) if len(subs) > 1 else 0
+        moves = len(subs) - reacquire  # the last candidate may be the whole object found again
+        pick = max(range(moves), key=lambda i: ops.separation(p_obj, subs[i], b)) if moves > 1 else 0
         sub = subs[pick]
+        if reacquire:
+            # the whole shape less what clearly is not the object (the occluder) against the moved piece
+            whole = subs[-1] & (p_obj >= 0.2)
+            if ops.gain(p_obj, whole) > 1.2 * ops.gain(p_obj, sub) and (whole & sub).sum() >= 0.5 * sub.sum():
+                pick, sub = moves, whole
         if seg.refine_iterations == 0 or sub.sum() < 16:
             fg = sub
         else:
