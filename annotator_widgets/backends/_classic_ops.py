@@ -493,9 +493,8 @@ def refine_in_band(
     return out, contrast_score(fine.lab, fg)
 
 
-WHOLE_SHARE = 0.8  # a tracked mask below this share of the object's reference area may be partly hidden
-RENEW_SHARE = 0.95  # the reference follows the object while its mask keeps this share of the area from frame
-# to frame (breathing scale changes it by up to ~4 % a frame; an object sliding behind a post loses 10 % or more)
+WHOLE_SHARE = 0.8  # a tracked mask below this share of the object's expected area may be partly hidden
+AREA_DECAY = 0.99  # the expected area falls by this factor a frame (objects shrink slowly, an occluder fast)
 
 
 @dataclass(frozen=True, eq=False)
@@ -505,15 +504,24 @@ class Reference:
     img: np.ndarray  # the image under the mask's box
     mask: np.ndarray  # the mask in that box
     area: int
+    frame: int
+
+    def expected(self, frame: int) -> float:
+        """The least area the whole object should have on ``frame``: the reference's, slowly decaying.
+
+        A mask that keeps this renews the reference; one well below it (``WHOLE_SHARE``) shrank faster
+        than an object does by itself, so part of it may be hidden.
+        """
+        return self.area * AREA_DECAY ** abs(frame - self.frame)
 
 
-def reference(img: np.ndarray, mask: np.ndarray) -> Reference | None:
+def reference(img: np.ndarray, mask: np.ndarray, frame: int) -> Reference | None:
     """The object's appearance under ``mask`` on ``img``, or None when the mask is empty."""
     bb = bbox(mask)
     if bb is None:
         return None
     x0, y0, x1, y1 = bb
-    return Reference(img[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy(), int(np.count_nonzero(mask)))
+    return Reference(img[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy(), int(np.count_nonzero(mask)), frame)
 
 
 def reacquire(ref: Reference, prev: np.ndarray, cur_img: np.ndarray, colours: np.ndarray) -> np.ndarray | None:

@@ -459,9 +459,9 @@ class _Tracker:
             if shift is not None:
                 m = np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float32)
                 candidates.append(cv2.warpAffine(prev_f, m, self.work_size, flags=cv2.INTER_LINEAR) > 0.5)
-            ref = s.ref if s.ref is not None else ops.reference(prev_img, prev)
+            ref = s.ref if s.ref is not None else ops.reference(prev_img, prev, prev_t)
             whole = None
-            if ref is not None and np.count_nonzero(prev) < ops.WHOLE_SHARE * ref.area:
+            if ref is not None and np.count_nonzero(prev) < ops.WHOLE_SHARE * ref.expected(t):
                 # partly hidden (an occluder cuts it): look for the whole object as well, to find it again
                 whole = ops.reacquire(ref, prev, cur_img, colours)
                 candidates += [] if whole is None else [whole]
@@ -479,8 +479,8 @@ class _Tracker:
             full = self._to_video(refined, t)
             full.flags.writeable = False
             work = refined if self.scale < 1 else None
-            if ref is None or np.count_nonzero(refined) >= ops.RENEW_SHARE * ref.area:
-                ref = ops.reference(cur_img, refined) or ref
+            if ref is None or np.count_nonzero(refined) >= ref.expected(t):
+                ref = ops.reference(cur_img, refined, t) or ref
             out[obj] = _State(t, full, round(score, 4), s.anchor, s.serial, work, colours, ref)
         return out
 
