@@ -2,12 +2,14 @@
 
 Only OpenCV and NumPy are used; there are no weights and no GPU.
 
-Prompts: GrabCut runs on a crop around the prompt (downscaled to at most
-``grabcut_side`` pixels, upsampled with a guided filter that snaps the outline to
-image edges). A box is a rectangle initialisation. Clicks leave the object's size
-open, so three initialisations compete (a region grown from the clicked colours, a
-small and a large window) and the one with the most distinct colours and the
-strongest edges along its outline wins. Positive clicks are sure-foreground discs,
+Prompts: GrabCut runs on a coarse crop around the prompt (80 pixels), then the result
+is redone in a band around its outline on a crop tight around it (at most
+``grabcut_side`` pixels) and upsampled with a guided filter that snaps the outline to
+image edges. A box is a rectangle initialisation. Clicks leave the object's size
+open, so three initialisations compete on the coarse crop (a region grown from the
+clicked colours, a small and a large window) and the one with the most distinct
+colours and the strongest edges along its outline wins. :meth:`ClassicSegmenter.prepare`
+decodes a frame ahead; the masks are the same with and without it. Positive clicks are sure-foreground discs,
 negative clicks sure-background discs that also push out the region of similar
 colour around them. A mask prompt is used exactly as drawn.
 
@@ -19,7 +21,11 @@ the eroded interior, sure background outside the band, the object's colour model
 overruling where it is clear). The score in 0..1 is the overlap of the moved and the
 refined mask times the mean probability that the mask's pixels have the object's
 colours (from its prompt frame) rather than its current surroundings', so drift shows
-as a falling score. A frame that holds a prompt re-anchors its object. Objects are
+as a falling score. An object an occluder cuts in two (a post, another object) keeps
+only the piece the motion follows; when its mask falls well below the area it had when
+last seen whole, that whole shape is also slid over the frame's object-colour evidence
+near it and wins where it holds clearly more of the object, so the object is found
+again on the other side. A frame that holds a prompt re-anchors its object. Objects are
 tracked independently: their masks may overlap, and adding, changing or removing one
 object never changes another's results.
 """
@@ -309,7 +315,8 @@ class ClassicSegmenter:
 
         Each object's stored mask becomes its tracked state on ``frame``, with the colour model of
         the prompt its chain started from (the nearest prompt behind ``frame`` in the direction of
-        travel), exactly as an uninterrupted :meth:`propagate` would hold it there; the next
+        travel), as an uninterrupted :meth:`propagate` would hold it there (its whole-object reference
+        is rebuilt from the stored mask: exact unless the object was partly hidden there); the next
         ``propagate(frame, reverse=reverse)`` then continues with the same results.
 
         Returns:
