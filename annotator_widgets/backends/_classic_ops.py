@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COLOUR_BINS = 16**3  # colour histograms: 16 levels per Lab channel
-COARSE_SIDE = 128  # prompt hypotheses compete at this crop size
+COARSE_SIDE = 80  # prompt hypotheses compete at this crop size
+COARSE_ITERATIONS = 2  # GrabCut iterations of each competing hypothesis
+REFINE_ITERATIONS = 2  # GrabCut iterations of the winner's refinement in a band around its outline
+REFINE_SHARE = 0.7  # the refinement crop is downscaled to this share of grabcut_side (it is tight around the object)
 MIN_BOX_SHARE = 0.05  # a box's GrabCut result below this share of the box has collapsed: fall back
 FALLBACK_MIN_SHARE = 0.15  # the colour-model fallback must fill this share of the box to be believed
 FALLBACK_SCORE = 0.05  # the score of the last resort (the box's ellipse): "nothing was found here"
@@ -159,6 +162,11 @@ def separation(p_obj: np.ndarray, mask: np.ndarray, ring: int) -> float:
     return float(p_obj[mask].mean()) - (float(p_obj[around].mean()) if around.any() else 0.0)
 
 
+def gain(p_obj: np.ndarray, mask: np.ndarray) -> float:
+    """Evidence that ``mask`` is the object: its pixels' object probabilities, each counted from -1 to 1."""
+    return float((2 * p_obj[mask] - 1).sum())
+
+
 def contrast_score(lab: np.ndarray, mask: np.ndarray) -> float:
     """How different the object's colours are from its surroundings: 1 - overlap of colour histograms."""
     if mask.sum() < 8:
@@ -212,6 +220,14 @@ def segment_prompt(
     box = None if prompt.box is None else prompt.box.clip(w, h)
     if box is not None:
         roi = expand(box.xyxy, max(8.0, 0.2 * max(box.x1 - box.x0, box.y1 - box.y0)), w, h)
+        crop = _Crop(img, roi, pos, neg, min(grabcut_side, COARSE_SIDE))
+        best = crop.hypothesis(box.xyxy, min(iterations, COARSE_ITERATIONS))
+        if crop.scale < 1 and best.mask.sum() >= MIN_BOX_SHARE * crop.box_area(box.xyxy):
+            refined = refine_in_band(
+                img, crop, roi, best, pos, neg, grabcut_side, refine_edges=refine_edges, inside=box.xyxy
+            )
+            if refined is not None:
+                return refined
         crop = _Crop(img, roi, pos, neg, grabcut_side)
         best = crop.hypothesis(box.xyxy, iterations)
         box_area = crop.box_area(box.xyxy)
@@ -254,8 +270,8 @@ def segment_prompt(
                 for k in (0.35, 0.65)
             ]
             detailed = crop.scale == 1.0 or coarse_side == grabcut_side
-            iterations = iterations if detailed else min(3, iterations)
-            found = [crop.hypothesis(init, iterations) for init in inits]
+            its = iterations if detailed else min(COARSE_ITERATIONS, iterations)
+            found = [crop.hypothesis(init, its) for init in inits]
             pick = max(range(len(found)), key=lambda i: found[i].rank)
             fg = found[pick].mask
             edge = np.concatenate([fg[0], fg[-1], fg[:, 0], fg[:, -1]])
@@ -273,8 +289,9 @@ def segment_prompt(
             )
             best = _Hypothesis(found[0].seed, contrast_score(crop.lab, found[0].seed), -1.0, found[0].seed)
         elif not detailed:
-            fine = _Crop(img, roi, pos, neg, grabcut_side).hypothesis(inits[pick], iterations)
-            best = fine if fine.rank >= 0 else best
+            refined = refine_in_band(img, crop, roi, best, pos, neg, grabcut_side, refine_edges=refine_edges)
+            if refined is not None:
+                return refined
     rx0, ry0, rx1, ry1 = roi
     out[ry0:ry1, rx0:rx1] = upsample(best.mask, img[ry0:ry1, rx0:rx1], refine_edges=refine_edges)
     return out, best.contrast
@@ -410,3 +427,129 @@ def grow(pix: np.ndarray, samples: np.ndarray, others: np.ndarray, seeds: np.nda
     near = (d_in < d_out) & (d_in < 20.0)
     near = morph(near, 1, cv2.MORPH_OPEN) | seeds
     return components_touching(near, seeds)
+
+
+def refine_in_band(
+    img: np.ndarray,
+    coarse: _Crop,
+    roi: tuple[int, int, int, int],
+    hyp: _Hypothesis,
+    pos: np.ndarray,
+    neg: np.ndarray,
+    side: int,
+    *,
+    refine_edges: bool,
+    inside: tuple[float, float, float, float] | None = None,
+) -> tuple[np.ndarray, float] | None:
+    """Redo a coarse hypothesis in detail: GrabCut in a band around its outline on a crop tight around it.
+
+    The crop spans the coarse mask's box plus a margin (not the whole search window), downscaled to
+    ``side``; the coarse mask's eroded interior is sure foreground and everything beyond its dilation
+    sure background, so a couple of iterations settle the outline. ``inside`` (a box prompt) bounds
+    the result. Returns the mask in video pixels and its contrast score, or None when the refinement
+    collapsed (the caller falls back to the slow path).
+    """
+    h, w = img.shape[:2]
+    bb = bbox(hyp.mask)
+    if bb is None:
+        return None
+    rx0, ry0 = roi[0], roi[1]
+    s0 = coarse.scale
+    vb = (rx0 + bb[0] / s0, ry0 + bb[1] / s0, rx0 + bb[2] / s0, ry0 + bb[3] / s0)
+    margin = max(8.0, 0.15 * max(vb[2] - vb[0], vb[3] - vb[1]), 4.0 / s0)
+    fx0, fy0, fx1, fy1 = froi = expand(vb, margin, w, h)
+    fine = _Crop(img, froi, pos, neg, max(32, round(REFINE_SHARE * side)))
+    # the coarse mask resampled onto the fine crop (its pixels in video coordinates)
+    m = np.zeros((h, w), np.float32)
+    m[ry0 : roi[3], rx0 : roi[2]] = cv2.resize(
+        hyp.mask.astype(np.float32), (roi[2] - rx0, roi[3] - ry0), interpolation=cv2.INTER_LINEAR
+    )
+    sub = m[fy0:fy1, fx0:fx1]
+    fh, fw = fine.shape
+    sub = cv2.resize(sub, (fw, fh), interpolation=cv2.INTER_AREA) if sub.shape != (fh, fw) else sub
+    prior = sub > 0.5
+    if prior.sum() < 16:
+        return None
+    band = max(2, math.ceil(1.5 * fine.scale / s0))
+    labels = np.full(fine.shape, cv2.GC_BGD, np.uint8)
+    labels[morph(prior, band, cv2.MORPH_DILATE)] = cv2.GC_PR_BGD
+    labels[prior] = cv2.GC_PR_FGD
+    core = morph(prior, band, cv2.MORPH_ERODE)
+    labels[core] = cv2.GC_FGD
+    if inside is not None:
+        keep = np.zeros(fine.shape, bool)
+        bx0, by0, bx1, by1 = fine._box_rect(inside)
+        keep[by0:by1, bx0:bx1] = True
+        labels[~keep] = cv2.GC_BGD
+    labels[fine.pos_seed] = cv2.GC_FGD
+    labels[fine.neg_seed] = cv2.GC_BGD
+    fg = grabcut(fine.img, labels, REFINE_ITERATIONS)
+    anchor = fine.pos_seed if fine.has_pos else core if core.any() else prior
+    fg = components_touching(fg, anchor)
+    if fg.sum() < 0.5 * prior.sum():
+        return None
+    out = np.zeros((h, w), bool)
+    out[fy0:fy1, fx0:fx1] = upsample(fg, img[fy0:fy1, fx0:fx1], refine_edges=refine_edges)
+    return out, contrast_score(fine.lab, fg)
+
+
+WHOLE_SHARE = 0.8  # a tracked mask below this share of the object's expected area may be partly hidden
+AREA_DECAY = 0.99  # the expected area falls by this factor a frame (objects shrink slowly, an occluder fast)
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """How an object looked the last time it was seen whole (at the tracker's work scale)."""
+
+    img: np.ndarray  # the image under the mask's box
+    mask: np.ndarray  # the mask in that box
+    area: int
+    frame: int
+
+    def expected(self, frame: int) -> float:
+        """The least area the whole object should have on ``frame``: the reference's, slowly decaying.
+
+        A mask that keeps this renews the reference; one well below it (``WHOLE_SHARE``) shrank faster
+        than an object does by itself, so part of it may be hidden.
+        """
+        return self.area * AREA_DECAY ** abs(frame - self.frame)
+
+
+def reference(img: np.ndarray, mask: np.ndarray, frame: int) -> Reference | None:
+    """The object's appearance under ``mask`` on ``img``, or None when the mask is empty."""
+    bb = bbox(mask)
+    if bb is None:
+        return None
+    x0, y0, x1, y1 = bb
+    return Reference(img[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy(), int(np.count_nonzero(mask)), frame)
+
+
+def reacquire(ref: Reference, prev: np.ndarray, cur_img: np.ndarray, colours: np.ndarray) -> np.ndarray | None:
+    """The reference mask placed where it covers the most object colour in ``cur_img``, near the previous mask.
+
+    Used when the tracked mask has shrunk well below the reference (the object went partly behind an
+    occluder and the tracker kept only the visible piece): the whole shape slides over a map of how
+    likely each pixel has the object's colours (``colours``, its histogram) rather than its surroundings',
+    within one object size of the piece, and stops where it holds the most evidence. An occluder
+    costs the same wherever the shape covers it, so the visible pieces on both sides decide.
+    """
+    h, w = prev.shape
+    rh, rw = ref.mask.shape
+    bb = bbox(prev)
+    if bb is None:
+        return None
+    cx, cy = (bb[0] + bb[2]) / 2, (bb[1] + bb[3]) / 2
+    sx0, sy0, sx1, sy1 = expand((cx - rw / 2, cy - rh / 2, cx + rw / 2, cy + rh / 2), max(rw, rh), w, h)
+    if sx1 - sx0 < rw or sy1 - sy0 < rh:
+        return None
+    index = colour_index(cur_img[sy0:sy1, sx0:sx1])
+    near = morph(prev[sy0:sy1, sx0:sx1], max(2, max(rw, rh) // 4), cv2.MORPH_DILATE)
+    if near.all():
+        return None
+    pf, pb = colours[index], histogram(index, ~near)[index]
+    evidence = np.where(pf + pb > 0, (pf - pb) / (pf + pb + 1e-12), 0.0).astype(np.float32)  # 2 p - 1
+    res = cv2.matchTemplate(evidence, ref.mask.astype(np.float32), cv2.TM_CCORR)
+    _, _, _, (bx, by) = cv2.minMaxLoc(res)
+    out = np.zeros((h, w), bool)
+    out[sy0 + by : sy0 + by + rh, sx0 + bx : sx0 + bx + rw] = ref.mask
+    return out

@@ -2,12 +2,14 @@
 
 Only OpenCV and NumPy are used; there are no weights and no GPU.
 
-Prompts: GrabCut runs on a crop around the prompt (downscaled to at most
-``grabcut_side`` pixels, upsampled with a guided filter that snaps the outline to
-image edges). A box is a rectangle initialisation. Clicks leave the object's size
-open, so three initialisations compete (a region grown from the clicked colours, a
-small and a large window) and the one with the most distinct colours and the
-strongest edges along its outline wins. Positive clicks are sure-foreground discs,
+Prompts: GrabCut runs on a coarse crop around the prompt (80 pixels), then the result
+is redone in a band around its outline on a crop tight around it (at most
+``grabcut_side`` pixels) and upsampled with a guided filter that snaps the outline to
+image edges. A box is a rectangle initialisation. Clicks leave the object's size
+open, so three initialisations compete on the coarse crop (a region grown from the
+clicked colours, a small and a large window) and the one with the most distinct
+colours and the strongest edges along its outline wins. :meth:`ClassicSegmenter.prepare`
+decodes a frame ahead; the masks are the same with and without it. Positive clicks are sure-foreground discs,
 negative clicks sure-background discs that also push out the region of similar
 colour around them. A mask prompt is used exactly as drawn.
 
@@ -19,7 +21,11 @@ the eroded interior, sure background outside the band, the object's colour model
 overruling where it is clear). The score in 0..1 is the overlap of the moved and the
 refined mask times the mean probability that the mask's pixels have the object's
 colours (from its prompt frame) rather than its current surroundings', so drift shows
-as a falling score. A frame that holds a prompt re-anchors its object. Objects are
+as a falling score. An object an occluder cuts in two (a post, another object) keeps
+only the piece the motion follows; when its mask falls well below the area it had when
+last seen whole, that whole shape is also slid over the frame's object-colour evidence
+near it and wins where it holds clearly more of the object, so the object is found
+again on the other side. A frame that holds a prompt re-anchors its object. Objects are
 tracked independently: their masks may overlap, and adding, changing or removing one
 object never changes another's results.
 """
@@ -39,6 +45,7 @@ import numpy as np
 from ..errors import BackendError, PromptError
 from ..types import check_frame
 from . import _classic_ops as ops
+from ._prepare import FrameCache, neighbour
 from .protocols import ObjectMask, SegmenterFrame
 
 if TYPE_CHECKING:
@@ -68,6 +75,7 @@ class _State:
     serial: int  # that prompt's serial number: a replaced prompt makes the chain stale
     work: np.ndarray | None = None  # the same mask at the tracker's work scale, when it was tracked there
     colours: np.ndarray | None = None  # the object's colour histogram on its anchor frame (ops.colour_index bins)
+    ref: ops.Reference | None = None  # the object the last time it was tracked whole (work scale)
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +97,7 @@ class ClassicSegmenter:
         refine_edges: Upsample masks with a guided filter that snaps them to image edges.
         catch_up: When :meth:`propagate` starts on a frame where an object has no mask yet but an
             earlier one (in the direction of travel), track it up to ``start`` silently first.
+        prepared_frames: Frames :meth:`prepare` keeps decoded for clicks (0 turns the cache off).
 
     Example:
         >>> from annotator_widgets.backends.classic import ClassicSegmenter
@@ -118,6 +127,7 @@ class ClassicSegmenter:
         flow_preset: str = "medium",
         refine_edges: bool = True,
         catch_up: bool = True,
+        prepared_frames: int = 2,
     ) -> None:
         if work_side < 32 or grabcut_side < 32:
             raise BackendError("work_side and grabcut_side must be at least 32 pixels", given=(work_side, grabcut_side))
@@ -143,6 +153,8 @@ class ClassicSegmenter:
         self._lock = threading.RLock()
         self._generation = 0  # bumped by reset/start/close: running propagations stop
         self._serial = 0  # counts prompts
+        self._prepared: FrameCache[np.ndarray] = FrameCache(prepared_frames)  # frame -> decoded, read-only
+        self._last_prepared: int | None = None
 
     # -- the protocol ----------------------------------------------------------------------------
     def start(self, video: VideoSource) -> None:
@@ -150,6 +162,36 @@ class ClassicSegmenter:
         with self._lock:
             self.reset()
             self._video = video
+            self._prepared.clear()
+            self._last_prepared = None
+
+    def prepare(self, frame: int) -> None:
+        """Decode ``frame`` ahead (then its neighbour in the direction of travel), so a click there only segments.
+
+        Thread safe; call it from a worker while the user looks at the frame. The click reads the same
+        decoded pixels either way, so the masks are the same with and without it.
+
+        Raises:
+            PromptError: ``frame`` is out of range.
+            BackendError: :meth:`start` was not called.
+        """
+        video = self._require_video()
+        frame = check_frame(frame, len(video), what="frame")
+        with self._lock:
+            last, self._last_prepared = self._last_prepared, frame
+        for f in (frame, None if self._prepared.size < 2 else neighbour(frame, last, len(video))):
+            if f is not None:
+                self._frame(video, f)
+
+    def _frame(self, video: VideoSource, frame: int) -> np.ndarray:
+        """The decoded frame, from the prepared cache when :meth:`prepare` computed it."""
+
+        def decode() -> np.ndarray:
+            img = np.array(video.frame(frame), copy=True)
+            img.flags.writeable = False
+            return img
+
+        return self._prepared.get(frame, decode)
 
     def set_prompt(self, prompt: Prompt) -> dict[int, ObjectMask]:
         """Segment one object on one frame from its whole prompt, replacing its earlier prompt there.
@@ -163,7 +205,7 @@ class ClassicSegmenter:
         """
         video = self._require_video()
         self._check_prompt(prompt, video)
-        img = video.frame(prompt.frame)
+        img = self._frame(video, prompt.frame)
         if prompt.mask is not None:
             if prompt.points or prompt.box is not None:
                 log.debug(
@@ -224,6 +266,7 @@ class ClassicSegmenter:
         with self._lock:
             self.reset()
             self._video = None
+            self._prepared.clear()
 
     def propagate(self, start: int, max_frames: int | None = None, reverse: bool = False) -> Iterator[SegmenterFrame]:
         """Track every object that has a mask on ``start``, yielding ``start`` first.
@@ -288,7 +331,8 @@ class ClassicSegmenter:
 
         Each object's stored mask becomes its tracked state on ``frame``, with the colour model of
         the prompt its chain started from (the nearest prompt behind ``frame`` in the direction of
-        travel), exactly as an uninterrupted :meth:`propagate` would hold it there; the next
+        travel), as an uninterrupted :meth:`propagate` would hold it there (its whole-object reference
+        is rebuilt from the stored mask: exact unless the object was partly hidden there); the next
         ``propagate(frame, reverse=reverse)`` then continues with the same results.
 
         Returns:
@@ -438,20 +482,29 @@ class _Tracker:
             if shift is not None:
                 m = np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float32)
                 candidates.append(cv2.warpAffine(prev_f, m, self.work_size, flags=cv2.INTER_LINEAR) > 0.5)
-            refined, looks, pick = self._refine(cur_img, candidates, colours)
+            ref = s.ref if s.ref is not None else ops.reference(prev_img, prev, prev_t)
+            whole = None
+            if ref is not None and np.count_nonzero(prev) < ops.WHOLE_SHARE * ref.expected(t):
+                # partly hidden (an occluder cuts it): look for the whole object as well, to find it again
+                whole = ops.reacquire(ref, prev, cur_img, colours)
+                candidates += [] if whole is None else [whole]
+            refined, looks, pick = self._refine(cur_img, candidates, colours, reacquire=whole is not None)
             warped = candidates[pick]
             score = 0.0
             if warped.any():
                 union = np.count_nonzero(warped | refined)
                 agree = np.count_nonzero(warped & refined) / union
                 score = agree * looks
-                if agree < 0.5:
+                if agree < 0.5 and not (whole is not None and pick == len(candidates) - 1):
                     # GrabCut lost the object (or leaked): keep the motion's mask, the score says it
+                    # (not the whole shape found again: GrabCut cut the occluder out of it)
                     refined = warped
             full = self._to_video(refined, t)
             full.flags.writeable = False
             work = refined if self.scale < 1 else None
-            out[obj] = _State(t, full, round(score, 4), s.anchor, s.serial, work, colours)
+            if ref is None or np.count_nonzero(refined) >= ref.expected(t):
+                ref = ops.reference(cur_img, refined, t) or ref
+            out[obj] = _State(t, full, round(score, 4), s.anchor, s.serial, work, colours, ref)
         return out
 
     def _colours(self, t: int, mask: np.ndarray) -> np.ndarray:
@@ -489,7 +542,7 @@ class _Tracker:
         return out
 
     def _refine(
-        self, img: np.ndarray, candidates: list[np.ndarray], colours: np.ndarray
+        self, img: np.ndarray, candidates: list[np.ndarray], colours: np.ndarray, *, reacquire: bool = False
     ) -> tuple[np.ndarray, float, int]:
         """Pick the likelier of the warped masks and run a few GrabCut iterations in a band around it.
 
@@ -524,8 +577,14 @@ class _Tracker:
         if outside.sum() >= 16:
             pf, pb = colours[index], ops.histogram(index, outside)[index]
             p_obj = np.where(pf + pb > 0, pf / (pf + pb + 1e-12), 0.5).astype(np.float32)
-        pick = max(range(len(subs)), key=lambda i: ops.separation(p_obj, subs[i], b)) if len(subs) > 1 else 0
+        moves = len(subs) - reacquire  # the last candidate may be the whole object found again
+        pick = max(range(moves), key=lambda i: ops.separation(p_obj, subs[i], b)) if moves > 1 else 0
         sub = subs[pick]
+        if reacquire:
+            # the whole shape less what clearly is not the object (the occluder) against the moved piece
+            whole = subs[-1] & (p_obj >= 0.2)
+            if ops.gain(p_obj, whole) > 1.2 * ops.gain(p_obj, sub) and (whole & sub).sum() >= 0.5 * sub.sum():
+                pick, sub = moves, whole
         if seg.refine_iterations == 0 or sub.sum() < 16:
             fg = sub
         else:
