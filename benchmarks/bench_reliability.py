@@ -105,11 +105,13 @@ def long_session(ops: int) -> dict[str, float | int | None]:
     }
 
 
-def browser(runs: int) -> dict[str, int | bool]:
-    """``runs`` runs of every browser test in a row (``make test-browser-repeat`` without its stop at the first)."""
+def browser(runs: int, workers: int = 0) -> dict[str, int | bool]:
+    """``runs`` runs of every browser test in a row (``make test-browser-repeat`` without its stop at the first);
+    ``workers`` > 0 runs each in that many pytest-xdist processes, as ``make test`` does."""
     failures = 0
+    extra = ("-n", str(workers), "--dist", "worksteal") if workers else ()
     for i in range(runs):
-        proc = _pytest("-m", "browser", "-x", strict=True)
+        proc = _pytest("-m", "browser", "-x", *extra, strict=True)
         failures += proc.returncode != 0
         tail = proc.stdout.strip().splitlines()[-1:] or ["(no output)"]
         print(f"browser run {i + 1}/{runs}: {tail[0]}", file=sys.stderr)
@@ -120,13 +122,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=1000, help="operations of the long session")
     parser.add_argument("--browser-runs", type=int, default=0, help="times to run the browser tests (0: skip)")
+    parser.add_argument(
+        "--browser-workers", type=int, default=0, help="pytest-xdist processes per browser run, as make test (0: one)"
+    )
     parser.add_argument("--skip-faults", action="store_true", help="leave out the fault scenarios (a smoke run)")
     args = parser.parse_args()
     out: dict[str, object] = {}
     out.update(bad_inputs())
     out.update({"faults_tried": 0, "faults_lossless": 0, "faults_skipped": True} if args.skip_faults else faults())
     out.update(long_session(args.ops))
-    out.update(browser(args.browser_runs))
+    out.update(browser(args.browser_runs, args.browser_workers))
+    out["browser_workers"] = args.browser_workers
     print(json.dumps(out))
 
 
