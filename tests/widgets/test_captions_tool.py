@@ -6,7 +6,6 @@ registered as a ``captioner`` part (the real captioners are tested in tests/back
 from __future__ import annotations
 
 import threading
-import time
 from typing import ClassVar
 
 import numpy as np
@@ -17,6 +16,7 @@ from annotator_widgets.errors import PromptError
 from annotator_widgets.widgets import VideoAnnotator
 from annotator_widgets.widgets.tools.captions import CaptionsTool
 from annotator_widgets.workflows.describe import edit_caption
+from tests.support.waiting import wait_idle
 
 
 class Recorder:
@@ -59,18 +59,6 @@ def ann(clip, disc, recorder, tmp_path):
     s.close()
 
 
-def wait_for(cond, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
-def _idle(ann, job):
-    assert job.wait(60)
-    wait_for(lambda: not ann.busy)
-
-
 def test_save_shows_edits_and_undoes_one_step(ann):
     tool = ann.tools["captions"]
     assert isinstance(tool, CaptionsTool) and "aw-captions" in tool.widget._dom_classes
@@ -109,12 +97,12 @@ def test_describe_this_frame_then_every_frame_of_the_object_keeping_a_persons_ed
     tool = ann.tools["captions"]
     ann.click(60, 50)
     oid = ann.current_object
-    _idle(ann, ann.propagate())
+    wait_idle(ann, ann.propagate())
     ann.frame = 0  # the propagation followed the frames
     tool.captioners.value = "recorder"
     tool.prompt = "What is the {object} doing?"
     job = tool.describe()
-    _idle(ann, job)
+    wait_idle(ann, job)
     (cap,) = job.result()
     assert cap.frame == 0 and cap.obj_id == oid and cap.model == "recorder"
     assert cap.text.endswith("What is the object doing?") and tool.box.value == cap.text
@@ -125,7 +113,7 @@ def test_describe_this_frame_then_every_frame_of_the_object_keeping_a_persons_ed
     tool.save()
     tool.scope = "object"
     job = tool.describe()
-    _idle(ann, job)
+    wait_idle(ann, job)
     assert [c.frame for c in job.result()] == list(range(12))
     assert ann.session.view(0).captions[oid].text == "my words" and ann.session.view(0).captions[oid].edited
     assert ann.session.view(5).captions[oid].model == "recorder"
@@ -135,11 +123,11 @@ def test_describe_this_frame_then_every_frame_of_the_object_keeping_a_persons_ed
 def test_describe_the_whole_frame_and_cancel(ann, recorder):
     tool = ann.tools["captions"]
     tool.captioner = Recorder()
-    _idle(ann, tool.describe())
+    wait_idle(ann, tool.describe())
     assert ann.session.view(0).captions[0].text == "seen 320x180"  # the whole frame, object 0
     # cancel while the first batch of 8 frames is described: the 8 are kept, the other 4 are not asked for
     ann.click(60, 50)
-    _idle(ann, ann.propagate())
+    wait_idle(ann, ann.propagate())
     tool.scope = "object"
     recorder.started.clear()
     recorder.gate = threading.Event()
@@ -147,7 +135,7 @@ def test_describe_the_whole_frame_and_cancel(ann, recorder):
     assert recorder.started.wait(30)
     job.cancel()
     recorder.gate.set()
-    _idle(ann, job)
+    wait_idle(ann, job)
     assert "describing cancelled after 8 of 12 frames" in ann.status and ann.error == ""
     oid = ann.current_object
     assert [f for f in range(12) if oid in ann.session.view(f).captions] == list(range(8))
@@ -158,7 +146,7 @@ def test_describe_an_object_with_no_mask_here_is_a_clear_error(ann):
     tool.captioners.value = "recorder"
     ann.click(60, 50)
     ann.frame = 4  # not propagated: no mask on frame 4
-    _idle(ann, tool.describe())
+    wait_idle(ann, tool.describe())
     assert "has no mask on frame(s) 4" in ann.error and "propagate it first" in ann.error
 
 

@@ -10,7 +10,6 @@ are the true masks, the segmenter is the real classic one.
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from annotator_widgets.data import synthetic_clip
 from annotator_widgets.widgets import VideoAnnotator
 from annotator_widgets.widgets.timeline import curve_bars
 from annotator_widgets.widgets.tools.text import TextTool, candidate_options
+from tests.support.waiting import wait_for, wait_idle
 
 NUM_FRAMES, RED_FROM, TARGET = 24, 13, 2
 
@@ -93,18 +93,6 @@ def ann(red, scorer_part, tmp_path):
     s.close()
 
 
-def wait_for(cond, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
-def _idle(ann, job):
-    assert job.wait(60)
-    wait_for(lambda: not ann.busy)
-
-
 def mouse(ann, x, y, *, shift=False):
     for kind in ("mousedown", "mouseup"):
         ann.mouse_events._dom_handlers(
@@ -119,7 +107,7 @@ def test_find_first_frame_jumps_draws_the_curve_and_a_click_tracks_both_ways(red
     assert candidate_options()[0] == "grid" and "grounder:owlv2" in candidate_options()
     flat = ann.timeline.widget.height
     job = tool.find_first()
-    _idle(ann, job)
+    wait_idle(ann, job)
     found = job.result()
     assert found.frame == RED_FROM and ann.frame == RED_FROM and tool.found is found
     assert np.array_equal(found.mask, masks[TARGET][RED_FROM])
@@ -149,11 +137,11 @@ def test_find_first_frame_jumps_draws_the_curve_and_a_click_tracks_both_ways(red
 def test_enter_tracks_the_found_region_and_shift_click_dismisses_it(ann):
     tool = ann.tools["text"]
     ann.tool = "text"
-    _idle(ann, tool.find_first())
+    wait_idle(ann, tool.find_first())
     ys, xs = np.nonzero(tool.found.mask)
     mouse(ann, float(np.median(xs)), float(np.median(ys)), shift=True)
     assert tool.found is None and ann.timeline.curve == {} and ann.session.objects == []
-    _idle(ann, tool.find_first())
+    wait_idle(ann, tool.find_first())
     ann.key_events._dom_handlers({"type": "keydown", "key": "Enter"})
     wait_for(lambda: not ann.busy and ann.session.objects)
     assert [o.name for o in ann.session.objects] == ["red shoes"]
@@ -162,7 +150,7 @@ def test_enter_tracks_the_found_region_and_shift_click_dismisses_it(ann):
 def test_nothing_found_is_said_with_the_best_score_and_nothing_is_created(ann):
     tool = ann.tools["text"]
     tool.text = "blue shoes"  # the double scores only "red ..." phrases: every score is 0
-    _idle(ann, tool.find_first())
+    wait_idle(ann, tool.find_first())
     assert "no frame matches 'blue shoes'" in ann.error and "the best score was 0.000" in ann.error
     assert tool.found is None and ann.timeline.curve == {} and ann.session.objects == []
     tool.text = "  "
@@ -177,7 +165,7 @@ def test_cancel_stops_the_scan_and_stores_nothing(ann):
     assert RedScorer.started.wait(30)
     job.cancel()
     RedScorer.gate.set()
-    _idle(ann, job)
+    wait_idle(ann, job)
     assert "cancelled" in ann.status and ann.error == ""
     assert tool.found is None and ann.session.objects == [] and ann.frame == 0
 

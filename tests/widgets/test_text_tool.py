@@ -4,8 +4,6 @@ scripted grounder (the clip's true boxes) registered as a part."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -13,15 +11,9 @@ from annotator_widgets import AnnotationSession, registry
 from annotator_widgets.widgets import VideoAnnotator
 from annotator_widgets.widgets.tools.text import TextTool, route_options
 from tests.support.scripted import register_scripted
+from tests.support.waiting import wait_idle
 
 PHRASE = "a blob"
-
-
-def wait_for(cond, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def mouse(ann, x, y, *, button=0, shift=False):
@@ -62,11 +54,6 @@ def ann(clip, disc, tmp_path):
     s.close()
 
 
-def _idle(ann, job):
-    assert job.wait(60)
-    wait_for(lambda: not ann.busy)
-
-
 def test_route_options_list_registered_grounders():
     opts = route_options()
     assert opts[:5] == ["auto", "faces", "people", "concept", "detector"] and "grounder:owlv2" in opts
@@ -78,7 +65,7 @@ def test_find_accept_reject_enter_and_refine(clip, scripted, ann):
     assert ann.press("w") == "text.toggle" and ann.tool == "text"
     tool.text, tool.route = PHRASE, "grounder:scripted"
     ann.frame = 4
-    _idle(ann, tool.find())
+    wait_idle(ann, tool.find())
     cands = tool.candidates()
     assert len(cands) == 2 and "2 candidate(s)" in ann.status
     assert all(d.model == "scripted" for d in cands.values())
@@ -108,13 +95,13 @@ def test_enter_accepts_all_then_propagate_with_redetection(clip, scripted, ann):
     tool = ann.tools["text"]
     tool.text, tool.route, tool.every = PHRASE, "grounder:scripted", 3
     ann.tool = "text"
-    _idle(ann, tool.find())
+    wait_idle(ann, tool.find())
     assert len(tool.candidates()) == 1  # only object 1 is seen on frame 0
     assert tool.draw_candidates() == 1
     ann.key_events._dom_handlers({"type": "keydown", "key": "Enter"})
     assert len(ann.session.objects) == 1 and tool.candidates() == {}
     job = tool.propagate()
-    _idle(ann, job)
+    wait_idle(ann, job)
     assert job.result() == len(clip.frames)
     objs = ann.session.objects
     assert len(objs) == 2 and objs[1].name == PHRASE  # object 2 appeared: re-detected on frame 6
@@ -127,6 +114,6 @@ def test_find_with_nothing_found_says_so(clip, scripted, ann):
     tool = ann.tools["text"]
     tool.text, tool.route = "a unicorn", "grounder:scripted"
     job = tool.find()
-    _idle(ann, job)
+    wait_idle(ann, job)
     assert "found nothing" in ann.error and "a unicorn" in ann.error
     assert ann.session.objects == [] and ann.session.project.detections(rejected=None) == {}
