@@ -65,7 +65,16 @@ def test_auto_grounds_on_the_first_key_frame_that_shows_the_phrase_and_propagate
 def test_a_resumed_text_step_does_not_ground_again(late_faces, tmp_path):
     settings = Settings(segmenter="classic", formats=("coco",), options={"text": {"phrases": "faces", "every": 5}})
     out = tmp_path / "out"
-    assert run_video(late_faces, out, settings).status == "done"
+    events: list[dict] = []
+    assert run_video(late_faces, out, settings, progress=events.append).status == "done"
+    frames = [e for e in events if e.get("event") == "frame"]
+    assert frames and all(0 < e["done"] <= e["total"] for e in frames)  # what the progress bars need
+    from annotator_widgets.cli_batch import _Printer
+
+    printer = _Printer("bars", 1)
+    for e in frames:
+        printer(e)
+    printer.close()
     with Project.open(out / "project.awp") as p:
         ids = [o.obj_id for o in p.objects()]
         p.set_meta("batch.step.text", "")  # as if killed after the objects were made, before the step finished

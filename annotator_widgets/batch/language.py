@@ -78,6 +78,10 @@ def text_step(ctx: Any) -> None:
     for way in passes:
         if way == "backward" and found == 0:
             continue  # nothing before the first frame
+
+        def on_frame(done: int, total: int, way: str = way) -> None:
+            ctx.progress({"event": "frame", "video": ctx.key, "step": f"text {way}", "done": done, "total": total})
+
         done = 0
         for _ in propagate_text(
             ctx.session,
@@ -87,10 +91,10 @@ def text_step(ctx: Any) -> None:
             route=route,
             threshold=threshold,
             phrases=phrases,
+            progress=on_frame,
             cancel=ctx.cancel,
         ):
             done += 1
-            ctx.progress({"event": "frame", "video": ctx.key, "step": f"text {way}", "frame": None, "done": done})
         ctx.result.frames_computed += done
 
 
