@@ -87,47 +87,40 @@ def _save(model: Any, processor: Any, folder: str | os.PathLike[str]) -> Path:
 
 
 # -- scorers ------------------------------------------------------------------------------------
-def build_tiny_clip(folder: str | os.PathLike[str], *, seed: int = 0) -> Path:
-    """A ``CLIPModel`` (32-dim, 1 layer, 32 px images, 16-dim projection) + ``CLIPProcessor``."""
+def _build_clip(
+    folder: str | os.PathLike[str], *, seed: int, max_length: int, text: dict, vision: dict, projection: int, side: int
+) -> Path:
+    """A random ``CLIPModel`` + ``CLIPProcessor`` (byte-level tokenizer made here); ``side``: the image size."""
     transformers = require("transformers")
     vocab = byte_level_vocab(["<|startoftext|>", "<|endoftext|>"], word_suffix="</w>")
-    tokenizer = transformers.CLIPTokenizer(vocab=vocab, merges=[], model_max_length=64)
+    tokenizer = transformers.CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
     ids = {
         "bos_token_id": tokenizer.bos_token_id,
         "eos_token_id": tokenizer.eos_token_id,
         "pad_token_id": tokenizer.pad_token_id,
     }
     config = transformers.CLIPConfig(
-        text_config={"vocab_size": len(vocab), "hidden_size": 32, "max_position_embeddings": 64, **_LAYER, **ids},
-        vision_config=_VISION,
-        projection_dim=16,
+        text_config={"vocab_size": len(vocab), **text, **ids}, vision_config=vision, projection_dim=projection
     )
     _seeded(seed)
     model = transformers.CLIPModel(config).eval()
-    images = transformers.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    crop = {"height": side, "width": side}
+    images = transformers.CLIPImageProcessor(size={"shortest_edge": side}, crop_size=crop)
     return _save(model, transformers.CLIPProcessor(image_processor=images, tokenizer=tokenizer), folder)
+
+
+def build_tiny_clip(folder: str | os.PathLike[str], *, seed: int = 0) -> Path:
+    """A ``CLIPModel`` (32-dim, 1 layer, 32 px images, 16-dim projection) + ``CLIPProcessor``."""
+    text = {"hidden_size": 32, "max_position_embeddings": 64, **_LAYER}
+    return _build_clip(folder, seed=seed, max_length=64, text=text, vision=_VISION, projection=16, side=32)
 
 
 def build_base_clip(folder: str | os.PathLike[str], *, seed: int = 0) -> Path:
     """A ``CLIPModel`` the size of OpenAI's ViT-B/32 (224 px, 12 + 12 layers, 512-dim projection) with RANDOM
     weights: its compute is the real model's, so timings through it are honest stand-ins (its scores are not)."""
-    transformers = require("transformers")
-    vocab = byte_level_vocab(["<|startoftext|>", "<|endoftext|>"], word_suffix="</w>")
-    tokenizer = transformers.CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-    ids = {
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
-    }
-    config = transformers.CLIPConfig(
-        text_config={"vocab_size": len(vocab), **ids},  # the defaults: 512 wide, 12 layers, 77 tokens
-        vision_config={"image_size": 224, "patch_size": 32},  # the defaults: 768 wide, 12 layers
-        projection_dim=512,
-    )
-    _seeded(seed)
-    model = transformers.CLIPModel(config).eval()
-    images = transformers.CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
-    return _save(model, transformers.CLIPProcessor(image_processor=images, tokenizer=tokenizer), folder)
+    vision = {"image_size": 224, "patch_size": 32}  # the defaults: 768 wide, 12 layers
+    # the text defaults: 512 wide, 12 layers, 77 tokens
+    return _build_clip(folder, seed=seed, max_length=77, text={}, vision=vision, projection=512, side=224)
 
 
 _SENTENCES = [
