@@ -29,13 +29,13 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import checkpoints, registry
+from .cli_args import add_segmenter_argument, choices, part_arg
 from .cli_auto import add_auto_parser
 from .cli_batch import add_batch_parser
 from .cli_simulate import add_simulate_parser
@@ -221,39 +221,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _part_arg(kind: str, *, with_argument: bool = False) -> Callable[[str], str]:
-    """An argparse ``type`` that accepts a registered part's name (validated by :func:`registry.get`)."""
-
-    def check(value: str) -> str:
-        if not with_argument and ":" in value:
-            raise argparse.ArgumentTypeError(
-                f"a {kind} takes no ':argument' (given: {value!r}); use one of: {', '.join(registry.names(kind))}"
-            )
-        try:
-            registry.get(kind, value)
-        except AnnotatorError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from exc
-        return value
-
-    check.__name__ = kind  # argparse names the type in its messages
-    return check
-
-
-def _choices(kind: str) -> str:
-    """``--help`` text for a kind: every registered name with its summary (``%`` escaped for argparse)."""
-    return registry.describe(kind).replace("%", "%%")
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="annotator-widgets", description=__doc__.split("\n")[0])
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    segmenter = _part_arg("segmenter", with_argument=True)
-    segmenter_help = f"segmenter name or name:argument; one of {_choices('segmenter')} (default: %(default)s)"
     d = sub.add_parser("demo", help="run the headless pipeline on a generated clip")
     d.add_argument("--out", default="out")
-    d.add_argument("--segmenter", default="auto", type=segmenter, metavar="NAME", help=segmenter_help)
+    add_segmenter_argument(d)
     d.add_argument("--frames", type=int, default=90)
     d.set_defaults(func=_cmd_demo)
     i = sub.add_parser("info", help="print a video's frames, size and fps")
@@ -263,7 +238,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("video")
     a.add_argument("--project", required=True)
     a.add_argument("--prompts", help="JSON list of prompt records")
-    a.add_argument("--segmenter", default="auto", type=segmenter, metavar="NAME", help=segmenter_help)
+    add_segmenter_argument(a)
     a.add_argument("--propagate", choices=["forward", "backward", "both", "none"], default="both")
     a.set_defaults(func=_cmd_annotate)
     e = sub.add_parser("export", help="export the project in a dataset format")
@@ -271,9 +246,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--format",
         default="coco",
-        type=_part_arg("exporter"),
+        type=part_arg("exporter"),
         metavar="NAME",
-        help=f"one of {_choices('exporter')} (default: %(default)s)",
+        help=f"one of {choices('exporter')} (default: %(default)s)",
     )
     e.add_argument("--out", required=True, help="a file or a folder, as the format writes")
     e.set_defaults(func=_cmd_export)
@@ -283,9 +258,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--video")
     r.add_argument(
         "--effect",
-        type=_part_arg("effect"),
+        type=part_arg("effect"),
         metavar="NAME",
-        help=f"anonymise the objects instead of drawing them; one of {_choices('effect')}",
+        help=f"anonymise the objects instead of drawing them; one of {choices('effect')}",
     )
     r.add_argument("--strength", "--intensity", type=float, default=0.6, help="effect strength 0..1")
     r.add_argument(
@@ -299,9 +274,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--feather", type=int, default=0, metavar="PX", help="soft effect edge over PX pixels (default 0)")
     r.add_argument("--trails", type=int, default=0, metavar="N", help="draw centroid trails over N frames (default 0)")
     r.set_defaults(func=_cmd_render)
-    add_batch_parser(sub, part_arg=_part_arg, choices=_choices)
-    add_auto_parser(sub, part_arg=_part_arg, choices=_choices)
-    add_simulate_parser(sub, part_arg=_part_arg, choices=_choices)
+    add_batch_parser(sub)
+    add_auto_parser(sub)
+    add_simulate_parser(sub)
     c = sub.add_parser("checkpoints", help="list, fetch, verify or locate model checkpoints")
     checkpoints.add_commands(c)
     c.set_defaults(func=checkpoints.run_command)

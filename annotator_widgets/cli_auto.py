@@ -20,18 +20,16 @@ Registered on the main parser by :func:`add_auto_parser` (one line in :mod:`anno
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
+from .cli_args import choices, part_arg, positive_int
 from .cli_batch import add_common_arguments, run_settings
 
 __all__ = ["add_auto_parser", "auto_settings"]
 
 
-def add_auto_parser(
-    sub: Any, *, part_arg: Callable[..., Callable[[str], str]], choices: Callable[[str], str]
-) -> argparse.ArgumentParser:
-    """Add the ``auto`` subcommand to the main parser's subparsers (``part_arg`` / ``choices``: cli's helpers)."""
+def add_auto_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``auto`` subcommand to the main parser's subparsers."""
     a = sub.add_parser(
         "auto",
         help="auto-label videos from a phrase: ground, propagate both ways with re-detection, export",
@@ -39,7 +37,7 @@ def add_auto_parser(
         "every K frames, export. Resumable; locally or on Ray.",
         epilog="exit status: 0 all done, 1 some videos failed (see OUT/manifest.sqlite), 2 bad arguments",
     )
-    add_common_arguments(a, part_arg=part_arg, choices=choices)
+    add_common_arguments(a)
     a.add_argument("--text", required=True, metavar="PHRASES", help="what to label, e.g. 'faces, the red mug'")
     which = a.add_mutually_exclusive_group()
     which.add_argument(
@@ -61,7 +59,7 @@ def add_auto_parser(
         "detector[:spec], grounder[:spec], concept[:spec] (default: %(default)s)",
     )
     a.add_argument("--threshold", type=float, metavar="S", help="the model's lowest score kept (default: its own)")
-    a.add_argument("--redetect-every", type=_positive, default=10, metavar="K", help="key frames: every K frames")
+    a.add_argument("--redetect-every", type=positive_int, default=10, metavar="K", help="key frames: every K frames")
     a.add_argument("--direction", choices=["both", "forward", "backward"], default="both", help="(default: both)")
     a.add_argument("--track-people", action="store_true", help="also track every person with the pose model")
     a.add_argument("--actions", action="store_true", help="find hand-object interactions (needs --track-people)")
@@ -69,16 +67,6 @@ def add_auto_parser(
     a.add_argument("--captioner", metavar="NAME", help="describe each action in words with this captioner")
     a.set_defaults(func=_cmd_auto)
     return a
-
-
-def _positive(value: str) -> int:
-    try:
-        k = int(value)
-    except ValueError:
-        k = 0
-    if k < 1:
-        raise argparse.ArgumentTypeError(f"give a whole number of frames >= 1, not {value!r}")
-    return k
 
 
 def auto_settings(args: argparse.Namespace) -> Any:

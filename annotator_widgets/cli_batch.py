@@ -20,10 +20,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from . import registry
+from .cli_args import add_segmenter_argument, choices
 
 __all__ = ["add_batch_parser", "add_common_arguments", "run_settings"]
 
@@ -58,17 +58,15 @@ def _importer(value: str) -> str:
     return value
 
 
-def add_batch_parser(
-    sub: Any, *, part_arg: Callable[..., Callable[[str], str]], choices: Callable[[str], str]
-) -> argparse.ArgumentParser:
-    """Add the ``batch`` subcommand to the main parser's subparsers (``part_arg`` / ``choices``: cli's helpers)."""
+def add_batch_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``batch`` subcommand to the main parser's subparsers."""
     b = sub.add_parser(
         "batch",
         help="annotate many videos (resumable; locally or on Ray)",
         description="Annotate many videos: one project and one set of exports each; a re-run resumes.",
         epilog="exit status: 0 all done, 1 some videos failed (see OUT/manifest.sqlite), 2 bad arguments",
     )
-    add_common_arguments(b, part_arg=part_arg, choices=choices)
+    add_common_arguments(b)
     b.add_argument("--prompts", help="prompts file for every video; {stem} / {name} stand for the video's")
     b.add_argument(
         "--prompts-format",
@@ -86,19 +84,11 @@ def add_batch_parser(
     return b
 
 
-def add_common_arguments(
-    b: argparse.ArgumentParser, *, part_arg: Callable[..., Callable[[str], str]], choices: Callable[[str], str]
-) -> None:
+def add_common_arguments(b: argparse.ArgumentParser) -> None:
     """The arguments every many-videos command shares: inputs, --out, --segmenter, --format, executor, progress."""
     b.add_argument("videos", nargs="+", metavar="VIDEO_OR_GLOB", help="video files or glob patterns (quote them)")
     b.add_argument("--out", required=True, help="output folder: the manifest and one folder per video")
-    b.add_argument(
-        "--segmenter",
-        default="auto",
-        type=part_arg("segmenter", with_argument=True),
-        metavar="NAME",
-        help=f"one of {choices('segmenter')} (default: %(default)s)",
-    )
+    add_segmenter_argument(b)
     b.add_argument(
         "--format",
         default=("coco",),

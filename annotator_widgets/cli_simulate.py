@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .cli_args import add_segmenter_argument, positive_int, unit_float
 from .errors import AnnotatorError
 
 __all__ = ["PngTruth", "add_simulate_parser"]
@@ -144,30 +145,8 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _unit(value: str) -> float:
-    try:
-        v = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 < v <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], given {v}")
-    return v
-
-
-def _positive(value: str) -> int:
-    try:
-        v = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, given {v}")
-    return v
-
-
-def add_simulate_parser(
-    sub: Any, *, part_arg: Callable[..., Callable[[str], str]], choices: Callable[[str], str]
-) -> argparse.ArgumentParser:
-    """Add the ``simulate`` subcommand to the main parser's subparsers (``part_arg`` / ``choices``: cli's helpers)."""
+def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``simulate`` subcommand to the main parser's subparsers."""
     s = sub.add_parser(
         "simulate",
         help="count the clicks a simulated annotator needs to reach a J target (ground truth: indexed PNGs)",
@@ -176,15 +155,9 @@ def add_simulate_parser(
     s.add_argument("video")
     s.add_argument("--truth", required=True, metavar="MASKS", help="a DAVIS root or a folder of indexed PNGs")
     s.add_argument("--video-name", help="which video of a DAVIS root holding several")
-    s.add_argument(
-        "--segmenter",
-        default="classic",
-        type=part_arg("segmenter", with_argument=True),
-        metavar="NAME",
-        help=f"one of {choices('segmenter')} (default: %(default)s)",
-    )
-    s.add_argument("--target-j", type=_unit, default=0.9, help="J every frame should reach (default: %(default)s)")
-    s.add_argument("--max-clicks", type=_positive, default=200, help="click budget (default: %(default)s)")
+    add_segmenter_argument(s, default="classic")
+    s.add_argument("--target-j", type=unit_float, default=0.9, help="J every frame should reach (default: %(default)s)")
+    s.add_argument("--max-clicks", type=positive_int, default=200, help="click budget (default: %(default)s)")
     s.add_argument("--project", help="keep the prompts and masks in this new project file")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=_run)

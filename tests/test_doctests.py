@@ -70,6 +70,7 @@ MODULES = [
     "annotator_widgets.widgets.timeline",
     "annotator_widgets.workflows.people_detect",
     "annotator_widgets.batch.language",
+    "annotator_widgets.cli_args",
 ]
 
 
