@@ -99,6 +99,11 @@ class VideoSegmenter(Protocol):
     do not depend on each other (the classic one). It forgets one object's prompt on one frame and
     must leave the state a rebuild from the remaining prompts would give; the session then resyncs
     an undo in O(changed prompts) instead of replaying the changed object's prompts.
+
+    Optional: ``twin() -> VideoSegmenter``, for segmenters that hold a model worth loading once
+    (SAM2). It returns a second segmenter on the SAME loaded weights with a state of its own:
+    workflows that need scratch masks (candidates for find-by-text) use it instead of loading the
+    model again, and never touch the user's tracking state. Closing the twin leaves this one open.
     """
 
     name: str

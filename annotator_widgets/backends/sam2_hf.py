@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import os
@@ -222,6 +223,24 @@ class HfSam2Segmenter:
             self._video = None
             self._model = None
             self._closed = True
+
+    def twin(self) -> HfSam2Segmenter:
+        """A second segmenter on the same loaded model and processor (no session, prompts or caches shared).
+
+        For scratch masks beside the user's tracking (find-by-text candidates) without loading the
+        model twice; it must be :meth:`start`-ed on a video. Closing it leaves this one open.
+        """
+        with self._lock:
+            self._check_open()
+            twin = copy.copy(self)  # settings, the model and the processor; the state is replaced below
+        twin._lock = threading.RLock()
+        twin._video = twin._session = twin._window = None
+        twin._prompts = {}
+        twin._features = FrameCache(self._features.size)
+        twin._last_prepared = None
+        twin._closed = False
+        twin._version = 0
+        return twin
 
     # -- introspection ------------------------------------------------------------------------
     @property

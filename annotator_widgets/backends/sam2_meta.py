@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import logging
 import os
@@ -342,6 +343,23 @@ class Sam2Segmenter:
             self._drop_state()
             self._predictor = None
             self._closed = True
+
+    def twin(self) -> Sam2Segmenter:
+        """A second segmenter on the same loaded model (weights shared, no state, prompts or caches shared).
+
+        For scratch masks beside the user's tracking (find-by-text candidates) without loading the
+        model twice; it must be :meth:`start`-ed on a video. Closing it leaves this one open.
+        """
+        with self._lock:
+            self._check_open()
+            twin = copy.copy(self)  # settings and the predictor (the model); the state is replaced below
+        twin._lock = threading.RLock()
+        twin._features = FrameCache(self._features.size)
+        twin._last_prepared = None
+        twin._state = twin._frames = twin._window = twin._video = None
+        twin._closed = False
+        twin._version = 0
+        return twin
 
     # -- introspection (tests, benchmarks) --------------------------------------------
     @property

@@ -115,11 +115,23 @@ class ScratchSegmenter:
         video: The video the prompts refer to.
     """
 
-    def __init__(self, segmenter: str | VideoSegmenter, video: VideoSource) -> None:
-        self._own = isinstance(segmenter, str)
+    def __init__(self, segmenter: str | VideoSegmenter, video: VideoSource, *, own: bool | None = None) -> None:
+        self._own = isinstance(segmenter, str) if own is None else own
         self.segmenter: VideoSegmenter = registry.resolve("segmenter", segmenter)
         self.segmenter.start(video)
         self.calls = 0
+
+    @classmethod
+    def beside(cls, segmenter: VideoSegmenter, video: VideoSource) -> ScratchSegmenter:
+        """A scratch segmenter of the same kind as ``segmenter`` (the session's), leaving its state alone.
+
+        A segmenter with ``twin()`` (SAM2) lends its loaded model to a twin with a state of its own;
+        any other is instantiated again from its registry name.
+        """
+        twin = getattr(segmenter, "twin", None)
+        if callable(twin):
+            return cls(twin(), video, own=True)
+        return cls(segmenter.name, video)
 
     def masks(self, frame: int, prompts: Sequence[tuple[tuple[Point, ...], Box | None]]) -> list[np.ndarray]:
         """One mask per ``(points, box)`` prompt on ``frame``; the segmenter forgets them afterwards."""

@@ -216,7 +216,10 @@ def _source(
         )
     scratch = None
     if kind == "grid" or segmenter is not None:
-        scratch = ScratchSegmenter(session.segmenter.name if segmenter is None else segmenter, session.video)
+        if segmenter is None:  # the session's kind, on its already loaded model where it can lend it
+            scratch = ScratchSegmenter.beside(session.segmenter, session.video)
+        else:
+            scratch = ScratchSegmenter(segmenter, session.video)
         closers.append(scratch.close)
     if kind == "grid":
         assert scratch is not None
@@ -259,8 +262,9 @@ def find_text(
         candidates: ``"grid"`` (a point grid through a scratch segmenter), ``"grounder[:spec]"`` (its
             boxes for ``text`` turned into masks), ``{frame: [masks]}`` or ``callable(frame, image) -> masks``.
         segmenter: The scratch segmenter for ``"grid"`` and box candidates: a spec or an instance of its
-            own (never the session's: it is restarted). Default: a new instance of the session's segmenter
-            (for SAM2 a second copy of the model; pass one instance to reuse it across queries).
+            own (never the session's: it is restarted). Default: the session's kind (a twin on its loaded model
+            where the segmenter has ``twin()``, e.g. SAM2: no second copy of the weights; else a new
+            instance of its registry name).
         grid: Points per side of the grid.
         start: First frame scanned (included); None: 0.
         stop: Where the scan stops (excluded); None: the end.
