@@ -28,8 +28,9 @@ Prints ONE JSON object:
   the mask decoder only). ``first_click_sam2_micro_ms`` / ``..._p90_ms``: the same on frames nobody
   visited, with a second annotator on the same model whose landing-prepare is switched off (its
   preparer closed): the click pays the image encoder. The rounds are paired (one prepared click, one
-  first click). ``segment_sam2_micro_p50_ms`` / ``first_segment_sam2_micro_ms``: the kernel's
-  ``session.add_points`` time of those clicks (the model and the session, no widget);
+  first click; ``first_click_over_click_sam2_micro`` is the median of the rounds' ratios).
+  ``segment_sam2_micro_p50_ms`` / ``first_segment_sam2_micro_ms``: the kernel's ``session.add_points``
+  time of those clicks (the model and the session, no widget);
   ``sam2_micro_encoder_calls_per_click`` / ``..._first_click``: image-encoder calls made during the
   clicks (counted in the kernel; 0 and 1 when preparing works) and ``sam2_micro_encoder_ms_per_...``
   the median time spent in them. These are not real SAM2 speeds.
@@ -360,6 +361,8 @@ def measure_sam2(nb: NotebookPage, args: argparse.Namespace, out: dict, first_id
         out[f"sam2_micro_encoder_calls_per_{key}click"] = round(sum(c["encoder"] for c in rows) / len(rows), 2)
         out[f"sam2_micro_encoder_ms_per_{key}click"] = pct([c["encoder_ms"] for c in rows], 50)
         out[f"sam2_micro_{key}clicks_missed"] = sum(m is None for m in masks)
+    pairs = [c["mask"] / h["mask"] for h, c in zip(hot, cold, strict=True) if h["mask"] and c["mask"]]
+    out["first_click_over_click_sam2_micro"] = round(float(np.median(pairs)), 2) if pairs else None
     out["sam2_micro_rounds"] = rounds
     out["sam2_micro_model"] = "micro SAM2 (random weights, real code paths; CPU) - not real SAM2 speed"
 
