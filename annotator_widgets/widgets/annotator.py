@@ -152,8 +152,10 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._rows: list[ObjectTimeline] = []
         self._loop = False
         self._own_session = False
-        #: prepares the frame the user lands on (and its neighbours) in a background worker
-        self.preparer = Preparer(session, self.num_frames)
+        #: prepares the frame the user lands on in a background worker. The segmenters prepare its next
+        #: neighbour themselves, within a small cache (2 frames by default): asking here for neighbours too, or
+        #: skipping frames prepared a while ago, would have the landed frame evicted or not prepared again
+        self.preparer = Preparer(session, self.num_frames, neighbours=0, remember=1)
         #: decodes the next frames during playback, beside the loop
         self.read_ahead = ReadAhead(self._read_ahead_frame)
         self._ahead_video: Any = None  # the read-ahead's own decoder (video files), opened on first use

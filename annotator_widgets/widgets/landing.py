@@ -36,9 +36,9 @@ __all__ = ["Preparer"]
 log = logging.getLogger(__name__)
 
 
-def _prepare(session: Any, frame: int) -> None:
-    """``session.prepare(frame)``: the segmenter precomputes what a click on ``frame`` needs."""
-    session.prepare(frame)
+def _prepare(session: Any, frame: int) -> bool:
+    """``session.prepare(frame)``: the segmenter precomputes what a click on ``frame`` needs (False: it cannot)."""
+    return session.prepare(frame) is not False
 
 
 class Preparer:
@@ -49,7 +49,8 @@ class Preparer:
         num_frames: Length of the video.
         neighbours: Frames prepared after the landed-on one, in the direction of travel.
         remember: Frames remembered as prepared (not prepared again).
-        prepare: ``prepare(session, frame)`` (default: the session's ``prepare``, if it has one).
+        prepare: ``prepare(session, frame)`` (default: the session's ``prepare``); one that returns False
+            prepared nothing, and the frame is not remembered as prepared.
     """
 
     def __init__(
@@ -59,7 +60,7 @@ class Preparer:
         *,
         neighbours: int = 2,
         remember: int = 8,
-        prepare: Callable[[Any, int], None] = _prepare,
+        prepare: Callable[[Any, int], bool | None] = _prepare,
     ) -> None:
         self.session = session
         self.num_frames = int(num_frames)
@@ -106,12 +107,14 @@ class Preparer:
                     continue
                 self._running = frame
             try:
-                self._prepare(self.session, frame)
+                done = self._prepare(self.session, frame)
             except SessionBusyError as exc:  # a click or a job holds the session: the frame is prepared by it
                 log.debug("preparing frame %d skipped: %s", frame, exc)
             except Exception:  # a failed prepare costs speed only; the click computes what it needs
                 log.exception("preparing frame %d failed", frame)
             else:
+                if done is False:  # nothing was prepared (e.g. a segmenter without prepare): nothing to remember
+                    continue
                 with self._cv:
                     self._done[frame] = None
                     while len(self._done) > self._remember:

@@ -146,7 +146,7 @@ def test_hf_sam2_prepared_click_skips_the_image_encoder_and_gives_the_same_masks
 # -- the session's verb ------------------------------------------------------------------------
 
 
-def test_session_prepare_forwards_to_a_started_segmenter_that_has_prepare(clip):
+def test_session_prepare_forwards_to_a_segmenter_that_has_prepare(clip):
     from annotator_widgets import AnnotationSession, PromptError
     from annotator_widgets.backends.classic import ClassicSegmenter
 
@@ -162,15 +162,60 @@ def test_session_prepare_forwards_to_a_started_segmenter_that_has_prepare(clip):
 
     seg = Preparing()
     with AnnotationSession(clip.frames, segmenter=seg) as session:
-        assert session.prepare(1) is False  # the segmenter has no video yet: nothing to prepare
+        assert session.prepare(1) is True and seg.prepared == [1]  # started on the video first
         ys, xs = np.nonzero(clip.masks[1][0])
         session.add_points(0, None, [(float(xs.mean()), float(ys.mean()))])
-        assert session.prepare(3) is True and seg.prepared == [3]
+        assert session.prepare(3) is True and seg.prepared == [1, 3]
         with pytest.raises(PromptError):
             session.prepare(len(clip.frames))
     with AnnotationSession(clip.frames, segmenter=ClassicSegmenter()) as session:
         session.add_points(0, None, [(float(xs.mean()), float(ys.mean()))])
         assert session.prepare(2) is (hasattr(ClassicSegmenter, "prepare"))
+
+
+def _sam2(backend, tmp_path):
+    """A factory of fresh SAM2 segmenters on one tiny model, and how to reach its image encoder."""
+    if backend == "meta":
+        micro = build_micro_sam2(tmp_path / "micro")
+        return micro.segmenter, lambda seg: (seg._predictor, "forward_image")
+    from annotator_widgets.backends.sam2_hf import HfSam2Segmenter
+
+    tiny = build_tiny_hf_sam2(tmp_path / "tiny")
+    return (lambda: HfSam2Segmenter(tiny, device="cpu")), lambda seg: (seg._model, "get_image_features")
+
+
+@pytest.mark.parametrize("backend", ["meta", "hf"])
+def test_session_prepare_starts_the_segmenter_and_a_click_there_skips_the_image_encoder(backend, clip, tmp_path):
+    from annotator_widgets import AnnotationSession
+
+    make, encoder = _sam2(backend, tmp_path)
+    clicks = [(2, 1), (2, 2), (5, 1)]  # (frame, object): frame 2 prepared, frame 5 not
+
+    def centre(frame, obj):
+        ys, xs = np.nonzero(clip.masks[obj][frame])
+        return [(float(xs.mean()), float(ys.mean()))]
+
+    def annotate(session, calls=None):
+        masks, used = [], []
+        for frame, obj in clicks:
+            before = len(calls) if calls is not None else 0
+            masks.append(session.add_points(frame, obj, centre(frame, obj))[obj])
+            used.append(len(calls) - before if calls is not None else None)
+        session.run("forward", start=2)
+        return masks + [session.masks(f)[o] for f in range(2, 6) for o in (1, 2)], used
+
+    with AnnotationSession(clip.frames, tmp_path / "plain.awp", make()) as session:
+        plain, _ = annotate(session)
+    with AnnotationSession(clip.frames, tmp_path / "prepared.awp", make()) as session:
+        assert not session._sync.started
+        assert session.prepare(2) is True  # starts the segmenter on the video, as the first click would
+        assert session._sync.started
+        calls = _counting(*encoder(session.segmenter))
+        prepared, used = annotate(session, calls)
+    assert used == [0, 0, 1]  # prepared frame: no encoder call; the frame nobody prepared: one
+    assert len(prepared) == len(plain)
+    for a, b in zip(plain, prepared, strict=True):
+        np.testing.assert_array_equal(a, b)  # the cache never changes a result
 
 
 def test_module_examples():

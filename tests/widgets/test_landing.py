@@ -27,13 +27,6 @@ class PreparingSegmenter(DiscSegmenter):
         self.calls.append(frame)
 
 
-class PreparingSession(AnnotationSession):
-    """What ``AnnotationSession.prepare`` does once it lands on main: forward to the segmenter's ``prepare``."""
-
-    def prepare(self, frame: int) -> None:
-        self.segmenter.prepare(frame)  # type: ignore[attr-defined]
-
-
 class Recorder:
     def __init__(self) -> None:
         self.calls: list[int] = []
@@ -88,17 +81,19 @@ def test_a_busy_or_failing_prepare_is_skipped_and_the_worker_goes_on(caplog):
         p.close()
 
 
-def test_a_session_without_prepare_is_left_alone(annotator):
-    _prepare(annotator.session, 0)  # the guard: no such verb yet, nothing happens
-    assert annotator.preparer.wait_idle(10)  # the first frame shown and its neighbours
+def test_a_segmenter_without_prepare_is_left_alone(annotator):
+    assert _prepare(annotator.session, 0) is False  # the segmenter has no prepare: nothing happens
+    assert annotator.preparer.wait_idle(10)
     annotator.next_frame()
-    assert annotator.preparer.wait_idle(10) and annotator.preparer.prepared == [0, 1, 2, 3]
+    assert annotator.preparer.wait_idle(10)
+    assert annotator.preparer.prepared == []  # nothing remembered as prepared
+    assert not annotator.session._sync.started  # and the segmenter is not started for nothing
 
 
 @pytest.fixture
 def preparing(clip, tmp_path):
     seg = PreparingSegmenter()
-    session = PreparingSession(clip.frames, project=tmp_path / "p.awp", segmenter=seg)
+    session = AnnotationSession(clip.frames, project=tmp_path / "p.awp", segmenter=seg)
     ann = VideoAnnotator(session, max_display_side=160)
     yield ann, seg
     ann.close()
@@ -108,12 +103,14 @@ def preparing(clip, tmp_path):
 def test_landing_on_a_frame_prepares_it_exactly_once(preparing):
     ann, seg = preparing
     assert ann.preparer.wait_idle(10)
-    assert seg.calls == [0, 1, 2]  # the first frame shown, then its neighbours
+    assert seg.calls == [0]  # the first frame shown (the segmenter prepares its neighbour itself)
     ann.seek(7)
     assert ann.preparer.wait_idle(10)
-    ann.next_frame()  # 8 and 9 are prepared already; 10 is new
+    ann.next_frame()
     assert ann.preparer.wait_idle(10)
-    assert seg.calls == [0, 1, 2, 7, 8, 9, 10]
+    ann.redraw()  # stays on 8: not prepared again
+    assert ann.preparer.wait_idle(10)
+    assert seg.calls == [0, 7, 8]
     assert set(Counter(seg.calls).values()) == {1}
 
 
@@ -142,4 +139,43 @@ def test_no_prepare_during_a_propagation_then_one_where_it_ended(preparing):
     seg.gate.release(100)
     assert job.wait(30) and not ann.busy
     assert ann.preparer.wait_idle(10)
-    assert seg.calls == [5, 6, 7]  # where the user is when it ended, then onwards
+    assert seg.calls == [5]  # where the user is when it ended
+
+
+# -- SAM2: the click on the frame the user landed on runs no image encoder ----------------------
+
+
+def test_a_click_where_the_user_landed_skips_the_sam2_image_encoder(clip, tmp_path):
+    from tests.support.models import build_micro_sam2
+
+    micro = build_micro_sam2(tmp_path / "micro")
+    session = AnnotationSession(clip.frames, project=tmp_path / "s.awp", segmenter=micro.segmenter())
+    ann = VideoAnnotator(session, max_display_side=160)
+    try:
+        assert ann.preparer.wait_idle(60)  # the first frame shown: the segmenter started and prepared it
+        assert session._sync.started
+        calls: list[int] = []
+        predictor = session.segmenter._predictor
+        encode = predictor.forward_image
+
+        def counting(*args, **kwargs):
+            calls.append(ann.frame)
+            return encode(*args, **kwargs)
+
+        predictor.forward_image = counting
+        ann.click(100, 60)
+        assert calls == []  # the very first click, too
+        for frame in (7, 3, 4):  # a jump, a jump back, the next frame
+            ann.seek(frame)
+            assert ann.preparer.wait_idle(60)
+            before = len(calls)  # the worker encoded the landed frame (and the next one)
+            ann.click(100, 60)
+            assert len(calls) == before, f"a click on prepared frame {frame} ran the image encoder"
+        assert calls  # the worker did the encoding
+        ann.preparer.close()  # no more landing prepares: a click on a frame nobody prepared pays the encoder
+        ann.seek(11)
+        ann.click(100, 60)
+        assert calls[-1] == 11
+    finally:
+        ann.close()
+        session.close()
