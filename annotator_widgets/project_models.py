@@ -171,16 +171,24 @@ class ProjectModels(ProjectBase):
 
         Returns how many were written; an existing ``(model, frame, key)`` is replaced.
         """
-        self._check_frame(frame)
+        return self.put_embeddings_many(model, {frame: vectors})
+
+    def put_embeddings_many(self, model: str, by_frame: Mapping[int, Mapping[str, np.ndarray]]) -> int:
+        """:meth:`put_embeddings` for several frames ``{frame: {key: vector}}`` in one transaction and statement.
+
+        Every vector is checked before anything is written. Returns how many were written.
+        """
         rows = []
-        for key, vector in vectors.items():
-            v = np.asarray(vector, np.float32)
-            if v.ndim != 1 or not v.size or not np.isfinite(v).all():
-                raise ProjectError("an embedding must be a non-empty finite 1-D vector", given=(key, v.shape))
-            rows.append({"model": model, "frame": frame, "key": str(key), "vector": v.astype("<f4").tobytes()})
-        with self.transaction(None):
-            for row in rows:
-                self._store.put("embeddings", row)
+        for frame, vectors in by_frame.items():
+            self._check_frame(frame)
+            for key, vector in vectors.items():
+                v = np.asarray(vector, np.float32)
+                if v.ndim != 1 or not v.size or not np.isfinite(v).all():
+                    raise ProjectError("an embedding must be a non-empty finite 1-D vector", given=(key, v.shape))
+                rows.append({"model": model, "frame": frame, "key": str(key), "vector": v.astype("<f4").tobytes()})
+        if rows:
+            with self.transaction(None):
+                self._store.put_rows("embeddings", rows)
         return len(rows)
 
     def embeddings(self, model: str, frame: int) -> dict[str, np.ndarray]:
