@@ -185,7 +185,7 @@ class ProjectModels(ProjectBase):
                 v = np.asarray(vector, np.float32)
                 if v.ndim != 1 or not v.size or not np.isfinite(v).all():
                     raise ProjectError("an embedding must be a non-empty finite 1-D vector", given=(key, v.shape))
-                rows.append({"model": model, "frame": frame, "key": str(key), "vector": v.astype("<f4").tobytes()})
+                rows.append((model, frame, str(key), v.astype("<f4").tobytes()))  # the table's column order
         if rows:
             with self.transaction(None):
                 self._store.put_rows("embeddings", rows)
@@ -197,6 +197,10 @@ class ProjectModels(ProjectBase):
             "SELECT key, vector FROM embeddings WHERE model=? AND frame=? ORDER BY key", (model, frame)
         )
         return {k: np.frombuffer(v, "<f4") for k, v in rows}
+
+    def embedding_frames(self, model: str) -> set[int]:
+        """The frames holding cached vectors of ``model`` (one query; a scan reads only those frames)."""
+        return set(self._frames("embeddings", model=model))
 
     def delete_embeddings(self, model: str | None = None) -> int:
         """Drop cached vectors (of one model, or all); returns how many."""

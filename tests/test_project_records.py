@@ -119,6 +119,18 @@ def test_embeddings_are_a_cache_outside_the_history(project):
     assert project.delete_embeddings("clip") == 2 and project.embeddings("clip", 3) == {}
 
 
+def test_embeddings_of_many_frames_are_written_together_and_checked_first(project):
+    vectors = {2: {"a": np.ones(3)}, 5: {"b": np.arange(3), "c": np.zeros(3)}}
+    assert project.put_embeddings_many("clip", vectors) == 3 and project.embedding_frames("clip") == {2, 5}
+    np.testing.assert_array_equal(project.embeddings("clip", 5)["b"], [0, 1, 2])
+    with pytest.raises(ProjectError, match="finite 1-D"):  # nothing of a bad batch is written
+        project.put_embeddings_many("clip", {7: {"d": np.ones(3)}, 8: {"e": np.ones((2, 2))}})
+    with pytest.raises(ProjectError):
+        project.put_embeddings_many("clip", {10**6: {"f": np.ones(3)}})
+    assert project.embedding_frames("clip") == {2, 5} and project.embedding_frames("other") == set()
+    assert not project.can_undo
+
+
 def test_update_action_moves_relabels_and_undoes_with_a_stable_id(project):
     aid = project.add_action(ActionSegment(2, 7, "grab", description="picks it up"))
     assert project.update_action(aid, stop=10, label="hold").stop == 10

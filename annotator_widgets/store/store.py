@@ -388,17 +388,22 @@ class Store:
         )
         return cur.rowcount
 
-    def put_rows(self, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Insert or replace many rows of a table that is not undoable (a cache) in one statement; returns how many.
+    def put_rows(self, table: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Insert or replace many rows - each a sequence of every column's value in declaration order - of a
+        table that is not undoable (a cache), in one statement; returns how many.
 
         Unlike :meth:`put` it neither reads the rows it replaces nor logs them, so it is refused for undoable tables.
         """
         t = self.schema.table(table)
         if t.undoable:
             raise ProjectError(f"put_rows() would bypass the undo log of {table}", hint="use put() per row")
-        values = [t.row(r) for r in rows]
+        values = [tuple(r) for r in rows]
+        width = len(t.columns)
+        wrong = [r for r in values if len(r) != width]
+        if wrong:
+            raise ProjectError(f"a row of {table} needs {width} values ({t.column_list})", given=wrong[0])
         if values:
-            marks = ", ".join("?" * len(t.columns))
+            marks = ", ".join("?" * width)
             self._in_transaction().executemany(
                 f"INSERT OR REPLACE INTO {t.name}({t.column_list}) VALUES ({marks})", values
             )

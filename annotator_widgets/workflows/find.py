@@ -156,6 +156,8 @@ class _FrameScorer:
         self.images_embedded = 0
         #: new embeddings by frame, not written yet (a frame is scored once per scan, so never read back)
         self._pending: dict[int, dict[str, np.ndarray]] = {}
+        #: the frames the project's cache holds vectors for (others are not looked up one by one)
+        self._cached_frames = session.project.embedding_frames(self.cache_model) if cache else set()
 
     def best(self, frame: int) -> tuple[float, np.ndarray | None]:
         """The best candidate's score and mask on ``frame`` (0.0 and None without candidates)."""
@@ -165,7 +167,7 @@ class _FrameScorer:
             return 0.0, None
         masks = [m for m, _ in kept]
         keys = [mask_key(m, b) for m, b in kept]
-        cached = self.session.project.embeddings(self.cache_model, frame) if self.cache else {}
+        cached = self.session.project.embeddings(self.cache_model, frame) if frame in self._cached_frames else {}
         todo = [i for i, k in enumerate(keys) if k not in cached]
         if todo:
             boxes = [kept[i][1] for i in todo]
