@@ -124,7 +124,10 @@ def dedupe_with_boxes(
         raise PromptError("iou must be in (0, 1]", given=iou, hint="e.g. 0.8")
     arrays = [np.asarray(m, bool) for m in masks]
     boxes = [_box(m) for m in arrays]
-    areas = [0 if b is None else int(np.count_nonzero(m[b[1] : b[3], b[0] : b[2]])) for m, b in zip(arrays, boxes, strict=True)]
+    areas = [
+        0 if b is None else int(np.count_nonzero(m[b[1] : b[3], b[0] : b[2]]))
+        for m, b in zip(arrays, boxes, strict=True)
+    ]
     kept: list[int] = []
     for i in sorted(range(len(arrays)), key=lambda k: -areas[k]):
         if areas[i] < min_area:

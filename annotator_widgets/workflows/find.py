@@ -171,9 +171,7 @@ class _FrameScorer:
         todo = [i for i, k in enumerate(keys) if k not in cached]
         if todo:
             boxes = [kept[i][1] for i in todo]
-            crops = masked_crops(
-                image, [masks[i] for i in todo], boxes=None if None in boxes else boxes, **self.crop
-            )
+            crops = masked_crops(image, [masks[i] for i in todo], boxes=None if None in boxes else boxes, **self.crop)
             fresh = np.asarray(self.scorer.embed_images(crops), np.float32)
             self.images_embedded += len(todo)
             new = {keys[i]: fresh[row] for row, i in enumerate(todo)}
