@@ -134,20 +134,47 @@ class ProjectModels(ProjectBase):
         prompt and is marked ``edited=True``. A model's caption never replaces one a person edited unless
         ``overwrite_edited``: the edited one is kept and returned.
         """
-        self._check_frame(caption.frame)
-        with self.transaction(
-            f"caption frame {caption.frame}" + (f" object {caption.obj_id}" if caption.obj_id else "")
-        ):
-            if caption.obj_id:
-                self.object(caption.obj_id)
-            old = self.caption(caption.frame, caption.obj_id)
-            if old is not None and old.edited and caption.model and not overwrite_edited:
+        label = f"caption frame {caption.frame}" + (f" object {caption.obj_id}" if caption.obj_id else "")
+        return self.put_captions([caption], overwrite_edited=overwrite_edited, label=label)[0]
+
+    def put_captions(
+        self, captions: Iterable[Caption], *, overwrite_edited: bool = False, label: str = "captions"
+    ) -> list[Caption]:
+        """:meth:`put_caption` for several captions as one transaction (one undo step ``label``); returns
+        the captions now stored, in order. Objects are checked once each and the captions they replace are
+        read with one query per object.
+        """
+        todo = list(captions)
+        for c in todo:
+            self._check_frame(c.frame)
+        out: list[Caption] = []
+        with self.transaction(label):
+            old: dict[tuple[int, int], Caption] = {}
+            for obj_id in dict.fromkeys(c.obj_id for c in todo):
+                if obj_id:
+                    self.object(obj_id)
+                frames = sorted({c.frame for c in todo if c.obj_id == obj_id})
+                marks = ", ".join("?" * len(frames))
+                where = f"obj_id=? AND frame IN ({marks})"
+                old.update(((c.frame, c.obj_id), c) for c in self._store.records("captions", where, (obj_id, *frames)))
+            for caption in todo:
+                before = old.get((caption.frame, caption.obj_id))
+                stored = self._caption_over(before, caption, overwrite_edited)
+                if stored is not before:
+                    self._put("captions", stored)
+                    old[(stored.frame, stored.obj_id)] = stored
+                out.append(stored)
+        return out
+
+    @staticmethod
+    def _caption_over(old: Caption | None, caption: Caption, overwrite_edited: bool) -> Caption:
+        """What storing ``caption`` over ``old`` keeps: ``old`` itself (nothing to write) or the caption to write."""
+        if old is not None and old.edited and caption.model and not overwrite_edited:
+            return old
+        if old is not None and old.model and not caption.model:
+            if old.text == caption.text:
                 return old
-            if old is not None and old.model and not caption.model:
-                if old.text == caption.text:
-                    return old
-                caption = replace(caption, model=old.model, prompt=caption.prompt or old.prompt, edited=True)
-            self._put("captions", caption)
+            return replace(caption, model=old.model, prompt=caption.prompt or old.prompt, edited=True)
         return caption
 
     def caption(self, frame: int, obj_id: int = 0) -> Caption | None:
