@@ -244,10 +244,7 @@ def masked_crops(
                 given=f"{len(tights)} boxes for {len(arrays)} masks",
                 hint="pass tight_box(mask) for each mask, or boxes=None",
             )
-    return [
-        _cut(frame, m, _grow(t, margin, square), fill, size)  # type: ignore[arg-type]
-        for m, t in zip(arrays, tights, strict=True)
-    ]
+    return [_cut(frame, m, _grow(t, margin, square), fill, size) for m, t in zip(arrays, tights, strict=True)]
 
 
 def _cut(

@@ -170,8 +170,10 @@ class _FrameScorer:
         cached = self.session.project.embeddings(self.cache_model, frame) if frame in self._cached_frames else {}
         todo = [i for i, k in enumerate(keys) if k not in cached]
         if todo:
-            boxes = [kept[i][1] for i in todo]
-            crops = masked_crops(image, [masks[i] for i in todo], boxes=None if None in boxes else boxes, **self.crop)
+            boxes = [b for b in (kept[i][1] for i in todo) if b is not None]  # None: an empty mask (min_area 0)
+            crops = masked_crops(
+                image, [masks[i] for i in todo], boxes=boxes if len(boxes) == len(todo) else None, **self.crop
+            )
             fresh = np.asarray(self.scorer.embed_images(crops), np.float32)
             self.images_embedded += len(todo)
             new = {keys[i]: fresh[row] for row, i in enumerate(todo)}
