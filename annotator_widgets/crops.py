@@ -27,7 +27,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import cv2
@@ -35,7 +35,7 @@ import numpy as np
 
 from .errors import PromptError
 
-__all__ = ["BACKGROUNDS", "MEAN_RGB", "crop_box", "masked_crop", "masked_crops"]
+__all__ = ["BACKGROUNDS", "MEAN_RGB", "crop_box", "masked_crop", "masked_crops", "tight_box"]
 
 #: OpenAI CLIP's normalisation mean x 255 (SigLIP's 0.5 x 255 is within 12 levels): a fill the
 #: model sees as "nothing" (zero after its preprocessing).
@@ -57,15 +57,35 @@ def _mask_array(mask: Any) -> np.ndarray:
 
 
 def _tight_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
+    # cv2.boundingRect of the uint8 view: the box of the non-zero pixels, ~3x faster than two any() passes
+    x, y, w, h = cv2.boundingRect(_uint8_view(mask))
+    if w == 0 or h == 0:
         raise PromptError(
             "the mask is empty: there is nothing to crop",
             given=f"{mask.shape[1]}x{mask.shape[0]} mask",
             hint="skip empty masks before cropping",
         )
-    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    return x, y, x + w, y + h
+
+
+def _uint8_view(mask: np.ndarray) -> np.ndarray:
+    """The bool mask's bytes as uint8 (0/1) without a copy where its rows are contiguous (OpenCV reads it)."""
+    u = mask.view(np.uint8)
+    return u if u.strides[1] == 1 else np.ascontiguousarray(u)
+
+
+def tight_box(mask: Any) -> tuple[int, int, int, int]:
+    """The mask's tight box ``(x0, y0, x1, y1)`` in frame pixels, ``x1``/``y1`` exclusive.
+
+    Raises:
+        PromptError: An empty mask or one that is not 2-D.
+
+    Example:
+        >>> m = np.zeros((8, 10), bool); m[2:5, 3:7] = True
+        >>> tight_box(m)
+        (3, 2, 7, 5)
+    """
+    return _tight_box(_mask_array(mask))
 
 
 def crop_box(mask: Any, *, margin: float = 0.1, square: bool = True) -> tuple[int, int, int, int]:
@@ -82,9 +102,18 @@ def crop_box(mask: Any, *, margin: float = 0.1, square: bool = True) -> tuple[in
     Raises:
         PromptError: An empty mask, a mask that is not 2-D, or a negative margin.
     """
+    _check_margin(margin)
+    return _grow(_tight_box(_mask_array(mask)), margin, square)
+
+
+def _check_margin(margin: Any) -> None:
     if not isinstance(margin, int | float) or not math.isfinite(margin) or margin < 0:
         raise PromptError("margin must be a finite number >= 0", given=margin, hint="e.g. margin=0.1 (10%)")
-    x0, y0, x1, y1 = _tight_box(_mask_array(mask))
+
+
+def _grow(tight: tuple[int, int, int, int], margin: float, square: bool) -> tuple[int, int, int, int]:
+    """The tight box grown by ``margin`` (of its longer side) and made square around its centre."""
+    x0, y0, x1, y1 = tight
     pad = round(margin * max(x1 - x0, y1 - y0))
     x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
     if square:
@@ -159,19 +188,75 @@ def masked_crop(
         PromptError: Not an RGB uint8 frame, a mask of another size, an empty mask, a bad
             margin, background or size.
     """
+    return masked_crops(frame, [mask], margin=margin, background=background, size=size, square=square)[0]
+
+
+def masked_crops(
+    frame: np.ndarray,
+    masks: Iterable[Any],
+    *,
+    margin: float = 0.1,
+    background: str | tuple[int, int, int] = "mean",
+    size: int | None = None,
+    square: bool = True,
+    boxes: Sequence[tuple[int, int, int, int]] | None = None,
+) -> list[np.ndarray]:
+    """:func:`masked_crop` of every mask on one frame (same options for all), the frame and options checked once.
+
+    Args:
+        frame: RGB uint8 ``(H, W, 3)`` image.
+        masks: ``(H, W)`` boolean masks (or RLEs), the frame's size.
+        margin: As :func:`masked_crop`.
+        background: As :func:`masked_crop`.
+        size: As :func:`masked_crop`.
+        square: As :func:`masked_crop`.
+        boxes: The masks' tight boxes (:func:`tight_box`) when the caller has them already (one per mask).
+
+    Returns:
+        One crop per mask, in order.
+
+    Raises:
+        PromptError: As :func:`masked_crop`; ``boxes`` of another count or outside the frame.
+    """
     frame = _check_frame(frame)
-    m = _mask_array(mask)
+    arrays = [_mask_array(m) for m in masks]
     height, width = frame.shape[:2]
-    if m.shape != (height, width):
-        raise PromptError(
-            "the mask is not the frame's size",
-            given=f"mask {m.shape[1]}x{m.shape[0]}, frame {width}x{height}",
-            hint="pass the mask of this frame",
-        )
+    for m in arrays:
+        if m.shape != (height, width):
+            raise PromptError(
+                "the mask is not the frame's size",
+                given=f"mask {m.shape[1]}x{m.shape[0]}, frame {width}x{height}",
+                hint="pass the mask of this frame",
+            )
     if size is not None and (isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1):
         raise PromptError("size must be a positive int or None", given=size)
     fill = _fill_colour(background)
-    x0, y0, x1, y1 = crop_box(m, margin=margin, square=square)
+    _check_margin(margin)
+    if boxes is None:
+        tights = [_tight_box(m) for m in arrays]
+    else:
+        tights = [tuple(int(v) for v in b) for b in boxes]  # type: ignore[misc]
+        if len(tights) != len(arrays) or any(
+            len(b) != 4 or not (0 <= b[0] < b[2] <= width and 0 <= b[1] < b[3] <= height) for b in tights
+        ):
+            raise PromptError(
+                "boxes must be one tight (x0, y0, x1, y1) box inside the frame per mask",
+                given=f"{len(tights)} boxes for {len(arrays)} masks",
+                hint="pass tight_box(mask) for each mask, or boxes=None",
+            )
+    return [_cut(frame, m, _grow(t, margin, square), fill, size) for m, t in zip(arrays, tights, strict=True)]
+
+
+def _cut(
+    frame: np.ndarray,
+    m: np.ndarray,
+    box: tuple[int, int, int, int],
+    fill: tuple[int, int, int] | None,
+    size: int | None,
+) -> np.ndarray:
+    """The crop of ``box`` (which may reach past the frame) with the pixels outside ``m`` replaced."""
+    height, width = frame.shape[:2]
+    x0, y0, x1, y1 = box
     # the part of the box inside the frame, and where it lands in the crop
     sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     dx0, dy0 = sx0 - x0, sy0 - y0
@@ -183,10 +268,13 @@ def masked_crop(
         out = cv2.GaussianBlur(padded, (0, 0), sigmaX=sigma, sigmaY=sigma)
     else:
         out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
-        for channel, value in enumerate(fill):  # per channel: 3x faster than broadcasting a tuple
-            out[..., channel] = value
-    # the object's own pixels back (copyto with a mask: several times faster than boolean indexing)
-    np.copyto(out[dy0:dy1, dx0:dx1], region, where=m[sy0:sy1, sx0:sx1, None])
+        cv2.rectangle(out, (0, 0), (x1 - x0, y1 - y0), fill, thickness=-1)  # a constant fill: faster than numpy
+    # the object's own pixels back: cv2.copyTo writes into the view (10x faster than np.copyto with where=)
+    inside = _uint8_view(m)[sy0:sy1, sx0:sx1]
+    target = out[dy0:dy1, dx0:dx1]
+    written = cv2.copyTo(region, inside, target)
+    if written is not target and not np.shares_memory(written, out):  # OpenCV made a copy: put it back
+        target[...] = written
     if size is not None:
         h, w = out.shape[:2]
         scale = size / max(h, w)
@@ -195,9 +283,3 @@ def masked_crop(
             interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             out = cv2.resize(out, new, interpolation=interpolation)
     return out
-
-
-def masked_crops(frame: np.ndarray, masks: Iterable[Any], **options: Any) -> list[np.ndarray]:
-    """:func:`masked_crop` of every mask on one frame (same options for all)."""
-    frame = _check_frame(frame)
-    return [masked_crop(frame, mask, **options) for mask in masks]

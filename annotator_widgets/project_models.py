@@ -134,20 +134,47 @@ class ProjectModels(ProjectBase):
         prompt and is marked ``edited=True``. A model's caption never replaces one a person edited unless
         ``overwrite_edited``: the edited one is kept and returned.
         """
-        self._check_frame(caption.frame)
-        with self.transaction(
-            f"caption frame {caption.frame}" + (f" object {caption.obj_id}" if caption.obj_id else "")
-        ):
-            if caption.obj_id:
-                self.object(caption.obj_id)
-            old = self.caption(caption.frame, caption.obj_id)
-            if old is not None and old.edited and caption.model and not overwrite_edited:
+        label = f"caption frame {caption.frame}" + (f" object {caption.obj_id}" if caption.obj_id else "")
+        return self.put_captions([caption], overwrite_edited=overwrite_edited, label=label)[0]
+
+    def put_captions(
+        self, captions: Iterable[Caption], *, overwrite_edited: bool = False, label: str = "captions"
+    ) -> list[Caption]:
+        """:meth:`put_caption` for several captions as one transaction (one undo step ``label``); returns
+        the captions now stored, in order. Objects are checked once each and the captions they replace are
+        read with one query per object.
+        """
+        todo = list(captions)
+        for c in todo:
+            self._check_frame(c.frame)
+        out: list[Caption] = []
+        with self.transaction(label):
+            old: dict[tuple[int, int], Caption] = {}
+            for obj_id in dict.fromkeys(c.obj_id for c in todo):
+                if obj_id:
+                    self.object(obj_id)
+                frames = sorted({c.frame for c in todo if c.obj_id == obj_id})
+                marks = ", ".join("?" * len(frames))
+                where = f"obj_id=? AND frame IN ({marks})"
+                old.update(((c.frame, c.obj_id), c) for c in self._store.records("captions", where, (obj_id, *frames)))
+            for caption in todo:
+                before = old.get((caption.frame, caption.obj_id))
+                stored = self._caption_over(before, caption, overwrite_edited)
+                if stored is not before:
+                    self._put("captions", stored)
+                    old[(stored.frame, stored.obj_id)] = stored
+                out.append(stored)
+        return out
+
+    @staticmethod
+    def _caption_over(old: Caption | None, caption: Caption, overwrite_edited: bool) -> Caption:
+        """What storing ``caption`` over ``old`` keeps: ``old`` itself (nothing to write) or the caption to write."""
+        if old is not None and old.edited and caption.model and not overwrite_edited:
+            return old
+        if old is not None and old.model and not caption.model:
+            if old.text == caption.text:
                 return old
-            if old is not None and old.model and not caption.model:
-                if old.text == caption.text:
-                    return old
-                caption = replace(caption, model=old.model, prompt=caption.prompt or old.prompt, edited=True)
-            self._put("captions", caption)
+            return replace(caption, model=old.model, prompt=caption.prompt or old.prompt, edited=True)
         return caption
 
     def caption(self, frame: int, obj_id: int = 0) -> Caption | None:
@@ -171,16 +198,24 @@ class ProjectModels(ProjectBase):
 
         Returns how many were written; an existing ``(model, frame, key)`` is replaced.
         """
-        self._check_frame(frame)
+        return self.put_embeddings_many(model, {frame: vectors})
+
+    def put_embeddings_many(self, model: str, by_frame: Mapping[int, Mapping[str, np.ndarray]]) -> int:
+        """:meth:`put_embeddings` for several frames ``{frame: {key: vector}}`` in one transaction and statement.
+
+        Every vector is checked before anything is written. Returns how many were written.
+        """
         rows = []
-        for key, vector in vectors.items():
-            v = np.asarray(vector, np.float32)
-            if v.ndim != 1 or not v.size or not np.isfinite(v).all():
-                raise ProjectError("an embedding must be a non-empty finite 1-D vector", given=(key, v.shape))
-            rows.append({"model": model, "frame": frame, "key": str(key), "vector": v.astype("<f4").tobytes()})
-        with self.transaction(None):
-            for row in rows:
-                self._store.put("embeddings", row)
+        for frame, vectors in by_frame.items():
+            self._check_frame(frame)
+            for key, vector in vectors.items():
+                v = np.asarray(vector, np.float32)
+                if v.ndim != 1 or not v.size or not np.isfinite(v).all():
+                    raise ProjectError("an embedding must be a non-empty finite 1-D vector", given=(key, v.shape))
+                rows.append((model, frame, str(key), v.astype("<f4").tobytes()))  # the table's column order
+        if rows:
+            with self.transaction(None):
+                self._store.put_rows("embeddings", rows)
         return len(rows)
 
     def embeddings(self, model: str, frame: int) -> dict[str, np.ndarray]:
@@ -189,6 +224,10 @@ class ProjectModels(ProjectBase):
             "SELECT key, vector FROM embeddings WHERE model=? AND frame=? ORDER BY key", (model, frame)
         )
         return {k: np.frombuffer(v, "<f4") for k, v in rows}
+
+    def embedding_frames(self, model: str) -> set[int]:
+        """The frames holding cached vectors of ``model`` (one query; a scan reads only those frames)."""
+        return set(self._frames("embeddings", model=model))
 
     def delete_embeddings(self, model: str | None = None) -> int:
         """Drop cached vectors (of one model, or all); returns how many."""

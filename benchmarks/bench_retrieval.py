@@ -11,13 +11,18 @@ overhead shares say how much this package adds around them.
   grid is not timed here), threshold 1.0 so nothing passes (the worst case: all 31 coarse frames
   scored; random weights cannot be made to find a given frame), cold embedding cache;
   ``scan_warm_frames_per_s`` the same query again (embeddings from the project's cache).
-- ``scan_overhead_share``: (scan - scorer calls) / scorer calls on the cold scan: frames, crops,
-  dedupe, hashing, cache reads and writes, scoring - what the workflow adds to the model.
+- ``scan_overhead_share``: (scan - model calls) / model calls on the cold scan: frames, crops,
+  dedupe, hashing, cache reads and writes, scoring - what the workflow adds to the model. The model's
+  calls are ``embed_images`` (its processor and image tower) and every text-tower call (the phrase and
+  CLIP's "no match" prompts, recomputed in each cold scan). ``scan_ours_us_per_crop`` and
+  ``scan_model_us_per_crop``: the same two times per crop embedded (2 per frame), in microseconds.
+- ``*_share_cpu``: the same share from the process's CPU time instead of the wall clock: steadier when
+  the machine is shared (the wall-clock share then swings with whatever else runs).
 - ``clip_b32_*``, ``scan_b32_*``: the same with a CLIP the size of ViT-B/32 (224 px crops) with random weights:
   the real model's compute, so the share of our work around a real-size model (the tiny tower takes under a
   millisecond per crop, less than cutting the crop itself).
 - ``caption_ms``: :func:`describe` per frame (tiny BLIP, batch 8, 16 frames of one object);
-  ``caption_overhead_share`` = (describe - captioner.describe) / captioner.describe.
+  ``caption_overhead_share`` = (describe - captioner.describe) / captioner.describe (and ``_cpu``).
 
 Medians of ``rounds`` rounds, one thread, float32 on the CPU.
 
@@ -56,17 +61,30 @@ SCANNED = len(range(300)[::10]) + 1  # the coarse pass, and the last frame
 
 
 class _Timed:
-    """Wraps a callable and adds up the seconds spent in it."""
+    """Wraps a callable and adds up the seconds spent in it: wall clock, and CPU of the whole process."""
 
     def __init__(self, fn):
-        self.fn, self.seconds = fn, 0.0
+        self.fn, self.seconds, self.cpu, self.items = fn, 0.0, 0.0, 0
 
     def __call__(self, *a, **k):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         try:
             return self.fn(*a, **k)
         finally:
             self.seconds += time.perf_counter() - t
+            self.cpu += time.process_time() - c
+            self.items += len(a[0]) if a and isinstance(a[0], list) else 0
+
+
+class _Clock:
+    """Wall and process CPU seconds of a block."""
+
+    def __enter__(self):
+        self.t, self.c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds, self.cpu = time.perf_counter() - self.t, time.process_time() - self.c
 
 
 def _clip_per_candidate(scorer: ClipScorer, frame: np.ndarray, masks: list[np.ndarray]) -> tuple[float, float]:
@@ -80,35 +98,42 @@ def _clip_per_candidate(scorer: ClipScorer, frame: np.ndarray, masks: list[np.nd
     return 1000 * total / len(crops), 1000 * model.seconds / len(crops)
 
 
-def _scan(session: AnnotationSession, scorer: ClipScorer, truth: dict) -> float:
-    """Seconds for the worst case: threshold 1.0, nothing passes, every coarse frame is scored."""
-    t = time.perf_counter()
-    try:
-        find_text(session, "red shoes", every=10, threshold=1.0, scorer=scorer, candidates=truth)
-    except NotFoundError:
-        pass
-    return time.perf_counter() - t
+def _scan(session: AnnotationSession, scorer: ClipScorer, truth: dict) -> _Clock:
+    """The worst case: threshold 1.0, nothing passes, every coarse frame is scored."""
+    with _Clock() as clock:
+        try:
+            find_text(session, "red shoes", every=10, threshold=1.0, scorer=scorer, candidates=truth)
+        except NotFoundError:
+            pass
+    return clock
 
 
 def _scans(scorer: ClipScorer, frames: np.ndarray, truth: dict, tmp: Path, rounds: int) -> tuple[list[float], ...]:
-    """Per round: ms per candidate (all, model), cold and warm scan frames/s, the scan's overhead share."""
-    per, per_model, cold, warm, share = [], [], [], [], []
+    """Per round: ms per candidate (all, model), cold and warm scan frames/s, the scan's overhead share (wall,
+    CPU), and our and the model's microseconds per crop embedded on the cold scan."""
+    per, per_model, cold, warm, share, share_cpu, ours_us, model_us = [], [], [], [], [], [], [], []
     for r in range(rounds):
         a, b = _clip_per_candidate(scorer, frames[0], truth[0])
         per.append(a)
         per_model.append(b)
         project = tmp / f"p{scorer.dim}-{r}.awp"
         with AnnotationSession(open_video(frames, fps=30.0), project=project, segmenter="classic") as s:
-            embed, text = _Timed(scorer.embed_images), _Timed(scorer.embed_text)
-            scorer.embed_images, scorer.embed_text = embed, text
+            # the model's own calls: the image path and every text call (the phrase and CLIP's "no match" prompts)
+            embed, text = _Timed(scorer.embed_images), _Timed(scorer._embed_texts)
+            scorer.embed_images, scorer._embed_texts = embed, text
+            scorer._no_match_embedding = None  # computed (by the model) inside each cold scan, not once before
             cold_s = _scan(s, scorer, truth)
             warm_s = _scan(s, scorer, truth)
-            del scorer.embed_images, scorer.embed_text
-        cold.append(SCANNED / cold_s)
-        warm.append(SCANNED / warm_s)
-        share.append((cold_s - embed.seconds - text.seconds) / (embed.seconds + text.seconds))
+            del scorer.embed_images, scorer._embed_texts
+        model, model_cpu = embed.seconds + text.seconds, embed.cpu + text.cpu
+        cold.append(SCANNED / cold_s.seconds)
+        warm.append(SCANNED / warm_s.seconds)
+        share.append((cold_s.seconds - model) / model)
+        share_cpu.append((cold_s.cpu - model_cpu) / model_cpu)
+        ours_us.append(1e6 * (cold_s.seconds - model) / embed.items)
+        model_us.append(1e6 * model / embed.items)
     scorer.close()
-    return per, per_model, cold, warm, share
+    return per, per_model, cold, warm, share, share_cpu, ours_us, model_us
 
 
 def main(rounds: int = 3) -> dict[str, object]:
@@ -118,11 +143,13 @@ def main(rounds: int = 3) -> dict[str, object]:
     for t in range(300):
         frames[t][clip.masks[2][t]] = (255, 0, 0) if t >= 157 else (0, 0, 255)
     truth = {t: [clip.masks[1][t], clip.masks[2][t]] for t in range(300)}
-    per, per_model, cold, warm, share = _scans(ClipScorer(build_tiny_clip(tmp / "clip")), frames, truth, tmp, rounds)
+    per, per_model, cold, warm, share, share_cpu, ours_us, model_us = _scans(
+        ClipScorer(build_tiny_clip(tmp / "clip")), frames, truth, tmp, rounds
+    )
     base = _scans(ClipScorer(build_base_clip(tmp / "clip-b32")), frames, truth, tmp, max(1, rounds // 2))
 
     captioner = BlipCaptioner(build_tiny_blip(tmp / "blip"), max_new_tokens=8)
-    cap_ms, cap_share = [], []
+    cap_ms, cap_share, cap_share_cpu = [], [], []
     with AnnotationSession(open_video(frames[:16], fps=30.0), project=tmp / "c.awp", segmenter="classic") as s:
         obj = s.add_object(name="shape")
         with s.project.transaction("setup"):
@@ -131,12 +158,12 @@ def main(rounds: int = 3) -> dict[str, object]:
         for _ in range(rounds):
             model = _Timed(captioner.describe)
             captioner.describe = model
-            t = time.perf_counter()
-            describe(s, range(16), obj.obj_id, captioner=captioner, batch_size=8, overwrite_edited=True)
-            total = time.perf_counter() - t
+            with _Clock() as clock:
+                describe(s, range(16), obj.obj_id, captioner=captioner, batch_size=8, overwrite_edited=True)
             del captioner.describe
-            cap_ms.append(1000 * total / 16)
-            cap_share.append((total - model.seconds) / model.seconds)
+            cap_ms.append(1000 * clock.seconds / 16)
+            cap_share.append((clock.seconds - model.seconds) / model.seconds)
+            cap_share_cpu.append((clock.cpu - model.cpu) / model.cpu)
     captioner.close()
     med = statistics.median
     return {
@@ -148,12 +175,17 @@ def main(rounds: int = 3) -> dict[str, object]:
         "scan_frames_per_s": round(med(cold), 1),
         "scan_warm_frames_per_s": round(med(warm), 1),
         "scan_overhead_share": round(med(share), 3),
+        "scan_overhead_share_cpu": round(med(share_cpu), 3),
+        "scan_ours_us_per_crop": round(med(ours_us), 1),
+        "scan_model_us_per_crop": round(med(model_us), 1),
         "clip_b32_ms_per_candidate": round(med(base[0]), 3),
         "clip_b32_model_ms_per_candidate": round(med(base[1]), 3),
         "scan_b32_frames_per_s": round(med(base[2]), 1),
         "scan_b32_overhead_share": round(med(base[4]), 3),
+        "scan_b32_overhead_share_cpu": round(med(base[5]), 3),
         "caption_ms": round(med(cap_ms), 2),
         "caption_overhead_share": round(med(cap_share), 3),
+        "caption_overhead_share_cpu": round(med(cap_share_cpu), 3),
         "rounds": rounds,
     }
 

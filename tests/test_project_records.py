@@ -78,6 +78,24 @@ def test_a_person_editing_a_model_caption_marks_it_edited_and_models_do_not_over
     assert project.caption(2).text == "a park"
 
 
+def test_a_batch_of_captions_is_one_step_and_keeps_edits_as_one_at_a_time_would(project):
+    obj = project.add_object(name="dog").obj_id
+    project.put_caption(Caption(1, obj, "a dog", model="blip"))
+    project.put_caption(Caption(1, obj, "my dog"))  # a person's edit
+    project.put_caption(Caption(2, obj, "a dog sits", model="blip"))
+    steps = len(project.history())
+    batch = [Caption(f, obj, f"new {f}", model="blip") for f in (1, 2, 3)] + [Caption(3, 0, "a park", model="blip")]
+    got = project.put_captions(batch, label="describe object")
+    assert [c.text for c in got] == ["my dog", "new 2", "new 3", "a park"] and got[0].edited
+    assert [c.text for c in project.captions()] == ["my dog", "new 2", "a park", "new 3"]  # by frame, then object
+    assert len(project.history()) == steps + 1 and project.history()[-1].label == "describe object"
+    project.undo()
+    assert [c.text for c in project.captions()] == ["my dog", "a dog sits"]
+    with pytest.raises(ProjectError, match="no such object"):  # checked before anything is written
+        project.put_captions([Caption(1, 0, "a park", model="blip"), Caption(1, 99, "x", model="blip")])
+    assert [c.text for c in project.captions()] == ["my dog", "a dog sits"]
+
+
 def test_warnings_are_cleared_when_the_mask_is_replaced(project):
     obj = project.add_object().obj_id
     project.put_mask(4, obj, np.zeros((48, 64), bool))
@@ -117,6 +135,18 @@ def test_embeddings_are_a_cache_outside_the_history(project):
     with pytest.raises(ProjectError, match="finite 1-D"):
         project.put_embeddings("clip", 3, {"x": np.array([np.nan])})
     assert project.delete_embeddings("clip") == 2 and project.embeddings("clip", 3) == {}
+
+
+def test_embeddings_of_many_frames_are_written_together_and_checked_first(project):
+    vectors = {2: {"a": np.ones(3)}, 5: {"b": np.arange(3), "c": np.zeros(3)}}
+    assert project.put_embeddings_many("clip", vectors) == 3 and project.embedding_frames("clip") == {2, 5}
+    np.testing.assert_array_equal(project.embeddings("clip", 5)["b"], [0, 1, 2])
+    with pytest.raises(ProjectError, match="finite 1-D"):  # nothing of a bad batch is written
+        project.put_embeddings_many("clip", {7: {"d": np.ones(3)}, 8: {"e": np.ones((2, 2))}})
+    with pytest.raises(ProjectError):
+        project.put_embeddings_many("clip", {10**6: {"f": np.ones(3)}})
+    assert project.embedding_frames("clip") == {2, 5} and project.embedding_frames("other") == set()
+    assert not project.can_undo
 
 
 def test_update_action_moves_relabels_and_undoes_with_a_stable_id(project):

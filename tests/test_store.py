@@ -165,6 +165,20 @@ def test_a_table_that_is_not_undoable_stays_out_of_the_history(store):
             store.delete_where("parents")
 
 
+def test_put_rows_writes_many_cache_rows_at_once_and_refuses_undoable_tables(store):
+    with store.transaction(None):
+        store.put("cache", {"k": "a", "v": b"old"})
+        assert store.put_rows("cache", [("a", b"new"), ("b", b"\x02")]) == 2  # replaces a, adds b
+        assert store.put_rows("cache", []) == 0
+        with pytest.raises(ProjectError, match="needs 2 values"):
+            store.put_rows("cache", [("c",)])
+        with pytest.raises(ProjectError, match="bypass the undo log"):
+            store.put_rows("parents", [(1, "a")])
+    assert _rows(store, "cache") == [("a", b"new"), ("b", b"\x02")] and not store.can_undo
+    with pytest.raises(ProjectError, match="outside a transaction"):
+        store.put_rows("cache", [("z", b"")])
+
+
 def test_ids_from_a_counter_are_never_reused_even_after_undo(store):
     with store.transaction("add"):
         first = store.reserve_id("parent")

@@ -172,6 +172,12 @@ class _ContrastiveScorer:
     # -- helpers ----------------------------------------------------------------------------
     def similarity(self, image_embeddings: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
         """``(N, M)`` cosine similarities (float64), before any calibration."""
+        images, texts = self._unit_pair(image_embeddings, text_embeddings)
+        return images @ texts.T
+
+    @staticmethod
+    def _unit_pair(image_embeddings: np.ndarray, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both sets checked and made unit-norm float64 rows (once: :meth:`ClipScorer.score` reuses the images)."""
         images = _matrix(image_embeddings, "image_embeddings")
         texts = _matrix(text_embeddings, "text_embeddings")
         if images.shape[1] != texts.shape[1]:
@@ -180,7 +186,7 @@ class _ContrastiveScorer:
                 given=f"{images.shape} and {texts.shape}",
                 hint="embed crops and phrases with the same scorer",
             )
-        return _unit_rows(images) @ _unit_rows(texts).T
+        return _unit_rows(images), _unit_rows(texts)
 
     def match(self, crops: Sequence[np.ndarray], phrases: Sequence[str]) -> np.ndarray:
         """``score(embed_images(crops), embed_text(phrases))`` in one call."""
@@ -281,7 +287,8 @@ class ClipScorer(_ContrastiveScorer):
         Raises:
             PromptError: Bad embeddings, or a single phrase with ``no_match=()`` (it would always score 1).
         """
-        cosine = self.similarity(image_embeddings, text_embeddings)
+        images, texts = self._unit_pair(image_embeddings, text_embeddings)
+        cosine = images @ texts.T
         phrases = cosine.shape[1]
         if phrases == 0:
             return np.zeros(cosine.shape, np.float32)
@@ -294,7 +301,6 @@ class ClipScorer(_ContrastiveScorer):
                     hint="keep the default no_match, or score several phrases at once",
                 )
         else:
-            images = _unit_rows(_matrix(image_embeddings, "image_embeddings"))
             cosine = np.concatenate([cosine, images @ extra.T.astype(np.float64)], axis=1)
         logits = self.logit_scale * cosine
         logits -= logits.max(axis=1, keepdims=True)

@@ -30,7 +30,7 @@ import os
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +387,27 @@ class Store:
             f"DELETE FROM {t.name}" + (f" WHERE {where}" if where else ""), tuple(args)
         )
         return cur.rowcount
+
+    def put_rows(self, table: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Insert or replace many rows - each a sequence of every column's value in declaration order - of a
+        table that is not undoable (a cache), in one statement; returns how many.
+
+        Unlike :meth:`put` it neither reads the rows it replaces nor logs them, so it is refused for undoable tables.
+        """
+        t = self.schema.table(table)
+        if t.undoable:
+            raise ProjectError(f"put_rows() would bypass the undo log of {table}", hint="use put() per row")
+        values = [tuple(r) for r in rows]
+        width = len(t.columns)
+        wrong = [r for r in values if len(r) != width]
+        if wrong:
+            raise ProjectError(f"a row of {table} needs {width} values ({t.column_list})", given=wrong[0])
+        if values:
+            marks = ", ".join("?" * width)
+            self._in_transaction().executemany(
+                f"INSERT OR REPLACE INTO {t.name}({t.column_list}) VALUES ({marks})", values
+            )
+        return len(values)
 
     def remove(self, table: str, key: Sequence[Any]) -> bool:
         """Delete one row and follow the schema's references to it: referencing rows are deleted (again

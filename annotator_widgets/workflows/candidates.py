@@ -33,6 +33,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from .. import registry
@@ -48,6 +49,7 @@ __all__ = [
     "CandidateSource",
     "ScratchSegmenter",
     "dedupe",
+    "dedupe_with_boxes",
     "given_source",
     "grid_points",
     "grid_source",
@@ -63,18 +65,42 @@ CandidateSource = Callable[[int, np.ndarray], list[np.ndarray]]
 _SCRATCH_ID = 1
 
 
-def mask_key(mask: np.ndarray | RLE) -> str:
-    """A short content hash of a mask (its size and pixels): equal masks get equal keys."""
+Box4 = tuple[int, int, int, int]
+
+
+def mask_key(mask: np.ndarray | RLE, box: Box4 | None = None) -> str:
+    """A short content hash of a mask (its size, tight box and the pixels inside it): equal masks get equal keys.
+
+    Outside its tight box a mask is all False, so hashing the box and the bits inside it names the same
+    content as hashing every pixel, at a fraction of the cost. ``box`` is the mask's tight box when known
+    (:func:`~annotator_widgets.crops.tight_box`, as :func:`dedupe_with_boxes` gives it).
+    """
     arr = mask.to_mask() if isinstance(mask, RLE) else np.asarray(mask, bool)
-    digest = hashlib.blake2b(np.packbits(arr).tobytes(), digest_size=10)
-    digest.update(np.asarray(arr.shape, np.int64).tobytes())
-    return "m" + digest.hexdigest()
+    if box is None:
+        box = _box(arr)
+    digest = hashlib.blake2b(np.asarray((*arr.shape, *(box or (0, 0, 0, 0))), np.int64).tobytes(), digest_size=10)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        digest.update(np.packbits(arr[y0:y1, x0:x1]).tobytes())
+    return "k" + digest.hexdigest()
 
 
-def _iou(a: np.ndarray, b: np.ndarray, area_a: int, area_b: int) -> float:
-    inter = int(np.count_nonzero(a & b))
-    union = area_a + area_b - inter
-    return inter / union if union else 0.0
+def _box(mask: np.ndarray) -> Box4 | None:
+    """The tight box of a bool mask (x1, y1 exclusive), or None when it is empty."""
+    u = mask.view(np.uint8)
+    x, y, w, h = cv2.boundingRect(u if u.strides[-1] == 1 else np.ascontiguousarray(u))
+    return None if w == 0 or h == 0 else (x, y, x + w, y + h)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray, box_a: Box4 | None, box_b: Box4 | None) -> int:
+    """Pixels in both masks, counted only where their boxes meet."""
+    if box_a is None or box_b is None:
+        return 0
+    x0, y0 = max(box_a[0], box_b[0]), max(box_a[1], box_b[1])
+    x1, y1 = min(box_a[2], box_b[2]), min(box_a[3], box_b[3])
+    if x1 <= x0 or y1 <= y0:
+        return 0
+    return int(np.count_nonzero(a[y0:y1, x0:x1] & b[y0:y1, x0:x1]))
 
 
 def dedupe(masks: Sequence[np.ndarray], *, iou: float = 0.8, min_area: int = 16) -> list[np.ndarray]:
@@ -83,17 +109,37 @@ def dedupe(masks: Sequence[np.ndarray], *, iou: float = 0.8, min_area: int = 16)
     Larger masks are kept first, so of two near-duplicates the larger stays; the result is in
     the order kept.
     """
+    return [m for m, _ in dedupe_with_boxes(masks, iou=iou, min_area=min_area)]
+
+
+def dedupe_with_boxes(
+    masks: Sequence[np.ndarray], *, iou: float = 0.8, min_area: int = 16
+) -> list[tuple[np.ndarray, Box4 | None]]:
+    """:func:`dedupe`, each kept mask with its tight box (None for an empty mask kept by ``min_area`` 0).
+
+    Areas and overlaps are counted inside the masks' boxes only (masks whose boxes do not meet
+    do not overlap), so the cost follows the objects' size, not the frame's.
+    """
     if not 0.0 < iou <= 1.0:
         raise PromptError("iou must be in (0, 1]", given=iou, hint="e.g. 0.8")
     arrays = [np.asarray(m, bool) for m in masks]
-    areas = [int(np.count_nonzero(m)) for m in arrays]
+    boxes = [_box(m) for m in arrays]
+    areas = [
+        0 if b is None else int(np.count_nonzero(m[b[1] : b[3], b[0] : b[2]]))
+        for m, b in zip(arrays, boxes, strict=True)
+    ]
     kept: list[int] = []
     for i in sorted(range(len(arrays)), key=lambda k: -areas[k]):
         if areas[i] < min_area:
             continue
-        if all(_iou(arrays[i], arrays[j], areas[i], areas[j]) < iou for j in kept):
+        if all(_iou(_overlap(arrays[i], arrays[j], boxes[i], boxes[j]), areas[i], areas[j]) < iou for j in kept):
             kept.append(i)
-    return [arrays[i] for i in kept]
+    return [(arrays[i], boxes[i]) for i in kept]
+
+
+def _iou(inter: int, area_a: int, area_b: int) -> float:
+    union = area_a + area_b - inter
+    return inter / union if union else 0.0
 
 
 def grid_points(width: int, height: int, n: int) -> list[Point]:

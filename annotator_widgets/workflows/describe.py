@@ -214,8 +214,7 @@ def describe(
                     for f, t in zip(batch, texts, strict=True)
                 ]
                 if box is None:
-                    with project.transaction(label):
-                        captions = [project.put_caption(c, overwrite_edited=overwrite_edited) for c in captions]
+                    captions = project.put_captions(captions, overwrite_edited=overwrite_edited, label=label)
                 out += captions
                 if progress is not None:
                     progress(min(lo + batch_size, len(todo)), len(todo))
@@ -231,10 +230,11 @@ def _crop(
     image = session.video[frame]
     if obj_id is not None:
         ann = session.project.annotation(frame, obj_id)
-        if ann is None or ann.box is None:  # removed since the check: say so the same way
+        found = None if ann is None else ann.box  # derived from the runs: computed once
+        if ann is None or found is None:  # removed since the check: say so the same way
             _check_targets(session.project, [frame], obj_id)
             raise PromptError(f"object {obj_id} has an empty mask on frame {frame}", given=frame)
-        return region_crop(image, ann.box, margin=margin, mask=ann.mask if masked else None)
+        return region_crop(image, found, margin=margin, mask=ann.mask if masked else None)
     if box is not None:
         return region_crop(image, box, margin=margin)
     return np.ascontiguousarray(image)

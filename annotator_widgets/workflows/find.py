@@ -9,8 +9,9 @@ through a scratch segmenter, or masks you give) are cropped with the background 
 (:func:`annotator_widgets.crops.masked_crop`) and scored against the phrase by a scorer
 (CLIP, SigLIP; the registry's ``scorer`` kind).
 
-Candidate embeddings are cached in the project (:meth:`Project.put_embeddings`, keyed by the
-scorer and crop settings, the frame, and the mask's content hash), so a second query on the same
+Candidate embeddings are cached in the project (:meth:`Project.put_embeddings_many`, keyed by the
+scorer and crop settings, the frame, and the mask's content hash (:func:`.candidates.mask_key`);
+written every 32 frames and when the scan ends, one transaction each), so a second query on the same
 video - another phrase, another threshold - runs only the text tower for candidates seen before
 (image embeddings do not depend on the text for CLIP and SigLIP).
 
@@ -40,11 +41,19 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .. import registry
-from ..crops import masked_crop
+from ..crops import masked_crops
 from ..errors import NotFoundError, PromptError, SessionBusyError
 from ..progress import Cancelled
 from ..types import ObjectInfo, frame_range
-from .candidates import CandidateSource, ScratchSegmenter, dedupe, given_source, grid_source, grounder_source, mask_key
+from .candidates import (
+    CandidateSource,
+    ScratchSegmenter,
+    dedupe_with_boxes,
+    given_source,
+    grid_source,
+    grounder_source,
+    mask_key,
+)
 
 if TYPE_CHECKING:
     from ..backends import MaskScorer, VideoSegmenter
@@ -112,7 +121,14 @@ def _check_options(every: Any, threshold: Any) -> None:
 
 
 class _FrameScorer:
-    """Scores one frame's candidates against one phrase embedding, with the embedding cache."""
+    """Scores one frame's candidates against one phrase embedding, with the embedding cache.
+
+    New embeddings are written to the cache every :attr:`flush_every` frames and by :meth:`flush`
+    (one transaction each, not one per frame); a crash loses only cache entries, never a result.
+    """
+
+    #: frames whose new embeddings are written together
+    flush_every = 32
 
     def __init__(
         self,
@@ -138,29 +154,44 @@ class _FrameScorer:
         self.cache_model = f"{ident}|crop {crop['margin']} {crop['background']} {crop['size']}"
         self.text_embedding = scorer.embed_text([text])
         self.images_embedded = 0
+        #: new embeddings by frame, not written yet (a frame is scored once per scan, so never read back)
+        self._pending: dict[int, dict[str, np.ndarray]] = {}
+        #: the frames the project's cache holds vectors for (others are not looked up one by one)
+        self._cached_frames = session.project.embedding_frames(self.cache_model) if cache else set()
 
     def best(self, frame: int) -> tuple[float, np.ndarray | None]:
         """The best candidate's score and mask on ``frame`` (0.0 and None without candidates)."""
         image = self.session.video[frame]
-        masks = dedupe(self.source(frame, image), iou=self.dedupe_iou, min_area=self.min_area)
-        if not masks:
+        kept = dedupe_with_boxes(self.source(frame, image), iou=self.dedupe_iou, min_area=self.min_area)
+        if not kept:
             return 0.0, None
-        keys = [mask_key(m) for m in masks]
-        project = self.session.project
-        cached = project.embeddings(self.cache_model, frame) if self.cache else {}
+        masks = [m for m, _ in kept]
+        keys = [mask_key(m, b) for m, b in kept]
+        cached = self.session.project.embeddings(self.cache_model, frame) if frame in self._cached_frames else {}
         todo = [i for i, k in enumerate(keys) if k not in cached]
         if todo:
-            crops = [masked_crop(image, masks[i], **self.crop) for i in todo]
+            boxes = [b for b in (kept[i][1] for i in todo) if b is not None]  # None: an empty mask (min_area 0)
+            crops = masked_crops(
+                image, [masks[i] for i in todo], boxes=boxes if len(boxes) == len(todo) else None, **self.crop
+            )
             fresh = np.asarray(self.scorer.embed_images(crops), np.float32)
             self.images_embedded += len(todo)
             new = {keys[i]: fresh[row] for row, i in enumerate(todo)}
             if self.cache:
-                project.put_embeddings(self.cache_model, frame, new)
+                self._pending[frame] = new
+                if len(self._pending) >= self.flush_every:
+                    self.flush()
             cached = {**cached, **new}
         vectors = np.stack([cached[k] for k in keys])
         scores = np.asarray(self.scorer.score(vectors, self.text_embedding), np.float64)[:, 0]
         i = int(np.argmax(scores))
         return float(scores[i]), masks[i]
+
+    def flush(self) -> None:
+        """Write the embeddings made since the last flush to the project's cache, in one transaction."""
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            self.session.project.put_embeddings_many(self.cache_model, pending)
 
 
 def _scan(
@@ -307,7 +338,10 @@ def find_text(
         scoring = _FrameScorer(
             session, model, text, source, crop=crop, dedupe_iou=dedupe_iou, min_area=min_area, cache=cache
         )
-        found, curve, masks = _scan(frames, every, float(threshold), scoring.best, progress, cancel)
+        try:
+            found, curve, masks = _scan(frames, every, float(threshold), scoring.best, progress, cancel)
+        finally:
+            scoring.flush()  # also on cancel: what was embedded stays cached
     finally:
         for close in reversed(closers):
             close()

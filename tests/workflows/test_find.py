@@ -17,10 +17,11 @@ import pytest
 from annotator_widgets import AnnotationSession, open_video, registry
 from annotator_widgets.backends.classic import ClassicSegmenter
 from annotator_widgets.backends.scorers import ClipScorer, SiglipScorer
-from annotator_widgets.crops import MEAN_RGB, masked_crop
+from annotator_widgets.crops import MEAN_RGB, masked_crop, tight_box
 from annotator_widgets.data import synthetic_clip
 from annotator_widgets.errors import NotFoundError, PromptError
-from annotator_widgets.workflows.candidates import dedupe, mask_key
+from annotator_widgets.rle import RLE
+from annotator_widgets.workflows.candidates import dedupe, dedupe_with_boxes, mask_key
 from annotator_widgets.workflows.find import FindCancelled, FindResult, find_text, track_from
 from tests.support.vlm_text import build_tiny_clip, build_tiny_siglip
 
@@ -192,6 +193,8 @@ def test_cancel_stops_between_frames(session, truth):
     with pytest.raises(FindCancelled):
         find_text(session, "red", every=10, scorer=scorer, candidates=truth, progress=progress, cancel=stop)
     assert scorer.image_calls == 3 and session.objects == []
+    # what was embedded before the cancel was written to the cache (the writes are batched)
+    assert session.project.embedding_frames("red-test|crop 0.1 mean 224") == {0, 10, 20}
 
 
 def test_grid_candidates_run_on_a_scratch_segmenter_and_store_nothing(tmp_path):
@@ -234,6 +237,40 @@ def test_dedupe_and_keys():
     assert mask_key(a) != mask_key(b) and mask_key(a) == mask_key(a.copy())
 
 
+def test_box_deduplication_and_keys_agree_with_the_whole_frame_computation():
+    rng = np.random.default_rng(5)
+    masks = []
+    for _ in range(30):  # overlapping, nested, disjoint and empty masks
+        m = np.zeros((48, 64), bool)
+        if rng.random() > 0.1:
+            x, y = rng.integers(0, 56), rng.integers(0, 40)
+            m[y : y + rng.integers(1, 20), x : x + rng.integers(1, 24)] = True
+        masks.append(m)
+
+    def plain_dedupe(ms, iou, min_area):  # IoU over whole frames, larger first
+        areas = [int(m.sum()) for m in ms]
+        kept = []
+        for i in sorted(range(len(ms)), key=lambda k: -areas[k]):
+            inter = [int((ms[i] & ms[j]).sum()) for j in kept]
+            if areas[i] >= min_area and all(
+                (n / (areas[i] + areas[j] - n) if areas[i] + areas[j] - n else 0.0) < iou
+                for n, j in zip(inter, kept, strict=True)
+            ):
+                kept.append(i)
+        return [ms[i] for i in kept]
+
+    for iou, min_area in ((0.8, 16), (0.3, 1), (1.0, 0)):
+        got = dedupe_with_boxes(masks, iou=iou, min_area=min_area)
+        want = plain_dedupe(masks, iou, min_area)
+        assert len(got) == len(want) and all(g is w for (g, _), w in zip(got, want, strict=True))
+        for m, box in got:
+            assert box == (None if not m.any() else tight_box(m))
+    keys = [mask_key(m) for m in masks]
+    for i, m in enumerate(masks):  # equal content, equal key; any other mask, another key
+        assert mask_key(m.copy()) == keys[i] == mask_key(RLE.from_mask(m))
+        assert all(keys[j] != keys[i] for j in range(len(masks)) if not np.array_equal(masks[j], m))
+
+
 # -- the real scorers (tiny random models through the real loading code) -----------------------------------
 @pytest.fixture(scope="module")
 def tiny_clip_folder(tmp_path_factory):
@@ -264,6 +301,25 @@ def test_tiny_clip_crops_are_masked_and_scores_are_in_range(session, truth, clip
         find_text(session, "a dog", every=40, threshold=1.0, scorer=scorer, candidates=truth)
     # the second query only ran the text tower: every crop came from the cache
     assert len(crops) == 2 + 3 * 2  # frames 40, 80 and 119 were new; frame 0 was cached
+    scorer.close()
+
+
+def test_cached_embeddings_are_the_models_own_on_the_plain_numpy_crops(session, truth, tiny_clip_folder):
+    """The optimised path (boxes, batched crops, batched cache writes) stores what the plain path would."""
+    from tests.test_crops import reference_crop
+
+    scorer = ClipScorer(tiny_clip_folder)
+    with pytest.raises(NotFoundError):
+        find_text(session, "red shoes", every=40, threshold=1.0, scorer=scorer, candidates=truth)
+    model = f"{scorer.model_id}|crop 0.1 mean {scorer.image_size}"
+    assert session.project.embedding_frames(model) == {0, 40, 80, 119}
+    for frame in (0, 80, 119):
+        image = session.video[frame]
+        masks = dedupe(truth[frame])
+        want = scorer.embed_images([reference_crop(image, m, size=scorer.image_size) for m in masks])
+        cached = session.project.embeddings(model, frame)
+        got = np.stack([cached[mask_key(m)] for m in masks])
+        np.testing.assert_array_equal(got, want)
     scorer.close()
 
 
