@@ -293,6 +293,26 @@ def build_tiny_blip(folder: str | os.PathLike[str], *, vqa: bool = False, seed: 
     return _save(model, transformers.BlipProcessor(image_processor=images, tokenizer=tokenizer), folder)
 
 
+def build_base_blip(folder: str | os.PathLike[str], *, seed: int = 0) -> Path:
+    """A ``BlipForConditionalGeneration`` the size of Salesforce's blip-image-captioning-base (ViT-B/16 at 384 px,
+    a 12-layer BERT-base decoder, its 30,524-token head) with RANDOM weights: the real model's compute for timings
+    (its words are noise). The tokenizer is the small one made here; its ids fit in the larger vocabulary."""
+    transformers = require("transformers")
+    tokenizer = _bert_tokenizer()
+    ids = {
+        "bos_token_id": tokenizer.bos_token_id,
+        "sep_token_id": tokenizer.sep_token_id,
+        "eos_token_id": tokenizer.sep_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    # the defaults are the base model's: vision 768 wide x 12 layers at 384 px, patch 16; text 768 x 12 layers
+    config = transformers.BlipConfig(text_config={"vocab_size": 30524, **ids}, vision_config={"image_size": 384})
+    _seeded(seed)
+    model = transformers.BlipForConditionalGeneration(config).eval()
+    images = transformers.BlipImageProcessor(size={"height": 384, "width": 384})
+    return _save(model, transformers.BlipProcessor(image_processor=images, tokenizer=tokenizer), folder)
+
+
 def build_tiny_blip2(folder: str | os.PathLike[str], *, seed: int = 0, spread: float = 0.5) -> Path:
     """A ``Blip2ForConditionalGeneration`` (ViT 32 px, Q-Former with 4 queries, 1-layer OPT), GPT-2-style tokenizer.
 
