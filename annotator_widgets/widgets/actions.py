@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from .stats import Stats
     from .timeline import Timeline
 
-__all__ = ["AnnotatorActions"]
+__all__ = ["PLAY_WINDOW_MAX", "AnnotatorActions"]
+
+#: the most updates in flight during playback (each one more is a frame shown that much later)
+PLAY_WINDOW_MAX = 8
 
 
 class AnnotatorActions:
@@ -48,6 +51,7 @@ class AnnotatorActions:
         fps: float
         low_score: float
         max_in_flight: int
+        play_in_flight: int | None
         _lock: threading.RLock
         _loop: bool
         busy: bool
@@ -242,8 +246,16 @@ class AnnotatorActions:
         else:
             self.play()
 
+    def play_window(self) -> int:
+        """Updates that may wait in the browser during playback: ``play_in_flight`` if set, else sized from the
+        measured round trip for the playback rate (:meth:`~.flow.AckChannel.window`), at least ``max_in_flight``."""
+        if self.play_in_flight is not None:
+            return max(1, int(self.play_in_flight))
+        least = max(1, int(self.max_in_flight))
+        return self.canvas.flow.window(self.fps, least=least, most=max(least, PLAY_WINDOW_MAX))
+
     def _wait_for_client(self) -> bool:
-        return self.canvas.wait_for_client(max_in_flight=self.max_in_flight, timeout=0.5)
+        return self.canvas.wait_for_client(max_in_flight=self.play_window(), timeout=0.5)
 
     def _play_step(self, frame: int) -> None:
         n = self.num_frames
@@ -271,7 +283,9 @@ class AnnotatorActions:
             self.read_ahead.want([frame, *ahead])
             if not self.read_ahead.wait_for(frame, timeout=5.0) and not canvas.has_frame(frame):
                 self.stats.count("play_ahead_missed")  # the loop decodes it itself
-        with self._lock:
+        # one drawing batch for the frame and whatever follows it (timeline cursor, tools' frame observers): one
+        # message and one browser recomposite per frame, all covered by the frame's acknowledgement
+        with self._lock, drawing():
             self.frame = frame
 
     def _read_ahead_frame(self, frame: int) -> None:

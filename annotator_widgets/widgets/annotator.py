@@ -148,6 +148,8 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._nav_synced_at = 0.0
         #: updates that may wait in the browser during playback and propagation before frames are dropped
         self.max_in_flight = 2
+        #: updates in flight during playback; None: sized from the measured round trip (``play_window()``)
+        self.play_in_flight: int | None = None
         self._syncing_slider = False
         self._rows: list[ObjectTimeline] = []
         self._loop = False
