@@ -32,6 +32,7 @@ import functools
 import html
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -153,6 +154,8 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._syncing_slider = False
         self._rows: list[ObjectTimeline] = []
         self._loop = False
+        self._played_early_by = 0  # playback showed a frame read ahead this many frames before its time
+        self._play_steps: deque[int] = deque(maxlen=4)  # the playback loop's latest steps (frames)
         self._own_session = False
         #: prepares the frame the user lands on (and its neighbours) in a background worker
         self.preparer = Preparer(session, self.num_frames)
