@@ -271,6 +271,11 @@ class FileVideo(VideoSource):
         twin._first = self._first
         return twin
 
+    @property
+    def position(self) -> int:
+        """The frame this decoder reads next without seeking (an earlier one costs a decode from a keyframe)."""
+        return self._next
+
     def _open_capture(self) -> cv2.VideoCapture:
         cap = cv2.VideoCapture(self._path, cv2.CAP_FFMPEG)
         if not cap.isOpened():

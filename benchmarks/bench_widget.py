@@ -16,9 +16,20 @@ Prints ONE JSON object:
   (the JPEG alone, from the widget's own stats).
 * ``play_fps``: frames per second the browser drew (acknowledged) while the kernel-side loop
   played the 1280x720 ``bigbuckbunny.mp4`` (decoded from H.264, masks on every frame)
-  asking for 60 fps; ``play_fps_pixels`` counts distinct canvas pictures seen in the page;
+  asking for 60 fps; ``play_fps_drawn``: display-size pictures the page decoded and drew per
+  second, counted by a hook on image loads (nothing runs in the page per animation frame);
   ``play_dropped`` frames skipped to keep time; ``play_ack_waits`` / ``play_ack_wait_timeouts``: how
   often the loop waited for the browser's acknowledgement, and how often in vain.
+  The breakdown: ``play_window`` (updates in flight the loop allowed), ``play_ack_ms_p50`` / ``_p90``
+  (batch sent -> its acknowledgement back in the kernel), ``browser_decode_ms_p50`` (a frame's JPEG:
+  blob -> decoded image), ``browser_ack_encode_ms_p50`` / ``_p90`` (the ack canvas' ``toBlob``, which
+  Chrome runs in idle time), ``play_messages_per_frame`` (websocket messages the page received per
+  frame drawn) and ``play_cpu_ms_per_frame``: CPU time of each process (kernel, jupyter server,
+  chromium's renderer / gpu / browser processes, ...) per acknowledged frame, the figure that bounds
+  the rate on a small machine (2 cores = 2000 ms of CPU a second for everything).
+  ``--pixels`` adds ``play_fps_pixels``, measured after the rest: distinct canvas pictures seen by
+  a loop that reads a row of canvas pixels every animation frame (that loop takes the page's main
+  thread and so lowers the rate it measures; ``play_fps_during_pixels`` is ``play_fps`` meanwhile).
 
 * ``click_sam2_micro_p50_ms`` / ``..._p90_ms`` (``--only sam2``, and after the other figures in a full run):
   click -> mask visible with the micro SAM2 (random weights, real code paths: a Meta ``sam2``
@@ -46,7 +57,7 @@ in place of a later one the loop lagged to) and ``kernel_play_ahead_missed`` (fr
 Usage::
 
     python benchmarks/bench_widget.py [--clicks 30] [--play-seconds 5]
-    python benchmarks/bench_widget.py --only play [--play-seconds 5]   # the browser's playback figures alone
+    python benchmarks/bench_widget.py --only play [--play-seconds 5] [--pixels] [--play-in-flight 2]
     python benchmarks/bench_widget.py --only sam2 [--sam2-clicks 12]  # the micro SAM2 click figures alone
     python benchmarks/bench_widget.py --kernel-only [--play-seconds 5]
     python benchmarks/bench_widget.py --screenshot docs/annotator.png   # the README picture instead
@@ -191,11 +202,73 @@ async ([idx, seconds]) => {
 """
 
 
+# installed before the page loads: counts what the page does to show frames, at no cost per animation frame.
+# ipycanvas draws putImageData's JPEG through Blob -> object URL -> Image; its ack sync runs canvas.toBlob.
+_JS_HOOKS = """
+(() => {
+  const m = window.__awPlay = {on: false, draws: 0, decode: [], toblob: []};
+  const src = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src');
+  Object.defineProperty(HTMLImageElement.prototype, 'src', {
+    set(v) {
+      if (m.on && typeof v === 'string' && v.startsWith('blob:')) {
+        const t0 = performance.now();
+        this.addEventListener('load', () => {
+          if (this.naturalWidth >= m.width) { m.draws++; m.decode.push(performance.now() - t0); }
+        }, {once: true});
+      }
+      src.set.call(this, v);
+    },
+    get() { return src.get.call(this); },
+  });
+  const toBlob = HTMLCanvasElement.prototype.toBlob;
+  HTMLCanvasElement.prototype.toBlob = function (cb, ...rest) {
+    const t0 = performance.now();
+    return toBlob.call(this, (b) => { if (m.on) m.toblob.push(performance.now() - t0); cb(b); }, ...rest);
+  };
+})();
+"""
+
+_JS_HOOKS_START = """([w]) => {
+  const m = window.__awPlay; m.width = w; m.draws = 0; m.decode = []; m.toblob = []; m.on = true;
+}"""
+_JS_HOOKS_STOP = """() => {
+  const m = window.__awPlay; m.on = false; return {draws: m.draws, decode: m.decode, toblob: m.toblob};
+}"""
+
+
+def process_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process and its descendants (JupyterLab, kernel, chromium), by role."""
+    import psutil
+
+    out: dict[str, float] = {}
+    me = psutil.Process()
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            args = p.cmdline()
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        line = " ".join(args)
+        if "chrom" in line:
+            role = "chromium-" + next((a.split("=", 1)[1] for a in args if a.startswith("--type=")), "browser")
+        elif "ipykernel" in line:
+            role = "kernel"
+        elif "jupyter" in line:
+            role = "jupyter-server"
+        elif p.pid == me.pid:
+            role = "benchmark"
+        else:
+            role = "playwright"
+        out[role] = out.get(role, 0.0) + t.user + t.system
+    return out
+
+
 class Traffic:
     """Bytes the page receives on its websockets (the kernel channel)."""
 
     def __init__(self, page: Any) -> None:
         self.received = 0
+        self.frames = 0
         page.on("websocket", self._attach)
 
     def _attach(self, ws: Any) -> None:
@@ -203,6 +276,7 @@ class Traffic:
 
     def _frame(self, payload: Any) -> None:
         self.received += len(payload)
+        self.frames += 1
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -401,6 +475,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         write_notebook(Path(tmp) / "bench.ipynb", cells)
         browser = launch_browser(pw)
         page = browser.new_page(viewport={"width": 1600, "height": 1300})
+        page.add_init_script(_JS_HOOKS)
         traffic = Traffic(page)
         nb = NotebookPage(page, lab, "bench.ipynb").open()
         nb.run_all(timeout=300)
@@ -455,24 +530,49 @@ def measure_play(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic:
     page.locator(".aw-canvas").nth(0).scroll_into_view_if_needed()
     nb.kernel("fast.seek(0); fast.session.run('forward'); fast.redraw()")
     settle(nb, "fast")
+    nb.kernel(f"fast.play_in_flight = {args.play_in_flight!r}")
     nb.kernel("fast.stats.reset()")
     nb.kernel("fast.play(fps=60, loop=True)")
     time.sleep(1.0)
+    width = nb.kernel_json("fast.geometry.display_size[0]")
     a0, t0 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
-    bytes0 = traffic.received
-    seen = page.evaluate(_JS_COUNT_FRAMES, [0, args.play_seconds])
+    bytes0, frames0, cpu0 = traffic.received, traffic.frames, process_cpu()
+    page.evaluate(_JS_HOOKS_START, [width])
+    time.sleep(args.play_seconds)
+    hooks = page.evaluate(_JS_HOOKS_STOP)
     a1, t1 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
-    played_bytes = traffic.received - bytes0
-    nb.kernel("fast.pause()")
-    dropped = nb.kernel_json("fast._player.dropped")
-    out["play_fps"] = round((a1 - a0) / (t1 - t0), 1)
-    out["play_fps_pixels"] = round(seen["changes"] / seen["seconds"], 1)
-    out["play_dropped"] = int(dropped)
-    out["play_bytes_per_frame"] = round(played_bytes / max(1, a1 - a0))
-    out["animation_frames_per_s"] = round(seen["polls"] / seen["seconds"], 1)
+    cpu1, played_bytes, messages = process_cpu(), traffic.received - bytes0, traffic.frames - frames0
+    window = nb.kernel_json("fast.play_window() if hasattr(fast, 'play_window') else fast.max_in_flight")
     stats = nb.kernel_json("fast.stats.summary()")
+    acked = max(1, a1 - a0)
+    out["play_fps"] = round((a1 - a0) / (t1 - t0), 1)
+    out["play_fps_drawn"] = round(hooks["draws"] / (t1 - t0), 1)
+    out["play_window"] = window
+    ack_ms = stats.get("ack_ms", {})
+    out["play_ack_ms_p50"] = ack_ms.get("p50")
+    out["play_ack_ms_p90"] = ack_ms.get("p90")
+    out["browser_decode_ms_p50"] = pct(hooks["decode"], 50)
+    out["browser_ack_encode_ms_p50"] = pct(hooks["toblob"], 50)
+    out["browser_ack_encode_ms_p90"] = pct(hooks["toblob"], 90)
+    out["play_bytes_per_frame"] = round(played_bytes / acked)
+    out["play_messages_per_frame"] = round(messages / acked, 1)
+    out["play_cpu_ms_per_frame"] = {
+        k: round((cpu1[k] - cpu0.get(k, 0.0)) * 1000 / acked, 1) for k in sorted(cpu1) if cpu1[k] > cpu0.get(k, 0.0)
+    }
+    out["play_cpu_ms_per_frame"]["total"] = round(sum(out["play_cpu_ms_per_frame"].values()), 1)
+    out["play_cpu_cores_used"] = round(sum(cpu1[k] - cpu0.get(k, 0.0) for k in cpu1) / (t1 - t0), 2)
     out["play_ack_waits"] = stats.get("ack_waits", 0)
     out["play_ack_wait_timeouts"] = stats.get("ack_wait_timeouts", 0)
+    out["play_ack_pings"] = stats.get("ack_pings", 0)
+    if args.pixels:  # the old measure, after the rest: its loop reads canvas pixels every animation frame
+        a0, t0 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
+        seen = page.evaluate(_JS_COUNT_FRAMES, [0, args.play_seconds])
+        a1, t1 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
+        out["play_fps_pixels"] = round(seen["changes"] / seen["seconds"], 1)
+        out["play_fps_during_pixels"] = round((a1 - a0) / (t1 - t0), 1)
+        out["animation_frames_per_s"] = round(seen["polls"] / seen["seconds"], 1)
+    nb.kernel("fast.pause()")
+    out["play_dropped"] = int(nb.kernel_json("fast._player.dropped"))
 
 
 def kernel_only(args: argparse.Namespace) -> dict[str, Any]:
@@ -604,6 +704,10 @@ def main(argv: list[str] | None = None) -> int:
         "--only", choices=["play", "sam2"], help="in the browser: playback only, or the micro SAM2 clicks only"
     )
     parser.add_argument("--sam2-clicks", type=int, default=12, help="paired rounds on the micro SAM2 (at most 12)")
+    parser.add_argument("--pixels", action="store_true", help="playback: also count pictures by reading pixels")
+    parser.add_argument(
+        "--play-in-flight", type=int, default=None, help="playback: updates in flight (default: from the round trip)"
+    )
     parser.add_argument("--fps", type=float, default=30.0, help="--kernel-only: the playback rate asked for")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

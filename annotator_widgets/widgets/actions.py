@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
     from .stats import Stats
     from .timeline import Timeline
 
-__all__ = ["AnnotatorActions"]
+__all__ = ["PLAY_WINDOW_MAX", "AnnotatorActions"]
+
+#: the most updates in flight during playback (each one more is a frame shown that much later)
+PLAY_WINDOW_MAX = 8
 
 
 class AnnotatorActions:
@@ -48,8 +52,11 @@ class AnnotatorActions:
         fps: float
         low_score: float
         max_in_flight: int
+        play_in_flight: int | None
         _lock: threading.RLock
         _loop: bool
+        _played_early_by: int
+        _play_steps: deque[int]
         busy: bool
         stats: Stats
         navigation: Navigation
@@ -242,8 +249,16 @@ class AnnotatorActions:
         else:
             self.play()
 
+    def play_window(self) -> int:
+        """Updates that may wait in the browser during playback: ``play_in_flight`` if set, else sized from the
+        measured round trip for the playback rate (:meth:`~.flow.AckChannel.window`), at least ``max_in_flight``."""
+        if self.play_in_flight is not None:
+            return max(1, int(self.play_in_flight))
+        least = max(1, int(self.max_in_flight))
+        return self.canvas.flow.window(self.fps, least=least, most=max(least, PLAY_WINDOW_MAX))
+
     def _wait_for_client(self) -> bool:
-        return self.canvas.wait_for_client(max_in_flight=self.max_in_flight, timeout=0.5)
+        return self.canvas.wait_for_client(max_in_flight=self.play_window(), timeout=0.5)
 
     def _play_step(self, frame: int) -> None:
         n = self.num_frames
@@ -257,12 +272,38 @@ class AnnotatorActions:
             if ready is not None:
                 frame = ready
                 self.stats.count("play_substituted")
+        position = getattr(self._ahead_video, "position", None)  # where the read-ahead's file decoder is
+        early_by, self._played_early_by = self._played_early_by, 0
+        if not canvas.has_frame(frame) and position is not None and frame < position:
+            # the decoder is past this frame (it guessed a longer step than the loop took) and nothing was read in
+            # between: going back would decode again from the previous keyframe (in a clip with one keyframe, from
+            # the start). Show the frame it read next if it is at most one step early; if the frame shown is
+            # early already, keep it (a loop that wrapped around is further back: it goes back to the start).
+            later = range(frame + 1, min(position, frame + step + 1))
+            early = next((f for f in later if canvas.has_frame(f)), None)
+            if previous < frame and early is not None:
+                self.stats.count("play_early")
+                self._played_early_by = early - frame
+                frame = early
+            elif frame < previous <= frame + early_by and canvas.has_frame(previous):
+                self.stats.count("play_early")
+                self._played_early_by = previous - frame
+                frame = previous
         # read ahead where the loop lands next. A video decoder cannot go back without a seek (a decode from the
         # previous keyframe), so the stride is one less than the loop's: the worker lands at or before the
         # loop's next frame, and frames in between are skipped by the decoder without being converted or resized
-        stride = max(1, step - 1)
+        # the shortest of the latest steps: after a long wait (a late acknowledgement) the loop jumps, then walks
+        # again; guesses at the jump's stride would put the decoder far past the next frames
+        self._play_steps.append(step)
+        stride = max(1, min(self._play_steps) - 1)
         ahead = [frame + stride * k for k in (1, 2, 3)]
         ahead = [f % n for f in ahead] if self._loop else [f for f in ahead if f < n]
+        position = getattr(self._ahead_video, "position", None)
+        if position is not None:
+            # likewise a guess never sends the read-ahead's decoder back: a frame behind it is decoded again from the
+            # previous keyframe (in a clip with one keyframe, from the start). The loop, lagging or jumping, lands
+            # on a frame read ahead in between (substituted above) or asks for the one it needs below.
+            ahead = [f for f in ahead if f >= position]
         if canvas.has_frame(frame):
             self.read_ahead.want(ahead)
         else:
@@ -271,7 +312,9 @@ class AnnotatorActions:
             self.read_ahead.want([frame, *ahead])
             if not self.read_ahead.wait_for(frame, timeout=5.0) and not canvas.has_frame(frame):
                 self.stats.count("play_ahead_missed")  # the loop decodes it itself
-        with self._lock:
+        # one drawing batch for the frame and whatever follows it (timeline cursor, tools' frame observers): one
+        # message and one browser recomposite per frame, all covered by the frame's acknowledgement
+        with self._lock, drawing():
             self.frame = frame
 
     def _read_ahead_frame(self, frame: int) -> None:
@@ -317,6 +360,7 @@ class AnnotatorActions:
                 self.playing = False
                 raise BackendError(f"cannot play while {self._busy_what}", hint="wait for it or press Cancel")
             first = 0 if self.frame >= self.num_frames - 1 else self.frame
+            self._play_steps.clear()
             # start decoding (and open the read-ahead's decoder) while the loop waits for its first frame's time
             self.read_ahead.want([f for f in range(first + 1, first + 4) if f < self.num_frames])
             self._player.start(first, self.fps, loop=self._loop)

@@ -32,6 +32,7 @@ import functools
 import html
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -148,9 +149,13 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._nav_synced_at = 0.0
         #: updates that may wait in the browser during playback and propagation before frames are dropped
         self.max_in_flight = 2
+        #: updates in flight during playback; None: sized from the measured round trip (``play_window()``)
+        self.play_in_flight: int | None = None
         self._syncing_slider = False
         self._rows: list[ObjectTimeline] = []
         self._loop = False
+        self._played_early_by = 0  # playback showed a frame read ahead this many frames before its time
+        self._play_steps: deque[int] = deque(maxlen=4)  # the playback loop's latest steps (frames)
         self._own_session = False
         #: prepares the frame the user lands on in a background worker. The segmenters prepare its next
         #: neighbour themselves, within a small cache (2 frames by default): asking here for neighbours too, or

@@ -14,6 +14,13 @@ fresh, empty batch (a *ping*: a new sequence number and nothing else; a browser 
 there answers it and that answer covers everything before); after another ``timeout``
 without an answer the updates in flight are treated as lost. Both steps are logged.
 
+How many batches may be in flight is the caller's choice. Clicks and propagation keep a
+small fixed number; playback sizes it from the round trip (:meth:`AckChannel.window`):
+with two batches in flight and a round trip of 200 ms the browser can draw at most 10
+frames a second however fast both sides are, so playback lets ``round trip x fps`` batches
+travel (bounded), using the shortest recent round trip (the path's own latency, not the
+queueing a bigger window adds).
+
 Example:
     >>> from annotator_widgets.widgets.stats import Stats
     >>> channel = AckChannel(Stats(), timeout=5.0)
@@ -30,14 +37,16 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
 import traitlets
 
+from ..errors import PromptError
 from ._deps import ipycanvas
 from .stats import Stats
 
@@ -47,6 +56,7 @@ log = logging.getLogger(__name__)
 
 _SEQ_BITS = 24  # a sequence number is one RGB pixel
 _SEQ_MASK = (1 << _SEQ_BITS) - 1
+_RTT_SAMPLES = 16  # the window is sized from the shortest of the latest round trips
 
 
 class _AckCanvas(ipycanvas.Canvas):  # type: ignore[name-defined]  # ipycanvas loads lazily
@@ -66,7 +76,7 @@ class AckChannel:
         timeout: Seconds without progress before a ping, and again before giving up on the updates
             in flight.
         draw: Runs a callable inside one drawing batch (the canvas' ``drawing()``); used to send pings.
-        clock: The monotonic clock (tests pass a fake one).
+        clock: The monotonic clock, also timing round trips (tests pass a fake one).
         watchdog: Start the watchdog timer when updates go in flight (tests drive :meth:`check` by hand).
     """
 
@@ -91,6 +101,7 @@ class AckChannel:
         self._acked = 0
         self._ever_acked = False
         self._sent_at: OrderedDict[int, float] = OrderedDict()
+        self._rtts: deque[float] = deque(maxlen=_RTT_SAMPLES)  # seconds, latest round trips
         self._progress_at = clock()  # when the acked count last moved, or updates went in flight
         self._ping: int | None = None  # the sequence number of an unanswered ping
         self._timer: threading.Timer | None = None
@@ -104,7 +115,7 @@ class AckChannel:
                 self._progress_at = self._clock()  # in flight from now on
             self._sent += 1
             seq = self._sent & _SEQ_MASK
-            self._sent_at[seq] = time.perf_counter()
+            self._sent_at[seq] = self._clock()
             while len(self._sent_at) > 256:
                 self._sent_at.popitem(last=False)
             arm = self._ever_acked
@@ -131,9 +142,11 @@ class AckChannel:
     def acknowledge(self, seq: int) -> None:
         """The browser has drawn batch ``seq`` (24-bit, as painted), and so every batch before it."""
         sent_at = self._sent_at.pop(seq & _SEQ_MASK, None)
-        if sent_at is not None:
-            self.stats.add("ack_ms", (time.perf_counter() - sent_at) * 1000)
         with self._cv:
+            if sent_at is not None:
+                rtt = self._clock() - sent_at
+                self._rtts.append(rtt)
+                self.stats.add("ack_ms", rtt * 1000)
             full = (self._sent & ~_SEQ_MASK) | (seq & _SEQ_MASK)
             if full > self._sent:
                 full -= 1 << _SEQ_BITS
@@ -233,6 +246,25 @@ class AckChannel:
     def ever_acked(self) -> bool:
         """True once a browser has acknowledged a batch (there is a front end)."""
         return self._ever_acked
+
+    @property
+    def min_rtt(self) -> float | None:
+        """The shortest of the latest round trips (batch sent -> its acknowledgement), in seconds; None before one."""
+        with self._cv:
+            return min(self._rtts) if self._rtts else None
+
+    def window(self, fps: float, *, least: int = 2, most: int = 8) -> int:
+        """Batches that may be in flight for a stream of ``fps`` updates a second: ``min_rtt x fps``, rounded up.
+
+        Bounded by ``least`` (also the answer before any round trip was measured) and ``most``
+        (more in flight only queues frames in the browser, i.e. shows them later).
+        """
+        if least < 1 or most < least:
+            raise PromptError("need 1 <= least <= most", given=(least, most))
+        rtt = self.min_rtt
+        if rtt is None or fps <= 0:
+            return least
+        return max(least, min(most, math.ceil(rtt * fps)))
 
     def ready(self, max_in_flight: int = 2) -> bool:
         """True if the browser can take another update now (always, until a browser has acknowledged one)."""

@@ -15,6 +15,7 @@ import threading
 
 import pytest
 
+from annotator_widgets.errors import AnnotatorError
 from annotator_widgets.widgets.flow import AckChannel
 from annotator_widgets.widgets.stats import Stats
 
@@ -225,7 +226,7 @@ def test_playback_blocks_on_each_ack_and_wakes_when_it_arrives_never_on_a_timeou
     acker = threading.Thread(target=answer_when_waited_for, daemon=True)
     acker.start()
     try:
-        annotator.max_in_flight = 1  # every frame waits for the previous one's ack
+        annotator.play_in_flight = 1  # every frame waits for the previous one's ack
         annotator.stats.reset()
         annotator.play(fps=100)
         assert annotator._player.wait_finished(timeout=60)
@@ -251,3 +252,86 @@ def test_without_a_browser_playback_never_waits_for_acks(annotator):
     assert canvas.in_flight >= annotator.max_in_flight  # nothing was ever acknowledged...
     assert canvas.wait_for_client(max_in_flight=1, timeout=30)  # ...and nothing waits for it
     assert annotator.stats.counter("ack_waits") == 0 and annotator.stats.counter("ack_wait_timeouts") == 0
+
+
+def test_the_window_is_the_shortest_recent_round_trip_times_the_rate_within_bounds():
+    clock = Clock()
+    channel = AckChannel(Stats(), clock=clock, watchdog=False)
+    try:
+        assert channel.min_rtt is None and channel.window(60) == 2  # nothing measured yet: the least
+        for rtt in (0.3, 0.1, 0.2):  # three round trips: the shortest counts (queueing makes the others longer)
+            channel.stamp()
+            clock.now += rtt
+            channel.acknowledge(channel.sent)
+        assert channel.min_rtt == pytest.approx(0.1)
+        assert channel.window(60) == 6  # 0.1 s x 60 updates/s
+        assert channel.window(25) == 3  # rounded up
+        assert channel.window(5) == 2 and channel.window(5, least=1) == 1
+        assert channel.window(1000) == 8 and channel.window(1000, most=4) == 4
+        assert channel.stats.summary()["ack_ms"]["p50"] == pytest.approx(200.0)
+        with pytest.raises(AnnotatorError, match="least"):
+            channel.window(60, least=3, most=2)
+    finally:
+        channel.close()
+
+
+def test_playback_lets_round_trip_x_fps_updates_travel_and_other_updates_keep_theirs(annotator, monkeypatch):
+    canvas, flow = annotator.canvas, annotator.canvas.flow
+    clock = Clock()
+    monkeypatch.setattr(flow, "_clock", clock)
+    flow.timeout = 60.0
+    browser = FakeBrowser(canvas, monkeypatch)
+    answer = browser.answer
+
+    def answer_after_100_ms(seq: int) -> None:  # a browser 100 ms away
+        clock.now += 0.1
+        answer(seq)
+
+    browser.answer = answer_after_100_ms
+    annotator.redraw()
+    assert flow.min_rtt == pytest.approx(0.1)
+    asked: list[int] = []
+
+    def wait_for_client(max_in_flight: int = 2, timeout: float = 0.5) -> bool:
+        asked.append(max_in_flight)
+        return True
+
+    monkeypatch.setattr(canvas, "wait_for_client", wait_for_client)
+    annotator.play(fps=60)
+    assert annotator._player.wait_finished(timeout=60)
+    assert asked and set(asked) == {6}  # 0.1 s x 60 fps, not max_in_flight
+    assert annotator.max_in_flight == 2  # clicks and propagation keep theirs
+    asked.clear()
+    annotator.play_in_flight = 3  # set by hand: used as is
+    annotator.play(fps=60)
+    assert annotator._player.wait_finished(timeout=60)
+    assert asked and set(asked) == {3}
+    annotator.play_in_flight = None
+    annotator.max_in_flight = 7  # never fewer than the other updates may have
+    assert annotator.play_window() == 7
+
+
+def test_each_frame_played_is_one_acknowledged_batch_with_the_tools_observers_in_it(clip, disc, tmp_path, monkeypatch):
+    from annotator_widgets import AnnotationSession, VideoAnnotator
+
+    session = AnnotationSession(clip.frames, project=tmp_path / "p.awp", segmenter=disc)
+    # tools that follow the frame: text (candidate boxes), captions (its text), interactions (a cursor strip)
+    ann = VideoAnnotator(session, tools=["points", "text", "captions", "actions"], max_display_side=160)
+    try:
+        ann.canvas.flow.timeout = 0.05
+        browser = FakeBrowser(ann.canvas, monkeypatch)
+        ann.redraw()
+        captions = ann.tools["captions"]
+        seen: list[str] = []
+        captions.what.observe(lambda ch: seen.append(ch["new"]), names=["value"])
+        before = len(browser.batches)
+        ann.play(fps=200)
+        assert ann._player.wait_finished(timeout=60) and not ann.playing
+        played = browser.batches[before:]
+        assert len(played) == ann._player.shown >= 2  # one message per frame, not one per observer
+        assert all(seq is not None for seq in browser.stamps[before:])  # each acknowledged as a whole
+        # the caption line follows once playback stops, not on every frame
+        assert seen == [f"<b>the whole frame</b> on frame {ann.frame}"]
+    finally:
+        ann.close()
+        session.close()

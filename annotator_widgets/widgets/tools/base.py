@@ -59,6 +59,7 @@ class ToolHost(Protocol):
     frame: int
     current_object: int | None
     busy: bool
+    playing: bool
     tool: str
 
     @property

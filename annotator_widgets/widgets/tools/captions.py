@@ -80,7 +80,7 @@ class CaptionsTool(Tool):
         traitlets.link((self, "scope"), (self.scopes, "value"))
         self.save_button.on_click(host.guard(lambda _b: self.save(), "saving the description"))
         self.describe_button.on_click(host.guard(lambda _b: self.describe(), "describing"))
-        host.observe(host.guard(lambda _c: self.show(), "showing the description"), names=["frame", "current_object"])
+        host.observe(host.guard(self._follow, "showing the description"), names=["frame", "current_object", "playing"])
         host.observe(host.guard(lambda ch: self._running(bool(ch["new"])), "showing the state"), names=["busy"])
         bar = ipw.VBox(
             [
@@ -96,6 +96,11 @@ class CaptionsTool(Tool):
         bar.add_class("aw-captions")
         self.show()
         return bar
+
+    def _follow(self, _change: Any = None) -> None:
+        # during playback the description catches up when it stops: one update, not one message per frame
+        if not self.host.playing:
+            self.show()
 
     def _running(self, on: bool) -> None:
         self.save_button.disabled = self.describe_button.disabled = on

@@ -225,11 +225,16 @@ class TextTool(Tool):
         canvas = self.host.canvas
         found = self.candidates()
         layer = canvas.widget[2]
-        layer.clear()
         here = self.found_here()
         box = None if here is None else _mask_box(here.mask)
         if not found and box is None:
+            # nothing to draw: an empty layer is left alone (every frame during playback; each touched layer
+            # costs the browser a full recomposite)
+            if canvas._interaction_drawn:
+                layer.clear()
+                canvas._interaction_drawn = False
             return 0
+        layer.clear()
         layer.line_width = 2
         layer.set_line_dash([6, 4])
         layer.font = "12px sans-serif"
