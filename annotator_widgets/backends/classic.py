@@ -289,7 +289,9 @@ class ClassicSegmenter:
                 # objects removed, or whose starting prompt was replaced, since: their chain is stale
                 current = {obj: s for obj, s in current.items() if self._current(obj, s)}
                 anchors = {obj: a[t].state for obj, a in self._anchors.items() if t in a}
-            moved = tracker.advance({o: s for o, s in current.items() if o not in anchors}, t)
+            moved = tracker.advance(
+                {o: s for o, s in current.items() if o not in anchors}, t, {o: a.mask for o, a in anchors.items()}
+            )
             current = {**moved, **anchors}
             current = dict(sorted(current.items()))
             with self._lock:
