@@ -239,11 +239,17 @@ class _Tracker:
         moves = len(subs) - reacquire  # the last candidate may be the whole object found again
         pick = max(range(moves), key=lambda i: ops.separation(p_obj, subs[i], b)) if moves > 1 else 0
         sub = subs[pick]
+        beyond = np.zeros_like(sub)
         if reacquire:
             # the whole shape less what clearly is not the object (the occluder) against the moved piece
             whole = subs[-1] & (p_obj >= 0.2)
             if ops.gain(p_obj, whole) > 1.2 * ops.gain(p_obj, sub) and (whole & sub).sum() >= 0.5 * sub.sum():
                 pick, sub = moves, whole
+            else:
+                # the moved piece stays, with the pieces of the whole shape on the occluder's other side
+                # that clearly have the object's colours (the part coming out from behind it)
+                beyond = _pieces(subs[-1] & ~ops.morph(sub, b, cv2.MORPH_DILATE) & (p_obj > 0.5), p_obj, 4 * b * b)
+                sub = sub | beyond
         if seg.refine_iterations == 0 or sub.sum() < 16:
             fg = sub
         else:
@@ -261,8 +267,19 @@ class _Tracker:
                 # GrabCut cut away a large part of the mask whose colours say object: on noise textures its
                 # smoothness term shrinks the object onto its core, a little more every frame; keep those pixels
                 fg |= dropped & (p_obj > 0.8)
-            fg = ops.components_touching(fg, core if core.any() else sub)
+            fg = ops.components_touching(fg, (core if core.any() else sub) | beyond)
         looks = float(p_obj[fg].mean()) if fg.any() else 0.0
         out = np.zeros_like(union)
         out[y0:y1, x0:x1] = ops.upsample(fg, crop, refine_edges=seg.refine_edges)
         return out, looks, pick
+
+
+def _pieces(mask: np.ndarray, p_obj: np.ndarray, min_area: int, min_p: float = 0.7) -> np.ndarray:
+    """The connected pieces of ``mask`` of at least ``min_area`` pixels whose mean object probability is ``min_p``+."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask
+    means = np.bincount(labels.ravel(), weights=p_obj.ravel(), minlength=n) / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+    ok = (stats[:, cv2.CC_STAT_AREA] >= min_area) & (means >= min_p)
+    ok[0] = False
+    return ok[labels]
