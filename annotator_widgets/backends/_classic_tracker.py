@@ -267,7 +267,10 @@ class _Tracker:
                 # GrabCut cut away a large part of the mask whose colours say object: on noise textures its
                 # smoothness term shrinks the object onto its core, a little more every frame; keep those pixels
                 fg |= dropped & (p_obj > 0.8)
-            fg = ops.components_touching(fg, (core if core.any() else sub) | beyond)
+            # what GrabCut kept grown from the core, or from a piece of the moved mask too thin to have one
+            # (the sliver of an object on the far side of an occluder)
+            thin = sub & ~ops.morph(core, b, cv2.MORPH_DILATE)
+            fg = ops.components_touching(fg, (core if core.any() else sub) | thin | beyond)
         looks = float(p_obj[fg].mean()) if fg.any() else 0.0
         out = np.zeros_like(union)
         out[y0:y1, x0:x1] = ops.upsample(fg, crop, refine_edges=seg.refine_edges)
