@@ -69,3 +69,14 @@ def test_without_the_far_pieces_the_mask_lags_behind_the_post(monkeypatch: pytes
     monkeypatch.setattr(tracker, "_pieces", lambda mask, p_obj, min_area: np.zeros_like(mask))
     frames, truth = _post_clip()
     assert min(_track(frames, truth)) < 0.88
+
+
+@pytest.mark.parametrize("speed", [2.0, 3.0, 5.0])
+def test_the_sliver_on_the_far_side_of_the_post_stays_in_the_mask(speed: float) -> None:
+    """A piece of the mask too thin to have an eroded core (the disc's edge past the post) is kept.
+
+    Dropping pieces that do not touch the mask's core lost it: minimum IoU 0.74 / 0.80 / 0.80.
+    """
+    frames, truth = _post_clip(n=int(128 / speed), speed=speed)
+    ious = _track(frames, truth)
+    assert min(ious) >= 0.9, np.round(ious, 2)
