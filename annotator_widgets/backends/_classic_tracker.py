@@ -15,8 +15,11 @@ import cv2
 import numpy as np
 
 from . import _classic_ops as ops
+from ._classic_exclusion import exclusive
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..types import Prompt
     from ..video import VideoSource
 
@@ -85,8 +88,15 @@ class _Tracker:
             self._frames[t] = hit
         return hit
 
-    def advance(self, states: dict[int, _State], t: int) -> dict[int, _State]:
-        """Move every state (all on the same frame) to frame ``t``."""
+    def advance(
+        self, states: dict[int, _State], t: int, fixed: dict[int, np.ndarray] | None = None
+    ) -> dict[int, _State]:
+        """Move every state (all on the same frame) to frame ``t``.
+
+        The moved masks exclude each other (:func:`~._classic_exclusion.exclusive`): where two
+        overlap, the object whose colours the pixels have keeps them. ``fixed`` (object id -> mask in
+        video pixels on ``t``: prompts there) win every overlap.
+        """
         if not states:
             return {}
         prev_t = next(iter(states.values())).frame
@@ -95,7 +105,7 @@ class _Tracker:
         self._frames = {prev_t: self._frames[prev_t], t: self._frames[t]}
         back = _flow(self.dis, cur_gray, prev_gray)  # for each current pixel: where it was
         mx, my = self._grid[0] + back[..., 0], self._grid[1] + back[..., 1]
-        out = {}
+        moved: dict[int, tuple[np.ndarray, float, np.ndarray, ops.Reference | None]] = {}
         for obj, s in states.items():
             prev = s.work if s.work is not None else self._to_work(s.mask)
             colours = s.colours if s.colours is not None else self._colours(prev_t, prev)
@@ -124,13 +134,37 @@ class _Tracker:
                     # GrabCut lost the object (or leaked): keep the motion's mask, the score says it
                     # (not the whole shape found again: GrabCut cut the occluder out of it)
                     refined = warped
-            full = self._to_video(refined, t)
+            moved[obj] = (refined, round(score, 4), colours, ref)
+        works = self._exclusive({o: m[0] for o, m in moved.items()}, cur_img, moved, fixed, self._to_work)
+        fulls = {obj: self._to_video(refined, t) for obj, refined in works.items()}
+        if self.scale < 1:  # upsampling snaps each outline on its own: exclude again in video pixels
+            fulls = self._exclusive(fulls, self._work(t)[2], moved, fixed, lambda m: m)
+        out = {}
+        for obj, s in states.items():
+            refined, full = works[obj], fulls[obj]
+            _, score, colours, ref = moved[obj]
             full.flags.writeable = False
             work = refined if self.scale < 1 else None
             if ref is None or np.count_nonzero(refined) >= ref.expected(t):
                 ref = ops.reference(cur_img, refined, t) or ref
-            out[obj] = _State(t, full, round(score, 4), s.anchor, s.serial, work, colours, ref)
+            out[obj] = _State(t, full, score, s.anchor, s.serial, work, colours, ref)
         return out
+
+    @staticmethod
+    def _exclusive(
+        masks: dict[int, np.ndarray],
+        img: np.ndarray,
+        moved: dict[int, tuple[np.ndarray, float, np.ndarray, ops.Reference | None]],
+        fixed: dict[int, np.ndarray] | None,
+        scale: Callable[[np.ndarray], np.ndarray],
+    ) -> dict[int, np.ndarray]:
+        """``masks`` (on ``img``) without overlaps; ``fixed`` are in video pixels, ``scale`` brings them to ``img``."""
+        pinned = {o: scale(m) for o, m in (fixed or {}).items() if o not in masks}
+        claims = list(masks.values()) + list(pinned.values())
+        if len(claims) < 2 or int(np.sum(claims, axis=0, dtype=np.uint8).max()) < 2:
+            return masks
+        colours = {o: moved[o][2] for o in masks}
+        return exclusive(masks, ops.colour_index(img), colours, pinned)
 
     def _colours(self, t: int, mask: np.ndarray) -> np.ndarray:
         """The colour histogram of a work-scale mask on frame ``t``."""
@@ -205,11 +239,17 @@ class _Tracker:
         moves = len(subs) - reacquire  # the last candidate may be the whole object found again
         pick = max(range(moves), key=lambda i: ops.separation(p_obj, subs[i], b)) if moves > 1 else 0
         sub = subs[pick]
+        beyond = np.zeros_like(sub)
         if reacquire:
             # the whole shape less what clearly is not the object (the occluder) against the moved piece
             whole = subs[-1] & (p_obj >= 0.2)
             if ops.gain(p_obj, whole) > 1.2 * ops.gain(p_obj, sub) and (whole & sub).sum() >= 0.5 * sub.sum():
                 pick, sub = moves, whole
+            else:
+                # the moved piece stays, with the pieces of the whole shape on the occluder's other side
+                # that clearly have the object's colours (the part coming out from behind it)
+                beyond = _pieces(subs[-1] & ~ops.morph(sub, b, cv2.MORPH_DILATE) & (p_obj > 0.5), p_obj, 4 * b * b)
+                sub = sub | beyond
         if seg.refine_iterations == 0 or sub.sum() < 16:
             fg = sub
         else:
@@ -227,8 +267,22 @@ class _Tracker:
                 # GrabCut cut away a large part of the mask whose colours say object: on noise textures its
                 # smoothness term shrinks the object onto its core, a little more every frame; keep those pixels
                 fg |= dropped & (p_obj > 0.8)
-            fg = ops.components_touching(fg, core if core.any() else sub)
+            # what GrabCut kept grown from the core, or from a piece of the moved mask too thin to have one
+            # (the sliver of an object on the far side of an occluder)
+            thin = sub & ~ops.morph(core, b, cv2.MORPH_DILATE)
+            fg = ops.components_touching(fg, (core if core.any() else sub) | thin | beyond)
         looks = float(p_obj[fg].mean()) if fg.any() else 0.0
         out = np.zeros_like(union)
         out[y0:y1, x0:x1] = ops.upsample(fg, crop, refine_edges=seg.refine_edges)
         return out, looks, pick
+
+
+def _pieces(mask: np.ndarray, p_obj: np.ndarray, min_area: int, min_p: float = 0.7) -> np.ndarray:
+    """The connected pieces of ``mask`` of at least ``min_area`` pixels whose mean object probability is ``min_p``+."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask
+    means = np.bincount(labels.ravel(), weights=p_obj.ravel(), minlength=n) / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+    ok = (stats[:, cv2.CC_STAT_AREA] >= min_area) & (means >= min_p)
+    ok[0] = False
+    return ok[labels]

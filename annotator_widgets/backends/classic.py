@@ -25,9 +25,13 @@ as a falling score. An object an occluder cuts in two (a post, another object) k
 only the piece the motion follows; when its mask falls well below the area it had when
 last seen whole, that whole shape is also slid over the frame's object-colour evidence
 near it and wins where it holds clearly more of the object, so the object is found
-again on the other side. A frame that holds a prompt re-anchors its object. Objects are
-tracked independently: their masks may overlap, and adding, changing or removing one
-object never changes another's results.
+again on the other side. A frame that holds a prompt re-anchors its object. Objects that
+one propagation tracks together exclude each other: where two masks overlap (one passes in
+front of the other, or a mask leaked onto its neighbour), each piece of the overlap goes to
+the object whose colours it has, and a prompt on the frame wins over tracked masks, so the
+hidden object is occluded there instead of jumping onto the one in front. Objects that
+never touch are tracked exactly as they would be alone; the silent catch-up (``catch_up``) tracks
+one object alone.
 """
 
 from __future__ import annotations
@@ -289,7 +293,9 @@ class ClassicSegmenter:
                 # objects removed, or whose starting prompt was replaced, since: their chain is stale
                 current = {obj: s for obj, s in current.items() if self._current(obj, s)}
                 anchors = {obj: a[t].state for obj, a in self._anchors.items() if t in a}
-            moved = tracker.advance({o: s for o, s in current.items() if o not in anchors}, t)
+            moved = tracker.advance(
+                {o: s for o, s in current.items() if o not in anchors}, t, {o: a.mask for o, a in anchors.items()}
+            )
             current = {**moved, **anchors}
             current = dict(sorted(current.items()))
             with self._lock:

@@ -149,8 +149,13 @@ def test_adding_an_object_later_leaves_earlier_results_unchanged(clip: Synthetic
     seg.set_prompt(prompt_from_truth(clip, 2, 8, "points"))  # on a later frame, after propagating
     after = _run(seg, 0, max_frames=20)
     for t in range(21):
-        assert np.array_equal(after[t][1], before[t][1]), t
         assert (2 in after[t]) == (t >= 8)  # the new object joins on its prompt frame
+        if t < 8:
+            assert np.array_equal(after[t][1], before[t][1]), t
+        else:  # tracked together, the objects exclude each other: they touch here, and share no pixel
+            assert not (after[t][1] & after[t][2]).any(), t
+            assert mask_iou(after[t][1], clip.masks[1][t]) >= mask_iou(before[t][1], clip.masks[1][t]) - 0.01, t
+    assert any(not np.array_equal(after[t][1], before[t][1]) for t in range(8, 21))  # they did meet
     assert mask_iou(after[20][2], clip.masks[2][20]) > 0.9
 
 
