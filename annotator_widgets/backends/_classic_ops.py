@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
@@ -29,6 +34,7 @@ MIN_BOX_SHARE = 0.05  # a box's GrabCut result below this share of the box has c
 FALLBACK_MIN_SHARE = 0.15  # the colour-model fallback must fill this share of the box to be believed
 FALLBACK_SCORE = 0.05  # the score of the last resort (the box's ellipse): "nothing was found here"
 RNG_SEED = 0x5EED  # GrabCut's k-means draws from OpenCV's thread RNG: seed it for reproducible masks
+HYPOTHESIS_WORKERS = min(3, os.cpu_count() or 1)  # threads a click's competing hypotheses run on at once
 
 
 def disc(shape: tuple[int, int], centers: np.ndarray, radius: int) -> np.ndarray:
@@ -195,8 +201,47 @@ def upsample(mask: np.ndarray, guide: np.ndarray, *, refine_edges: bool, factor:
     factor = gw / mask.shape[1] if factor is None else factor
     if refine_edges and factor > 1.3:
         radius = max(2, round(factor * 1.5))
-        soft = cv2.ximgproc.guidedFilter(np.ascontiguousarray(guide), soft, radius, 0.02 * 255**2)
+        return guided_threshold(guide, soft, radius, 0.02 * 255**2)
     return soft > 0.5
+
+
+def guided_threshold(guide: np.ndarray, soft: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """``guidedFilter(guide, soft, radius, eps) > 0.5``, filtering only where the result can differ from ``soft``.
+
+    A guided filter's output at a pixel depends on the input within ``2 * radius`` of it, and where
+    that input is constant the output is the same constant. So the image is cut into tiles, tiles whose
+    neighbourhood is constant keep ``soft``, and each run of the other tiles along a tile row is filtered
+    on its own with a margin of ``2 * radius`` (clipped at the image border, where the filter's own border
+    handling then applies as on the whole image): the same mask as filtering the whole image (up to the
+    float rounding of the filter's running sums) at the cost of the band around the outline. At 720p an
+    upsampled mask's outline covers a small share of the frame.
+    """
+    h, w = soft.shape
+    reach = 2 * radius + 1
+    tile = max(48, 2 * reach)
+    ny, nx = -(-h // tile), -(-w // tile)
+    padded = np.pad(soft, ((0, ny * tile - h), (0, nx * tile - w)), mode="edge").reshape(ny, tile, nx, tile)
+    lo, hi = padded.min(axis=(1, 3)), padded.max(axis=(1, 3))
+    near = np.ones((3, 3), np.uint8)  # reach <= tile: only the 8 neighbouring tiles can reach into a tile
+    busy = cv2.erode(lo, near, borderType=cv2.BORDER_REPLICATE) != cv2.dilate(hi, near, borderType=cv2.BORDER_REPLICATE)
+    out = soft > 0.5
+    guide = np.ascontiguousarray(guide)
+    for ty in range(ny):
+        row = busy[ty]
+        tx = 0
+        while tx < nx:
+            if not row[tx]:
+                tx += 1
+                continue
+            end = tx
+            while end < nx and row[end]:
+                end += 1
+            y0, y1, x0, x1 = ty * tile, min(h, (ty + 1) * tile), tx * tile, min(w, end * tile)
+            cy0, cy1, cx0, cx1 = max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
+            q = cv2.ximgproc.guidedFilter(guide[cy0:cy1, cx0:cx1], soft[cy0:cy1, cx0:cx1], radius, eps)
+            out[y0:y1, x0:x1] = q[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] > 0.5
+            tx = end
+    return out
 
 
 def segment_prompt(
@@ -271,7 +316,7 @@ def segment_prompt(
             ]
             detailed = crop.scale == 1.0 or coarse_side == grabcut_side
             its = iterations if detailed else min(COARSE_ITERATIONS, iterations)
-            found = [crop.hypothesis(init, its) for init in inits]
+            found = _in_parallel([partial(crop.hypothesis, init, its) for init in inits])
             pick = max(range(len(found)), key=lambda i: found[i].rank)
             fg = found[pick].mask
             edge = np.concatenate([fg[0], fg[-1], fg[:, 0], fg[:, -1]])
@@ -295,6 +340,34 @@ def segment_prompt(
     rx0, ry0, rx1, ry1 = roi
     out[ry0:ry1, rx0:rx1] = upsample(best.mask, img[ry0:ry1, rx0:rx1], refine_edges=refine_edges)
     return out, best.contrast
+
+
+_T = TypeVar("_T")
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _in_parallel(jobs: list[Callable[[], _T]]) -> list[_T]:
+    """Run independent jobs (the competing hypotheses) on worker threads; results in the jobs' order.
+
+    GrabCut, the colour distances and the morphology release the GIL, so on a machine with a spare
+    core the hypotheses of a click compete at the same time instead of one after another. Each job
+    seeds OpenCV's random generator of its own thread (:func:`grabcut`), so results do not depend on
+    which thread runs which job. One core: they run in this thread.
+    """
+    global _POOL
+    workers = min(len(jobs), HYPOTHESIS_WORKERS)
+    if workers <= 1:
+        return [job() for job in jobs]
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=HYPOTHESIS_WORKERS - 1, thread_name_prefix="classic-hypothesis")
+        pool = _POOL
+    futures = [pool.submit(job) for job in jobs[1:]]
+    out = [jobs[0]()]  # this thread works too instead of waiting, and takes jobs no worker has started
+    for job, fut in zip(jobs[1:], futures, strict=True):
+        out.append(job() if fut.cancel() else fut.result())
+    return out
 
 
 @dataclass(frozen=True, eq=False)

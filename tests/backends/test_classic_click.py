@@ -104,3 +104,40 @@ def test_a_click_at_720p_costs_a_bounded_grabcut_work(hd: SyntheticClip, monkeyp
         work.clear()
         seg.set_prompt(Prompt(1, obj, box=Box(*hd.boxes[obj][1])))
         assert 0 < sum(work) <= 60_000, work
+
+
+@pytest.mark.parametrize(
+    ("small", "radius"),
+    [((80, 45), 24), ((40, 30), 12), ((112, 90), 3), ((300, 200), 2)],
+)
+def test_guided_filter_in_the_outline_band_equals_the_whole_image_filter(
+    hd: SyntheticClip, small: tuple[int, int], radius: int
+) -> None:
+    import cv2
+
+    img = hd.frames[1]
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(radius)
+    lab = cv2.cvtColor(cv2.resize(img, small, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2Lab).astype(int)
+    masks = [
+        np.abs(lab[..., 1] - lab[..., 1].mean()) < rng.integers(4, 16),  # scattered, touching the borders
+        np.zeros(small[::-1], bool),
+        np.ones(small[::-1], bool),
+    ]
+    masks[1][2:6, 3:9] = True  # one small blob: most tiles are skipped
+    for m in masks:
+        soft = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        whole = cv2.ximgproc.guidedFilter(img, soft, radius, 0.02 * 255**2) > 0.5
+        assert np.array_equal(ops.guided_threshold(img, soft, radius, 0.02 * 255**2), whole)
+
+
+def test_hypotheses_on_worker_threads_give_the_same_masks(hd: SyntheticClip, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The competing hypotheses run on threads; each seeds its own thread's RNG, so masks match a serial run."""
+    results = []
+    for workers in (1, 3):
+        monkeypatch.setattr(ops, "HYPOTHESIS_WORKERS", workers)
+        seg = ClassicSegmenter()
+        seg.start(open_video(hd.frames))
+        results.append([seg.set_prompt(p)[p.obj_id] for p in _prompts(hd)])
+    for serial, threaded in zip(*results, strict=True):
+        assert np.array_equal(serial.mask, threaded.mask) and serial.score == threaded.score
