@@ -382,8 +382,16 @@ class _Crop:
     """A prompt's neighbourhood, downscaled for GrabCut, with what every hypothesis shares."""
 
     def __init__(
-        self, img: np.ndarray, roi: tuple[int, int, int, int], pos: np.ndarray, neg: np.ndarray, max_side: int
+        self,
+        img: np.ndarray,
+        roi: tuple[int, int, int, int],
+        pos: np.ndarray,
+        neg: np.ndarray,
+        max_side: int,
+        *,
+        hypotheses: bool = True,
     ) -> None:
+        """``hypotheses=False``: only what a refinement needs (the image, its colours, the clicks' seeds)."""
         x0, y0, x1, y1 = roi
         crop = img[y0:y1, x0:x1]
         self.scale = s = min(1.0, max_side / max(x1 - x0, y1 - y0))
@@ -393,16 +401,18 @@ class _Crop:
         side = max(shape)
         # colour statistics on a blurred copy: stripes and grain average out into the object's colours
         self.lab = cv2.cvtColor(cv2.GaussianBlur(self.img, (0, 0), max(1.5, 0.02 * side)), cv2.COLOR_RGB2Lab)
-        self.pix = self.lab.reshape(-1, 3).astype(np.float32)
-        lab = cv2.cvtColor(self.img, cv2.COLOR_RGB2Lab).astype(np.float32)
-        grad = np.sqrt(cv2.Sobel(lab, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(lab, cv2.CV_32F, 0, 1) ** 2).sum(2)
-        self.grad = cv2.GaussianBlur(grad, (0, 0), 1.0)
-        self.grad_ref = float(np.percentile(self.grad, 90)) + 1e-6
         self.origin = np.array([x0, y0, x0, y0], np.float32)
         p, n = (pos - self.origin[:2]) * s, (neg - self.origin[:2]) * s
         self.has_pos, self.has_neg = len(p) > 0, len(n) > 0
         r, rs = max(2, round(0.015 * side)), max(3, round(0.04 * side))
         self.pos_seed, self.neg_seed = disc(shape, p, r), disc(shape, n, r)
+        if not hypotheses:
+            return
+        self.pix = self.lab.reshape(-1, 3).astype(np.float32)
+        lab = cv2.cvtColor(self.img, cv2.COLOR_RGB2Lab).astype(np.float32)
+        grad = np.sqrt(cv2.Sobel(lab, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(lab, cv2.CV_32F, 0, 1) ** 2).sum(2)
+        self.grad = cv2.GaussianBlur(grad, (0, 0), 1.0)
+        self.grad_ref = float(np.percentile(self.grad, 90)) + 1e-6
         self.pos_sample, self.neg_sample = disc(shape, p, rs), disc(shape, n, rs)
         strip = max(2, round(0.04 * side))
         self.border = np.ones(shape, bool)
@@ -531,13 +541,13 @@ def refine_in_band(
     vb = (rx0 + bb[0] / s0, ry0 + bb[1] / s0, rx0 + bb[2] / s0, ry0 + bb[3] / s0)
     margin = max(8.0, 0.15 * max(vb[2] - vb[0], vb[3] - vb[1]), 4.0 / s0)
     fx0, fy0, fx1, fy1 = froi = expand(vb, margin, w, h)
-    fine = _Crop(img, froi, pos, neg, max(32, round(REFINE_SHARE * side)))
-    # the coarse mask resampled onto the fine crop (its pixels in video coordinates)
-    m = np.zeros((h, w), np.float32)
-    m[ry0 : roi[3], rx0 : roi[2]] = cv2.resize(
-        hyp.mask.astype(np.float32), (roi[2] - rx0, roi[3] - ry0), interpolation=cv2.INTER_LINEAR
-    )
-    sub = m[fy0:fy1, fx0:fx1]
+    fine = _Crop(img, froi, pos, neg, max(32, round(REFINE_SHARE * side)), hypotheses=False)
+    # the coarse mask resampled onto the fine crop (its pixels in video coordinates; zero outside the window)
+    coarse_px = cv2.resize(hyp.mask.astype(np.float32), (roi[2] - rx0, roi[3] - ry0), interpolation=cv2.INTER_LINEAR)
+    sub = np.zeros((fy1 - fy0, fx1 - fx0), np.float32)
+    ix0, iy0, ix1, iy1 = max(fx0, rx0), max(fy0, ry0), min(fx1, roi[2]), min(fy1, roi[3])
+    if ix1 > ix0 and iy1 > iy0:
+        sub[iy0 - fy0 : iy1 - fy0, ix0 - fx0 : ix1 - fx0] = coarse_px[iy0 - ry0 : iy1 - ry0, ix0 - rx0 : ix1 - rx0]
     fh, fw = fine.shape
     sub = cv2.resize(sub, (fw, fh), interpolation=cv2.INTER_AREA) if sub.shape != (fh, fw) else sub
     prior = sub > 0.5
