@@ -42,7 +42,7 @@ import numpy as np
 
 from ..errors import BackendError, PromptError
 from ..types import check_frame
-from . import _classic_ops as ops
+from ._classic_prompt import segment_prompt
 from ._classic_tracker import _FLOW_PRESETS, _Anchor, _State, _Tracker
 from ._prepare import FrameCache, neighbour
 from .protocols import ObjectMask, SegmenterFrame
@@ -187,7 +187,7 @@ class ClassicSegmenter:
                 )
             mask, score = np.ascontiguousarray(prompt.mask.to_mask(), dtype=bool), 1.0
         else:
-            mask, score = ops.segment_prompt(
+            mask, score = segment_prompt(
                 img,
                 prompt,
                 grabcut_side=self.grabcut_side,

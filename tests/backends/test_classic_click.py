@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from annotator_widgets.backends import _classic_ops as ops
+from annotator_widgets.backends import _classic_prompt as prompt_path
 from annotator_widgets.backends.classic import ClassicSegmenter
 from annotator_widgets.data import SyntheticClip, synthetic_clip
 from annotator_widgets.rle import mask_iou
@@ -88,13 +89,13 @@ def test_a_click_at_720p_costs_a_bounded_grabcut_work(hd: SyntheticClip, monkeyp
     band on a crop tight around it. The earlier path (three hypotheses at 128 px, the winner redone at 160 px)
     cost about 224,000; counting work, not time, keeps this independent of the machine's load."""
     work: list[int] = []
-    real = ops.grabcut
+    real = prompt_path.grabcut
 
     def counting(img: np.ndarray, labels: np.ndarray, iterations: int) -> np.ndarray:
         work.append(img.shape[0] * img.shape[1] * iterations)
         return real(img, labels, iterations)
 
-    monkeypatch.setattr(ops, "grabcut", counting)
+    monkeypatch.setattr(prompt_path, "grabcut", counting)
     seg = ClassicSegmenter()
     seg.start(open_video(hd.frames))
     for obj in sorted(hd.masks):
@@ -135,7 +136,7 @@ def test_hypotheses_on_worker_threads_give_the_same_masks(hd: SyntheticClip, mon
     """The competing hypotheses run on threads; each seeds its own thread's RNG, so masks match a serial run."""
     results = []
     for workers in (1, 3):
-        monkeypatch.setattr(ops, "HYPOTHESIS_WORKERS", workers)
+        monkeypatch.setattr(prompt_path, "HYPOTHESIS_WORKERS", workers)
         seg = ClassicSegmenter()
         seg.start(open_video(hd.frames))
         results.append([seg.set_prompt(p)[p.obj_id] for p in _prompts(hd)])
