@@ -176,10 +176,11 @@ def guided_threshold(guide: np.ndarray, soft: np.ndarray, radius: int, eps: floa
 
     A guided filter's output at a pixel depends on the input within ``2 * radius`` of it, and where
     that input is constant the output is the same constant. So the image is cut into tiles, tiles whose
-    neighbourhood is constant keep ``soft``, and each run of the other tiles along a tile row is filtered
-    on its own with a margin of ``2 * radius`` (clipped at the image border, where the filter's own border
-    handling then applies as on the whole image): the same mask as filtering the whole image (up to the
-    float rounding of the filter's running sums) at the cost of the band around the outline. At 720p an
+    neighbourhood is constant keep ``soft``, and each run of the other tiles along a tile row (merged with
+    the same run on the rows below) is filtered on its own with a margin of ``2 * radius`` (clipped at
+    the image border, where the filter's own border handling then applies as on the whole image), or the
+    busy tiles' bounding box at once where that filters fewer pixels: the same mask as filtering the whole
+    image (up to the float rounding of the filter's running sums) at the cost of the band around the outline. At 720p an
     upsampled mask's outline covers a small share of the frame.
     """
     h, w = soft.shape
@@ -190,11 +191,11 @@ def guided_threshold(guide: np.ndarray, soft: np.ndarray, radius: int, eps: floa
     lo, hi = padded.min(axis=(1, 3)), padded.max(axis=(1, 3))
     near = np.ones((3, 3), np.uint8)  # reach <= tile: only the 8 neighbouring tiles can reach into a tile
     busy = cv2.erode(lo, near, borderType=cv2.BORDER_REPLICATE) != cv2.dilate(hi, near, borderType=cv2.BORDER_REPLICATE)
-    out = soft > 0.5
-    guide = np.ascontiguousarray(guide)
+    # runs of busy tiles along each tile row, a run extended downwards while the next row has the same run
+    rects: list[list[int]] = []  # [ty0, ty1, tx0, tx1] in tiles, ends exclusive
+    open_runs: dict[tuple[int, int], list[int]] = {}
     for ty in range(ny):
-        row = busy[ty]
-        tx = 0
+        row, tx, runs = busy[ty], 0, {}
         while tx < nx:
             if not row[tx]:
                 tx += 1
@@ -202,11 +203,31 @@ def guided_threshold(guide: np.ndarray, soft: np.ndarray, radius: int, eps: floa
             end = tx
             while end < nx and row[end]:
                 end += 1
-            y0, y1, x0, x1 = ty * tile, min(h, (ty + 1) * tile), tx * tile, min(w, end * tile)
-            cy0, cy1, cx0, cx1 = max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
-            q = cv2.ximgproc.guidedFilter(guide[cy0:cy1, cx0:cx1], soft[cy0:cy1, cx0:cx1], radius, eps)
-            out[y0:y1, x0:x1] = q[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] > 0.5
+            rect = open_runs.get((tx, end))
+            if rect is None:
+                rect = [ty, ty + 1, tx, end]
+                rects.append(rect)
+            rect[1] = ty + 1
+            runs[(tx, end)] = rect
             tx = end
+        open_runs = runs
+    out = soft > 0.5
+    if not rects:
+        return out
+
+    def margin(r: list[int]) -> tuple[int, int, int, int, int, int, int, int]:
+        y0, y1, x0, x1 = r[0] * tile, min(h, r[1] * tile), r[2] * tile, min(w, r[3] * tile)
+        return y0, y1, x0, x1, max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)
+
+    crops = [margin(r) for r in rects]
+    ty0, ty1 = min(r[0] for r in rects), max(r[1] for r in rects)
+    whole = margin([ty0, ty1, min(r[2] for r in rects), max(r[3] for r in rects)])
+    if (whole[5] - whole[4]) * (whole[7] - whole[6]) <= sum((c[5] - c[4]) * (c[7] - c[6]) for c in crops):
+        crops = [whole]  # one filter over the busy tiles' box costs less than the runs' margins
+    guide = np.ascontiguousarray(guide)
+    for y0, y1, x0, x1, cy0, cy1, cx0, cx1 in crops:
+        q = cv2.ximgproc.guidedFilter(guide[cy0:cy1, cx0:cx1], soft[cy0:cy1, cx0:cx1], radius, eps)
+        out[y0:y1, x0:x1] = q[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] > 0.5
     return out
 
 

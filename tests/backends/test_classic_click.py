@@ -126,6 +126,8 @@ def test_guided_filter_in_the_outline_band_equals_the_whole_image_filter(
         np.ones(small[::-1], bool),
     ]
     masks[1][2:6, 3:9] = True  # one small blob: most tiles are skipped
+    masks.append(masks[1].copy())
+    masks[3][-8:-3, -12:-4] = True  # two blobs far apart: filtered as two rectangles, not their common box
     for m in masks:
         soft = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
         whole = cv2.ximgproc.guidedFilter(img, soft, radius, 0.02 * 255**2) > 0.5
