@@ -169,6 +169,15 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
 
+def _forget_pool() -> None:
+    global _POOL
+    _POOL = None  # a forked child has none of the parent's worker threads: it starts its own pool
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _in_parallel(jobs: list[Callable[[], _T]]) -> list[_T]:
     """Run independent jobs (the competing hypotheses) on worker threads; results in the jobs' order.
 

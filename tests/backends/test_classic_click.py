@@ -144,3 +144,24 @@ def test_hypotheses_on_worker_threads_give_the_same_masks(hd: SyntheticClip, mon
         results.append([seg.set_prompt(p)[p.obj_id] for p in _prompts(hd)])
     for serial, threaded in zip(*results, strict=True):
         assert np.array_equal(serial.mask, threaded.mask) and serial.score == threaded.score
+
+
+def test_a_forked_child_clicks_with_its_own_hypothesis_pool(hd: SyntheticClip) -> None:
+    """After a fork (multiprocessing executors) the child has none of the parent's pool threads."""
+    import multiprocessing
+
+    seg = ClassicSegmenter()
+    seg.start(open_video(hd.frames))
+    prompt = _prompts(hd)[0]
+    here = seg.set_prompt(prompt)[prompt.obj_id].mask  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        there = pool.apply(_click_area, (hd.frames, prompt))
+    assert there == int(here.sum())
+
+
+def _click_area(frames: np.ndarray, prompt: Prompt) -> int:
+    seg = ClassicSegmenter()
+    seg.start(open_video(frames))
+    assert prompt_path._POOL is None  # forgotten at the fork
+    return int(seg.set_prompt(prompt)[prompt.obj_id].mask.sum())
