@@ -6,7 +6,7 @@ Prompts: GrabCut runs on a coarse crop around the prompt (80 pixels), then the r
 is redone in a band around its outline on a crop tight around it (at most
 ``grabcut_side`` pixels) and upsampled with a guided filter that snaps the outline to
 image edges. A box is a rectangle initialisation. Clicks leave the object's size
-open, so three initialisations compete on the coarse crop (a region grown from the
+open, so three initialisations compete on the coarse crop, on worker threads (a region grown from the
 clicked colours, a small and a large window) and the one with the most distinct
 colours and the strongest edges along its outline wins. :meth:`ClassicSegmenter.prepare`
 decodes a frame ahead; the masks are the same with and without it. Positive clicks are sure-foreground discs,
@@ -46,7 +46,7 @@ import numpy as np
 
 from ..errors import BackendError, PromptError
 from ..types import check_frame
-from . import _classic_ops as ops
+from ._classic_prompt import segment_prompt
 from ._classic_tracker import _FLOW_PRESETS, _Anchor, _State, _Tracker
 from ._prepare import FrameCache, neighbour
 from .protocols import ObjectMask, SegmenterFrame
@@ -191,7 +191,7 @@ class ClassicSegmenter:
                 )
             mask, score = np.ascontiguousarray(prompt.mask.to_mask(), dtype=bool), 1.0
         else:
-            mask, score = ops.segment_prompt(
+            mask, score = segment_prompt(
                 img,
                 prompt,
                 grabcut_side=self.grabcut_side,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from annotator_widgets.backends import _classic_ops as ops
+from annotator_widgets.backends import _classic_prompt as prompt_path
 from annotator_widgets.backends.classic import ClassicSegmenter
 from annotator_widgets.data import SyntheticClip, synthetic_clip
 from annotator_widgets.rle import mask_iou
@@ -88,13 +89,13 @@ def test_a_click_at_720p_costs_a_bounded_grabcut_work(hd: SyntheticClip, monkeyp
     band on a crop tight around it. The earlier path (three hypotheses at 128 px, the winner redone at 160 px)
     cost about 224,000; counting work, not time, keeps this independent of the machine's load."""
     work: list[int] = []
-    real = ops.grabcut
+    real = prompt_path.grabcut
 
     def counting(img: np.ndarray, labels: np.ndarray, iterations: int) -> np.ndarray:
         work.append(img.shape[0] * img.shape[1] * iterations)
         return real(img, labels, iterations)
 
-    monkeypatch.setattr(ops, "grabcut", counting)
+    monkeypatch.setattr(prompt_path, "grabcut", counting)
     seg = ClassicSegmenter()
     seg.start(open_video(hd.frames))
     for obj in sorted(hd.masks):
@@ -104,3 +105,63 @@ def test_a_click_at_720p_costs_a_bounded_grabcut_work(hd: SyntheticClip, monkeyp
         work.clear()
         seg.set_prompt(Prompt(1, obj, box=Box(*hd.boxes[obj][1])))
         assert 0 < sum(work) <= 60_000, work
+
+
+@pytest.mark.parametrize(
+    ("small", "radius"),
+    [((80, 45), 24), ((40, 30), 12), ((112, 90), 3), ((300, 200), 2)],
+)
+def test_guided_filter_in_the_outline_band_equals_the_whole_image_filter(
+    hd: SyntheticClip, small: tuple[int, int], radius: int
+) -> None:
+    import cv2
+
+    img = hd.frames[1]
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(radius)
+    lab = cv2.cvtColor(cv2.resize(img, small, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2Lab).astype(int)
+    masks = [
+        np.abs(lab[..., 1] - lab[..., 1].mean()) < rng.integers(4, 16),  # scattered, touching the borders
+        np.zeros(small[::-1], bool),
+        np.ones(small[::-1], bool),
+    ]
+    masks[1][2:6, 3:9] = True  # one small blob: most tiles are skipped
+    masks.append(masks[1].copy())
+    masks[3][-8:-3, -12:-4] = True  # two blobs far apart: filtered as two rectangles, not their common box
+    for m in masks:
+        soft = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        whole = cv2.ximgproc.guidedFilter(img, soft, radius, 0.02 * 255**2) > 0.5
+        assert np.array_equal(ops.guided_threshold(img, soft, radius, 0.02 * 255**2), whole)
+
+
+def test_hypotheses_on_worker_threads_give_the_same_masks(hd: SyntheticClip, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The competing hypotheses run on threads; each seeds its own thread's RNG, so masks match a serial run."""
+    results = []
+    for workers in (1, 3):
+        monkeypatch.setattr(prompt_path, "HYPOTHESIS_WORKERS", workers)
+        seg = ClassicSegmenter()
+        seg.start(open_video(hd.frames))
+        results.append([seg.set_prompt(p)[p.obj_id] for p in _prompts(hd)])
+    for serial, threaded in zip(*results, strict=True):
+        assert np.array_equal(serial.mask, threaded.mask) and serial.score == threaded.score
+
+
+def test_a_forked_child_clicks_with_its_own_hypothesis_pool(hd: SyntheticClip) -> None:
+    """After a fork (multiprocessing executors) the child has none of the parent's pool threads."""
+    import multiprocessing
+
+    seg = ClassicSegmenter()
+    seg.start(open_video(hd.frames))
+    prompt = _prompts(hd)[0]
+    here = seg.set_prompt(prompt)[prompt.obj_id].mask  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        there = pool.apply(_click_area, (hd.frames, prompt))
+    assert there == int(here.sum())
+
+
+def _click_area(frames: np.ndarray, prompt: Prompt) -> int:
+    seg = ClassicSegmenter()
+    seg.start(open_video(frames))
+    assert prompt_path._POOL is None  # forgotten at the fork
+    return int(seg.set_prompt(prompt)[prompt.obj_id].mask.sum())

@@ -11,7 +11,7 @@ import pytest
 
 from annotator_widgets import AnnotationSession
 from annotator_widgets.backends import SegmenterFrame
-from annotator_widgets.backends import _classic_ops as ops
+from annotator_widgets.backends import _classic_prompt as ops
 from annotator_widgets.backends.classic import ClassicSegmenter
 from annotator_widgets.types import Box, Prompt
 from annotator_widgets.video import open_video
