@@ -14,6 +14,9 @@ same clicks' CPU time, every thread of the process, which the machine's load dis
   ``--save FILE`` keeps the masks and ``--compare FILE`` reports the mean IoU against masks saved
   earlier (``real_agreement_miou``: how far a change moved the results, ``real_agreement_min``).
 
+- ``video_click_*``: three positive clicks on each of five frames of ``bigbuckbunny.mp4`` read from the
+  file (H.264, random access), each click on a new reader, so a ``cold`` click decodes its frame first.
+
 ``prepared`` clicks land on a frame :meth:`ClassicSegmenter.prepare` computed ahead (untimed), as the
 widget does when the user lands on a frame; ``cold`` clicks on a segmenter without the cache. Each
 figure is the p50 / p90 over its clicks; the machine's load adds noise, so compare figures of one run.
@@ -21,6 +24,7 @@ figure is the p50 / p90 over its clicks; the machine's load adds noise, so compa
 Usage::
 
     python benchmarks/bench_classic_click.py [--repeat 3] [--save masks.npz | --compare masks.npz] [--profile]
+        [--only widget|synth|real|video ...]
 """
 
 from __future__ import annotations
@@ -139,15 +143,30 @@ def real(repeat: int, masks: dict[str, np.ndarray]) -> None:
                             masks[f"{key}:{i}:{j}"] = mask
 
 
+def video_file(repeat: int) -> None:
+    """Clicks on frames of ``bigbuckbunny.mp4`` read from the file, each on a new reader and segmenter."""
+    path = sample_video("bigbuckbunny")
+    for _ in range(repeat):
+        for f in (12, 47, 80, 101, 125):
+            for i, fx in enumerate((0.3, 0.5, 0.7)):
+                for kind in ("cold", "prepared"):
+                    seg = ClassicSegmenter(prepared_frames=0 if kind == "cold" else 2)
+                    seg.start(open_video(path))  # no frame decoded yet: a cold click decodes its frame first
+                    if kind == "prepared":
+                        seg.prepare(f)  # untimed, as when the user lands on the frame
+                    _timed(seg, Prompt(f, 1 + i, points=(Point(fx * 1280, 400.0, 1),)), f"video_click_{kind}")
+                    seg.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="rounds over every click")
     ap.add_argument("--save", type=_Path, help="keep the real frames' masks in this .npz")
     ap.add_argument("--compare", type=_Path, help="IoU of the real frames' masks against this .npz")
     ap.add_argument("--profile", action="store_true", help="print the top of a cProfile of the whole run")
-    ap.add_argument("--only", choices=["widget", "synth", "real"], action="append")
+    ap.add_argument("--only", choices=["widget", "synth", "real", "video"], action="append")
     args = ap.parse_args(argv)
-    only = set(args.only or ["widget", "synth", "real"])
+    only = set(args.only or ["widget", "synth", "real", "video"])
     widget_iou: list[float] = []
     ious: dict[str, list[float]] = {"click": [], "box": [], "negative": []}
     masks: dict[str, np.ndarray] = {}
@@ -160,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
         synthetic(args.repeat, ious)
     if "real" in only:
         real(args.repeat, masks)
+    if "video" in only:
+        video_file(args.repeat)
     if prof:
         prof.disable()
         pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
