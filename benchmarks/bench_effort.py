@@ -14,7 +14,7 @@ interactions than one click per object per frame (3 per frame here). ``seconds_p
 time per video frame (all propagation included) on the machine it ran on: the effort figures are
 ``clicks_per_frame``, ``final_mean_j`` and ``min_j``.
 
-Usage: ``python benchmarks/bench_effort.py [--frames 300] [--max-clicks 150]``
+Usage: ``python benchmarks/bench_effort.py [--frames 300] [--max-clicks 150] [--seed 0]``
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--max-clicks", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=0, help="the generated clip's seed (the README figure: 0)")
     args = parser.parse_args()
-    clip = synthetic_clip(num_frames=args.frames, size=(320, 240), num_objects=3, seed=0, occluders=2)
+    clip = synthetic_clip(num_frames=args.frames, size=(320, 240), num_objects=3, seed=args.seed, occluders=2)
     report = simulate_annotator(
         clip.frames, clip.masks, segmenter="classic", target_j=TARGET_J, max_clicks=args.max_clicks
     )
@@ -48,7 +49,8 @@ def main() -> None:
             "positive_clicks": sum(c.label for c in report.history),
             "min_j_after_first_clicks": None if first_round_min_j is None else round(first_round_min_j, 4),
             "frames_below_target": int(sum((js < TARGET_J).sum() for js in report.j_per_frame.values())),
-            "clip": f"synthetic_clip(num_frames={args.frames}, size=(320, 240), num_objects=3, seed=0, occluders=2)",
+            "clip": f"synthetic_clip(num_frames={args.frames}, size=(320, 240), num_objects=3, seed={args.seed}, "
+            "occluders=2)",
             "segmenter": "classic",
             "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
         }
