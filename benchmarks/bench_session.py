@@ -110,6 +110,8 @@ def overhead(micro, tmp: Path, frames: int = 120, rounds: int = 7) -> dict[str, 
         "session_ms_per_frame": round(statistics.median(ours) * 1000, 2),
         "overhead_ratio": round(statistics.median(ratios), 3),
         "overhead_ratio_best": round(min(ours) / min(raw), 3),
+        "raw_ms_per_round": [round(v * 1000, 1) for v in raw],
+        "session_ms_per_round": [round(v * 1000, 1) for v in ours],
         "rounds": rounds,
     }
 
