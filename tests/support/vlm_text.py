@@ -272,16 +272,21 @@ def _bert_tokenizer() -> Any:
     return transformers.BertTokenizer(vocab={w: i for i, w in enumerate(words)}, bos_token="[DEC]", model_max_length=64)
 
 
-def build_tiny_blip(folder: str | os.PathLike[str], *, vqa: bool = False, seed: int = 0, spread: float = 0.5) -> Path:
-    """A BLIP captioning (``BlipForConditionalGeneration``) or VQA (``BlipForQuestionAnswering``) model, 32 px."""
-    transformers = require("transformers")
-    tokenizer = _bert_tokenizer()
-    ids = {
+def _bert_ids(tokenizer: Any) -> dict[str, int]:
+    """The special-token ids a BLIP text config takes from the tokenizer."""
+    return {
         "bos_token_id": tokenizer.bos_token_id,
         "sep_token_id": tokenizer.sep_token_id,
         "eos_token_id": tokenizer.sep_token_id,
         "pad_token_id": tokenizer.pad_token_id,
     }
+
+
+def build_tiny_blip(folder: str | os.PathLike[str], *, vqa: bool = False, seed: int = 0, spread: float = 0.5) -> Path:
+    """A BLIP captioning (``BlipForConditionalGeneration``) or VQA (``BlipForQuestionAnswering``) model, 32 px."""
+    transformers = require("transformers")
+    tokenizer = _bert_tokenizer()
+    ids = _bert_ids(tokenizer)
     text = {"vocab_size": len(tokenizer), "hidden_size": 32, "encoder_hidden_size": 32, **_LAYER, **ids}
     config = transformers.BlipConfig(
         text_config={**text, "max_position_embeddings": 64}, vision_config=_VISION, projection_dim=16
@@ -299,12 +304,7 @@ def build_base_blip(folder: str | os.PathLike[str], *, seed: int = 0) -> Path:
     (its words are noise). The tokenizer is the small one made here; its ids fit in the larger vocabulary."""
     transformers = require("transformers")
     tokenizer = _bert_tokenizer()
-    ids = {
-        "bos_token_id": tokenizer.bos_token_id,
-        "sep_token_id": tokenizer.sep_token_id,
-        "eos_token_id": tokenizer.sep_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
-    }
+    ids = _bert_ids(tokenizer)
     # the defaults are the base model's: vision 768 wide x 12 layers at 384 px, patch 16; text 768 x 12 layers
     config = transformers.BlipConfig(text_config={"vocab_size": 30524, **ids}, vision_config={"image_size": 384})
     _seeded(seed)

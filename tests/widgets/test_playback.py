@@ -6,6 +6,7 @@ import io
 import threading
 
 import numpy as np
+import pytest
 
 from annotator_widgets.widgets import _ipycanvas_compat as compat
 from annotator_widgets.widgets.geometry import Geometry
@@ -218,61 +219,56 @@ def test_playback_reads_the_stored_masks_ahead_at_display_size(annotator):
     np.testing.assert_array_equal(annotator.canvas.display_mask(ann), annotator.geometry.mask(ann.mask))
 
 
-def test_reading_ahead_never_sends_the_decoder_back_for_a_guess(clip, disc, tmp_path, monkeypatch):
+@pytest.fixture
+def on_file(clip, disc, tmp_path):
+    """An annotator on the clip written to an H.264 file (its read-ahead decodes a fork of the file)."""
+    from annotator_widgets import AnnotationSession, VideoAnnotator, open_video
+    from annotator_widgets.data import write_video
+
+    video = open_video(write_video(clip.frames, tmp_path / "v.mp4", fps=10))
+    session = AnnotationSession(video, project=tmp_path / "p.awp", segmenter=disc)
+    ann = VideoAnnotator(session, tools=["points"], max_display_side=160)
+    assert ann.num_frames >= 12
+    yield ann, video
+    ann.close()
+    session.close()
+
+
+def test_reading_ahead_never_sends_the_decoder_back_for_a_guess(on_file, monkeypatch):
     """Frames guessed ahead that the read-ahead's file decoder has passed are not asked for (each would be a
     decode from the previous keyframe)."""
-    from annotator_widgets import AnnotationSession, VideoAnnotator, open_video
-    from annotator_widgets.data import write_video
-
-    video = open_video(write_video(clip.frames, tmp_path / "v.mp4", fps=10))
-    session = AnnotationSession(video, project=tmp_path / "p.awp", segmenter=disc)
-    ann = VideoAnnotator(session, tools=["points"], max_display_side=160)
-    try:
-        n = ann.num_frames
-        assert n >= 12
-        ann._read_ahead_picture(10)  # the read-ahead's decoder (a fork of the file) is past frame 10 now
-        assert ann._ahead_video.position == 11
-        asked: list[list[int]] = []
-        monkeypatch.setattr(ann.read_ahead, "want", lambda frames: asked.append(list(frames)))
-        for f in (4, 6, 9):
-            ann.canvas.display_frame(f, video.frame(f))  # shown frames are cached already
-        ann.frame = 4
-        ann._play_step(6)  # guesses 7, 8, 9: all behind the decoder
-        assert asked[-1] == [] and ann.frame == 6
-        ann._play_step(9)  # guesses 11, 13, 15: ahead of it
-        assert asked[-1] == [f for f in (11, 13, 15) if f < n] and ann.frame == 9
-    finally:
-        ann.close()
-        session.close()
+    ann, video = on_file
+    n = ann.num_frames
+    ann._read_ahead_picture(10)  # the read-ahead's decoder (a fork of the file) is past frame 10 now
+    assert ann._ahead_video.position == 11
+    asked: list[list[int]] = []
+    monkeypatch.setattr(ann.read_ahead, "want", lambda frames: asked.append(list(frames)))
+    for f in (4, 6, 9):
+        ann.canvas.display_frame(f, video.frame(f))  # shown frames are cached already
+    ann.frame = 4
+    ann._play_step(6)  # guesses 7, 8, 9: all behind the decoder
+    assert asked[-1] == [] and ann.frame == 6
+    ann._play_step(9)  # guesses 11, 13, 15: ahead of it
+    assert asked[-1] == [f for f in (11, 13, 15) if f < n] and ann.frame == 9
 
 
-def test_a_frame_the_decoder_has_passed_is_shown_early_rather_than_decoded_again(clip, disc, tmp_path):
-    from annotator_widgets import AnnotationSession, VideoAnnotator, open_video
-    from annotator_widgets.data import write_video
-
-    video = open_video(write_video(clip.frames, tmp_path / "v.mp4", fps=10))
-    session = AnnotationSession(video, project=tmp_path / "p.awp", segmenter=disc)
-    ann = VideoAnnotator(session, tools=["points"], max_display_side=160)
-    try:
-        n = ann.num_frames
-        assert n >= 12
-        ann._read_ahead_picture(4)
-        ann._read_ahead_picture(8)  # guessed too far: the decoder went from 4 to 8 (position 9)
-        ann.frame = 4
-        decoded: list[int] = []
-        real = ann._ahead_video._decode
-        ann._ahead_video._decode = lambda i: (decoded.append(i), real(i))[1]
-        ann._play_step(6)  # 5..7 were skipped by the decoder: 8, two frames (one step) early, instead of going back
-        assert ann.frame == 8 and ann.stats.counter("play_early") == 1
-        ann._play_step(7)  # the loop's clock has not caught up yet: 8 stays
-        assert ann.frame == 8 and ann.stats.counter("play_early") == 2
-        assert ann.read_ahead.wait_idle(10)
-        assert all(f >= 9 for f in decoded)  # the decoder only went forward
-        ann._play_step(n - 1)  # the last frame is always shown as asked
-        assert ann.frame == n - 1
-        ann._loop = True
-        ann._play_step(0)  # a loop that wraps around goes back to the start
-        assert ann.frame == 0
-    finally:
-        ann.close()
-        session.close()
+def test_a_frame_the_decoder_has_passed_is_shown_early_rather_than_decoded_again(on_file):
+    ann, _ = on_file
+    n = ann.num_frames
+    ann._read_ahead_picture(4)
+    ann._read_ahead_picture(8)  # guessed too far: the decoder went from 4 to 8 (position 9)
+    ann.frame = 4
+    decoded: list[int] = []
+    real = ann._ahead_video._decode
+    ann._ahead_video._decode = lambda i: (decoded.append(i), real(i))[1]
+    ann._play_step(6)  # 5..7 were skipped by the decoder: 8, two frames (one step) early, instead of going back
+    assert ann.frame == 8 and ann.stats.counter("play_early") == 1
+    ann._play_step(7)  # the loop's clock has not caught up yet: 8 stays
+    assert ann.frame == 8 and ann.stats.counter("play_early") == 2
+    assert ann.read_ahead.wait_idle(10)
+    assert all(f >= 9 for f in decoded)  # the decoder only went forward
+    ann._play_step(n - 1)  # the last frame is always shown as asked
+    assert ann.frame == n - 1
+    ann._loop = True
+    ann._play_step(0)  # a loop that wraps around goes back to the start
+    assert ann.frame == 0
