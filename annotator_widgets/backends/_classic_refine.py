@@ -30,6 +30,7 @@ __all__ = ["refine_mask"]
 log = logging.getLogger(__name__)
 
 MARGIN_SHARE = 0.25  # the crop spans the mask and the clicks plus this share of their longer side
+REACH = 3.0  # a negative click pushes out the mask within this many times its distance from the outline
 
 
 def refine_mask(
@@ -80,7 +81,7 @@ def refine_mask(
         for x, y in np.round((neg - crop.origin[:2]) * crop.scale).astype(int):
             if 0 <= y < ch and 0 <= x < cw and small[y, x]:
                 reach = np.zeros(crop.shape, np.uint8)
-                cv2.circle(reach, (int(x), int(y)), max(2, round(2 * float(inside[y, x]))), 1, -1)
+                cv2.circle(reach, (int(x), int(y)), max(2, round(REACH * float(inside[y, x]))), 1, -1)
                 pushed |= reach.astype(bool) & small
         gc[pushed] = cv2.GC_PR_BGD
         core &= ~morph(pushed, band, cv2.MORPH_DILATE)

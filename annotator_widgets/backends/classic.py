@@ -188,9 +188,7 @@ class ClassicSegmenter:
         img = self._frame(video, prompt.frame)
         if prompt.mask is not None:
             if prompt.box is not None:
-                log.debug(
-                    "object %d frame %d: a mask prompt's box is ignored", prompt.obj_id, prompt.frame
-                )
+                log.debug("object %d frame %d: a mask prompt's box is ignored", prompt.obj_id, prompt.frame)
             mask, score = np.ascontiguousarray(prompt.mask.to_mask(), dtype=bool), 1.0
             if prompt.points and mask.any():
                 mask, score = refine_mask(
