@@ -176,6 +176,9 @@ class ClassicSegmenter:
     def set_prompt(self, prompt: Prompt) -> dict[int, ObjectMask]:
         """Segment one object on one frame from its whole prompt, replacing its earlier prompt there.
 
+        A mask prompt is used as drawn (a box with it is ignored); points with a mask correct it: the
+        region a positive click adds and the spill a negative click removes change, the rest stays.
+
         Returns:
             ``{prompt.obj_id: ObjectMask}`` on ``prompt.frame``.
 
