@@ -7,7 +7,9 @@ crop outside it probable background and the crop's border sure background. A pos
 sure-foreground disc and the region of its colours grown from it starts as probable foreground; a
 negative click is a sure-background disc and the region of its colours inside the mask starts as
 probable background. Only the changes connected to a click are kept (the region a positive click
-adds, the spill a negative click removes): the rest of the mask stays exactly as given.
+adds, the spill a negative click removes): the rest of the mask stays exactly as given. A positive
+click far from the mask (beyond its equivalent radius) says the mask is on something else: the clicks
+are then segmented alone, as a prompt without a mask would be.
 Private: the names here may change without notice.
 """
 
@@ -20,7 +22,7 @@ import cv2
 import numpy as np
 
 from ._classic_ops import bbox, components_touching, contrast_score, expand, grabcut, morph, upsample
-from ._classic_prompt import _Crop, grow
+from ._classic_prompt import _Crop, grow, segment_prompt
 
 if TYPE_CHECKING:
     from ..types import Prompt
@@ -30,7 +32,22 @@ __all__ = ["refine_mask"]
 log = logging.getLogger(__name__)
 
 MARGIN_SHARE = 0.25  # the crop spans the mask and the clicks plus this share of their longer side
+MIN_REACH = 8.0  # pixels: a positive click this near a small mask still refines it
 REACH = 3.0  # a negative click pushes out the mask within this many times its distance from the outline
+
+
+def prior_fits(prior: np.ndarray, pos: np.ndarray) -> bool:
+    """Whether every positive click lies near ``prior``: within its equivalent radius (at least
+    ``MIN_REACH`` pixels) of it. A click farther off says the tracked mask is on something else (the
+    tracker drifted or jumped): the clicks start over instead of growing a wrong mask."""
+    if not len(pos):
+        return True
+    h, w = prior.shape
+    radius = max(MIN_REACH, float(np.sqrt(prior.sum() / np.pi)))
+    away = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 5)
+    xs = np.clip(np.round(pos[:, 0]).astype(int), 0, w - 1)
+    ys = np.clip(np.round(pos[:, 1]).astype(int), 0, h - 1)
+    return bool((away[ys, xs] <= radius).all())
 
 
 def refine_mask(
@@ -48,6 +65,9 @@ def refine_mask(
     bb = bbox(out)
     if bb is None or not len(coords):
         return out, 0.0
+    if not prior_fits(out, pos):
+        log.debug("object %d frame %d: a click far from the mask; segmenting the clicks", prompt.obj_id, prompt.frame)
+        return segment_prompt(img, prompt, grabcut_side=grabcut_side, iterations=iterations, refine_edges=refine_edges)
     x0 = min(bb[0], float(coords[:, 0].min()))
     y0 = min(bb[1], float(coords[:, 1].min()))
     x1 = max(bb[2], float(coords[:, 0].max()) + 1)

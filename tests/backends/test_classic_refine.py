@@ -105,3 +105,13 @@ def test_a_click_inside_the_mask_and_a_mask_without_clicks_change_nothing(
 
 def test_the_classic_segmenter_declares_it() -> None:
     assert ClassicSegmenter.refines_masks is True
+
+
+def test_a_click_far_from_the_mask_starts_over_from_the_clicks(clip: SyntheticClip, seg: ClassicSegmenter) -> None:
+    # the tracked mask jumped onto another object: growing it would keep the wrong object
+    truth, other = clip.masks[1][0], clip.masks[2][0]
+    click = centre(truth)
+    wrong = seg.set_prompt(Prompt(0, 1, (click,), mask=RLE.from_mask(other)))[1].mask
+    alone = seg.set_prompt(Prompt(0, 1, (click,)))[1].mask
+    assert np.array_equal(wrong, alone)
+    assert mask_iou(wrong, truth) > 0.8 and not (wrong & other).any()
