@@ -8,7 +8,7 @@ sure-foreground disc and the region of its colours grown from it starts as proba
 negative click is a sure-background disc and the region of its colours inside the mask starts as
 probable background. Only the changes connected to a click are kept (the region a positive click
 adds, the spill a negative click removes): the rest of the mask stays exactly as given. A positive
-click far from the mask (beyond its equivalent radius) says the mask is on something else: the clicks
+click far from the mask (beyond twice its equivalent radius) says the mask is on something else: the clicks
 are then segmented alone, as a prompt without a mask would be.
 Private: the names here may change without notice.
 """
@@ -33,17 +33,18 @@ log = logging.getLogger(__name__)
 
 MARGIN_SHARE = 0.25  # the crop spans the mask and the clicks plus this share of their longer side
 MIN_REACH = 8.0  # pixels: a positive click this near a small mask still refines it
+FIT_SHARE = 2.0  # a positive click within this many equivalent radii of the mask refines it
 REACH = 3.0  # a negative click pushes out the mask within this many times its distance from the outline
 
 
 def prior_fits(prior: np.ndarray, pos: np.ndarray) -> bool:
-    """Whether every positive click lies near ``prior``: within its equivalent radius (at least
+    """Whether every positive click lies near ``prior``: within ``FIT_SHARE`` times its equivalent radius (at least
     ``MIN_REACH`` pixels) of it. A click farther off says the tracked mask is on something else (the
     tracker drifted or jumped): the clicks start over instead of growing a wrong mask."""
     if not len(pos):
         return True
     h, w = prior.shape
-    radius = max(MIN_REACH, float(np.sqrt(prior.sum() / np.pi)))
+    radius = FIT_SHARE * max(MIN_REACH, float(np.sqrt(prior.sum() / np.pi)))
     away = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 5)
     xs = np.clip(np.round(pos[:, 0]).astype(int), 0, w - 1)
     ys = np.clip(np.round(pos[:, 1]).astype(int), 0, h - 1)
