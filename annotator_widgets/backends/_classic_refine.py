@@ -87,11 +87,11 @@ def refine_mask(
     if crop.has_pos:
         # a click adds the missed part around it, not whatever of the scene shares its colours: additions
         # stay within the mask's equivalent radius of a positive click
-        reach = max(2, round(crop.scale * max(MIN_REACH, float(np.sqrt(out.sum() / np.pi)))))
+        add_reach = max(2, round(crop.scale * max(MIN_REACH, float(np.sqrt(out.sum() / np.pi)))))
         p = (pos - crop.origin[:2]) * crop.scale
         allowed = np.zeros(crop.shape, np.uint8)
         for x, y in np.round(p).astype(int):
-            cv2.circle(allowed, (int(x), int(y)), reach, 1, -1)
+            cv2.circle(allowed, (int(x), int(y)), add_reach, 1, -1)
         gc[~allowed.astype(bool) & ~morph(small, band, cv2.MORPH_DILATE)] = cv2.GC_BGD
     gc[small] = cv2.GC_PR_FGD
     core = morph(small, band, cv2.MORPH_ERODE)
