@@ -279,10 +279,17 @@ class AnnotationSession:
             return self._prompt_verb(frame, obj_id, lambda info: self._with_points(frame, info, pts, clear))
 
     def _with_points(self, frame: int, info: ObjectInfo, pts: tuple[Point, ...], clear: bool) -> Prompt:
-        old = None if clear else self.project.prompt(frame, info.obj_id)
-        if old is None:
-            return Prompt(frame, info.obj_id, pts)
-        return Prompt(frame, info.obj_id, old.points + pts, old.box, old.mask)
+        stored = self.project.prompt(frame, info.obj_id)
+        old = None if clear else stored
+        if old is not None:
+            return Prompt(frame, info.obj_id, old.points + pts, old.box, old.mask)
+        if stored is None and getattr(self.segmenter, "refines_masks", False):
+            # a correction click on a tracked frame: the stored (propagated) mask is the prior the
+            # clicks refine, and it travels in the prompt so undo, redo and a rebuild give the same mask
+            tracked = self.project.annotation(frame, info.obj_id)
+            if tracked is not None and tracked.rle.area > 0:
+                return Prompt(frame, info.obj_id, pts, mask=tracked.rle)
+        return Prompt(frame, info.obj_id, pts)
 
     def add_box(
         self, frame: int, obj_id: int | None, box: Box | Sequence[float], *, keep_points: bool = True, text: str = ""

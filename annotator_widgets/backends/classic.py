@@ -11,7 +11,9 @@ clicked colours, a small and a large window) and the one with the most distinct
 colours and the strongest edges along its outline wins. :meth:`ClassicSegmenter.prepare`
 decodes a frame ahead; the masks are the same with and without it. Positive clicks are sure-foreground discs,
 negative clicks sure-background discs that also push out the region of similar
-colour around them. A mask prompt is used exactly as drawn.
+colour around them. A mask prompt is used exactly as drawn; clicks added to it correct it
+(the region a positive click adds, the spill a negative click removes, the rest kept as given), so a
+correction click on a tracked frame refines the tracked mask (``refines_masks``).
 
 Propagation: the previous mask is moved two ways, by dense DIS optical flow and by
 template matching of the whole object (which holds when the flow fails: fast motion,
@@ -47,6 +49,7 @@ import numpy as np
 from ..errors import BackendError, PromptError
 from ..types import check_frame
 from ._classic_prompt import segment_prompt
+from ._classic_refine import refine_mask
 from ._classic_tracker import _FLOW_PRESETS, _Anchor, _State, _Tracker
 from ._prepare import FrameCache, neighbour
 from .protocols import ObjectMask, SegmenterFrame
@@ -91,6 +94,7 @@ class ClassicSegmenter:
     """
 
     name = "classic"
+    refines_masks = True  # points with a mask correct that mask (see VideoSegmenter)
 
     def __init__(
         self,
@@ -172,6 +176,9 @@ class ClassicSegmenter:
     def set_prompt(self, prompt: Prompt) -> dict[int, ObjectMask]:
         """Segment one object on one frame from its whole prompt, replacing its earlier prompt there.
 
+        A mask prompt is used as drawn (a box with it is ignored); points with a mask correct it: the
+        region a positive click adds and the spill a negative click removes change, the rest stays.
+
         Returns:
             ``{prompt.obj_id: ObjectMask}`` on ``prompt.frame``.
 
@@ -183,13 +190,18 @@ class ClassicSegmenter:
         self._check_prompt(prompt, video)
         img = self._frame(video, prompt.frame)
         if prompt.mask is not None:
-            if prompt.points or prompt.box is not None:
-                log.debug(
-                    "object %d frame %d: the mask prompt is used as drawn; points and box are ignored",
-                    prompt.obj_id,
-                    prompt.frame,
-                )
+            if prompt.box is not None:
+                log.debug("object %d frame %d: a mask prompt's box is ignored", prompt.obj_id, prompt.frame)
             mask, score = np.ascontiguousarray(prompt.mask.to_mask(), dtype=bool), 1.0
+            if prompt.points and mask.any():
+                mask, score = refine_mask(
+                    img,
+                    prompt,
+                    mask,
+                    grabcut_side=self.grabcut_side,
+                    iterations=self.prompt_iterations,
+                    refine_edges=self.refine_edges,
+                )
         else:
             mask, score = segment_prompt(
                 img,

@@ -104,6 +104,14 @@ class VideoSegmenter(Protocol):
     (SAM2). It returns a second segmenter on the SAME loaded weights with a state of its own:
     workflows that need scratch masks (candidates for find-by-text) use it instead of loading the
     model again, and never touch the user's tracking state. Closing the twin leaves this one open.
+
+    Optional: ``refines_masks: bool`` (a class attribute; absent means False), for segmenters whose
+    ``set_prompt`` treats a prompt with points AND a mask as clicks that correct that mask (the
+    classic one). ``AnnotationSession.add_points`` on a frame where the object has a stored
+    (propagated) mask but no prompt then sends ``Prompt(frame, obj, points, mask=<the stored mask>)``,
+    so a correction click refines the tracked mask instead of starting over from the click alone;
+    the prior travels in the stored prompt, so undo, redo and a rebuild give the same mask.
+    Segmenters without it (SAM2 refines from its own memory) get the click-only prompt.
     """
 
     name: str

@@ -1,0 +1,135 @@
+"""The classic segmenter's refinement path: clicks that correct a mask it already has (points + mask -> a mask).
+
+A correction click on a tracked frame should fix the tracked mask, not start over from the click
+alone (SAM2 does this with its memory). The mask is GrabCut's initial estimate on a crop around it
+and the clicks: its eroded interior is sure foreground, the rest of it probable foreground, the
+crop outside it probable background and the crop's border sure background. A positive click is a
+sure-foreground disc and the region of its colours grown from it starts as probable foreground; a
+negative click is a sure-background disc and the region of its colours inside the mask starts as
+probable background. Only the changes connected to a click are kept (the region a positive click
+adds, the spill a negative click removes): the rest of the mask stays exactly as given. A positive
+click far from the mask (beyond twice its equivalent radius) says the mask is on something else: the clicks
+are then segmented alone, as a prompt without a mask would be.
+Private: the names here may change without notice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from ._classic_ops import bbox, components_touching, contrast_score, expand, grabcut, morph, upsample
+from ._classic_prompt import _Crop, grow, segment_prompt
+
+if TYPE_CHECKING:
+    from ..types import Prompt
+
+__all__ = ["refine_mask"]
+
+log = logging.getLogger(__name__)
+
+MARGIN_SHARE = 0.25  # the crop spans the mask and the clicks plus this share of their longer side
+MIN_REACH = 8.0  # pixels: a positive click this near a small mask still refines it
+FIT_SHARE = 2.0  # a positive click within this many equivalent radii of the mask refines it
+REACH = 3.0  # a negative click pushes out the mask within this many times its distance from the outline
+
+
+def prior_fits(prior: np.ndarray, pos: np.ndarray) -> bool:
+    """Whether every positive click lies near ``prior``: within ``FIT_SHARE`` times its equivalent radius (at least
+    ``MIN_REACH`` pixels) of it. A click farther off says the tracked mask is on something else (the
+    tracker drifted or jumped): the clicks start over instead of growing a wrong mask."""
+    if not len(pos):
+        return True
+    h, w = prior.shape
+    radius = FIT_SHARE * max(MIN_REACH, float(np.sqrt(prior.sum() / np.pi)))
+    away = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 5)
+    xs = np.clip(np.round(pos[:, 0]).astype(int), 0, w - 1)
+    ys = np.clip(np.round(pos[:, 1]).astype(int), 0, h - 1)
+    return bool((away[ys, xs] <= radius).all())
+
+
+def refine_mask(
+    img: np.ndarray, prompt: Prompt, prior: np.ndarray, *, grabcut_side: int, iterations: int, refine_edges: bool
+) -> tuple[np.ndarray, float]:
+    """Correct ``prior`` (an ``(H, W)`` bool mask in video pixels) with the prompt's points.
+
+    Returns the corrected mask in video pixels (``prior`` is not modified) and its contrast score.
+    A prompt without points, or an empty ``prior``, returns ``prior`` unchanged.
+    """
+    h, w = img.shape[:2]
+    coords, labels = prompt.point_arrays()
+    pos, neg = coords[labels == 1], coords[labels == 0]
+    out = np.array(prior, dtype=bool, copy=True)
+    bb = bbox(out)
+    if bb is None or not len(coords):
+        return out, 0.0
+    if not prior_fits(out, pos):
+        log.debug("object %d frame %d: a click far from the mask; segmenting the clicks", prompt.obj_id, prompt.frame)
+        return segment_prompt(img, prompt, grabcut_side=grabcut_side, iterations=iterations, refine_edges=refine_edges)
+    x0 = min(bb[0], float(coords[:, 0].min()))
+    y0 = min(bb[1], float(coords[:, 1].min()))
+    x1 = max(bb[2], float(coords[:, 0].max()) + 1)
+    y1 = max(bb[3], float(coords[:, 1].max()) + 1)
+    roi = expand((x0, y0, x1, y1), max(12.0, MARGIN_SHARE * max(x1 - x0, y1 - y0)), w, h)
+    rx0, ry0, rx1, ry1 = roi
+    crop = _Crop(img, roi, pos, neg, grabcut_side)
+    ch, cw = crop.shape
+    window = out[ry0:ry1, rx0:rx1]
+    small = cv2.resize(window.astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA) > 0.5
+    band = max(1, round(0.02 * max(crop.shape)))
+    pix = crop.pix
+
+    gc = np.full(crop.shape, cv2.GC_PR_BGD, np.uint8)
+    gc[crop.border & ~small] = cv2.GC_BGD
+    if crop.has_pos:
+        # a click adds the missed part around it, not whatever of the scene shares its colours: additions
+        # stay within the mask's equivalent radius of a positive click
+        add_reach = max(2, round(crop.scale * max(MIN_REACH, float(np.sqrt(out.sum() / np.pi)))))
+        p = (pos - crop.origin[:2]) * crop.scale
+        allowed = np.zeros(crop.shape, np.uint8)
+        for x, y in np.round(p).astype(int):
+            cv2.circle(allowed, (int(x), int(y)), add_reach, 1, -1)
+        gc[~allowed.astype(bool) & ~morph(small, band, cv2.MORPH_DILATE)] = cv2.GC_BGD
+    gc[small] = cv2.GC_PR_FGD
+    core = morph(small, band, cv2.MORPH_ERODE)
+    if crop.has_pos:
+        # the missed region under a positive click: its colours, grown from it, outside the mask
+        others = crop.border & ~small | crop.neg_sample
+        grown = grow(pix, pix[crop.pos_sample.ravel()], pix[others.ravel()], crop.pos_seed)
+        gc[grown & ~small] = cv2.GC_PR_FGD
+    if crop.has_neg:
+        # the spill under a negative click: its colours, grown from it, inside the mask
+        keep = core & ~morph(crop.neg_sample, band, cv2.MORPH_DILATE)
+        fg_samples = pix[keep.ravel()] if keep.any() else pix[small.ravel()]
+        pushed = grow(pix, pix[crop.neg_sample.ravel()], fg_samples, crop.neg_seed) & small
+        # and the mask around it, out to twice the click's distance from the mask's outline (the simulated
+        # annotator and people click the middle of a spill): GrabCut's colour models take back what is object
+        inside = cv2.distanceTransform(np.pad(small, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+        for x, y in np.round((neg - crop.origin[:2]) * crop.scale).astype(int):
+            if 0 <= y < ch and 0 <= x < cw and small[y, x]:
+                reach = np.zeros(crop.shape, np.uint8)
+                cv2.circle(reach, (int(x), int(y)), max(2, round(REACH * float(inside[y, x]))), 1, -1)
+                pushed |= reach.astype(bool) & small
+        gc[pushed] = cv2.GC_PR_BGD
+        core &= ~morph(pushed, band, cv2.MORPH_DILATE)
+    gc[core] = cv2.GC_FGD
+    gc[crop.pos_seed] = cv2.GC_FGD
+    gc[crop.neg_seed] = cv2.GC_BGD
+    fg = grabcut(crop.img, gc, iterations)
+
+    # keep only the changes the clicks asked for: what a positive click adds, what a negative one removes
+    none = np.zeros(crop.shape, bool)
+    added = components_touching(fg & ~small, crop.pos_seed) if crop.has_pos else none
+    removed = components_touching(small & ~fg, crop.neg_seed) if crop.has_neg else none
+    if not added.any() and not removed.any():
+        log.debug("object %d frame %d: the clicks change nothing in the mask", prompt.obj_id, prompt.frame)
+        return out, contrast_score(crop.lab, small)
+    fixed = (small | added) & ~removed
+    # the new outline (snapped to the image's edges) only where something changed; elsewhere the mask as given
+    changed = upsample(morph(added | removed, 1, cv2.MORPH_DILATE), window, refine_edges=False)
+    detail = upsample(fixed, img[ry0:ry1, rx0:rx1], refine_edges=refine_edges)
+    window[changed] = detail[changed]
+    return out, contrast_score(crop.lab, fixed)

@@ -1,0 +1,117 @@
+"""Clicks added to a mask prompt correct that mask (the classic segmenter's ``refines_masks``)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from annotator_widgets.backends.classic import ClassicSegmenter
+from annotator_widgets.data import SyntheticClip, synthetic_clip
+from annotator_widgets.rle import RLE, mask_iou
+from annotator_widgets.types import Point, Prompt
+
+
+@pytest.fixture(scope="module")
+def clip() -> SyntheticClip:
+    # posts in front of textured objects over a textured background: a click alone can lose the object
+    return synthetic_clip(num_frames=49, size=(320, 240), num_objects=3, seed=0, occluders=2)
+
+
+@pytest.fixture()
+def seg(clip: SyntheticClip) -> ClassicSegmenter:
+    s = ClassicSegmenter()
+    s.start(clip.video())
+    return s
+
+
+def centre(mask: np.ndarray, label: int = 1) -> Point:
+    """The pixel of ``mask`` farthest from its outline (where the simulated annotator clicks)."""
+    d = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(d.argmax()), d.shape)
+    return Point(float(x), float(y), label)
+
+
+def missing_right(truth: np.ndarray, share: float = 70) -> np.ndarray:
+    """The truth without its right part (beyond the ``share`` percentile of its columns)."""
+    cut = int(np.percentile(np.nonzero(truth)[1], share))
+    tracked = truth.copy()
+    tracked[:, cut:] = False
+    return tracked
+
+
+def spilled(truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The truth plus a block of background glued to its right side; returns (mask, spill)."""
+    ys, xs = np.nonzero(truth)
+    x1, y0, y1 = xs.max(), ys.min(), ys.max()
+    spill = np.zeros_like(truth)
+    spill[y0:y1, x1 : x1 + (xs.max() - xs.min()) // 2] = True
+    spill &= ~truth
+    return truth | spill, spill
+
+
+@pytest.mark.parametrize(("frame", "obj"), [(0, 3), (48, 1)])
+def test_a_positive_click_adds_the_missed_part_and_beats_a_click_alone(
+    clip: SyntheticClip, seg: ClassicSegmenter, frame: int, obj: int
+) -> None:
+    truth = clip.masks[obj][frame]
+    tracked = missing_right(truth)
+    click = centre(truth & ~tracked)
+    refined = seg.set_prompt(Prompt(frame, obj, (click,), mask=RLE.from_mask(tracked)))[obj].mask
+    alone = seg.set_prompt(Prompt(frame, obj, (click,)))[obj].mask
+    j_refined = mask_iou(refined, truth)
+    assert j_refined > 0.95
+    assert j_refined > mask_iou(tracked, truth) + 0.2
+    assert j_refined > mask_iou(alone, truth) + 0.05
+    assert (refined & tracked).sum() >= 0.99 * tracked.sum()  # the tracked part stays
+
+
+@pytest.mark.parametrize(("frame", "obj"), [(0, 2), (24, 1)])
+def test_a_negative_click_removes_the_spill_and_keeps_the_rest(
+    clip: SyntheticClip, seg: ClassicSegmenter, frame: int, obj: int
+) -> None:
+    truth = clip.masks[obj][frame]
+    tracked, spill = spilled(truth)
+    click = centre(spill, label=0)
+    out = seg.set_prompt(Prompt(frame, obj, (click,), mask=RLE.from_mask(tracked)))[obj].mask
+    assert (out & spill).sum() < 0.5 * spill.sum()
+    assert (out & truth).sum() > 0.98 * truth.sum()
+    assert mask_iou(out, truth) > mask_iou(tracked, truth) + 0.1
+    # away from the spill the mask is exactly the one given
+    near = cv2.dilate(spill.astype(np.uint8), np.ones((41, 41), np.uint8)).astype(bool)
+    assert np.array_equal(out[~near], tracked[~near])
+
+
+def test_refinement_is_deterministic_and_the_mask_is_its_prior(clip: SyntheticClip, seg: ClassicSegmenter) -> None:
+    truth = clip.masks[3][0]
+    tracked = missing_right(truth)
+    prompt = Prompt(0, 3, (centre(truth & ~tracked),), mask=RLE.from_mask(tracked))
+    first = seg.set_prompt(prompt)[3].mask
+    seg.reset()
+    assert np.array_equal(seg.set_prompt(prompt)[3].mask, first)
+    # the refined mask is the object's mask on that frame: propagation starts from it
+    start = next(iter(seg.propagate(0, max_frames=0)))
+    assert np.array_equal(start.objects[3].mask, first)
+
+
+def test_a_click_inside_the_mask_and_a_mask_without_clicks_change_nothing(
+    clip: SyntheticClip, seg: ClassicSegmenter
+) -> None:
+    truth = clip.masks[2][0]
+    inside = seg.set_prompt(Prompt(0, 2, (centre(truth),), mask=RLE.from_mask(truth)))[2].mask
+    assert np.array_equal(inside, truth)
+    assert np.array_equal(seg.set_prompt(Prompt(0, 2, mask=RLE.from_mask(truth)))[2].mask, truth)
+
+
+def test_the_classic_segmenter_declares_it() -> None:
+    assert ClassicSegmenter.refines_masks is True
+
+
+def test_a_click_far_from_the_mask_starts_over_from_the_clicks(clip: SyntheticClip, seg: ClassicSegmenter) -> None:
+    # the tracked mask jumped onto another object: growing it would keep the wrong object
+    truth, other = clip.masks[1][0], clip.masks[2][0]
+    click = centre(truth)
+    wrong = seg.set_prompt(Prompt(0, 1, (click,), mask=RLE.from_mask(other)))[1].mask
+    alone = seg.set_prompt(Prompt(0, 1, (click,)))[1].mask
+    assert np.array_equal(wrong, alone)
+    assert mask_iou(wrong, truth) > 0.8 and not (wrong & other).any()
