@@ -1,10 +1,10 @@
 """Session figures on the micro SAM2 model (random weights, real code paths); prints one JSON object.
 
-- overhead_ratio: per-frame propagation time through AnnotationSession (lazy frames from our VideoSource,
+- overhead_ratio_median: per-frame propagation time through AnnotationSession (lazy frames from our VideoSource,
   masks encoded and committed to the project by the writer thread) divided by the raw sam2 predictor's
   (init_state on a JPEG folder + propagate_in_video) on the same frames with the same prompts.
   Rounds are paired (raw and session back to back, the order alternating between rounds so drift in
-  machine load cancels); ``overhead_ratio`` is the MEDIAN of the per-round ratios session/raw;
+  machine load cancels); ``overhead_ratio_median`` is the MEDIAN of the per-round ratios session/raw;
   ``overhead_ratio_best`` (best run of each: noise only ever adds time) is a secondary figure.
 - rss_200_mb / rss_2000_mb / rss_ratio: peak RSS of one session propagating a 2,000-frame 640x360 video,
   read after 200 and after 2,000 frames (raw init_state would hold every frame: ~12.6 MB per frame at 1024 px).
@@ -108,7 +108,7 @@ def overhead(micro, tmp: Path, frames: int = 120, rounds: int = 7) -> dict[str, 
     return {
         "raw_ms_per_frame": round(statistics.median(raw) * 1000, 2),
         "session_ms_per_frame": round(statistics.median(ours) * 1000, 2),
-        "overhead_ratio": round(statistics.median(ratios), 3),
+        "overhead_ratio_median": round(statistics.median(ratios), 3),
         "overhead_ratio_best": round(min(ours) / min(raw), 3),
         "raw_ms_per_round": [round(v * 1000, 1) for v in raw],
         "session_ms_per_round": [round(v * 1000, 1) for v in ours],
