@@ -30,6 +30,8 @@ def _mask(x0: int, x1: int) -> RLE:
 def test_view_holds_one_frames_records_and_flags_weak_and_lost_masks(session: AnnotationSession) -> None:
     cup, dog, cat, man = (session.add_object(name) for name in ("cup", "dog", "cat", "man"))
     empty = RLE.from_mask(np.zeros((40, 60), bool))
+    # the click first (on a frame with no mask it is a click-only prompt), then the masks the view is about
+    session.add_points(2, cup.obj_id, [(5, 10)])
     session.project.put_annotations(
         [
             Annotation(2, cup.obj_id, _mask(0, 10), 0.9),
@@ -40,7 +42,6 @@ def test_view_holds_one_frames_records_and_flags_weak_and_lost_masks(session: An
         ]
     )
     session.project.put_poses(2, [PersonPose(2, man.obj_id, np.ones((33, 3), np.float32) * 10)])
-    session.add_points(2, cup.obj_id, [(5, 10)])
     view = session.view(2, low_score=0.5)
     assert isinstance(view, FrameView) and view.frame == 2
     assert [o.obj_id for o in view.objects] == [1, 2, 3, 4] and view.object(2) == dog and view.object(9) is None
@@ -69,6 +70,7 @@ def test_view_rejects_bad_arguments(session: AnnotationSession, frame: int, low_
 
 def test_timeline_has_a_row_per_object_with_scores_prompts_and_poses(session: AnnotationSession) -> None:
     cup, man = session.add_object("cup"), session.add_object("man", "person")
+    session.add_points(1, cup.obj_id, [(5, 10)])  # before the masks: a click-only prompt
     session.project.put_annotations(
         [
             Annotation(1, cup.obj_id, _mask(0, 10), 0.9),
@@ -76,7 +78,6 @@ def test_timeline_has_a_row_per_object_with_scores_prompts_and_poses(session: An
             Annotation(3, cup.obj_id, RLE.from_mask(np.zeros((40, 60), bool)), 0.9),
         ]
     )
-    session.add_points(1, cup.obj_id, [(5, 10)])
     for f in (2, 3):
         session.project.put_poses(f, [PersonPose(f, man.obj_id, np.ones((33, 3), np.float32) * 10)])
     rows = session.timeline()
