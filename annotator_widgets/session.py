@@ -280,10 +280,13 @@ class AnnotationSession:
 
     def _with_points(self, frame: int, info: ObjectInfo, pts: tuple[Point, ...], clear: bool) -> Prompt:
         stored = self.project.prompt(frame, info.obj_id)
-        old = None if clear else stored
-        if old is not None:
-            return Prompt(frame, info.obj_id, old.points + pts, old.box, old.mask)
-        if stored is None and getattr(self.segmenter, "refines_masks", False):
+        if stored is not None:  # points accumulate on the frame's prompt, unless they replace it
+            return (
+                Prompt(frame, info.obj_id, pts)
+                if clear
+                else Prompt(frame, info.obj_id, stored.points + pts, stored.box, stored.mask)
+            )
+        if getattr(self.segmenter, "refines_masks", False):
             # a correction click on a tracked frame: the stored (propagated) mask is the prior the
             # clicks refine, and it travels in the prompt so undo, redo and a rebuild give the same mask
             tracked = self.project.annotation(frame, info.obj_id)
