@@ -107,7 +107,12 @@ def resolve_weights_dtype(dtype: Any, device: Any) -> Any:
     return resolve_dtype(dtype, device)
 
 
-def _how_to_get(source: str, example: str) -> str:
+def _how_to_get(source: str, example: str, advice: str | None = None) -> str:
+    how = _where_from(source, example)
+    return how if advice is None else f"{how}; {advice}"
+
+
+def _where_from(source: str, example: str) -> str:
     if is_local_path(source):
         return (
             "check the path (a relative folder must exist where Python runs); write such a folder with "
@@ -133,6 +138,7 @@ def load_pretrained(
     processor_class: str = "AutoProcessor",
     check_config: Callable[[Any], None] | None = None,
     padding_side: str | None = None,
+    advice: str | None = None,
 ) -> Loaded:
     """Load a transformers model and its processor from a hub id or a folder.
 
@@ -151,6 +157,7 @@ def load_pretrained(
         check_config: Called with the config before the weights are loaded (e.g. to require an
             optional library the architecture needs); may raise.
         padding_side: Set on the processor's tokenizer (``"left"`` for decoder-only generation).
+        advice: Added to every "cannot load" hint (e.g. how to accept a gated model's licence).
 
     Returns:
         The model (eval mode, on its device), processor, config, source, device and dtype.
@@ -165,18 +172,20 @@ def load_pretrained(
     transformers = require("transformers")
     text = str(model).strip()
     if not text:
-        raise CheckpointError(f"no {family} model given", given=model, hint=_how_to_get(example, example))
+        raise CheckpointError(f"no {family} model given", given=model, hint=_how_to_get(example, example, advice))
     local = is_local_path(text)
     path = Path(text).expanduser()
     if local:
         if not path.is_dir():
-            raise CheckpointError(f"{family} model folder not found", given=text, hint=_how_to_get(text, example))
+            raise CheckpointError(
+                f"{family} model folder not found", given=text, hint=_how_to_get(text, example, advice)
+            )
         source = str(path.resolve())
         if not (path / "config.json").is_file():
             raise CheckpointError(
                 f"not a transformers model folder: it has no config.json ({family})",
                 given=source,
-                hint=_how_to_get(source, example),
+                hint=_how_to_get(source, example, advice),
             )
     else:
         source = text
@@ -190,7 +199,7 @@ def load_pretrained(
         raise CheckpointError(
             f"cannot load the {family} model config",
             given=source,
-            hint=f"{_how_to_get(source, example)} ({type(exc).__name__}: {str(exc)[:200]})",
+            hint=f"{_how_to_get(source, example, advice)} ({type(exc).__name__}: {str(exc)[:200]})",
         ) from exc
     model_type = getattr(config, "model_type", "")
     class_name = classes.get(model_type)
@@ -223,7 +232,7 @@ def load_pretrained(
         raise CheckpointError(
             f"cannot load the {family} model or its processor",
             given=source,
-            hint=f"{_how_to_get(source, example)} ({type(exc).__name__}: {str(exc)[:200]})",
+            hint=f"{_how_to_get(source, example, advice)} ({type(exc).__name__}: {str(exc)[:200]})",
         ) from exc
     if padding_side is not None and getattr(proc, "tokenizer", None) is not None:
         proc.tokenizer.padding_side = padding_side
