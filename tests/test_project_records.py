@@ -196,3 +196,17 @@ def test_object_meta_prompt_text_and_remove_object_unlinks_or_drops_its_records(
     assert project.get_object(mug).meta == {"phrase": "red mug"}
     with pytest.raises(ProjectError, match="JSON"):
         project.update_object(mug, meta={"x": object()})
+
+
+def test_object_annotations_of_many_frames_are_the_per_frame_ones(project):
+    a, b = project.add_object().obj_id, project.add_object().obj_id
+    mask = np.zeros((project.size[1], project.size[0]), bool)
+    for f in (1, 3, 4, 9):
+        mask[f : f + 3, 2 : 5 + f] = True
+        project.put_mask(f, a, mask)
+    project.put_mask(2, b, mask)
+    got = project.object_annotations(a, [9, 2, 3, 3, 1, 0])
+    assert list(got) == [1, 3, 9]  # frames holding the object's mask only, in frame order; nothing created
+    for f, ann in got.items():
+        assert ann == project.annotation(f, a)
+    assert project.object_annotations(b, [1, 2]).keys() == {2} and project.object_annotations(a, []) == {}
