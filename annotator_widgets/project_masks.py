@@ -116,6 +116,22 @@ class ProjectMasks(ProjectBase):
         rows = self._store.query("SELECT * FROM masks WHERE frame=? ORDER BY obj_id", (frame,))
         return {r["obj_id"]: self._ann(r) for r in rows}
 
+    def object_annotations(self, obj_id: int, frames: Iterable[int]) -> dict[int, Annotation]:
+        """One object's annotations on several frames, by frame, in one query per 500 frames.
+
+        Frames where the object has no mask are left out (a lookup creates nothing).
+        """
+        wanted = sorted({int(f) for f in frames})
+        out: dict[int, Annotation] = {}
+        for at in range(0, len(wanted), 500):  # under SQLite's bound-parameter limit
+            chunk = wanted[at : at + 500]
+            rows = self._store.query(
+                f"SELECT * FROM masks WHERE obj_id=? AND frame IN ({','.join('?' * len(chunk))}) ORDER BY frame",
+                (int(obj_id), *chunk),
+            )
+            out.update((r["frame"], self._ann(r)) for r in rows)
+        return out
+
     def iter_annotations(
         self, *, obj_id: int | None = None, start: int = 0, stop: int | None = None
     ) -> Iterator[Annotation]:

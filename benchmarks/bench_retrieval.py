@@ -9,7 +9,9 @@ overhead shares say how much this package adds around them.
 - ``scan_frames_per_s``: :func:`find_text` coarse-to-fine (``every=10``) on a 300-frame generated
   320x240 clip, tiny CLIP, the clip's true masks as the candidates (2 per frame; the segmenter's
   grid is not timed here), threshold 1.0 so nothing passes (the worst case: all 31 coarse frames
-  scored; random weights cannot be made to find a given frame), cold embedding cache;
+  scored; random weights cannot be made to find a given frame), cold embedding cache; ``find_text``'s default
+  ``batch=8``: the crops of 8 frames go to the model in one ``embed_images`` call (16 crops), which makes the
+  model's own time per crop smaller too;
   ``scan_warm_frames_per_s`` the same query again (embeddings from the project's cache).
 - ``scan_overhead_share``: (scan - model calls) / model calls on the cold scan: frames, crops,
   dedupe, hashing, cache reads and writes, scoring - what the workflow adds to the model. The model's

@@ -149,6 +149,20 @@ def test_embeddings_of_many_frames_are_written_together_and_checked_first(projec
     assert not project.can_undo
 
 
+def test_embeddings_of_many_frames_are_read_in_one_call_as_frame_by_frame(project, monkeypatch):
+    import annotator_widgets.project_models as models
+
+    monkeypatch.setattr(models, "FRAMES_PER_QUERY", 3)  # several queries: the chunks join up
+    project.put_embeddings_many("clip", {f: {f"k{f}": np.full(3, f), "z": np.ones(3)} for f in range(0, 20, 2)})
+    project.put_embeddings("other", 3, {"k3": np.zeros(3)})
+    got = project.embeddings_many("clip", [*range(0, 20, 3), 19, 0])
+    assert sorted(got) == [0, 6, 12, 18]  # only frames holding vectors; nothing created
+    for f in got:
+        one = project.embeddings("clip", f)
+        assert list(got[f]) == list(one) and all(np.array_equal(got[f][k], one[k]) for k in one)
+    assert project.embeddings_many("clip", []) == {} and project.embeddings_many("other", [2]) == {}
+
+
 def test_update_action_moves_relabels_and_undoes_with_a_stable_id(project):
     aid = project.add_action(ActionSegment(2, 7, "grab", description="picks it up"))
     assert project.update_action(aid, stop=10, label="hold").stop == 10
@@ -182,3 +196,17 @@ def test_object_meta_prompt_text_and_remove_object_unlinks_or_drops_its_records(
     assert project.get_object(mug).meta == {"phrase": "red mug"}
     with pytest.raises(ProjectError, match="JSON"):
         project.update_object(mug, meta={"x": object()})
+
+
+def test_object_annotations_of_many_frames_are_the_per_frame_ones(project):
+    a, b = project.add_object().obj_id, project.add_object().obj_id
+    mask = np.zeros((project.size[1], project.size[0]), bool)
+    for f in (1, 3, 4, 9):
+        mask[f : f + 3, 2 : 5 + f] = True
+        project.put_mask(f, a, mask)
+    project.put_mask(2, b, mask)
+    got = project.object_annotations(a, [9, 2, 3, 3, 1, 0])
+    assert list(got) == [1, 3, 9]  # frames holding the object's mask only, in frame order; nothing created
+    for f, ann in got.items():
+        assert ann == project.annotation(f, a)
+    assert project.object_annotations(b, [1, 2]).keys() == {2} and project.object_annotations(a, []) == {}

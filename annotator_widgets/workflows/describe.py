@@ -35,7 +35,7 @@ import numpy as np
 from .. import registry
 from ..crops import MEAN_RGB
 from ..errors import PromptError, SessionBusyError
-from ..types import Box, Caption, check_frame
+from ..types import Annotation, Box, Caption, check_frame
 
 if TYPE_CHECKING:
     from ..backends import Captioner
@@ -207,7 +207,8 @@ def describe(
                     log.info("describe cancelled after %d of %d frames", lo, len(todo))
                     break
                 batch = todo[lo : lo + batch_size]
-                crops = [_crop(session, f, obj_id, box, margin, masked) for f in batch]
+                anns = None if obj_id is None else project.object_annotations(obj_id, batch)  # one query
+                crops = [_crop(session, f, obj_id, box, margin, masked, anns) for f in batch]
                 texts = model.describe(crops, [question] * len(crops))
                 captions = [
                     Caption(f, obj_id or 0, str(t).strip(), model=name, prompt=question)
@@ -225,11 +226,18 @@ def describe(
 
 
 def _crop(
-    session: AnnotationSession, frame: int, obj_id: int | None, box: Box | None, margin: float, masked: bool
+    session: AnnotationSession,
+    frame: int,
+    obj_id: int | None,
+    box: Box | None,
+    margin: float,
+    masked: bool,
+    anns: dict[int, Annotation] | None = None,
 ) -> np.ndarray:
+    """The crop of one frame; ``anns`` holds the object's annotations of the batch (read together)."""
     image = session.video[frame]
     if obj_id is not None:
-        ann = session.project.annotation(frame, obj_id)
+        ann = session.project.annotation(frame, obj_id) if anns is None else anns.get(frame)
         found = None if ann is None else ann.box  # derived from the runs: computed once
         if ann is None or found is None:  # removed since the check: say so the same way
             _check_targets(session.project, [frame], obj_id)

@@ -18,8 +18,12 @@ video - another phrase, another threshold - runs only the text tower for candida
 Nothing is created by :func:`find_text`; :func:`track_from` makes the object from the found mask
 (a mask prompt that keeps the phrase) and propagates it both ways, as one undo step.
 
-Progress callbacks get ``(frames scored, frames expected)``; ``cancel`` is a
-:class:`threading.Event` or a callable returning True (checked between frames).
+Frames are scored ``batch`` at a time (default 8): every crop of the batch in one image-model call and
+one score call, then the frames are walked in order, so the first passing frame is the one a
+frame-by-frame scan finds (a batch may score a few frames past it; they are in the curve).
+
+Progress callbacks get ``(frames scored, frames expected)``, once per frame; ``cancel`` is a
+:class:`threading.Event` or a callable returning True (checked between batches).
 
 Example:
     >>> from annotator_widgets import AnnotationSession  # doctest: +SKIP
@@ -82,6 +86,8 @@ class FindResult:
         score: Its score in 0..1.
         threshold: The threshold it passed.
         curve: Best candidate score of every frame scanned (0.0 where there was no candidate), by frame.
+            Frames are scored in batches (``batch`` of :func:`find_text`), so the frames of a batch after
+            the one that passed are in it too.
         model: The scorer that scored.
     """
 
@@ -113,15 +119,21 @@ def _check_text(text: Any) -> str:
     return text.strip()
 
 
-def _check_options(every: Any, threshold: Any) -> None:
+def _check_options(every: Any, threshold: Any, batch: Any = 1) -> None:
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise PromptError("every must be a positive int (frames between coarse samples)", given=every, hint="e.g. 10")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise PromptError("batch must be a positive int (frames scored per model call)", given=batch, hint="e.g. 8")
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
         raise PromptError("threshold must be a score in 0..1", given=threshold, hint="e.g. 0.5")
 
 
 class _FrameScorer:
-    """Scores one frame's candidates against one phrase embedding, with the embedding cache.
+    """Scores batches of frames' candidates against one phrase embedding, with the embedding cache.
+
+    :meth:`best_many` cuts the crops of every frame of a batch, embeds the ones not cached in ONE
+    ``embed_images`` call and scores all of them in ONE ``score`` call (a matrix), so the model and our
+    work around it run once per batch, not once per frame.
 
     New embeddings are written to the cache every :attr:`flush_every` frames and by :meth:`flush`
     (one transaction each, not one per frame); a crash loses only cache entries, never a result.
@@ -156,36 +168,63 @@ class _FrameScorer:
         self.images_embedded = 0
         #: new embeddings by frame, not written yet (a frame is scored once per scan, so never read back)
         self._pending: dict[int, dict[str, np.ndarray]] = {}
-        #: the frames the project's cache holds vectors for (others are not looked up one by one)
+        #: the frames the project's cache holds vectors for (others are not looked up)
         self._cached_frames = session.project.embedding_frames(self.cache_model) if cache else set()
 
     def best(self, frame: int) -> tuple[float, np.ndarray | None]:
         """The best candidate's score and mask on ``frame`` (0.0 and None without candidates)."""
-        image = self.session.video[frame]
-        kept = dedupe_with_boxes(self.source(frame, image), iou=self.dedupe_iou, min_area=self.min_area)
-        if not kept:
-            return 0.0, None
-        masks = [m for m, _ in kept]
-        keys = [mask_key(m, b) for m, b in kept]
-        cached = self.session.project.embeddings(self.cache_model, frame) if frame in self._cached_frames else {}
-        todo = [i for i, k in enumerate(keys) if k not in cached]
-        if todo:
-            boxes = [b for b in (kept[i][1] for i in todo) if b is not None]  # None: an empty mask (min_area 0)
-            crops = masked_crops(
-                image, [masks[i] for i in todo], boxes=boxes if len(boxes) == len(todo) else None, **self.crop
-            )
+        return self.best_many([frame])[0]
+
+    def best_many(self, frames: Sequence[int]) -> list[tuple[float, np.ndarray | None]]:
+        """:meth:`best` of each frame, in order: one image-model call and one score call for all of them."""
+        lookup = [f for f in frames if f in self._cached_frames]
+        cached_by_frame = self.session.project.embeddings_many(self.cache_model, lookup) if lookup else {}
+        masks_of: list[list[np.ndarray]] = []
+        keys_of: list[list[str]] = []
+        crops: list[np.ndarray] = []
+        owners: list[tuple[int, str]] = []  # (position in frames, key) of each crop
+        for pos, frame in enumerate(frames):
+            image = self.session.video[frame]
+            kept = dedupe_with_boxes(self.source(frame, image), iou=self.dedupe_iou, min_area=self.min_area)
+            masks = [m for m, _ in kept]
+            keys = [mask_key(m, b) for m, b in kept]
+            cached = cached_by_frame.get(frame, {})
+            todo = [i for i, k in enumerate(keys) if k not in cached]
+            if todo:
+                boxes = [b for b in (kept[i][1] for i in todo) if b is not None]  # None: an empty mask (min_area 0)
+                crops += masked_crops(
+                    image, [masks[i] for i in todo], boxes=boxes if len(boxes) == len(todo) else None, **self.crop
+                )
+                owners += [(pos, keys[i]) for i in todo]
+            masks_of.append(masks)
+            keys_of.append(keys)
+        if crops:
             fresh = np.asarray(self.scorer.embed_images(crops), np.float32)
-            self.images_embedded += len(todo)
-            new = {keys[i]: fresh[row] for row, i in enumerate(todo)}
-            if self.cache:
-                self._pending[frame] = new
-                if len(self._pending) >= self.flush_every:
-                    self.flush()
-            cached = {**cached, **new}
-        vectors = np.stack([cached[k] for k in keys])
-        scores = np.asarray(self.scorer.score(vectors, self.text_embedding), np.float64)[:, 0]
-        i = int(np.argmax(scores))
-        return float(scores[i]), masks[i]
+            self.images_embedded += len(crops)
+            new: dict[int, dict[str, np.ndarray]] = {}
+            for row, (pos, key) in enumerate(owners):
+                new.setdefault(pos, {})[key] = fresh[row]
+            for pos, vectors in new.items():
+                frame = frames[pos]
+                cached_by_frame[frame] = {**cached_by_frame.get(frame, {}), **vectors}
+                if self.cache:
+                    self._pending[frame] = vectors
+            if len(self._pending) >= self.flush_every:
+                self.flush()
+        rows = [cached_by_frame[f][k] for f, keys in zip(frames, keys_of, strict=True) for k in keys]
+        if not rows:
+            return [(0.0, None)] * len(frames)
+        scores = np.asarray(self.scorer.score(np.stack(rows), self.text_embedding), np.float64)[:, 0]
+        out: list[tuple[float, np.ndarray | None]] = []
+        start = 0
+        for masks in masks_of:
+            if not masks:
+                out.append((0.0, None))
+                continue
+            i = int(np.argmax(scores[start : start + len(masks)]))
+            out.append((float(scores[start + i]), masks[i]))
+            start += len(masks)
+        return out
 
     def flush(self) -> None:
         """Write the embeddings made since the last flush to the project's cache, in one transaction."""
@@ -198,11 +237,16 @@ def _scan(
     frames: range,
     every: int,
     threshold: float,
-    best: Callable[[int], tuple[float, np.ndarray | None]],
+    best_many: Callable[[Sequence[int]], list[tuple[float, np.ndarray | None]]],
     progress: Progress,
     cancel: Cancel,
+    batch: int = 1,
 ) -> tuple[int | None, dict[int, float], dict[int, np.ndarray | None]]:
-    """Coarse-to-fine: the first frame of ``frames`` whose score passes, the curve and the masks seen."""
+    """Coarse-to-fine: the first frame of ``frames`` whose score passes, the curve and the masks seen.
+
+    Frames are scored ``batch`` at a time (in scan order), then walked one by one: the first passing
+    frame is the one a frame-by-frame scan finds, and the frames of its batch after it are in the curve too.
+    """
     coarse = list(frames[::every])
     if frames and coarse[-1] != frames[-1]:
         coarse.append(frames[-1])
@@ -210,24 +254,30 @@ def _scan(
     masks: dict[int, np.ndarray | None] = {}
     expected = len(coarse) + min(every, len(frames)) - 1
 
-    def score(f: int) -> bool:
-        if _cancelled(cancel):
-            raise FindCancelled("find_text was cancelled", given=f"after {len(curve)} frames", hint="run it again")
-        curve[f], masks[f] = best(f)
-        if progress is not None:
-            progress(len(curve), max(expected, len(curve)))
-        return masks[f] is not None and curve[f] >= threshold
+    def first(order: Sequence[int]) -> int | None:
+        """The first passing frame of ``order``, scoring it a batch at a time (None: none passes)."""
+        for at in range(0, len(order), batch):
+            if _cancelled(cancel):
+                raise FindCancelled("find_text was cancelled", given=f"after {len(curve)} frames", hint="run it again")
+            chunk = order[at : at + batch]
+            hit = None
+            for f, (value, mask) in zip(chunk, best_many(chunk), strict=True):
+                curve[f], masks[f] = value, mask
+                if progress is not None:
+                    progress(len(curve), max(expected, len(curve)))
+                if hit is None and mask is not None and value >= threshold:
+                    hit = f
+            if hit is not None:
+                return hit
+        return None
 
-    below = None
-    for f in coarse:
-        if score(f):
-            lo = frames.start if below is None else below + 1
-            for g in range(lo, f):
-                if score(g):
-                    return g, curve, masks
-            return f, curve, masks
-        below = f
-    return None, curve, masks
+    found = first(coarse)
+    if found is None:
+        return None, curve, masks
+    k = coarse.index(found)
+    lo = frames.start if k == 0 else coarse[k - 1] + 1
+    fine = first(range(lo, found))
+    return (found if fine is None else fine), curve, masks
 
 
 def _source(
@@ -278,6 +328,7 @@ def find_text(
     dedupe_iou: float = 0.8,
     min_area: int = 16,
     cache: bool = True,
+    batch: int = 8,
     progress: Progress = None,
     cancel: Cancel = None,
 ) -> FindResult:
@@ -307,8 +358,11 @@ def find_text(
         dedupe_iou: Candidates overlapping a larger one by at least this IoU are dropped.
         min_area: Candidates smaller than this many pixels are dropped.
         cache: Read and write candidate embeddings in the project.
-        progress: Called with ``(frames scored, frames expected)``.
-        cancel: Stop between frames (raises :class:`FindCancelled`).
+        batch: Frames scored together: their crops go to the image model in one call and are scored in
+            one call, then the frames are walked in order, so the first passing frame is the same as with
+            ``batch=1``; up to ``batch - 1`` frames past it may be scored (and are in the curve).
+        progress: Called with ``(frames scored, frames expected)``, once per frame.
+        cancel: Stop between batches of frames (raises :class:`FindCancelled`).
 
     Returns:
         The :class:`FindResult`.
@@ -320,7 +374,7 @@ def find_text(
         SessionBusyError: A propagation is running.
     """
     text = _check_text(text)
-    _check_options(every, threshold)
+    _check_options(every, threshold, batch)
     if session.busy:
         raise SessionBusyError.running("a propagation is running")
     frames = frame_range(start, stop, len(session.video))
@@ -339,7 +393,7 @@ def find_text(
             session, model, text, source, crop=crop, dedupe_iou=dedupe_iou, min_area=min_area, cache=cache
         )
         try:
-            found, curve, masks = _scan(frames, every, float(threshold), scoring.best, progress, cancel)
+            found, curve, masks = _scan(frames, every, float(threshold), scoring.best_many, progress, cancel, batch)
         finally:
             scoring.flush()  # also on cancel: what was embedded stays cached
     finally:

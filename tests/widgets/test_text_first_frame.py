@@ -112,8 +112,9 @@ def test_find_first_frame_jumps_draws_the_curve_and_a_click_tracks_both_ways(red
     assert found.frame == RED_FROM and ann.frame == RED_FROM and tool.found is found
     assert np.array_equal(found.mask, masks[TARGET][RED_FROM])
     assert f"first matches on frame {RED_FROM}" in ann.status and ann.error == ""
-    # coarse 0, 5, 10, 15 then 11..13: the curve along the timeline is the scan's, with its threshold
-    assert sorted(ann.timeline.curve) == [0, 5, 10, 11, 12, 13, 15] and ann.timeline.curve == found.curve
+    # coarse 0, 5, ..., 23 in one batch (15 passes), then 11..14 in one (13 passes): the curve along the
+    # timeline is the scan's, with its threshold
+    assert sorted(ann.timeline.curve) == [0, 5, 10, 11, 12, 13, 14, 15, 20, 23] and ann.timeline.curve == found.curve
     assert ann.timeline.curve_threshold == 0.2 and ann.timeline.widget.height > flat
     assert tool.draw_candidates() == 1  # the found region's dashed box on this frame...
     ann.frame = 3

@@ -17,7 +17,7 @@ import pytest
 from annotator_widgets import AnnotationSession, open_video, registry
 from annotator_widgets.backends.classic import ClassicSegmenter
 from annotator_widgets.backends.scorers import ClipScorer, SiglipScorer
-from annotator_widgets.crops import MEAN_RGB, masked_crop, tight_box
+from annotator_widgets.crops import MEAN_RGB, masked_crop, masked_crops, tight_box
 from annotator_widgets.data import synthetic_clip
 from annotator_widgets.errors import NotFoundError, PromptError
 from annotator_widgets.rle import RLE
@@ -97,7 +97,20 @@ def red_part():
     registry.unregister("scorer", "red-test")
 
 
-def test_coarse_to_fine_finds_the_first_red_frame_scoring_few_frames(session, truth, clip, red_part):
+@pytest.mark.parametrize(
+    ("batch", "scored", "calls"),
+    [
+        # frame by frame: coarse 0, 10, ..., 60 (7 frames), then 51..57 (7 frames): 14 of 120 frames, 14 calls
+        (1, [*range(0, 51, 10), *range(51, 58), 60], 14),
+        # 8 at a time: coarse 0..70 in one call (60 passes, 70 scored with it), then 51..58 in one (57 passes)
+        (8, [*range(0, 51, 10), *range(51, 59), 60, 70], 2),
+        # 3 at a time: 0-20, 30-50, 60-80 (60 passes); 51-53, 54-56, 57-59 (57 passes)
+        (3, [*range(0, 51, 10), *range(51, 60), 60, 70, 80], 6),
+    ],
+)
+def test_coarse_to_fine_finds_the_first_red_frame_scoring_few_frames(
+    session, truth, clip, red_part, batch, scored, calls
+):
     done = []
     found = find_text(
         session,
@@ -106,25 +119,29 @@ def test_coarse_to_fine_finds_the_first_red_frame_scoring_few_frames(session, tr
         threshold=0.2,
         scorer="red-test",
         candidates=truth,
+        batch=batch,
         progress=lambda i, n: done.append((i, n)),
     )
     assert isinstance(found, FindResult) and found.frame == RED_FROM
     assert np.array_equal(found.mask, clip[1][TARGET][RED_FROM]) and 0.2 <= found.score <= 1.0
-    # coarse 0, 10, ..., 60 (7 frames), then 51..57 (7 frames): 14 of 120 frames scored
-    assert found.frames_scored == 14 and sorted(found.curve) == [*range(0, 51, 10), *range(51, 58), 60]
+    assert found.frames_scored == len(scored) and sorted(found.curve) == scored
     assert all(found.curve[f] == 0.0 for f in found.curve if f < RED_FROM)
     assert found.curve[60] >= 0.2
     (scorer,) = red_part
-    assert scorer.closed and scorer.image_calls == 14  # a spec's model is closed; one image batch per frame
-    assert len(scorer.crops_seen) == 28  # two candidates per frame
-    assert done[-1][0] == 14 and all(i <= n for i, n in done)
+    assert scorer.closed and scorer.image_calls == calls  # a spec's model is closed; one image call per batch
+    assert len(scorer.crops_seen) == 2 * len(scored)  # two candidates per frame
+    # progress moves once per frame scored
+    assert [i for i, _ in done] == list(range(1, len(scored) + 1)) and all(i <= n for i, n in done)
     assert session.objects == [] and not session.project.can_undo  # nothing created
 
 
 @pytest.mark.parametrize("every", [1, 7, 57, 200])
-def test_any_step_finds_the_same_first_frame(session, truth, every):
+@pytest.mark.parametrize("batch", [1, 4, 8, 64])
+def test_any_step_finds_the_same_first_frame(session, truth, every, batch):
     scorer = RedScorer()
-    found = find_text(session, "red", every=every, threshold=0.2, scorer=scorer, candidates=truth, cache=False)
+    found = find_text(
+        session, "red", every=every, threshold=0.2, scorer=scorer, candidates=truth, cache=False, batch=batch
+    )
     assert found.frame == RED_FROM
     assert not scorer.closed  # an instance passed in stays open
 
@@ -140,7 +157,7 @@ def test_target_on_the_last_frame_only_is_found(tmp_path):
 def test_second_query_reuses_the_cached_embeddings(session, truth):
     first = RedScorer()
     find_text(session, "red", every=10, threshold=0.2, scorer=first, candidates=truth)
-    assert first.image_calls == 14
+    assert first.image_calls == 2  # coarse 0..70, then 51..58
     second = RedScorer()
     with pytest.raises(NotFoundError):
         find_text(session, "blue thing", every=10, threshold=0.2, scorer=second, candidates=truth, stop=60)
@@ -191,10 +208,35 @@ def test_cancel_stops_between_frames(session, truth):
             stop.set()
 
     with pytest.raises(FindCancelled):
-        find_text(session, "red", every=10, scorer=scorer, candidates=truth, progress=progress, cancel=stop)
+        find_text(session, "red", every=10, scorer=scorer, candidates=truth, progress=progress, cancel=stop, batch=1)
     assert scorer.image_calls == 3 and session.objects == []
     # what was embedded before the cancel was written to the cache (the writes are batched)
     assert session.project.embedding_frames("red-test|crop 0.1 mean 224") == {0, 10, 20}
+
+
+def test_cancel_stops_between_batches(session, truth):
+    stop = threading.Event()
+    scorer = RedScorer()
+
+    def progress(i, n):
+        if i == 3:
+            stop.set()
+
+    with pytest.raises(FindCancelled, match="after 4 frames"):
+        find_text(
+            session,
+            "red",
+            every=10,
+            threshold=0.99,
+            scorer=scorer,
+            candidates=truth,
+            progress=progress,
+            cancel=stop,
+            batch=4,
+        )
+    # the batch being walked when the flag was set is finished; the next one is not started
+    assert scorer.image_calls == 1 and len(scorer.crops_seen) == 8
+    assert session.project.embedding_frames("red-test|crop 0.1 mean 224") == {0, 10, 20, 30}
 
 
 def test_grid_candidates_run_on_a_scratch_segmenter_and_store_nothing(tmp_path):
@@ -203,7 +245,7 @@ def test_grid_candidates_run_on_a_scratch_segmenter_and_store_nothing(tmp_path):
         scratch = ClassicSegmenter(prompt_iterations=2, refine_edges=False)
         scorer = RedScorer()
         found = find_text(s, "red", every=2, threshold=0.2, scorer=scorer, segmenter=scratch, grid=4)
-        assert found.frame == 2 and sorted(found.curve) == [0, 1, 2]
+        assert found.frame == 2 and sorted(found.curve) == [0, 1, 2, 3]  # coarse 0, 2, 3 in one batch, then 1
         assert scratch.name == "classic" and s.segmenter is not scratch
         truth = masks[TARGET][2]
         iou = (found.mask & truth).sum() / (found.mask | truth).sum()
@@ -288,11 +330,13 @@ def test_tiny_clip_crops_are_masked_and_scores_are_in_range(session, truth, clip
 
     monkeypatch.setattr(scorer, "embed_images", spy)
     found = find_text(session, "red shoes", every=40, threshold=0.0, scorer=scorer, candidates=truth)
-    assert found.frame == 0 and all(0.0 <= s <= 1.0 for s in found.curve.values())
+    # frames 0, 40, 80 and 119 are one batch: scored together, all in the curve
+    assert found.frame == 0 and sorted(found.curve) == [0, 40, 80, 119]
+    assert all(0.0 <= s <= 1.0 for s in found.curve.values())
     frame0 = session.video[0]
     assert scorer.image_size == 32  # crops are cut at the image tower's input size, not resized twice
     expected = [masked_crop(frame0, m, size=32) for m in dedupe(truth[0])]
-    assert len(crops) == 2 and all(np.array_equal(c, e) for c, e in zip(crops, expected, strict=True))
+    assert len(crops) == 8 and all(np.array_equal(c, e) for c, e in zip(crops[:2], expected, strict=True))
     # the background is masked out: the corner of a square crop around a blob is the mean colour
     small = masked_crop(frame0, truth[0][1], size=None)
     assert tuple(int(v) for v in small[0, 0]) == MEAN_RGB
@@ -300,7 +344,7 @@ def test_tiny_clip_crops_are_masked_and_scores_are_in_range(session, truth, clip
     with pytest.raises(NotFoundError, match="best score was"):
         find_text(session, "a dog", every=40, threshold=1.0, scorer=scorer, candidates=truth)
     # the second query only ran the text tower: every crop came from the cache
-    assert len(crops) == 2 + 3 * 2  # frames 40, 80 and 119 were new; frame 0 was cached
+    assert len(crops) == 8
     scorer.close()
 
 
@@ -313,13 +357,56 @@ def test_cached_embeddings_are_the_models_own_on_the_plain_numpy_crops(session, 
         find_text(session, "red shoes", every=40, threshold=1.0, scorer=scorer, candidates=truth)
     model = f"{scorer.model_id}|crop 0.1 mean {scorer.image_size}"
     assert session.project.embedding_frames(model) == {0, 40, 80, 119}
-    for frame in (0, 80, 119):
-        image = session.video[frame]
-        masks = dedupe(truth[frame])
-        want = scorer.embed_images([reference_crop(image, m, size=scorer.image_size) for m in masks])
-        cached = session.project.embeddings(model, frame)
-        got = np.stack([cached[mask_key(m)] for m in masks])
-        np.testing.assert_array_equal(got, want)
+    # the four frames were one batch: the model's own call on the same crops, in the same batch, bit for bit
+    masks = {frame: dedupe(truth[frame]) for frame in (0, 40, 80, 119)}
+    crops = [reference_crop(session.video[f], m, size=scorer.image_size) for f in masks for m in masks[f]]
+    want = scorer.embed_images(crops)
+    got = np.stack([session.project.embeddings(model, f)[mask_key(m)] for f in masks for m in masks[f]])
+    np.testing.assert_array_equal(got, want)
+    scorer.close()
+
+
+def test_batched_scan_scores_as_the_frame_by_frame_scan(tmp_path, clip, truth, tiny_clip_folder):
+    """Batching frames changes only the model's batch: embeddings and scores agree to float32 rounding.
+
+    The image tower's matrix products round differently with the batch's size (a few 1e-8 here), so
+    vectors are compared to 1e-6 absolute; the first passing frame and the curve's frames are the same.
+    """
+    frames, _ = clip
+    scorer = ClipScorer(tiny_clip_folder)
+    model = f"{scorer.model_id}|crop 0.1 mean {scorer.image_size}"
+    # each frame's best score, frame by frame; a threshold half way below the best coarse frame's, so it passes,
+    # the fine pass runs before it, and no score is within rounding of the threshold
+    text = scorer.embed_text(["red shoes"])
+    score = [
+        float(scorer.score(scorer.embed_images(masked_crops(frames[t], dedupe(truth[t]), size=32)), text).max())
+        for t in range(NUM_FRAMES)
+    ]
+    coarse = [*range(0, NUM_FRAMES, 7), NUM_FRAMES - 1]
+    top = max(score[c] for c in coarse)
+    below = max(v for v in score if v < top)
+    assert top - below > 1e-4
+    threshold = (top + below) / 2
+    hit = next(c for c in coarse if score[c] >= threshold)
+    start = max((c for c in coarse if c < hit), default=-1) + 1
+    expected = next(t for t in range(start, hit + 1) if score[t] >= threshold)
+    results, cached = {}, {}
+    for batch in (1, 8):
+        with AnnotationSession(frames, project=tmp_path / f"b{batch}.awp", segmenter="classic") as s:
+            found = find_text(
+                s, "red shoes", every=7, threshold=threshold, scorer=scorer, candidates=truth, batch=batch
+            )
+            results[batch] = found
+            cached[batch] = {f: s.project.embeddings(model, f) for f in s.project.embedding_frames(model)}
+    one, many = results[1], results[8]
+    assert many.frame == one.frame == expected and np.array_equal(many.mask, one.mask)
+    assert set(one.curve) <= set(many.curve)  # the batched scan may score a few frames past the first hit
+    np.testing.assert_allclose([many.curve[f] for f in one.curve], list(one.curve.values()), rtol=0, atol=1e-6)
+    assert set(cached[1]) <= set(cached[8])
+    for f, vectors in cached[1].items():
+        assert vectors.keys() == cached[8][f].keys()
+        for k, v in vectors.items():
+            np.testing.assert_allclose(cached[8][f][k], v, rtol=0, atol=1e-6)
     scorer.close()
 
 
@@ -335,10 +422,10 @@ def test_tiny_clip_second_query_calls_the_image_tower_zero_times(session, truth,
     monkeypatch.setattr(scorer._model, "get_image_features", counting)
     with pytest.raises(NotFoundError):
         find_text(session, "red shoes", every=30, threshold=1.0, scorer=scorer, candidates=truth)
-    assert len(calls) == 5  # frames 0, 30, 60, 90, 119
+    assert len(calls) == 1  # frames 0, 30, 60, 90, 119: one batch
     with pytest.raises(NotFoundError):
         find_text(session, "bicycle", every=30, threshold=1.0, scorer=scorer, candidates=truth)
-    assert len(calls) == 5
+    assert len(calls) == 1
 
 
 def test_tiny_siglip_scores_through_find_text(session, truth, tmp_path):
