@@ -24,7 +24,9 @@ Prints ONE JSON object:
   (batch sent -> its acknowledgement back in the kernel), ``browser_decode_ms_p50`` (a frame's JPEG:
   blob -> decoded image), ``browser_ack_encode_ms_p50`` / ``_p90`` (the ack canvas' ``toBlob``, which
   Chrome runs in idle time), ``play_messages_per_frame`` (websocket messages the page received per
-  frame drawn) and ``play_cpu_ms_per_frame``: CPU time of each process (kernel, jupyter server,
+  frame drawn; ``play_messages_per_frame_by_kind`` by the message's type: ``comm_msg:custom`` canvas batches,
+  ``comm_msg:update:<trait>`` widget state, ``status:busy`` / ``status:idle`` the kernel's answer to each message
+  it handles, e.g. an acknowledgement) and ``play_cpu_ms_per_frame``: CPU time of each process (kernel, jupyter server,
   chromium's renderer / gpu / browser processes, ...) per acknowledged frame, the figure that bounds
   the rate on a small machine (2 cores = 2000 ms of CPU a second for everything).
   ``--pixels`` adds ``play_fps_pixels``, measured after the rest: distinct canvas pictures seen by
@@ -73,6 +75,7 @@ sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # the repo root: 
 import argparse
 import json
 import logging
+import re
 import sys
 import tempfile
 import time
@@ -263,12 +266,38 @@ def process_cpu() -> dict[str, float]:
     return out
 
 
+_MSG_TYPE = re.compile(rb'"msg_type":\s*"(\w+)"')
+_METHOD = re.compile(rb'"method":\s*"(\w+)"')
+_STATE = re.compile(rb'"state":\s*\{"(\w+)"')
+_EXEC_STATE = re.compile(rb'"execution_state":\s*"(\w+)"')
+
+
+def message_kind(payload: str | bytes) -> str:
+    """What a kernel websocket message is: ``status:busy``, ``comm_msg:custom`` (a canvas batch),
+    ``comm_msg:update:value`` (a widget state change, by its first key), ... (its header's msg_type)."""
+    data = payload.encode() if isinstance(payload, str) else bytes(payload)
+    head = data[:4000]
+    m = _MSG_TYPE.search(head)
+    kind = m.group(1).decode() if m else "other"
+    if kind == "status":
+        e = _EXEC_STATE.search(head)
+        kind += f":{e.group(1).decode()}" if e else ""
+    elif kind == "comm_msg":
+        method = _METHOD.search(head)
+        kind += f":{method.group(1).decode()}" if method else ""
+        if method and method.group(1) == b"update":
+            key = _STATE.search(head)
+            kind += f":{key.group(1).decode()}" if key else ""
+    return kind
+
+
 class Traffic:
-    """Bytes the page receives on its websockets (the kernel channel)."""
+    """Bytes and messages the page receives on its websockets (the kernel channel), messages by kind."""
 
     def __init__(self, page: Any) -> None:
         self.received = 0
         self.frames = 0
+        self.kinds: dict[str, int] = {}
         page.on("websocket", self._attach)
 
     def _attach(self, ws: Any) -> None:
@@ -277,6 +306,8 @@ class Traffic:
     def _frame(self, payload: Any) -> None:
         self.received += len(payload)
         self.frames += 1
+        kind = message_kind(payload)
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -536,7 +567,7 @@ def measure_play(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic:
     time.sleep(1.0)
     width = nb.kernel_json("fast.geometry.display_size[0]")
     a0, t0 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
-    bytes0, frames0, cpu0 = traffic.received, traffic.frames, process_cpu()
+    bytes0, frames0, kinds0, cpu0 = traffic.received, traffic.frames, dict(traffic.kinds), process_cpu()
     page.evaluate(_JS_HOOKS_START, [width])
     time.sleep(args.play_seconds)
     hooks = page.evaluate(_JS_HOOKS_STOP)
@@ -556,6 +587,9 @@ def measure_play(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic:
     out["browser_ack_encode_ms_p90"] = pct(hooks["toblob"], 90)
     out["play_bytes_per_frame"] = round(played_bytes / acked)
     out["play_messages_per_frame"] = round(messages / acked, 1)
+    out["play_messages_per_frame_by_kind"] = {
+        k: round((n - kinds0.get(k, 0)) / acked, 2) for k, n in sorted(traffic.kinds.items()) if n > kinds0.get(k, 0)
+    }
     out["play_cpu_ms_per_frame"] = {
         k: round((cpu1[k] - cpu0.get(k, 0.0)) * 1000 / acked, 1) for k in sorted(cpu1) if cpu1[k] > cpu0.get(k, 0.0)
     }
