@@ -30,10 +30,15 @@ if TYPE_CHECKING:
     from .stats import Stats
     from .timeline import Timeline
 
-__all__ = ["PLAY_WINDOW_MAX", "AnnotatorActions"]
+__all__ = ["NAV_SYNC_S", "PLAY_WINDOW_MAX", "AnnotatorActions"]
 
 #: the most updates in flight during playback (each one more is a frame shown that much later)
 PLAY_WINDOW_MAX = 8
+
+#: while playing, the slider, frame label and timeline cursor follow at most once per this many seconds
+NAV_SYNC_S = 0.25
+
+_now = time.perf_counter  # the clock of that throttle (tests freeze it)
 
 
 class AnnotatorActions:
@@ -257,8 +262,17 @@ class AnnotatorActions:
         least = max(1, int(self.max_in_flight))
         return self.canvas.flow.window(self.fps, least=least, most=max(least, PLAY_WINDOW_MAX))
 
+    def ack_every(self, window: int) -> int:
+        """While playing, the browser answers every n-th frame only (:attr:`.flow.AckChannel.every`): half the
+        window, so that the newest answered frame is always well inside it (1 with a window of 2 or 3)."""
+        return max(1, int(window) // 2)
+
     def _wait_for_client(self) -> bool:
-        return self.canvas.wait_for_client(max_in_flight=self.play_window(), timeout=0.5)
+        window = self.play_window()
+        with self._lock:  # not after playback stopped: _on_playing restored answers to every batch
+            if self.playing:
+                self.canvas.flow.every = self.ack_every(window)
+        return self.canvas.wait_for_client(max_in_flight=window, timeout=0.5)
 
     def _play_step(self, frame: int) -> None:
         n = self.num_frames
@@ -337,12 +351,16 @@ class AnnotatorActions:
         self.canvas.display_frame(frame, rgb)
 
     def _sync_navigation(self, force: bool = False) -> None:
-        """Move the slider and the frame label (at most 5 times a second while playing)."""
-        now = time.perf_counter()
-        if self.playing and not force and now - self._nav_synced_at < 0.2:
+        """Move the slider, the frame label and the timeline cursor (at most 4 times a second while playing:
+        each is a message or a canvas update in the browser; when playback stops they show the frame shown)."""
+        now = _now()
+        if self.playing and not force and now - self._nav_synced_at < NAV_SYNC_S:
             return
         self._nav_synced_at = now
+        self.stats.count("nav_syncs")
         nav = self.navigation
+        if self.timeline.cursor != self.frame:  # (unchanged slider and label values send nothing either)
+            self.timeline.set_cursor(self.frame)
         self._syncing_slider = True
         try:
             nav.slider.value = self.frame
@@ -366,7 +384,11 @@ class AnnotatorActions:
             self._player.start(first, self.fps, loop=self._loop)
         else:
             self._player.stop()
-            self._sync_navigation(force=True)
+            with self._lock:
+                # a frame the loop draws from now on asks for its answer; the last one drawn without asks now
+                self.canvas.flow.every = 1
+                self.canvas.flow.flush()
+                self._sync_navigation(force=True)
             self._landed()
             p = self._player
             if p.shown:
@@ -375,7 +397,6 @@ class AnnotatorActions:
 
     def _on_frame(self, change: dict[str, Any]) -> None:
         with self._lock:
-            f = int(change["new"])
             job = self._job
             with drawing():  # the frame and the timeline cursor in one message
                 if not self._quiet_frame:
@@ -384,8 +405,7 @@ class AnnotatorActions:
                     t0 = time.perf_counter()
                     self._draw()
                     self.stats.add("frame_ms", (time.perf_counter() - t0) * 1000)
-                self.timeline.set_cursor(f)
-            self._sync_navigation()
+                self._sync_navigation()
             if not self._quiet_frame and not self.playing:
                 self._landed()
 

@@ -146,7 +146,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._last_ui = 0.0
         self._last_timeline = 0.0
         self._masks_opacity = 0.5
-        self._nav_synced_at = 0.0
+        self._nav_synced_at = float("-inf")
         #: updates that may wait in the browser during playback and propagation before frames are dropped
         self.max_in_flight = 2
         #: updates in flight during playback; None: sized from the measured round trip (``play_window()``)
