@@ -26,7 +26,8 @@ Prints ONE JSON object:
   Chrome runs in idle time), ``play_messages_per_frame`` (websocket messages the page received per
   frame drawn; ``play_messages_per_frame_by_kind`` by the message's type: ``comm_msg:custom`` canvas batches,
   ``comm_msg:update:<trait>`` widget state, ``status:busy`` / ``status:idle`` the kernel's answer to each message
-  it handles, e.g. an acknowledgement) and ``play_cpu_ms_per_frame``: CPU time of each process (kernel, jupyter server,
+  it handles, e.g. an acknowledgement; ``play_messages_sent_per_frame_by_kind``: what the page sends) and
+  ``play_cpu_ms_per_frame``: CPU time of each process (kernel, jupyter server,
   chromium's renderer / gpu / browser processes, ...) per acknowledged frame, the figure that bounds
   the rate on a small machine (2 cores = 2000 ms of CPU a second for everything).
   ``--pixels`` adds ``play_fps_pixels``, measured after the rest: distinct canvas pictures seen by
@@ -59,7 +60,8 @@ in place of a later one the loop lagged to) and ``kernel_play_ahead_missed`` (fr
 Usage::
 
     python benchmarks/bench_widget.py [--clicks 30] [--play-seconds 5]
-    python benchmarks/bench_widget.py --only play [--play-seconds 5] [--pixels] [--play-in-flight 2]
+    python benchmarks/bench_widget.py --only play [--play-seconds 5] [--pixels]
+    python benchmarks/bench_widget.py --only play [--play-in-flight 2] [--play-ack-every 1]  # fixed, not sized
     python benchmarks/bench_widget.py --only sam2 [--sam2-clicks 12]  # the micro SAM2 click figures alone
     python benchmarks/bench_widget.py --kernel-only [--play-seconds 5]
     python benchmarks/bench_widget.py --screenshot docs/annotator.png   # the README picture instead
@@ -298,10 +300,16 @@ class Traffic:
         self.received = 0
         self.frames = 0
         self.kinds: dict[str, int] = {}
+        self.sent_kinds: dict[str, int] = {}  # what the page sends (acknowledgements, widget state, requests)
         page.on("websocket", self._attach)
 
     def _attach(self, ws: Any) -> None:
         ws.on("framereceived", self._frame)
+        ws.on("framesent", self._sent)
+
+    def _sent(self, payload: Any) -> None:
+        kind = message_kind(payload)
+        self.sent_kinds[kind] = self.sent_kinds.get(kind, 0) + 1
 
     def _frame(self, payload: Any) -> None:
         self.received += len(payload)
@@ -562,12 +570,15 @@ def measure_play(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic:
     nb.kernel("fast.seek(0); fast.session.run('forward'); fast.redraw()")
     settle(nb, "fast")
     nb.kernel(f"fast.play_in_flight = {args.play_in_flight!r}")
+    if args.play_ack_every is not None:
+        nb.kernel(f"fast.play_ack_every = {args.play_ack_every!r}")
     nb.kernel("fast.stats.reset()")
     nb.kernel("fast.play(fps=60, loop=True)")
     time.sleep(1.0)
     width = nb.kernel_json("fast.geometry.display_size[0]")
     a0, t0 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
     bytes0, frames0, kinds0, cpu0 = traffic.received, traffic.frames, dict(traffic.kinds), process_cpu()
+    sent0 = dict(traffic.sent_kinds)
     page.evaluate(_JS_HOOKS_START, [width])
     time.sleep(args.play_seconds)
     hooks = page.evaluate(_JS_HOOKS_STOP)
@@ -579,6 +590,7 @@ def measure_play(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic:
     out["play_fps"] = round((a1 - a0) / (t1 - t0), 1)
     out["play_fps_drawn"] = round(hooks["draws"] / (t1 - t0), 1)
     out["play_window"] = window
+    out["play_ack_every"] = nb.kernel_json("fast.ack_every(fast.play_window()) if hasattr(fast, 'ack_every') else 1")
     ack_ms = stats.get("ack_ms", {})
     out["play_ack_ms_p50"] = ack_ms.get("p50")
     out["play_ack_ms_p90"] = ack_ms.get("p90")
@@ -589,6 +601,9 @@ def measure_play(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic:
     out["play_messages_per_frame"] = round(messages / acked, 1)
     out["play_messages_per_frame_by_kind"] = {
         k: round((n - kinds0.get(k, 0)) / acked, 2) for k, n in sorted(traffic.kinds.items()) if n > kinds0.get(k, 0)
+    }
+    out["play_messages_sent_per_frame_by_kind"] = {
+        k: round((n - sent0.get(k, 0)) / acked, 2) for k, n in sorted(traffic.sent_kinds.items()) if n > sent0.get(k, 0)
     }
     out["play_cpu_ms_per_frame"] = {
         k: round((cpu1[k] - cpu0.get(k, 0.0)) * 1000 / acked, 1) for k in sorted(cpu1) if cpu1[k] > cpu0.get(k, 0.0)
@@ -741,6 +756,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pixels", action="store_true", help="playback: also count pictures by reading pixels")
     parser.add_argument(
         "--play-in-flight", type=int, default=None, help="playback: updates in flight (default: from the round trip)"
+    )
+    parser.add_argument(
+        "--play-ack-every",
+        type=int,
+        default=None,
+        help="playback: the browser answers every n-th frame (default: one less than the window)",
     )
     parser.add_argument("--fps", type=float, default=30.0, help="--kernel-only: the playback rate asked for")
     args = parser.parse_args(argv)

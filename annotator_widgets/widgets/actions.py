@@ -58,6 +58,7 @@ class AnnotatorActions:
         low_score: float
         max_in_flight: int
         play_in_flight: int | None
+        play_ack_every: int | None
         _lock: threading.RLock
         _loop: bool
         _played_early_by: int
@@ -263,9 +264,15 @@ class AnnotatorActions:
         return self.canvas.flow.window(self.fps, least=least, most=max(least, PLAY_WINDOW_MAX))
 
     def ack_every(self, window: int) -> int:
-        """While playing, the browser answers every n-th frame only (:attr:`.flow.AckChannel.every`): half the
-        window, so that the newest answered frame is always well inside it (1 with a window of 2 or 3)."""
-        return max(1, int(window) // 2)
+        """While playing, the browser answers every n-th frame only (:attr:`.flow.AckChannel.every`):
+        ``play_ack_every`` if set, else one less than the window (1 for a window of 2), so that a frame that asked
+        for an answer is always in flight when the loop waits; never more than the window (the loop would wait on
+        frames that asked for nothing). Each answer costs the browser an encode and a message, and the kernel a
+        decode and a busy/idle pair of status messages back to the page."""
+        window = max(1, int(window))
+        if self.play_ack_every is not None:
+            return min(window, max(1, int(self.play_ack_every)))
+        return max(1, window - 1)
 
     def _wait_for_client(self) -> bool:
         window = self.play_window()

@@ -427,7 +427,7 @@ def test_playback_asks_every_nth_frame_for_an_answer_and_stops_with_everything_a
     before = len(browser.batches)
     annotator.play(fps=60)
     assert annotator._player.wait_finished(timeout=60) and not annotator.playing
-    assert annotator.play_window() == 6 and annotator.ack_every(6) == 3
+    assert annotator.play_window() == 6 and annotator.ack_every(6) == 5
     picture = f"IPY_MODEL_{canvas.widget[0].model_id}"
     batches = list(zip(browser.batches[before:], browser.stamps[before:], strict=True))
     frames = [stamp for batch, stamp in batches if any(n == browser._switch and a[0][0] == picture for n, *a in batch)]
@@ -444,3 +444,14 @@ def test_playback_asks_every_nth_frame_for_an_answer_and_stops_with_everything_a
     assert flow.every == 1  # at rest every update asks again (a click's answer is never held back)
     assert annotator.stats.counter("ack_pings") == 0 and annotator.stats.counter("ack_lost") == 0
     assert annotator.stats.counter("ack_wait_timeouts") == 0
+
+
+@pytest.mark.parametrize(
+    ("play_ack_every", "window", "every"),
+    [(None, 1, 1), (None, 2, 1), (None, 3, 2), (None, 6, 5), (None, 8, 7), (3, 8, 3), (3, 2, 2), (0, 8, 1)],
+)
+def test_playback_answers_every_window_less_one_frames_or_as_set_never_more_than_the_window(
+    annotator, play_ack_every, window, every
+):
+    annotator.play_ack_every = play_ack_every
+    assert annotator.ack_every(window) == every
