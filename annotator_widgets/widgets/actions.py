@@ -30,10 +30,14 @@ if TYPE_CHECKING:
     from .stats import Stats
     from .timeline import Timeline
 
-__all__ = ["NAV_SYNC_S", "PLAY_WINDOW_MAX", "AnnotatorActions"]
+__all__ = ["NAV_SYNC_S", "PLAY_WINDOW_LEAST", "PLAY_WINDOW_MAX", "AnnotatorActions"]
 
 #: the most updates in flight during playback (each one more is a frame shown that much later)
 PLAY_WINDOW_MAX = 8
+
+#: the fewest updates allowed in flight during playback: a sized window swings with the shortest round trip, and
+#: one of 2 would make the browser answer every frame (each answer costs the page and the kernel messages)
+PLAY_WINDOW_LEAST = 4
 
 #: while playing, the slider, frame label and timeline cursor follow at most once per this many seconds
 NAV_SYNC_S = 0.25
@@ -257,10 +261,11 @@ class AnnotatorActions:
 
     def play_window(self) -> int:
         """Updates that may wait in the browser during playback: ``play_in_flight`` if set, else sized from the
-        measured round trip for the playback rate (:meth:`~.flow.AckChannel.window`), at least ``max_in_flight``."""
+        measured round trip for the playback rate (:meth:`~.flow.AckChannel.window`), at least ``max_in_flight``
+        and :data:`PLAY_WINDOW_LEAST` (room for answers every few frames: :meth:`ack_every`)."""
         if self.play_in_flight is not None:
             return max(1, int(self.play_in_flight))
-        least = max(1, int(self.max_in_flight))
+        least = max(1, int(self.max_in_flight), PLAY_WINDOW_LEAST)
         return self.canvas.flow.window(self.fps, least=least, most=max(least, PLAY_WINDOW_MAX))
 
     def ack_every(self, window: int) -> int:

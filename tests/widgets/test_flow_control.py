@@ -326,6 +326,7 @@ def test_each_frame_played_is_one_acknowledged_batch_with_the_tools_observers_in
     ann = VideoAnnotator(session, tools=["points", "text", "captions", "actions"], max_display_side=160)
     try:
         ann.canvas.flow.timeout = 0.05
+        ann.play_ack_every = 1  # every frame asks for an answer here (answers every few frames: tested below)
         browser = FakeBrowser(ann.canvas, monkeypatch)
         ann.redraw()
         captions = ann.tools["captions"]
@@ -455,3 +456,13 @@ def test_playback_answers_every_window_less_one_frames_or_as_set_never_more_than
 ):
     annotator.play_ack_every = play_ack_every
     assert annotator.ack_every(window) == every
+
+
+def test_playback_leaves_room_for_answers_every_few_frames(annotator):
+    from annotator_widgets.widgets.actions import PLAY_WINDOW_LEAST
+
+    assert annotator.canvas.flow.min_rtt is None  # nothing measured: the least window
+    assert annotator.play_window() == PLAY_WINDOW_LEAST == 4 > annotator.max_in_flight
+    assert annotator.ack_every(annotator.play_window()) == 3
+    annotator.play_in_flight = 2  # set by hand: used as is, and answers come for every frame
+    assert annotator.play_window() == 2 and annotator.ack_every(2) == 1
