@@ -24,7 +24,10 @@ Prints ONE JSON object:
   (batch sent -> its acknowledgement back in the kernel), ``browser_decode_ms_p50`` (a frame's JPEG:
   blob -> decoded image), ``browser_ack_encode_ms_p50`` / ``_p90`` (the ack canvas' ``toBlob``, which
   Chrome runs in idle time), ``play_messages_per_frame`` (websocket messages the page received per
-  frame drawn) and ``play_cpu_ms_per_frame``: CPU time of each process (kernel, jupyter server,
+  frame drawn; ``play_messages_per_frame_by_kind`` by the message's type: ``comm_msg:custom`` canvas batches,
+  ``comm_msg:update:<trait>`` widget state, ``status:busy`` / ``status:idle`` the kernel's answer to each message
+  it handles, e.g. an acknowledgement; ``play_messages_sent_per_frame_by_kind``: what the page sends) and
+  ``play_cpu_ms_per_frame``: CPU time of each process (kernel, jupyter server,
   chromium's renderer / gpu / browser processes, ...) per acknowledged frame, the figure that bounds
   the rate on a small machine (2 cores = 2000 ms of CPU a second for everything).
   ``--pixels`` adds ``play_fps_pixels``, measured after the rest: distinct canvas pictures seen by
@@ -57,7 +60,8 @@ in place of a later one the loop lagged to) and ``kernel_play_ahead_missed`` (fr
 Usage::
 
     python benchmarks/bench_widget.py [--clicks 30] [--play-seconds 5]
-    python benchmarks/bench_widget.py --only play [--play-seconds 5] [--pixels] [--play-in-flight 2]
+    python benchmarks/bench_widget.py --only play [--play-seconds 5] [--pixels]
+    python benchmarks/bench_widget.py --only play [--play-in-flight 2] [--play-ack-every 1]  # fixed, not sized
     python benchmarks/bench_widget.py --only sam2 [--sam2-clicks 12]  # the micro SAM2 click figures alone
     python benchmarks/bench_widget.py --kernel-only [--play-seconds 5]
     python benchmarks/bench_widget.py --screenshot docs/annotator.png   # the README picture instead
@@ -73,6 +77,7 @@ sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # the repo root: 
 import argparse
 import json
 import logging
+import re
 import sys
 import tempfile
 import time
@@ -263,20 +268,54 @@ def process_cpu() -> dict[str, float]:
     return out
 
 
+_MSG_TYPE = re.compile(rb'"msg_type":\s*"(\w+)"')
+_METHOD = re.compile(rb'"method":\s*"(\w+)"')
+_STATE = re.compile(rb'"state":\s*\{"(\w+)"')
+_EXEC_STATE = re.compile(rb'"execution_state":\s*"(\w+)"')
+
+
+def message_kind(payload: str | bytes) -> str:
+    """What a kernel websocket message is: ``status:busy``, ``comm_msg:custom`` (a canvas batch),
+    ``comm_msg:update:value`` (a widget state change, by its first key), ... (its header's msg_type)."""
+    data = payload.encode() if isinstance(payload, str) else bytes(payload)
+    head = data[:4000]
+    m = _MSG_TYPE.search(head)
+    kind = m.group(1).decode() if m else "other"
+    if kind == "status":
+        e = _EXEC_STATE.search(head)
+        kind += f":{e.group(1).decode()}" if e else ""
+    elif kind == "comm_msg":
+        method = _METHOD.search(head)
+        kind += f":{method.group(1).decode()}" if method else ""
+        if method and method.group(1) == b"update":
+            key = _STATE.search(head)
+            kind += f":{key.group(1).decode()}" if key else ""
+    return kind
+
+
 class Traffic:
-    """Bytes the page receives on its websockets (the kernel channel)."""
+    """Bytes and messages the page receives on its websockets (the kernel channel), messages by kind."""
 
     def __init__(self, page: Any) -> None:
         self.received = 0
         self.frames = 0
+        self.kinds: dict[str, int] = {}
+        self.sent_kinds: dict[str, int] = {}  # what the page sends (acknowledgements, widget state, requests)
         page.on("websocket", self._attach)
 
     def _attach(self, ws: Any) -> None:
         ws.on("framereceived", self._frame)
+        ws.on("framesent", self._sent)
+
+    def _sent(self, payload: Any) -> None:
+        kind = message_kind(payload)
+        self.sent_kinds[kind] = self.sent_kinds.get(kind, 0) + 1
 
     def _frame(self, payload: Any) -> None:
         self.received += len(payload)
         self.frames += 1
+        kind = message_kind(payload)
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -531,12 +570,15 @@ def measure_play(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic:
     nb.kernel("fast.seek(0); fast.session.run('forward'); fast.redraw()")
     settle(nb, "fast")
     nb.kernel(f"fast.play_in_flight = {args.play_in_flight!r}")
+    if args.play_ack_every is not None:
+        nb.kernel(f"fast.play_ack_every = {args.play_ack_every!r}")
     nb.kernel("fast.stats.reset()")
     nb.kernel("fast.play(fps=60, loop=True)")
     time.sleep(1.0)
     width = nb.kernel_json("fast.geometry.display_size[0]")
     a0, t0 = nb.kernel_json("[fast.canvas.acked, time.perf_counter()]")
-    bytes0, frames0, cpu0 = traffic.received, traffic.frames, process_cpu()
+    bytes0, frames0, kinds0, cpu0 = traffic.received, traffic.frames, dict(traffic.kinds), process_cpu()
+    sent0 = dict(traffic.sent_kinds)
     page.evaluate(_JS_HOOKS_START, [width])
     time.sleep(args.play_seconds)
     hooks = page.evaluate(_JS_HOOKS_STOP)
@@ -548,6 +590,7 @@ def measure_play(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic:
     out["play_fps"] = round((a1 - a0) / (t1 - t0), 1)
     out["play_fps_drawn"] = round(hooks["draws"] / (t1 - t0), 1)
     out["play_window"] = window
+    out["play_ack_every"] = nb.kernel_json("fast.ack_every(fast.play_window()) if hasattr(fast, 'ack_every') else 1")
     ack_ms = stats.get("ack_ms", {})
     out["play_ack_ms_p50"] = ack_ms.get("p50")
     out["play_ack_ms_p90"] = ack_ms.get("p90")
@@ -556,6 +599,12 @@ def measure_play(args: argparse.Namespace, nb: NotebookPage, page: Any, traffic:
     out["browser_ack_encode_ms_p90"] = pct(hooks["toblob"], 90)
     out["play_bytes_per_frame"] = round(played_bytes / acked)
     out["play_messages_per_frame"] = round(messages / acked, 1)
+    out["play_messages_per_frame_by_kind"] = {
+        k: round((n - kinds0.get(k, 0)) / acked, 2) for k, n in sorted(traffic.kinds.items()) if n > kinds0.get(k, 0)
+    }
+    out["play_messages_sent_per_frame_by_kind"] = {
+        k: round((n - sent0.get(k, 0)) / acked, 2) for k, n in sorted(traffic.sent_kinds.items()) if n > sent0.get(k, 0)
+    }
     out["play_cpu_ms_per_frame"] = {
         k: round((cpu1[k] - cpu0.get(k, 0.0)) * 1000 / acked, 1) for k in sorted(cpu1) if cpu1[k] > cpu0.get(k, 0.0)
     }
@@ -707,6 +756,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pixels", action="store_true", help="playback: also count pictures by reading pixels")
     parser.add_argument(
         "--play-in-flight", type=int, default=None, help="playback: updates in flight (default: from the round trip)"
+    )
+    parser.add_argument(
+        "--play-ack-every",
+        type=int,
+        default=None,
+        help="playback: the browser answers every n-th frame (default: one less than the window)",
     )
     parser.add_argument("--fps", type=float, default=30.0, help="--kernel-only: the playback rate asked for")
     args = parser.parse_args(argv)

@@ -30,10 +30,19 @@ if TYPE_CHECKING:
     from .stats import Stats
     from .timeline import Timeline
 
-__all__ = ["PLAY_WINDOW_MAX", "AnnotatorActions"]
+__all__ = ["NAV_SYNC_S", "PLAY_WINDOW_LEAST", "PLAY_WINDOW_MAX", "AnnotatorActions"]
 
 #: the most updates in flight during playback (each one more is a frame shown that much later)
 PLAY_WINDOW_MAX = 8
+
+#: the fewest updates allowed in flight during playback: a sized window swings with the shortest round trip, and
+#: one of 2 would make the browser answer every frame (each answer costs the page and the kernel messages)
+PLAY_WINDOW_LEAST = 4
+
+#: while playing, the slider, frame label and timeline cursor follow at most once per this many seconds
+NAV_SYNC_S = 0.25
+
+_now = time.perf_counter  # the clock of that throttle (tests freeze it)
 
 
 class AnnotatorActions:
@@ -53,6 +62,7 @@ class AnnotatorActions:
         low_score: float
         max_in_flight: int
         play_in_flight: int | None
+        play_ack_every: int | None
         _lock: threading.RLock
         _loop: bool
         _played_early_by: int
@@ -251,14 +261,30 @@ class AnnotatorActions:
 
     def play_window(self) -> int:
         """Updates that may wait in the browser during playback: ``play_in_flight`` if set, else sized from the
-        measured round trip for the playback rate (:meth:`~.flow.AckChannel.window`), at least ``max_in_flight``."""
+        measured round trip for the playback rate (:meth:`~.flow.AckChannel.window`), at least ``max_in_flight``
+        and :data:`PLAY_WINDOW_LEAST` (room for answers every few frames: :meth:`ack_every`)."""
         if self.play_in_flight is not None:
             return max(1, int(self.play_in_flight))
-        least = max(1, int(self.max_in_flight))
+        least = max(1, int(self.max_in_flight), PLAY_WINDOW_LEAST)
         return self.canvas.flow.window(self.fps, least=least, most=max(least, PLAY_WINDOW_MAX))
 
+    def ack_every(self, window: int) -> int:
+        """While playing, the browser answers every n-th frame only (:attr:`.flow.AckChannel.every`):
+        ``play_ack_every`` if set, else one less than the window (1 for a window of 2), so that a frame that asked
+        for an answer is always in flight when the loop waits; never more than the window (the loop would wait on
+        frames that asked for nothing). Each answer costs the browser an encode and a message, and the kernel a
+        decode and a busy/idle pair of status messages back to the page."""
+        window = max(1, int(window))
+        if self.play_ack_every is not None:
+            return min(window, max(1, int(self.play_ack_every)))
+        return max(1, window - 1)
+
     def _wait_for_client(self) -> bool:
-        return self.canvas.wait_for_client(max_in_flight=self.play_window(), timeout=0.5)
+        window = self.play_window()
+        with self._lock:  # not after playback stopped: _on_playing restored answers to every batch
+            if self.playing:
+                self.canvas.flow.every = self.ack_every(window)
+        return self.canvas.wait_for_client(max_in_flight=window, timeout=0.5)
 
     def _play_step(self, frame: int) -> None:
         n = self.num_frames
@@ -337,12 +363,16 @@ class AnnotatorActions:
         self.canvas.display_frame(frame, rgb)
 
     def _sync_navigation(self, force: bool = False) -> None:
-        """Move the slider and the frame label (at most 5 times a second while playing)."""
-        now = time.perf_counter()
-        if self.playing and not force and now - self._nav_synced_at < 0.2:
+        """Move the slider, the frame label and the timeline cursor (at most 4 times a second while playing:
+        each is a message or a canvas update in the browser; when playback stops they show the frame shown)."""
+        now = _now()
+        if self.playing and not force and now - self._nav_synced_at < NAV_SYNC_S:
             return
         self._nav_synced_at = now
+        self.stats.count("nav_syncs")
         nav = self.navigation
+        if self.timeline.cursor != self.frame:  # (unchanged slider and label values send nothing either)
+            self.timeline.set_cursor(self.frame)
         self._syncing_slider = True
         try:
             nav.slider.value = self.frame
@@ -366,7 +396,11 @@ class AnnotatorActions:
             self._player.start(first, self.fps, loop=self._loop)
         else:
             self._player.stop()
-            self._sync_navigation(force=True)
+            with self._lock:
+                # a frame the loop draws from now on asks for its answer; the last one drawn without asks now
+                self.canvas.flow.every = 1
+                self.canvas.flow.flush()
+                self._sync_navigation(force=True)
             self._landed()
             p = self._player
             if p.shown:
@@ -375,7 +409,6 @@ class AnnotatorActions:
 
     def _on_frame(self, change: dict[str, Any]) -> None:
         with self._lock:
-            f = int(change["new"])
             job = self._job
             with drawing():  # the frame and the timeline cursor in one message
                 if not self._quiet_frame:
@@ -384,8 +417,7 @@ class AnnotatorActions:
                     t0 = time.perf_counter()
                     self._draw()
                     self.stats.add("frame_ms", (time.perf_counter() - t0) * 1000)
-                self.timeline.set_cursor(f)
-            self._sync_navigation()
+                self._sync_navigation()
             if not self._quiet_frame and not self.playing:
                 self._landed()
 

@@ -146,11 +146,13 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._last_ui = 0.0
         self._last_timeline = 0.0
         self._masks_opacity = 0.5
-        self._nav_synced_at = 0.0
+        self._nav_synced_at = float("-inf")
         #: updates that may wait in the browser during playback and propagation before frames are dropped
         self.max_in_flight = 2
         #: updates in flight during playback; None: sized from the measured round trip (``play_window()``)
         self.play_in_flight: int | None = None
+        #: while playing, the browser answers every n-th frame; None: one less than the window (``ack_every()``)
+        self.play_ack_every: int | None = None
         self._syncing_slider = False
         self._rows: list[ObjectTimeline] = []
         self._loop = False

@@ -14,6 +14,23 @@ fresh, empty batch (a *ping*: a new sequence number and nothing else; a browser 
 there answers it and that answer covers everything before); after another ``timeout``
 without an answer the updates in flight are treated as lost. Both steps are logged.
 
+Playback may thin the acknowledgements out (:attr:`AckChannel.every`): every batch still
+gets its sequence number, but only every n-th paints it, so the browser encodes and
+sends, and the kernel decodes, one answer per n frames (each answer is also a kernel
+message with its busy/idle status messages back to the page). An answer still means
+"the browser drew batch N" and covers the unpainted batches before it; with ``every``
+at most the window, the newest painted batch is always inside the window, so the loop
+never waits on a batch that will not be answered. :meth:`AckChannel.flush` paints a
+trailing batch when playback stops, so nothing stays in flight unanswered.
+
+The front end syncs the image of every canvas a batch draws on *and* of the canvas the
+previous batch ended on (ipycanvas 0.14's ``CanvasManagerModel.onCommand`` starts each
+batch's list of canvases to update with its current canvas). A batch that ended on the
+ack canvas would make the next one, painted or not, encode and send the ack pixel again
+(a stale answer: a message, and the kernel's busy/idle status messages back). So after
+painting, the channel leaves the manager on a second, silent 1x1 canvas
+(:attr:`AckChannel.park`).
+
 How many batches may be in flight is the caller's choice. Clicks and propagation keep a
 small fixed number; playback sizes it from the round trip (:meth:`AckChannel.window`):
 with two batches in flight and a round trip of 200 ms the browser can draw at most 10
@@ -92,6 +109,8 @@ class AckChannel:
         self.stats = stats
         self.timeout = float(timeout)
         self.widget = _AckCanvas(width=1, height=1, sync_image_data=True)
+        #: a silent 1x1 canvas the batch moves on to after painting the ack pixel (see the module's docstring)
+        self.park = ipycanvas.Canvas(width=1, height=1)
         self.widget.observe(self._on_image, names=["image_data"])
         self._draw = draw or (lambda fn: fn())
         self._clock = clock
@@ -106,23 +125,62 @@ class AckChannel:
         self._ping: int | None = None  # the sequence number of an unanswered ping
         self._timer: threading.Timer | None = None
         self._closed = False
+        self._every = 1  # paint every n-th batch's sequence number (playback thins the answers out)
+        self._painted = 0  # the latest batch whose number was painted
 
     # -- sending -----------------------------------------------------------------------------------------
+    @property
+    def every(self) -> int:
+        """Paint the sequence number of every n-th batch only (1: every batch; playback sets more).
+
+        The batches in between are covered by the next painted one's answer. Keep it at most the
+        number of batches allowed in flight, and :meth:`flush` when the stream of batches ends.
+        """
+        return self._every
+
+    @every.setter
+    def every(self, n: int) -> None:
+        if int(n) < 1:
+            raise PromptError("acknowledge every n-th batch needs n >= 1", given=n)
+        with self._cv:
+            self._every = int(n)
+
     def stamp(self) -> None:
-        """Inside a batch: paint the ack pixel with the next sequence number."""
+        """Inside a batch: give it the next sequence number, painted into the ack pixel if it is due."""
+        self._stamp(force=False)
+
+    def _stamp(self, *, force: bool) -> None:
         with self._cv:
             if self._sent <= self._acked:
                 self._progress_at = self._clock()  # in flight from now on
             self._sent += 1
+            # until a browser answers, every batch asks for an answer (the first one tells that there is one)
+            paint = force or not self._ever_acked or self._sent - self._painted >= self._every
             seq = self._sent & _SEQ_MASK
-            self._sent_at[seq] = self._clock()
-            while len(self._sent_at) > 256:
-                self._sent_at.popitem(last=False)
-            arm = self._ever_acked
-        self.widget.fill_style = f"#{seq:06x}"
-        self.widget.fill_rect(0, 0, 1, 1)
+            if paint:
+                self._painted = self._sent
+                self._sent_at[seq] = self._clock()
+                while len(self._sent_at) > 256:
+                    self._sent_at.popitem(last=False)
+            arm = self._ever_acked  # an unpainted batch is in flight too: the watchdog looks after it
+        if paint:
+            self.widget.fill_style = f"#{seq:06x}"
+            self.widget.fill_rect(0, 0, 1, 1)
+            self.park.clear()  # the batch ends elsewhere: the next one does not sync the ack canvas again
         if arm:
             self._arm()
+
+    def flush(self) -> bool:
+        """If the latest batch went out without its number painted, send an empty batch that asks for an answer.
+
+        Returns:
+            True if such a batch was sent.
+        """
+        with self._cv:
+            if self._closed or self._painted >= self._sent:
+                return False
+        self._draw(lambda: self._stamp(force=True))
+        return True
 
     # -- receiving ---------------------------------------------------------------------------------------
     def _on_image(self, change: dict[str, Any]) -> None:
@@ -195,7 +253,7 @@ class AckChannel:
         return None
 
     def _send_ping(self) -> None:
-        self.stamp()
+        self._stamp(force=True)
         with self._cv:
             self._ping = self._sent
             self._progress_at = self._clock()
@@ -307,3 +365,4 @@ class AckChannel:
         if timer is not None:
             timer.cancel()
         self.widget.close()
+        self.park.close()

@@ -161,6 +161,11 @@ class Timeline:
         self.curve_threshold = None if threshold is None else float(threshold)
         self.update(self.rows)
 
+    @property
+    def cursor(self) -> int:
+        """The frame the current-frame cursor marks."""
+        return self._cursor
+
     def set_cursor(self, frame: int) -> None:
         """Move the current-frame cursor."""
         self._cursor = int(frame)

@@ -256,3 +256,24 @@ def test_reload_redraws_the_canvas(nb):
         after = canvas_pixels(nb)
     assert after.std() > 10  # not blank
     assert np.abs(after - before).mean() <= 3  # the same picture, mask included
+
+
+def test_playback_answers_every_few_frames_and_ends_with_everything_answered(nb):
+    # a fixed window of 4: the browser answers every 3rd frame; no watchdog ping within the test (30 s), so only
+    # the answers (and the one asked for when playback stops) bring the kernel to "everything drawn"
+    nb.kernel("ann.play_in_flight = 4; ann.canvas.flow.timeout = 30.0; ann.stats.reset()")
+    try:
+        nb.kernel("ann.play(fps=30)")
+        assert nb.wait_kernel("not ann.playing and not ann._player.running", timeout=60)
+        assert nb.wait_kernel("ann.canvas.acked == ann.canvas.sent", timeout=20)
+        shown, answers, pings, lost, every = nb.kernel_json(
+            "[ann._player.shown, len(ann.stats.values('ack_ms')), ann.stats.counter('ack_pings'),"
+            " ann.stats.counter('ack_lost'), ann.canvas.flow.every]"
+        )
+    finally:
+        nb.kernel("ann.play_in_flight = None; ann.canvas.flow.timeout = 1.0")
+    assert shown >= 6 and pings == 0 and lost == 0
+    assert answers < shown  # fewer answers than frames...
+    assert every == 1  # ...and at rest every update asks again
+    drawn(nb)
+    assert nb.page.locator(".aw-navigation").inner_text().count("23 / 23") == 1  # the slider and label caught up

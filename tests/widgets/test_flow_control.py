@@ -38,10 +38,14 @@ class FakeBrowser:
         self._switch, self._set, self._fill = COMMANDS["switchCanvas"], COMMANDS["set"], Canvas.ATTRS["fill_style"]
         self.ack = canvas._ack
         self.ack_ref = f"IPY_MODEL_{self.ack.model_id}"
+        self.park_ref = f"IPY_MODEL_{canvas.flow.park.model_id}"
         current = _CANVAS_MANAGER._current_canvas
         self.current = f"IPY_MODEL_{current.model_id}" if current is not None else None
         self.batches: list[list] = []  # commands of every batch received
         self.stamps: list[int] = []  # the ack pixel of each batch (None when a batch had none)
+        # the canvases whose image the front end syncs after each batch: the one the previous batch ended on and
+        # every one switched to (ipycanvas' CanvasManagerModel.onCommand)
+        self.synced: list[set[str]] = []
         self.drop = 0  # drop this many of the next acks
         self.answering = True
         self.dropped: list[int] = []
@@ -51,12 +55,15 @@ class FakeBrowser:
         commands = command if command and isinstance(command[0], list) else [command]
         self.batches.append(commands)
         seq = None
+        synced = {self.current} if self.current is not None else set()
         for name, *args in commands:
             if name == self._switch:
                 self.current = args[0][0]
+                synced.add(self.current)
             elif name == self._set and self.current == self.ack_ref and args[0][0] == self._fill:
                 seq = int(args[0][1].lstrip("#"), 16)
         self.stamps.append(seq)
+        self.synced.append(synced)
         if seq is None:
             return
         if not self.answering or self.drop > 0:
@@ -70,9 +77,9 @@ class FakeBrowser:
         self.ack.set_state({"image_data": ack_png(seq)})
 
     def only_ack(self, commands: list) -> bool:
-        """True if a batch draws on the ack canvas alone (a ping)."""
+        """True if a batch draws on the ack canvas alone (a ping; it ends on the silent park canvas)."""
         targets = {args[0][0] for name, *args in commands if name == self._switch}
-        return targets <= {self.ack_ref}
+        return targets <= {self.ack_ref, self.park_ref}
 
 
 @pytest.fixture
@@ -319,6 +326,7 @@ def test_each_frame_played_is_one_acknowledged_batch_with_the_tools_observers_in
     ann = VideoAnnotator(session, tools=["points", "text", "captions", "actions"], max_display_side=160)
     try:
         ann.canvas.flow.timeout = 0.05
+        ann.play_ack_every = 1  # every frame asks for an answer here (answers every few frames: tested below)
         browser = FakeBrowser(ann.canvas, monkeypatch)
         ann.redraw()
         captions = ann.tools["captions"]
@@ -327,11 +335,134 @@ def test_each_frame_played_is_one_acknowledged_batch_with_the_tools_observers_in
         before = len(browser.batches)
         ann.play(fps=200)
         assert ann._player.wait_finished(timeout=60) and not ann.playing
-        played = browser.batches[before:]
-        assert len(played) == ann._player.shown >= 2  # one message per frame, not one per observer
-        assert all(seq is not None for seq in browser.stamps[before:])  # each acknowledged as a whole
+        played, stamps = browser.batches[before:], browser.stamps[before:]
+        # one message per frame, not one per observer, each acknowledged as a whole; the timeline cursor
+        # follows at most 4 times a second while playing, and to the last frame shown when playback stops
+        # (that last batch draws the cursor only: nothing to acknowledge)
+        frames = [stamp for stamp in stamps if stamp is not None]
+        assert len(frames) == ann._player.shown >= 2
+        assert len(played) - len(frames) <= 1 and all(stamp is not None for stamp in stamps[:-1])
+        assert ann.timeline.cursor == ann.frame == ann.num_frames - 1
         # the caption line follows once playback stops, not on every frame
         assert seen == [f"<b>the whole frame</b> on frame {ann.frame}"]
     finally:
         ann.close()
         session.close()
+
+
+def _painted(channel: AckChannel) -> list[int]:
+    """Record the sequence numbers a channel paints into its ack pixel."""
+    seqs: list[int] = []
+    fill_rect = channel.widget.fill_rect
+
+    def record(*args):
+        seqs.append(int(channel.widget.fill_style.lstrip("#"), 16))
+        return fill_rect(*args)
+
+    channel.widget.fill_rect = record
+    return seqs
+
+
+def test_every_nth_batch_asks_for_an_answer_which_covers_the_batches_before_it():
+    clock = Clock()
+    channel = AckChannel(Stats(), timeout=1.0, clock=clock, watchdog=False)
+    painted = _painted(channel)
+    try:
+        channel.every = 3
+        channel.stamp()
+        assert painted == [1]  # until a browser has answered, every batch asks (the first answer tells it is there)
+        channel.acknowledge(1)
+        for _ in range(6):
+            channel.stamp()
+        assert painted == [1, 4, 7] and channel.sent == 7
+        channel.acknowledge(4)  # covers 2 and 3, which asked nothing
+        assert channel.acked == 4 and channel.in_flight == 3
+        assert not channel.flush()  # batch 7 asked already
+        channel.stamp()  # batch 8 asks nothing...
+        assert channel.flush() and painted[-1] == 9 == channel.sent  # ...so an empty batch asks for it
+        channel.acknowledge(9)
+        assert channel.in_flight == 0 and channel.min_rtt is not None
+        channel.every = 1
+        channel.stamp()
+        assert painted[-1] == 10
+        with pytest.raises(AnnotatorError, match="n >= 1"):
+            channel.every = 0
+    finally:
+        channel.close()
+
+
+def test_a_batch_that_asked_for_no_answer_is_still_looked_after_by_the_watchdog():
+    clock = Clock()
+    pings = []
+    channel = AckChannel(Stats(), timeout=1.0, draw=lambda fn: (pings.append(1), fn()), clock=clock, watchdog=False)
+    painted = _painted(channel)
+    try:
+        channel.stamp()
+        channel.acknowledge(1)
+        channel.every = 4
+        channel.stamp()  # never answered: nothing asked for it, and nothing follows (no flush either)
+        assert painted == [1] and channel.in_flight == 1
+        clock.now += 1.0
+        assert channel.check() == pytest.approx(1.0) and pings == [1]
+        assert painted == [1, 3]  # the ping asks for an answer whatever ``every`` says
+        channel.acknowledge(3)
+        assert channel.in_flight == 0 and channel.check() is None
+    finally:
+        channel.close()
+
+
+def test_playback_asks_every_nth_frame_for_an_answer_and_stops_with_everything_answered(annotator, monkeypatch):
+    canvas, flow = annotator.canvas, annotator.canvas.flow
+    clock = Clock()
+    monkeypatch.setattr(flow, "_clock", clock)
+    flow.timeout = 60.0  # no pings: only answers move the loop
+    browser = FakeBrowser(canvas, monkeypatch)
+    answer = browser.answer
+
+    def answer_after_100_ms(seq: int) -> None:  # a browser 100 ms away: a window of 6 at 60 fps
+        clock.now += 0.1
+        answer(seq)
+
+    browser.answer = answer_after_100_ms
+    annotator.redraw()
+    before = len(browser.batches)
+    annotator.play(fps=60)
+    assert annotator._player.wait_finished(timeout=60) and not annotator.playing
+    assert annotator.play_window() == 6 and annotator.ack_every(6) == 5
+    picture = f"IPY_MODEL_{canvas.widget[0].model_id}"
+    batches = list(zip(browser.batches[before:], browser.stamps[before:], strict=True))
+    frames = [stamp for batch, stamp in batches if any(n == browser._switch and a[0][0] == picture for n, *a in batch)]
+    asked = [stamp for stamp in frames if stamp is not None]
+    assert len(frames) == annotator._player.shown >= 6
+    assert len(asked) < len(frames)  # fewer answers than frames...
+    last = [stamp for _, stamp in batches if stamp is not None][-1]
+    assert last == canvas.sent  # ...but the last batch sent asked for one (the last frame, or an empty batch after it)
+    # the front end sends the ack canvas' pixel back only after the batches that painted it: a batch that asked
+    # for nothing does not start on the ack canvas (where the one before it ended)
+    answered = [browser.ack_ref in synced for synced in browser.synced[before:]]
+    assert answered == [stamp is not None for _, stamp in batches]
+    assert canvas.acked == canvas.sent and canvas.in_flight == 0  # nothing left waiting
+    assert flow.every == 1  # at rest every update asks again (a click's answer is never held back)
+    assert annotator.stats.counter("ack_pings") == 0 and annotator.stats.counter("ack_lost") == 0
+    assert annotator.stats.counter("ack_wait_timeouts") == 0
+
+
+@pytest.mark.parametrize(
+    ("play_ack_every", "window", "every"),
+    [(None, 1, 1), (None, 2, 1), (None, 3, 2), (None, 6, 5), (None, 8, 7), (3, 8, 3), (3, 2, 2), (0, 8, 1)],
+)
+def test_playback_answers_every_window_less_one_frames_or_as_set_never_more_than_the_window(
+    annotator, play_ack_every, window, every
+):
+    annotator.play_ack_every = play_ack_every
+    assert annotator.ack_every(window) == every
+
+
+def test_playback_leaves_room_for_answers_every_few_frames(annotator):
+    from annotator_widgets.widgets.actions import PLAY_WINDOW_LEAST
+
+    assert annotator.canvas.flow.min_rtt is None  # nothing measured: the least window
+    assert annotator.play_window() == PLAY_WINDOW_LEAST == 4 > annotator.max_in_flight
+    assert annotator.ack_every(annotator.play_window()) == 3
+    annotator.play_in_flight = 2  # set by hand: used as is, and answers come for every frame
+    assert annotator.play_window() == 2 and annotator.ack_every(2) == 1

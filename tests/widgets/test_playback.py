@@ -272,3 +272,44 @@ def test_a_frame_the_decoder_has_passed_is_shown_early_rather_than_decoded_again
     ann._loop = True
     ann._play_step(0)  # a loop that wraps around goes back to the start
     assert ann.frame == 0
+
+
+@pytest.mark.parametrize("stop", ["the end", "pause"])
+def test_while_playing_slider_label_and_cursor_follow_throttled_and_show_the_frame_shown_once_stopped(
+    annotator, monkeypatch, stop
+):
+    import time
+
+    from annotator_widgets.widgets import actions
+
+    frozen = time.perf_counter() + 1000.0
+    monkeypatch.setattr(actions, "_now", lambda: frozen)  # the whole playback within one throttle period
+    nav, timeline = annotator.navigation, annotator.timeline
+    slider: list[int] = []
+    labels: list[str] = []
+    cursors: list[int] = []
+    nav.slider.observe(lambda ch: slider.append(ch["new"]), names=["value"])
+    nav.label.observe(lambda ch: labels.append(ch["new"]), names=["value"])
+    set_cursor = timeline.set_cursor
+    monkeypatch.setattr(timeline, "set_cursor", lambda f: (cursors.append(f), set_cursor(f)))
+    shown: list[int] = []
+    annotator.observe(lambda ch: shown.append(ch["new"]), names=["frame"])
+    if stop == "the end":
+        annotator.play(fps=200)
+    else:
+        annotator.play(fps=30, loop=True)
+        deadline = time.monotonic() + 30
+        while len(shown) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        annotator.pause()
+    assert annotator._player.wait_finished(timeout=60) and not annotator.playing
+    assert len(shown) >= 6 if stop == "pause" else 4  # frames played...
+    # ...but the slider, the label and the cursor moved once when playback began and once when it stopped
+    # (after a pause, once more if the loop was drawing a frame meanwhile: shown at once, playback is over)
+    most = 3 if stop == "pause" else 2
+    assert len(slider) <= most and len(labels) <= most and len(cursors) <= most
+    last = annotator.frame
+    if stop == "the end":
+        assert last == annotator.num_frames - 1
+    assert nav.slider.value == last == timeline.cursor == shown[-1]
+    assert nav.label.value == f"{last} / {annotator.num_frames - 1}"
