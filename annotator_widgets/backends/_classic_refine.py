@@ -7,7 +7,10 @@ crop outside it probable background and the crop's border sure background. A pos
 sure-foreground disc and the region of its colours grown from it starts as probable foreground; a
 negative click is a sure-background disc and the region of its colours inside the mask starts as
 probable background. Only the changes connected to a click are kept (the region a positive click
-adds, the spill a negative click removes): the rest of the mask stays exactly as given. A positive
+adds, the spill a negative click removes): the rest of the mask stays exactly as given. A click on
+the wrong side of the mask (negative inside it, positive outside) always flips at least a disc around
+it (:func:`flip_discs`), so a spill whose colours look like the object still loses the spot clicked,
+as a person expects; clicks flip in the order given, so the latest wins where discs overlap. A positive
 click far from the mask (beyond twice its equivalent radius) says the mask is on something else: the clicks
 are then segmented alone, as a prompt without a mask would be.
 Private: the names here may change without notice.
@@ -35,6 +38,8 @@ MARGIN_SHARE = 0.25  # the crop spans the mask and the clicks plus this share of
 MIN_REACH = 8.0  # pixels: a positive click this near a small mask still refines it
 FIT_SHARE = 2.0  # a positive click within this many equivalent radii of the mask refines it
 REACH = 3.0  # a negative click pushes out the mask within this many times its distance from the outline
+FLIP_SHARE = 0.5  # a click on the wrong side of the mask flips a disc of this share of its distance to the outline
+MIN_FLIP_SHARE = 0.15  # ... and at least this share of the mask's equivalent radius (2 pixels or more)
 
 
 def prior_fits(prior: np.ndarray, pos: np.ndarray) -> bool:
@@ -124,12 +129,41 @@ def refine_mask(
     none = np.zeros(crop.shape, bool)
     added = components_touching(fg & ~small, crop.pos_seed) if crop.has_pos else none
     removed = components_touching(small & ~fg, crop.neg_seed) if crop.has_neg else none
-    if not added.any() and not removed.any():
-        log.debug("object %d frame %d: the clicks change nothing in the mask", prompt.obj_id, prompt.frame)
-        return out, contrast_score(crop.lab, small)
-    fixed = (small | added) & ~removed
-    # the new outline (snapped to the image's edges) only where something changed; elsewhere the mask as given
-    changed = upsample(morph(added | removed, 1, cv2.MORPH_DILATE), window, refine_edges=False)
-    detail = upsample(fixed, img[ry0:ry1, rx0:rx1], refine_edges=refine_edges)
-    window[changed] = detail[changed]
+    if added.any() or removed.any():
+        fixed = (small | added) & ~removed
+        # the new outline (snapped to the image's edges) only where something changed; elsewhere the mask as given
+        changed = upsample(morph(added | removed, 1, cv2.MORPH_DILATE), window, refine_edges=False)
+        detail = upsample(fixed, img[ry0:ry1, rx0:rx1], refine_edges=refine_edges)
+        window[changed] = detail[changed]
+    else:
+        log.debug("object %d frame %d: GrabCut changes nothing in the mask", prompt.obj_id, prompt.frame)
+        fixed = small
+    if flip_discs(out, prior, coords, labels):
+        fixed = cv2.resize(window.astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA) > 0.5
     return out, contrast_score(crop.lab, fixed)
+
+
+def flip_discs(mask: np.ndarray, prior: np.ndarray, coords: np.ndarray, labels: np.ndarray) -> bool:
+    """Make every click's spot what the click says, in place: the least a click does.
+
+    A click on the wrong side of ``prior`` or of ``mask`` (negative inside, positive outside): a
+    negative click removes a disc around it from ``mask``, a positive one adds it, in the clicks'
+    order (the latest wins where discs overlap). The disc's radius is ``FLIP_SHARE`` of the click's
+    distance to ``prior``'s outline on the wrong side (a negative click inside ``prior``, a positive
+    one outside it: people and the simulated annotator click the middle of the error) and at least
+    ``MIN_FLIP_SHARE`` of ``prior``'s equivalent radius. Returns whether ``mask`` changed.
+    """
+    h, w = mask.shape
+    least = max(2.0, MIN_FLIP_SHARE * float(np.sqrt(prior.sum() / np.pi)))
+    inside = cv2.distanceTransform(np.pad(prior, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    outside = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 5)
+    before = mask.copy()
+    for (x, y), label in zip(coords, labels, strict=True):
+        xi, yi = min(max(int(np.floor(x)), 0), w - 1), min(max(int(np.floor(y)), 0), h - 1)  # the pixel clicked
+        if prior[yi, xi] == bool(label) and mask[yi, xi] == bool(label):
+            continue  # a click on the right side (a positive one inside the mask) asks for no change here
+        depth = float((outside if label else inside)[yi, xi])
+        spot = np.zeros((h, w), np.uint8)
+        cv2.circle(spot, (xi, yi), round(max(least, FLIP_SHARE * depth)), 1, -1)
+        mask[spot.astype(bool)] = bool(label)
+    return not np.array_equal(before, mask)

@@ -10,6 +10,7 @@ from annotator_widgets.backends.classic import ClassicSegmenter
 from annotator_widgets.data import SyntheticClip, synthetic_clip
 from annotator_widgets.rle import RLE, mask_iou
 from annotator_widgets.types import Point, Prompt
+from annotator_widgets.video import open_video
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,58 @@ def test_a_click_far_from_the_mask_starts_over_from_the_clicks(clip: SyntheticCl
     alone = seg.set_prompt(Prompt(0, 1, (click,)))[1].mask
     assert np.array_equal(wrong, alone)
     assert mask_iou(wrong, truth) > 0.8 and not (wrong & other).any()
+
+
+def _like_coloured_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A red textured band on grass; the object is its left part, its right part a like-coloured neighbour.
+
+    Returns (image, object, band): a mask of the whole band spills onto the neighbour, whose colours
+    are the object's (no colour model can tell them apart).
+    """
+    rng = np.random.default_rng(0)
+    img = np.clip(np.array([40, 90, 40]) + rng.normal(0, 8, (240, 320, 3)), 0, 255).astype(np.uint8)
+    band = np.zeros((240, 320), bool)
+    band[80:160, 60:220] = True
+    img[band] = np.clip(np.array([200, 60, 50]) + rng.normal(0, 15, (int(band.sum()), 3)), 0, 255).astype(np.uint8)
+    obj = np.zeros_like(band)
+    obj[80:160, 60:160] = True
+    return img, obj, band
+
+
+def _segmenter(img: np.ndarray) -> ClassicSegmenter:
+    s = ClassicSegmenter()
+    s.start(open_video(img[None]))
+    return s
+
+
+def _disc(shape: tuple[int, int], x: int, y: int, r: int) -> np.ndarray:
+    out = np.zeros(shape, np.uint8)
+    cv2.circle(out, (x, y), r, 1, -1)
+    return out.astype(bool)
+
+
+@pytest.mark.parametrize("click", [(190, 120), (205, 95), (175, 150)])
+def test_a_negative_click_in_a_spill_like_the_object_removes_its_spot(click: tuple[int, int]) -> None:
+    img, obj, band = _like_coloured_scene()
+    x, y = click
+    out = _segmenter(img).set_prompt(Prompt(0, 1, (Point(x, y, 0),), mask=RLE.from_mask(band)))[1].mask
+    assert not (out & _disc(out.shape, x, y, 5)).any()  # the spot clicked and its neighbourhood are out
+    assert (band & ~out).sum() > 80  # more than a GrabCut seed
+    assert (out & obj).sum() > 0.97 * obj.sum()  # the object stays
+    assert not (out & ~band).any()  # and nothing is added
+
+
+def test_a_positive_click_on_a_spot_like_the_background_adds_it() -> None:
+    img, _, band = _like_coloured_scene()
+    x, y = 236, 120  # the object goes on over grass-coloured ground: the click says so
+    out = _segmenter(img).set_prompt(Prompt(0, 1, (Point(x, y, 1),), mask=RLE.from_mask(band)))[1].mask
+    assert out[_disc(out.shape, x, y, 4)].all()
+    assert (out & band).sum() == band.sum()
+
+
+def test_the_latest_click_wins_where_two_clicks_disagree() -> None:
+    img, _, band = _like_coloured_scene()
+    x, y = 190, 120
+    prompt = Prompt(0, 1, (Point(x, y, 0), Point(x + 2, y, 1)), mask=RLE.from_mask(band))
+    out = _segmenter(img).set_prompt(prompt)[1].mask
+    assert out[y, x + 2] and out[y, x]  # the positive click came last: its spot is in
