@@ -12,23 +12,21 @@ the wrong side of the mask (negative inside it, positive outside) always flips a
 it (:func:`flip_discs`), so a spill whose colours look like the object still loses the spot clicked,
 as a person expects; clicks flip in the order given, so the latest wins where discs overlap. A positive
 click far from the mask (beyond twice its equivalent radius) says the mask is on something else: the clicks
-are then segmented alone, as a prompt without a mask would be.
+are then started over: the positive clicks are segmented alone, as a prompt without a mask would be,
+and the negative ones correct that mask as they would a tracked one.
 Private: the names here may change without notice.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from ..types import Prompt
 from ._classic_ops import bbox, components_touching, contrast_score, expand, grabcut, morph, upsample
 from ._classic_prompt import _Crop, grow, segment_prompt
-
-if TYPE_CHECKING:
-    from ..types import Prompt
 
 __all__ = ["refine_mask"]
 
@@ -73,7 +71,16 @@ def refine_mask(
         return out, 0.0
     if not prior_fits(out, pos):
         log.debug("object %d frame %d: a click far from the mask; segmenting the clicks", prompt.obj_id, prompt.frame)
-        return segment_prompt(img, prompt, grabcut_side=grabcut_side, iterations=iterations, refine_edges=refine_edges)
+        positives = Prompt(prompt.frame, prompt.obj_id, tuple(p for p in prompt.points if p.label == 1))
+        kw = {"grabcut_side": grabcut_side, "iterations": iterations, "refine_edges": refine_edges}
+        start, score = segment_prompt(img, positives, **kw)
+        if not len(neg) or not start.any():
+            return start, score
+        # the negative clicks correct what the positive ones found (a negative click only ever removes),
+        # instead of changing which of the prompt path's hypotheses wins
+        prior, out = start, start.copy()
+        bb = bbox(out)
+        assert bb is not None
     x0 = min(bb[0], float(coords[:, 0].min()))
     y0 = min(bb[1], float(coords[:, 1].min()))
     x1 = max(bb[2], float(coords[:, 0].max()) + 1)

@@ -171,3 +171,20 @@ def test_the_latest_click_wins_where_two_clicks_disagree() -> None:
     prompt = Prompt(0, 1, (Point(x, y, 0), Point(x + 2, y, 1)), mask=RLE.from_mask(band))
     out = _segmenter(img).set_prompt(prompt)[1].mask
     assert out[y, x + 2] and out[y, x]  # the positive click came last: its spot is in
+
+
+def test_a_negative_click_after_starting_over_only_removes() -> None:
+    # seed 2's frame 118: object 1 shows a thin sliver; its tracked mask lies on another object, so a
+    # click on it starts over. A negative click on the sliver's spill used to flip the prompt path to a
+    # hypothesis ten times the object's size (J 0.9 -> 0.1); it must only take the spill away.
+    clip = synthetic_clip(num_frames=119, size=(320, 240), num_objects=3, seed=2, occluders=2)
+    frame, truth, other = 118, clip.masks[1][118], clip.masks[3][118]
+    seg = ClassicSegmenter()
+    seg.start(clip.video())
+    pos = centre(truth)
+    alone = seg.set_prompt(Prompt(frame, 1, (pos,)))[1].mask
+    neg = centre(alone & ~truth, label=0)
+    both = seg.set_prompt(Prompt(frame, 1, (pos, neg), mask=RLE.from_mask(other)))[1].mask
+    assert not (both & ~alone).any()
+    assert not both[int(neg.y), int(neg.x)]
+    assert mask_iou(both, truth) >= mask_iou(alone, truth) - 0.02 > 0.8
