@@ -20,6 +20,7 @@ Private: the names here may change without notice.
 from __future__ import annotations
 
 import logging
+from math import ceil
 
 import cv2
 import numpy as np
@@ -36,8 +37,11 @@ MARGIN_SHARE = 0.25  # the crop spans the mask and the clicks plus this share of
 MIN_REACH = 8.0  # pixels: a positive click this near a small mask still refines it
 FIT_SHARE = 2.0  # a positive click within this many equivalent radii of the mask refines it
 REACH = 3.0  # a negative click pushes out the mask within this many times its distance from the outline
-FLIP_SHARE = 0.5  # a click on the wrong side of the mask flips a disc of this share of its distance to the outline
+FLIP_SHARE = (
+    0.5  # a click on the wrong side of the mask flips its colour out to this share of its distance to the outline
+)
 MIN_FLIP_SHARE = 0.15  # ... and at least this share of the mask's equivalent radius (2 pixels or more)
+FLIP_COLOUR = 20.0  # beyond that least disc, only pixels within this Lab distance of the click's colour flip
 
 
 def prior_fits(prior: np.ndarray, pos: np.ndarray) -> bool:
@@ -145,32 +149,52 @@ def refine_mask(
     else:
         log.debug("object %d frame %d: GrabCut changes nothing in the mask", prompt.obj_id, prompt.frame)
         fixed = small
-    if flip_discs(out, prior, coords, labels):
+    if flip_discs(img, out, prior, coords, labels):
         fixed = cv2.resize(window.astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA) > 0.5
     return out, contrast_score(crop.lab, fixed)
 
 
-def flip_discs(mask: np.ndarray, prior: np.ndarray, coords: np.ndarray, labels: np.ndarray) -> bool:
+def flip_discs(img: np.ndarray, mask: np.ndarray, prior: np.ndarray, coords: np.ndarray, labels: np.ndarray) -> bool:
     """Make every click's spot what the click says, in place: the least a click does.
 
-    A click on the wrong side of ``prior`` or of ``mask`` (negative inside, positive outside): a
-    negative click removes a disc around it from ``mask``, a positive one adds it, in the clicks'
-    order (the latest wins where discs overlap). The disc's radius is ``FLIP_SHARE`` of the click's
-    distance to ``prior``'s outline on the wrong side (a negative click inside ``prior``, a positive
-    one outside it: people and the simulated annotator click the middle of the error) and at least
-    ``MIN_FLIP_SHARE`` of ``prior``'s equivalent radius. Returns whether ``mask`` changed.
+    A click on the wrong side of ``prior`` or of ``mask`` (negative inside, positive outside) flips
+    its spot: a negative click removes it from ``mask``, a positive one adds it, in the clicks' order
+    (the latest wins where spots overlap). The spot is a small disc (``MIN_FLIP_SHARE`` of ``prior``'s
+    equivalent radius, 2 pixels or more) and, out to ``FLIP_SHARE`` of the click's distance to
+    ``prior``'s outline on the wrong side (people and the simulated annotator click the middle of the
+    error), the pixels of the click's colour connected to it (:func:`colour_spot`): a spill whose
+    colours are the object's still loses the spot clicked, and a post between a click and the mask is
+    not taken with it. Returns whether ``mask`` changed.
     """
     h, w = mask.shape
     least = max(2.0, MIN_FLIP_SHARE * float(np.sqrt(prior.sum() / np.pi)))
     inside = cv2.distanceTransform(np.pad(prior, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
     outside = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 5)
-    before = mask.copy()
+    changed = False
     for (x, y), label in zip(coords, labels, strict=True):
         xi, yi = min(max(int(np.floor(x)), 0), w - 1), min(max(int(np.floor(y)), 0), h - 1)  # the pixel clicked
         if prior[yi, xi] == bool(label) and mask[yi, xi] == bool(label):
             continue  # a click on the right side (a positive one inside the mask) asks for no change here
-        depth = float((outside if label else inside)[yi, xi])
-        spot = np.zeros((h, w), np.uint8)
-        cv2.circle(spot, (xi, yi), round(max(least, FLIP_SHARE * depth)), 1, -1)
-        mask[spot.astype(bool)] = bool(label)
-    return not np.array_equal(before, mask)
+        reach = max(least, FLIP_SHARE * float((outside if label else inside)[yi, xi]))
+        x0, y0 = max(0, xi - ceil(reach)), max(0, yi - ceil(reach))
+        x1, y1 = min(w, xi + ceil(reach) + 1), min(h, yi + ceil(reach) + 1)
+        spot = colour_spot(img[y0:y1, x0:x1], (xi - x0, yi - y0), least, reach)
+        window = mask[y0:y1, x0:x1]
+        changed |= bool((window[spot] != bool(label)).any())
+        window[spot] = bool(label)
+    return changed
+
+
+def colour_spot(img: np.ndarray, click: tuple[int, int], least: float, reach: float) -> np.ndarray:
+    """The disc of radius ``least`` around ``click`` (x, y in ``img``), and within ``reach`` of it the
+    pixels whose (blurred) colour is within ``FLIP_COLOUR`` of that disc's mean colour, connected to it."""
+    h, w = img.shape[:2]
+    small, large = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+    cv2.circle(small, click, round(least), 1, -1)
+    cv2.circle(large, click, round(reach), 1, -1)
+    core = small.astype(bool)
+    if reach <= least:
+        return core
+    lab = cv2.cvtColor(cv2.GaussianBlur(img, (0, 0), 1.5), cv2.COLOR_RGB2Lab).astype(np.float32)
+    near = np.linalg.norm(lab - lab[core].mean(axis=0), axis=2) < FLIP_COLOUR
+    return components_touching((near & large.astype(bool)) | core, core)

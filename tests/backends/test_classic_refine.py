@@ -188,3 +188,15 @@ def test_a_negative_click_after_starting_over_only_removes() -> None:
     assert not (both & ~alone).any()
     assert not both[int(neg.y), int(neg.x)]
     assert mask_iou(both, truth) >= mask_iou(alone, truth) - 0.02 > 0.8
+
+
+def test_a_click_flips_its_colour_around_it_not_a_post_between_it_and_the_mask() -> None:
+    img, _, band = _like_coloured_scene()
+    img[60:180, 155:172] = (128, 128, 128)  # a grey post in front of the band
+    tracked = band.copy()
+    tracked[:, 150:] = False  # the tracker kept the part left of the post
+    x, y = 188, 120  # the part right of the post is the object too
+    out = _segmenter(img).set_prompt(Prompt(0, 1, (Point(x, y, 1),), mask=RLE.from_mask(tracked)))[1].mask
+    assert out[_disc(out.shape, x, y, 8)].all()
+    assert not out[:, 155:172].any()
+    assert (out & tracked).sum() == tracked.sum()
