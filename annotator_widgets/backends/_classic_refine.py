@@ -76,8 +76,9 @@ def refine_mask(
     if not prior_fits(out, pos):
         log.debug("object %d frame %d: a click far from the mask; segmenting the clicks", prompt.obj_id, prompt.frame)
         positives = Prompt(prompt.frame, prompt.obj_id, tuple(p for p in prompt.points if p.label == 1))
-        kw = {"grabcut_side": grabcut_side, "iterations": iterations, "refine_edges": refine_edges}
-        start, score = segment_prompt(img, positives, **kw)
+        start, score = segment_prompt(
+            img, positives, grabcut_side=grabcut_side, iterations=iterations, refine_edges=refine_edges
+        )
         if not len(neg) or not start.any():
             return start, score
         # the negative clicks correct what the positive ones found (a negative click only ever removes),
