@@ -10,10 +10,11 @@ probable background. Only the changes connected to a click are kept (the region 
 adds, the spill a negative click removes): the rest of the mask stays exactly as given. A click on
 the wrong side of the mask (negative inside it, positive outside) always flips at least a disc around
 it (:func:`flip_discs`), so a spill whose colours look like the object still loses the spot clicked,
-as a person expects; clicks flip in the order given, so the latest wins where discs overlap. A positive
-click far from the mask (beyond twice its equivalent radius) says the mask is on something else: the clicks
-are then started over: the positive clicks are segmented alone, as a prompt without a mask would be,
-and the negative ones correct that mask as they would a tracked one.
+as a person expects; clicks flip in the order given, so the latest wins where discs overlap.
+The clicks are corrections in order: a positive click far from the mask (beyond twice its equivalent
+radius) says the mask is on something else, and from it on the clicks correct the mask the user saw
+just before it (the first such click segmented alone, as a prompt without a mask would be, when no
+positive click came before it), not the clicks segmented together from scratch (:func:`refine_mask`).
 Private: the names here may change without notice.
 """
 
@@ -63,9 +64,55 @@ def refine_mask(
 ) -> tuple[np.ndarray, float]:
     """Correct ``prior`` (an ``(H, W)`` bool mask in video pixels) with the prompt's points.
 
+    The points are corrections in the order given. While every positive click lies near ``prior``
+    (:func:`prior_fits`) all of them correct it at once. From the first positive click far from it the
+    mask the user saw before that click is what the clicks correct: ``prior`` corrected by the clicks
+    before it, or, where no positive click came before it, that click segmented alone (the tracked
+    mask was on something else: start over). The clicks then all correct that mask; only where even
+    it leaves a positive click far off are the positive clicks segmented together, the negative ones
+    then correcting that mask.
+
     Returns the corrected mask in video pixels (``prior`` is not modified) and its contrast score.
     A prompt without points, or an empty ``prior``, returns ``prior`` unchanged.
     """
+    coords, labels = prompt.point_arrays()
+
+    def correct(clicks: Prompt, mask: np.ndarray) -> tuple[np.ndarray, float]:
+        return _correct(img, clicks, mask, grabcut_side=grabcut_side, iterations=iterations, refine_edges=refine_edges)
+
+    def segment(clicks: Prompt) -> tuple[np.ndarray, float]:
+        return segment_prompt(img, clicks, grabcut_side=grabcut_side, iterations=iterations, refine_edges=refine_edges)
+
+    if not prior.any() or not len(coords):
+        return np.array(prior, dtype=bool, copy=True), 0.0
+    far = [i for i in np.flatnonzero(labels == 1) if not prior_fits(prior, coords[i : i + 1])]
+    if not far:
+        return correct(prompt, prior)
+    j = int(far[0])
+    log.debug("object %d frame %d: click %d lies far from the mask", prompt.obj_id, prompt.frame, j)
+    if (labels[:j] == 1).any():
+        base, score = correct(Prompt(prompt.frame, prompt.obj_id, prompt.points[:j]), prior)
+    else:
+        one = Prompt(prompt.frame, prompt.obj_id, prompt.points[j : j + 1])
+        base, score = segment(one)
+        if len(coords) == 1:
+            return base, score
+    if base.any() and prior_fits(base, coords[labels == 1]):
+        return correct(prompt, base)
+    log.debug("object %d frame %d: the clicks lie far apart; segmenting them", prompt.obj_id, prompt.frame)
+    positives = Prompt(prompt.frame, prompt.obj_id, tuple(p for p in prompt.points if p.label == 1))
+    start, score = segment(positives)
+    if (labels == 1).all() or not start.any():
+        return start, score
+    # the negative clicks correct what the positive ones found (a negative click only ever removes),
+    # instead of changing which of the prompt path's hypotheses wins
+    return correct(prompt, start)
+
+
+def _correct(
+    img: np.ndarray, prompt: Prompt, prior: np.ndarray, *, grabcut_side: int, iterations: int, refine_edges: bool
+) -> tuple[np.ndarray, float]:
+    """All of the prompt's clicks correct ``prior`` at once (GrabCut on a crop, then :func:`flip_discs`)."""
     h, w = img.shape[:2]
     coords, labels = prompt.point_arrays()
     pos, neg = coords[labels == 1], coords[labels == 0]
@@ -73,19 +120,6 @@ def refine_mask(
     bb = bbox(out)
     if bb is None or not len(coords):
         return out, 0.0
-    if not prior_fits(out, pos):
-        log.debug("object %d frame %d: a click far from the mask; segmenting the clicks", prompt.obj_id, prompt.frame)
-        positives = Prompt(prompt.frame, prompt.obj_id, tuple(p for p in prompt.points if p.label == 1))
-        start, score = segment_prompt(
-            img, positives, grabcut_side=grabcut_side, iterations=iterations, refine_edges=refine_edges
-        )
-        if not len(neg) or not start.any():
-            return start, score
-        # the negative clicks correct what the positive ones found (a negative click only ever removes),
-        # instead of changing which of the prompt path's hypotheses wins
-        prior, out = start, start.copy()
-        bb = bbox(out)
-        assert bb is not None
     x0 = min(bb[0], float(coords[:, 0].min()))
     y0 = min(bb[1], float(coords[:, 1].min()))
     x1 = max(bb[2], float(coords[:, 0].max()) + 1)

@@ -173,14 +173,19 @@ def test_the_latest_click_wins_where_two_clicks_disagree() -> None:
     assert out[y, x + 2] and out[y, x]  # the positive click came last: its spot is in
 
 
-def test_a_negative_click_after_starting_over_only_removes() -> None:
-    # seed 2's frame 118: object 1 shows a thin sliver; its tracked mask lies on another object, so a
-    # click on it starts over. A negative click on the sliver's spill used to flip the prompt path to a
+@pytest.fixture(scope="module")
+def clip2() -> SyntheticClip:
+    # seed 2 of bench_effort's clip, as far as the frames below (the frames do not depend on the length)
+    return synthetic_clip(num_frames=288, size=(320, 240), num_objects=3, seed=2, occluders=2)
+
+
+def test_a_negative_click_after_starting_over_only_removes(clip2: SyntheticClip) -> None:
+    # frame 118: object 1 shows a thin sliver; its tracked mask lies on another object, so a click on
+    # it starts over. A negative click on the sliver's spill used to flip the prompt path to a
     # hypothesis ten times the object's size (J 0.9 -> 0.1); it must only take the spill away.
-    clip = synthetic_clip(num_frames=119, size=(320, 240), num_objects=3, seed=2, occluders=2)
-    frame, truth, other = 118, clip.masks[1][118], clip.masks[3][118]
+    frame, truth, other = 118, clip2.masks[1][118], clip2.masks[3][118]
     seg = ClassicSegmenter()
-    seg.start(clip.video())
+    seg.start(clip2.video())
     pos = centre(truth)
     alone = seg.set_prompt(Prompt(frame, 1, (pos,)))[1].mask
     neg = centre(alone & ~truth, label=0)
@@ -188,6 +193,24 @@ def test_a_negative_click_after_starting_over_only_removes() -> None:
     assert not (both & ~alone).any()
     assert not both[int(neg.y), int(neg.x)]
     assert mask_iou(both, truth) >= mask_iou(alone, truth) - 0.02 > 0.8
+
+
+def test_after_starting_over_a_second_click_corrects_the_mask_the_first_gave(clip2: SyntheticClip) -> None:
+    # frame 287: a post cuts object 3 in two and its tracked mask lies elsewhere. The first click (on
+    # the right part) starts over; the second (on the left part) used to segment both clicks from
+    # scratch, which took the post and the ground between them (J 0.34).
+    frame, truth = 287, clip2.masks[3][287]
+    seg = ClassicSegmenter()
+    seg.start(clip2.video())
+    elsewhere = np.zeros_like(truth)
+    elsewhere[10:40, 250:300] = True
+    right = truth.copy()
+    right[:, :92] = False
+    first, second = centre(right), centre(truth & ~right)
+    one = seg.set_prompt(Prompt(frame, 3, (first,), mask=RLE.from_mask(elsewhere)))[3].mask
+    two = seg.set_prompt(Prompt(frame, 3, (first, second), mask=RLE.from_mask(elsewhere)))[3].mask
+    assert mask_iou(two, truth) > max(0.9, mask_iou(one, truth))
+    assert (two & one).sum() > 0.95 * one.sum()  # the second click corrects the first one's mask
 
 
 def test_a_click_flips_its_colour_around_it_not_a_post_between_it_and_the_mask() -> None:
