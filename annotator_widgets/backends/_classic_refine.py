@@ -38,10 +38,9 @@ MARGIN_SHARE = 0.25  # the crop spans the mask and the clicks plus this share of
 MIN_REACH = 8.0  # pixels: a positive click this near a small mask still refines it
 FIT_SHARE = 2.0  # a positive click within this many equivalent radii of the mask refines it
 REACH = 3.0  # a negative click pushes out the mask within this many times its distance from the outline
-FLIP_SHARE = (
-    0.5  # a click on the wrong side of the mask flips its colour out to this share of its distance to the outline
-)
+FLIP_SHARE = 0.5  # a click on the wrong side flips its colour out to this share of its distance to the outline
 MIN_FLIP_SHARE = 0.15  # ... and at least this share of the mask's equivalent radius (2 pixels or more)
+MAX_FLIP_SHARE = 0.5  # ... and at most this share of the mask's equivalent radius (a click far off a thin mask)
 FLIP_COLOUR = 20.0  # beyond that least disc, only pixels within this Lab distance of the click's colour flip
 
 
@@ -197,12 +196,13 @@ def flip_discs(img: np.ndarray, mask: np.ndarray, prior: np.ndarray, coords: np.
     (the latest wins where spots overlap). The spot is a small disc (``MIN_FLIP_SHARE`` of ``prior``'s
     equivalent radius, 2 pixels or more) and, out to ``FLIP_SHARE`` of the click's distance to
     ``prior``'s outline on the wrong side (people and the simulated annotator click the middle of the
-    error), the pixels of the click's colour connected to it (:func:`colour_spot`): a spill whose
-    colours are the object's still loses the spot clicked, and a post between a click and the mask is
-    not taken with it. Returns whether ``mask`` changed.
+    error) but no farther than ``MAX_FLIP_SHARE`` of that radius, the pixels of the click's colour
+    connected to it (:func:`colour_spot`): a spill whose colours are the object's still loses the spot
+    clicked, and a post between a click and the mask is not taken with it. Returns whether ``mask`` changed.
     """
     h, w = mask.shape
-    least = max(2.0, MIN_FLIP_SHARE * float(np.sqrt(prior.sum() / np.pi)))
+    radius = float(np.sqrt(prior.sum() / np.pi))  # the mask's equivalent radius
+    least = max(2.0, MIN_FLIP_SHARE * radius)
     inside = cv2.distanceTransform(np.pad(prior, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
     outside = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 5)
     changed = False
@@ -210,7 +210,8 @@ def flip_discs(img: np.ndarray, mask: np.ndarray, prior: np.ndarray, coords: np.
         xi, yi = min(max(int(np.floor(x)), 0), w - 1), min(max(int(np.floor(y)), 0), h - 1)  # the pixel clicked
         if prior[yi, xi] == bool(label) and mask[yi, xi] == bool(label):
             continue  # a click on the right side (a positive one inside the mask) asks for no change here
-        reach = max(least, FLIP_SHARE * float((outside if label else inside)[yi, xi]))
+        depth = float((outside if label else inside)[yi, xi])
+        reach = max(least, min(FLIP_SHARE * depth, MAX_FLIP_SHARE * radius))
         x0, y0 = max(0, xi - ceil(reach)), max(0, yi - ceil(reach))
         x1, y1 = min(w, xi + ceil(reach) + 1), min(h, yi + ceil(reach) + 1)
         spot = colour_spot(img[y0:y1, x0:x1], (xi - x0, yi - y0), least, reach)
