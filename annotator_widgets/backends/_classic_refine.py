@@ -7,25 +7,28 @@ crop outside it probable background and the crop's border sure background. A pos
 sure-foreground disc and the region of its colours grown from it starts as probable foreground; a
 negative click is a sure-background disc and the region of its colours inside the mask starts as
 probable background. Only the changes connected to a click are kept (the region a positive click
-adds, the spill a negative click removes): the rest of the mask stays exactly as given. A positive
-click far from the mask (beyond twice its equivalent radius) says the mask is on something else: the clicks
-are then segmented alone, as a prompt without a mask would be.
+adds, the spill a negative click removes): the rest of the mask stays exactly as given. A click on
+the wrong side of the mask (negative inside it, positive outside) always flips at least a disc around
+it (:func:`flip_discs`), so a spill whose colours look like the object still loses the spot clicked,
+as a person expects; clicks flip in the order given, so the latest wins where discs overlap.
+The clicks are corrections in order: a positive click far from the mask (beyond twice its equivalent
+radius) says the mask is on something else, and from it on the clicks correct the mask the user saw
+just before it (the first such click segmented alone, as a prompt without a mask would be, when no
+positive click came before it), not the clicks segmented together from scratch (:func:`refine_mask`).
 Private: the names here may change without notice.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from math import ceil
 
 import cv2
 import numpy as np
 
+from ..types import Prompt
 from ._classic_ops import bbox, components_touching, contrast_score, expand, grabcut, morph, upsample
 from ._classic_prompt import _Crop, grow, segment_prompt
-
-if TYPE_CHECKING:
-    from ..types import Prompt
 
 __all__ = ["refine_mask"]
 
@@ -35,6 +38,10 @@ MARGIN_SHARE = 0.25  # the crop spans the mask and the clicks plus this share of
 MIN_REACH = 8.0  # pixels: a positive click this near a small mask still refines it
 FIT_SHARE = 2.0  # a positive click within this many equivalent radii of the mask refines it
 REACH = 3.0  # a negative click pushes out the mask within this many times its distance from the outline
+FLIP_SHARE = 0.5  # a click on the wrong side flips its colour out to this share of its distance to the outline
+MIN_FLIP_SHARE = 0.15  # ... and at least this share of the mask's equivalent radius (2 pixels or more)
+MAX_FLIP_SHARE = 0.5  # ... and at most this share of the mask's equivalent radius (a click far off a thin mask)
+FLIP_COLOUR = 20.0  # beyond that least disc, only pixels within this Lab distance of the click's colour flip
 
 
 def prior_fits(prior: np.ndarray, pos: np.ndarray) -> bool:
@@ -56,9 +63,55 @@ def refine_mask(
 ) -> tuple[np.ndarray, float]:
     """Correct ``prior`` (an ``(H, W)`` bool mask in video pixels) with the prompt's points.
 
+    The points are corrections in the order given. While every positive click lies near ``prior``
+    (:func:`prior_fits`) all of them correct it at once. From the first positive click far from it the
+    mask the user saw before that click is what the clicks correct: ``prior`` corrected by the clicks
+    before it, or, where no positive click came before it, that click segmented alone (the tracked
+    mask was on something else: start over). The clicks then all correct that mask; only where even
+    it leaves a positive click far off are the positive clicks segmented together, the negative ones
+    then correcting that mask.
+
     Returns the corrected mask in video pixels (``prior`` is not modified) and its contrast score.
     A prompt without points, or an empty ``prior``, returns ``prior`` unchanged.
     """
+    coords, labels = prompt.point_arrays()
+
+    def correct(clicks: Prompt, mask: np.ndarray) -> tuple[np.ndarray, float]:
+        return _correct(img, clicks, mask, grabcut_side=grabcut_side, iterations=iterations, refine_edges=refine_edges)
+
+    def segment(clicks: Prompt) -> tuple[np.ndarray, float]:
+        return segment_prompt(img, clicks, grabcut_side=grabcut_side, iterations=iterations, refine_edges=refine_edges)
+
+    if not prior.any() or not len(coords):
+        return np.array(prior, dtype=bool, copy=True), 0.0
+    far = [i for i in np.flatnonzero(labels == 1) if not prior_fits(prior, coords[i : i + 1])]
+    if not far:
+        return correct(prompt, prior)
+    j = int(far[0])
+    log.debug("object %d frame %d: click %d lies far from the mask", prompt.obj_id, prompt.frame, j)
+    if (labels[:j] == 1).any():
+        base, score = correct(Prompt(prompt.frame, prompt.obj_id, prompt.points[:j]), prior)
+    else:
+        one = Prompt(prompt.frame, prompt.obj_id, prompt.points[j : j + 1])
+        base, score = segment(one)
+        if len(coords) == 1:
+            return base, score
+    if base.any() and prior_fits(base, coords[labels == 1]):
+        return correct(prompt, base)
+    log.debug("object %d frame %d: the clicks lie far apart; segmenting them", prompt.obj_id, prompt.frame)
+    positives = Prompt(prompt.frame, prompt.obj_id, tuple(p for p in prompt.points if p.label == 1))
+    start, score = segment(positives)
+    if (labels == 1).all() or not start.any():
+        return start, score
+    # the negative clicks correct what the positive ones found (a negative click only ever removes),
+    # instead of changing which of the prompt path's hypotheses wins
+    return correct(prompt, start)
+
+
+def _correct(
+    img: np.ndarray, prompt: Prompt, prior: np.ndarray, *, grabcut_side: int, iterations: int, refine_edges: bool
+) -> tuple[np.ndarray, float]:
+    """All of the prompt's clicks correct ``prior`` at once (GrabCut on a crop, then :func:`flip_discs`)."""
     h, w = img.shape[:2]
     coords, labels = prompt.point_arrays()
     pos, neg = coords[labels == 1], coords[labels == 0]
@@ -66,9 +119,6 @@ def refine_mask(
     bb = bbox(out)
     if bb is None or not len(coords):
         return out, 0.0
-    if not prior_fits(out, pos):
-        log.debug("object %d frame %d: a click far from the mask; segmenting the clicks", prompt.obj_id, prompt.frame)
-        return segment_prompt(img, prompt, grabcut_side=grabcut_side, iterations=iterations, refine_edges=refine_edges)
     x0 = min(bb[0], float(coords[:, 0].min()))
     y0 = min(bb[1], float(coords[:, 1].min()))
     x1 = max(bb[2], float(coords[:, 0].max()) + 1)
@@ -124,12 +174,63 @@ def refine_mask(
     none = np.zeros(crop.shape, bool)
     added = components_touching(fg & ~small, crop.pos_seed) if crop.has_pos else none
     removed = components_touching(small & ~fg, crop.neg_seed) if crop.has_neg else none
-    if not added.any() and not removed.any():
-        log.debug("object %d frame %d: the clicks change nothing in the mask", prompt.obj_id, prompt.frame)
-        return out, contrast_score(crop.lab, small)
-    fixed = (small | added) & ~removed
-    # the new outline (snapped to the image's edges) only where something changed; elsewhere the mask as given
-    changed = upsample(morph(added | removed, 1, cv2.MORPH_DILATE), window, refine_edges=False)
-    detail = upsample(fixed, img[ry0:ry1, rx0:rx1], refine_edges=refine_edges)
-    window[changed] = detail[changed]
+    if added.any() or removed.any():
+        fixed = (small | added) & ~removed
+        # the new outline (snapped to the image's edges) only where something changed; elsewhere the mask as given
+        changed = upsample(morph(added | removed, 1, cv2.MORPH_DILATE), window, refine_edges=False)
+        detail = upsample(fixed, img[ry0:ry1, rx0:rx1], refine_edges=refine_edges)
+        window[changed] = detail[changed]
+    else:
+        log.debug("object %d frame %d: GrabCut changes nothing in the mask", prompt.obj_id, prompt.frame)
+        fixed = small
+    if flip_discs(img, out, prior, coords, labels):
+        fixed = cv2.resize(window.astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA) > 0.5
     return out, contrast_score(crop.lab, fixed)
+
+
+def flip_discs(img: np.ndarray, mask: np.ndarray, prior: np.ndarray, coords: np.ndarray, labels: np.ndarray) -> bool:
+    """Make every click's spot what the click says, in place: the least a click does.
+
+    A click on the wrong side of ``prior`` or of ``mask`` (negative inside, positive outside) flips
+    its spot: a negative click removes it from ``mask``, a positive one adds it, in the clicks' order
+    (the latest wins where spots overlap). The spot is a small disc (``MIN_FLIP_SHARE`` of ``prior``'s
+    equivalent radius, 2 pixels or more) and, out to ``FLIP_SHARE`` of the click's distance to
+    ``prior``'s outline on the wrong side (people and the simulated annotator click the middle of the
+    error) but no farther than ``MAX_FLIP_SHARE`` of that radius, the pixels of the click's colour
+    connected to it (:func:`colour_spot`): a spill whose colours are the object's still loses the spot
+    clicked, and a post between a click and the mask is not taken with it. Returns whether ``mask`` changed.
+    """
+    h, w = mask.shape
+    radius = float(np.sqrt(prior.sum() / np.pi))  # the mask's equivalent radius
+    least = max(2.0, MIN_FLIP_SHARE * radius)
+    inside = cv2.distanceTransform(np.pad(prior, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    outside = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 5)
+    changed = False
+    for (x, y), label in zip(coords, labels, strict=True):
+        xi, yi = min(max(int(np.floor(x)), 0), w - 1), min(max(int(np.floor(y)), 0), h - 1)  # the pixel clicked
+        if prior[yi, xi] == bool(label) and mask[yi, xi] == bool(label):
+            continue  # a click on the right side (a positive one inside the mask) asks for no change here
+        depth = float((outside if label else inside)[yi, xi])
+        reach = max(least, min(FLIP_SHARE * depth, MAX_FLIP_SHARE * radius))
+        x0, y0 = max(0, xi - ceil(reach)), max(0, yi - ceil(reach))
+        x1, y1 = min(w, xi + ceil(reach) + 1), min(h, yi + ceil(reach) + 1)
+        spot = colour_spot(img[y0:y1, x0:x1], (xi - x0, yi - y0), least, reach)
+        window = mask[y0:y1, x0:x1]
+        changed |= bool((window[spot] != bool(label)).any())
+        window[spot] = bool(label)
+    return changed
+
+
+def colour_spot(img: np.ndarray, click: tuple[int, int], least: float, reach: float) -> np.ndarray:
+    """The disc of radius ``least`` around ``click`` (x, y in ``img``), and within ``reach`` of it the
+    pixels whose (blurred) colour is within ``FLIP_COLOUR`` of that disc's mean colour, connected to it."""
+    h, w = img.shape[:2]
+    small, large = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+    cv2.circle(small, click, round(least), 1, -1)
+    cv2.circle(large, click, round(reach), 1, -1)
+    core = small.astype(bool)
+    if reach <= least:
+        return core
+    lab = cv2.cvtColor(cv2.GaussianBlur(img, (0, 0), 1.5), cv2.COLOR_RGB2Lab).astype(np.float32)
+    near = np.linalg.norm(lab - lab[core].mean(axis=0), axis=2) < FLIP_COLOUR
+    return components_touching((near & large.astype(bool)) | core, core)
