@@ -5,7 +5,8 @@ and CSS pixels; masks are computed at full resolution by the session and only sh
 here for display). Layers of the :class:`ipycanvas.MultiCanvas`:
 
 0. the frame (``composite`` mode: frame, masks, outlines, labels and points in one
-   RGB image, sent as one JPEG per update);
+   RGB image, sent as one JPEG per update; when the frame on screen is redrawn, e.g. after a
+   click, only the rectangle that changed is sent, see :meth:`FrameCanvas.show`);
 1. masks and points as a sparse RGBA image (``layers`` mode only);
 2. interaction: the instant click marker and the rubber band of a box drag.
 
@@ -34,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 
 from ..errors import PromptError
@@ -55,6 +57,9 @@ log = logging.getLogger(__name__)
 Mode = Literal["composite", "layers"]
 
 _CACHE_MASK_BYTES = 24 * 1024 * 1024  # display-size masks kept (about 48 at 960x540)
+
+_BLOCK = 16  # a partial update's rectangle is aligned to JPEG's 16 px blocks (MCUs at 4:2:0 chroma)
+_PARTIAL_MAX_SHARE = 0.5  # a changed rectangle above this share of the picture is sent as a whole picture
 
 _POSITIVE = "#28c83c"
 _NEGATIVE = "#e62828"
@@ -168,6 +173,10 @@ class FrameCanvas:
         self._frame_on_screen: int | None = None  # layers mode: what layer 0 holds
         self._interaction_drawn = False  # layer 2 holds a marker or rubber band
         self.last_image: np.ndarray | None = None  # composite mode: the display-size picture last sent
+        # composite mode: the frame whose composite (last_image) is on screen, None when unknown (nothing
+        # drawn yet, an effect preview, a reconnect) -- the next update then sends the whole picture
+        self._composite_on_screen: int | None = None
+        self._resyncs_seen = (0, 0)  # the ack channel's pings and lost updates when layer 0 was last drawn
         self.flow = AckChannel(stats, timeout=ack_timeout, draw=_in_batch)
         self._ack = self.flow.widget
 
@@ -245,14 +254,7 @@ class FrameCanvas:
         objects = view.objects
         if self.mode == "composite":
             img = draw_notes(renderer.annotate(disp, dmasks, objects=objects, prompts=dprompts, poses=dposes), view)
-            buf = compat.encode(img, self.jpeg_quality)
-            self.last_image = img
-            t1 = time.perf_counter()
-            with drawing():
-                compat.put_encoded(self.widget[0], img, buf)
-                self._clear_interaction_layer()
-                self._send_ack()
-            sent = len(buf)
+            sent, t1 = self._show_composite(index, img)
         else:
             sent, t1 = self._show_layers(index, disp, dmasks, objects, dprompts, dposes, renderer, view)
         self.stats.add("compose_ms", (t1 - t0) * 1000)
@@ -260,6 +262,72 @@ class FrameCanvas:
         self.stats.count("bytes", sent)
         self.stats.add("update_bytes", sent)
         return sent
+
+    def _show_composite(self, index: int, img: np.ndarray) -> tuple[int, float]:
+        """Send the composite ``img`` of frame ``index``: the whole picture, or only what changed on screen.
+
+        When layer 0 holds this frame's previous composite (``last_image``), only the rectangle
+        where the two differ is encoded and drawn at its offset (a click's mask, outline, label and
+        point). The rectangle is aligned to JPEG's 16 px blocks, so its blocks are encoded exactly as
+        in a whole picture: the screen ends up as a full redraw would leave it (up to the decoder's
+        chroma smoothing across the rectangle's edges). The whole picture is sent when the frame
+        changed, the change is large, or the screen may be out of step (an effect preview, a
+        reconnect, an update the browser never acknowledged).
+        """
+        with _DRAW_LOCK:  # the comparison with the screen and the update that changes it go together
+            rect = self._changed_rect(index, img)
+            if rect is not None:
+                x0, y0, x1, y1 = rect
+                part = img[y0:y1, x0:x1]
+                buf = compat.encode(part, self.jpeg_quality) if part.size else b""
+                self.stats.count("partial_updates")
+                return len(buf), self._put_composite(index, img, part, buf, x0, y0)
+        buf = compat.encode(img, self.jpeg_quality)  # a whole picture: encoded outside the lock
+        with _DRAW_LOCK:
+            return len(buf), self._put_composite(index, img, img, buf, 0, 0)
+
+    def _put_composite(self, index: int, img: np.ndarray, part: np.ndarray, buf: bytes, x0: int, y0: int) -> float:
+        """Inside ``_DRAW_LOCK``: draw ``buf`` (``part`` of ``img``, encoded; empty: nothing) at ``(x0, y0)``."""
+        self.last_image = img
+        self._composite_on_screen = index
+        self._resyncs_seen = self._resyncs()
+        t1 = time.perf_counter()
+        with drawing():
+            if buf:
+                compat.put_encoded(self.widget[0], part, buf, x0, y0)
+            self._clear_interaction_layer()
+            self._send_ack()
+        return t1
+
+    def _resyncs(self) -> tuple[int, int]:
+        return self.stats.counter("ack_pings"), self.stats.counter("ack_lost")
+
+    def _changed_rect(self, index: int, img: np.ndarray) -> tuple[int, int, int, int] | None:
+        """The block-aligned ``(x0, y0, x1, y1)`` where ``img`` differs from the screen, or None: send it all.
+
+        An empty rectangle means nothing changed.
+        """
+        last = self.last_image
+        if (
+            last is None
+            or self._composite_on_screen != index
+            or last.shape != img.shape
+            or self._resyncs() != self._resyncs_seen
+        ):
+            return None
+        h, w = img.shape[:2]
+        diff = cv2.absdiff(img, last).reshape(h, -1)
+        rows = np.flatnonzero(diff.max(axis=1))
+        if not rows.size:
+            return 0, 0, 0, 0
+        cols = np.flatnonzero(diff.max(axis=0))
+        x0 = int(cols[0]) // img.shape[2] // _BLOCK * _BLOCK
+        x1 = min(w, -(-(int(cols[-1]) // img.shape[2] + 1) // _BLOCK) * _BLOCK)
+        y0 = int(rows[0]) // _BLOCK * _BLOCK
+        y1 = min(h, -(-(int(rows[-1]) + 1) // _BLOCK) * _BLOCK)
+        if (x1 - x0) * (y1 - y0) > _PARTIAL_MAX_SHARE * w * h:
+            return None
+        return x0, y0, x1, y1
 
     def _show_layers(
         self,
@@ -312,6 +380,7 @@ class FrameCanvas:
         with drawing():
             compat.put_encoded(self.widget[0], img, buf)
             self._frame_on_screen = None  # layer 0 no longer holds the plain frame
+            self._composite_on_screen = None  # nor the frame's composite
             if self.mode == "layers":
                 self.widget[1].clear()
             self._clear_interaction_layer()
@@ -368,6 +437,7 @@ class FrameCanvas:
 
         def ready() -> None:
             self._frame_on_screen = None
+            self._composite_on_screen = None  # a new canvas is blank: the next update sends the whole picture
             self._interaction_drawn = True  # unknown after a reconnect: clear it with the redraw
             callback()
 

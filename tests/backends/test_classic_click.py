@@ -165,3 +165,41 @@ def _click_area(frames: np.ndarray, prompt: Prompt) -> int:
     seg.start(open_video(frames))
     assert prompt_path._POOL is None  # forgotten at the fork
     return int(seg.set_prompt(prompt)[prompt.obj_id].mask.sum())
+
+
+def test_a_clearly_good_colour_region_skips_the_window_hypotheses(
+    hd: SyntheticClip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A positive click whose colour region has a strong edge all around runs one coarse GrabCut, not three,
+    and keeps the full competition's accuracy; a negative click (a correction) always runs the competition."""
+    runs: list[tuple[int, int]] = []
+    real = prompt_path.grabcut
+
+    def counting(img: np.ndarray, labels: np.ndarray, iterations: int) -> np.ndarray:
+        runs.append(img.shape[:2])
+        return real(img, labels, iterations)
+
+    monkeypatch.setattr(prompt_path, "grabcut", counting)
+    masks: dict[float | None, list[np.ndarray]] = {}
+    counts: dict[float | None, list[int]] = {}
+    for rank in (None, prompt_path.EARLY_ACCEPT_RANK):
+        monkeypatch.setattr(prompt_path, "EARLY_ACCEPT_RANK", rank)
+        seg = ClassicSegmenter()
+        seg.start(open_video(hd.frames))
+        masks[rank], counts[rank] = [], []
+        for p in _prompts(hd):
+            if p.box is None:
+                runs.clear()
+                masks[rank].append(seg.set_prompt(p)[p.obj_id].mask)
+                counts[rank].append(len(runs))
+    early = prompt_path.EARLY_ACCEPT_RANK
+    assert early is not None
+    clicks, negatives = slice(0, None, 2), slice(1, None, 2)  # _prompts: click, (box), click + negative per object
+    assert all(n >= 4 for n in counts[None])  # three coarse hypotheses and the refinement
+    assert sum(counts[early][clicks]) < sum(counts[None][clicks])  # some clicks skipped the windows
+    assert counts[early][negatives] == counts[None][negatives]
+    for full, fast in zip(masks[None], masks[early], strict=True):
+        assert mask_iou(full, fast) >= 0.98
+    truths = [hd.masks[obj][1] for obj in sorted(hd.masks)]
+    for fast, truth in zip(masks[early][clicks], truths, strict=True):
+        assert mask_iou(fast, truth) >= 0.98

@@ -15,7 +15,6 @@ import pytest
 
 from annotator_widgets.errors import BackendError
 from annotator_widgets.widgets import SHORTCUTS, Geometry, VideoAnnotator, help_text
-from annotator_widgets.widgets import _ipycanvas_compat as compat
 from annotator_widgets.widgets.shortcuts import ANNOTATOR_SHORTCUTS
 
 # the canvas is 160x90 for a 320x180 video: one CSS pixel is two video pixels
@@ -81,19 +80,17 @@ def test_geometry_fits_and_round_trips(video, max_side, display):
     assert g.to_video(-5, 10**6) == (0.0, round(video[1] - 0.1, 1))  # clamped inside the frame
 
 
-def test_pose_skeletons_are_drawn_at_display_scale(annotator, monkeypatch):
+def test_pose_skeletons_are_drawn_at_display_scale(annotator):
     from annotator_widgets.types import PersonPose
 
-    images = []
-    encode = compat.encode
-    monkeypatch.setattr(compat, "encode", lambda arr, q: images.append(arr.copy()) or encode(arr, q))
     annotator.redraw()
+    before = annotator.canvas.last_image.copy()  # the composite picture on screen
     person = annotator.session.add_object("walker", "person")
     lm = np.zeros((33, 3), np.float32)
     lm[:, 0], lm[:, 1], lm[:, 2] = np.linspace(100, 220, 33), np.linspace(40, 160, 33), 1.0
     annotator.session.project.put_poses(0, [PersonPose(0, person.obj_id, lm)])
     annotator.redraw()
-    changed = np.abs(images[-1].astype(int) - images[0].astype(int)).sum(axis=2) > 30
+    changed = np.abs(annotator.canvas.last_image.astype(int) - before.astype(int)).sum(axis=2) > 30
     ys, xs = np.nonzero(changed)
     assert xs.size  # landmarks x 100..220, y 40..160 in video pixels: 50..110, 20..80 on the half-size canvas
     assert xs.min() >= 44 and xs.max() <= 116 and ys.min() >= 14 and ys.max() <= 86
