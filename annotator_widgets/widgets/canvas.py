@@ -12,9 +12,10 @@ here for display). Layers of the :class:`ipycanvas.MultiCanvas`:
 
 Every update is one ``hold_canvas()`` batch that ends by writing a sequence number
 into a 1x1 "ack" canvas whose image the browser sends back once it has drawn the
-batch (:mod:`.flow`): the kernel learns which update is on screen, which lets playback
-and propagation drop frames instead of queueing them, and measures the round trip; a
-watchdog resynchronises when an acknowledgement is lost.
+batch (:mod:`.flow`; during playback only every n-th batch asks for an answer, which
+covers the batches before it): the kernel learns which update is on screen, which lets
+playback and propagation drop frames instead of queueing them, and measures the round
+trip; a watchdog resynchronises when an acknowledgement is lost.
 ipycanvas internals are used only through :mod:`._ipycanvas_compat`.
 
 Example:
