@@ -105,15 +105,28 @@ def disc() -> DiscSegmenter:
 
 
 @pytest.fixture
-def annotator(clip, disc, tmp_path):
-    """An annotator shown at half size (320x180 video on a 160x90 canvas) with the fake segmenter."""
+def make_annotator(clip, disc, tmp_path):
+    """Annotators of ``clip`` with the fake segmenter, shown at ``max_display_side``; closed after the test."""
     from annotator_widgets import AnnotationSession, VideoAnnotator
 
-    session = AnnotationSession(clip.frames, project=tmp_path / "p.awp", segmenter=disc)
-    ann = VideoAnnotator(session, max_display_side=160)
-    yield ann
-    ann.close()
-    session.close()
+    made = []
+
+    def make(max_display_side: int):
+        session = AnnotationSession(clip.frames, project=tmp_path / f"p{len(made)}.awp", segmenter=disc)
+        ann = VideoAnnotator(session, max_display_side=max_display_side)
+        made.append((ann, session))
+        return ann
+
+    yield make
+    for ann, session in made:
+        ann.close()
+        session.close()
+
+
+@pytest.fixture
+def annotator(make_annotator):
+    """An annotator shown at half size (320x180 video on a 160x90 canvas) with the fake segmenter."""
+    return make_annotator(160)
 
 
 # -- browser ---------------------------------------------------------------------------------------------

@@ -69,15 +69,9 @@ def full_redraw(canvas) -> np.ndarray:
 
 
 @pytest.fixture
-def big(clip, disc, tmp_path):
+def big(make_annotator):
     """An annotator shown at video size (320x180) with the fake segmenter (radius 12 discs)."""
-    from annotator_widgets import AnnotationSession, VideoAnnotator
-
-    session = AnnotationSession(clip.frames, project=tmp_path / "p.awp", segmenter=disc)
-    ann = VideoAnnotator(session, max_display_side=320)
-    yield ann
-    ann.close()
-    session.close()
+    return make_annotator(320)
 
 
 @pytest.fixture
