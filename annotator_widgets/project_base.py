@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,9 @@ MaskLike = np.ndarray | RLE
 P = TypeVar("P", bound="ProjectBase")
 
 _OBJECT_FIELDS = ("name", "category", "color", "hidden", "meta")
+
+#: frames bound in one ``frame IN (...)`` query (well under SQLite's bound-parameter limit)
+FRAMES_PER_QUERY = 500
 
 
 class ProjectBase:
@@ -195,6 +198,15 @@ class ProjectBase:
         decode = SCHEMA.table(table).decode
         assert decode is not None, f"{table} declares no decode hook"
         return decode(row)
+
+    def _rows_in_frames(self, sql: str, args: tuple[Any, ...], frames: Iterable[int]) -> Iterator[Any]:
+        """The rows of ``sql``, whose ``{frames}`` stands for ``frame IN (...)``, over the distinct ``frames`` in
+        ascending order, :data:`FRAMES_PER_QUERY` frames per query (``args`` bind the placeholders before it)."""
+        wanted = sorted({int(f) for f in frames})
+        for at in range(0, len(wanted), FRAMES_PER_QUERY):
+            chunk = wanted[at : at + FRAMES_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            yield from self._store.query(sql.format(frames=f"frame IN ({marks})"), (*args, *chunk))
 
     def _frames(self, table: str, **columns: Any) -> list[int]:
         where, args = self._where(**columns)

@@ -117,20 +117,15 @@ class ProjectMasks(ProjectBase):
         return {r["obj_id"]: self._ann(r) for r in rows}
 
     def object_annotations(self, obj_id: int, frames: Iterable[int]) -> dict[int, Annotation]:
-        """One object's annotations on several frames, by frame, in one query per 500 frames.
+        """One object's annotations on several frames, by frame, in one query per
+        :data:`~.project_base.FRAMES_PER_QUERY` frames.
 
         Frames where the object has no mask are left out (a lookup creates nothing).
         """
-        wanted = sorted({int(f) for f in frames})
-        out: dict[int, Annotation] = {}
-        for at in range(0, len(wanted), 500):  # under SQLite's bound-parameter limit
-            chunk = wanted[at : at + 500]
-            rows = self._store.query(
-                f"SELECT * FROM masks WHERE obj_id=? AND frame IN ({','.join('?' * len(chunk))}) ORDER BY frame",
-                (int(obj_id), *chunk),
-            )
-            out.update((r["frame"], self._ann(r)) for r in rows)
-        return out
+        rows = self._rows_in_frames(
+            "SELECT * FROM masks WHERE obj_id=? AND {frames} ORDER BY frame", (int(obj_id),), frames
+        )
+        return {r["frame"]: self._ann(r) for r in rows}
 
     def iter_annotations(
         self, *, obj_id: int | None = None, start: int = 0, stop: int | None = None

@@ -18,9 +18,6 @@ from .errors import ProjectError
 from .project_base import ProjectBase
 from .types import Caption, Detection
 
-#: frames bound in one ``IN (...)`` query (under SQLite's bound-parameter limit)
-FRAMES_PER_QUERY = 500
-
 __all__ = ["ProjectModels"]
 
 
@@ -229,21 +226,15 @@ class ProjectModels(ProjectBase):
         return {k: np.frombuffer(v, "<f4") for k, v in rows}
 
     def embeddings_many(self, model: str, frames: Iterable[int]) -> dict[int, dict[str, np.ndarray]]:
-        """:meth:`embeddings` of several frames in one query (per :data:`FRAMES_PER_QUERY`): ``{frame: {key: vector}}``.
+        """:meth:`embeddings` of several frames in one query (per :data:`~.project_base.FRAMES_PER_QUERY`
+        frames): ``{frame: {key: vector}}``.
 
         Frames without cached vectors are left out (a lookup creates nothing).
         """
-        wanted = sorted({int(f) for f in frames})
         out: dict[int, dict[str, np.ndarray]] = {}
-        for start in range(0, len(wanted), FRAMES_PER_QUERY):
-            chunk = wanted[start : start + FRAMES_PER_QUERY]
-            rows = self._store.query(
-                "SELECT frame, key, vector FROM embeddings WHERE model=? AND frame IN "
-                f"({','.join('?' * len(chunk))}) ORDER BY frame, key",
-                (model, *chunk),
-            )
-            for frame, key, vector in rows:
-                out.setdefault(int(frame), {})[key] = np.frombuffer(vector, "<f4")
+        sql = "SELECT frame, key, vector FROM embeddings WHERE model=? AND {frames} ORDER BY frame, key"
+        for frame, key, vector in self._rows_in_frames(sql, (model,), frames):
+            out.setdefault(int(frame), {})[key] = np.frombuffer(vector, "<f4")
         return out
 
     def embedding_frames(self, model: str) -> set[int]:

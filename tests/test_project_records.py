@@ -150,9 +150,9 @@ def test_embeddings_of_many_frames_are_written_together_and_checked_first(projec
 
 
 def test_embeddings_of_many_frames_are_read_in_one_call_as_frame_by_frame(project, monkeypatch):
-    import annotator_widgets.project_models as models
+    import annotator_widgets.project_base as base
 
-    monkeypatch.setattr(models, "FRAMES_PER_QUERY", 3)  # several queries: the chunks join up
+    monkeypatch.setattr(base, "FRAMES_PER_QUERY", 3)  # several queries: the chunks join up
     project.put_embeddings_many("clip", {f: {f"k{f}": np.full(3, f), "z": np.ones(3)} for f in range(0, 20, 2)})
     project.put_embeddings("other", 3, {"k3": np.zeros(3)})
     got = project.embeddings_many("clip", [*range(0, 20, 3), 19, 0])

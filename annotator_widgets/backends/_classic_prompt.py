@@ -54,6 +54,7 @@ HYPOTHESIS_WORKERS = min(3, os.cpu_count() or 1)  # threads a click's competing 
 # positive clicks: the colour-region hypothesis wins alone when its rank (contrast x weakest edge) reaches this
 # and it stays inside the window; the window hypotheses are not run (None: always run them)
 EARLY_ACCEPT_RANK: float | None = 0.7
+EDGE_SHARE_MAX = 0.04  # a mask covering more of the window's outermost pixels runs into its sides: look wider
 
 
 def nearest_distance(pixels: np.ndarray, samples: np.ndarray) -> np.ndarray:
@@ -155,7 +156,7 @@ def segment_prompt(
             pick = max(range(len(found)), key=lambda i: found[i].rank)
             # look wider when the object runs into a side of the window, or when every hypothesis
             # collapsed onto the clicks (the window may lie inside a large object)
-            if roi == (0, 0, w, h) or (found[pick].rank >= 0 and _edge_share(found[pick].mask) < 0.04):
+            if roi == (0, 0, w, h) or (found[pick].rank >= 0 and _edge_share(found[pick].mask) < EDGE_SHARE_MAX):
                 break
             roi = expand(roi, 0.5 * max(roi[2] - roi[0], roi[3] - roi[1]), w, h)
         best = found[pick]
@@ -182,7 +183,7 @@ def _edge_share(fg: np.ndarray) -> float:
 
 def _clearly_good(hyp: _Hypothesis) -> bool:
     """True when the colour region needs no competitor: a strong edge all around, well inside the window."""
-    return EARLY_ACCEPT_RANK is not None and hyp.rank >= EARLY_ACCEPT_RANK and _edge_share(hyp.mask) < 0.04
+    return EARLY_ACCEPT_RANK is not None and hyp.rank >= EARLY_ACCEPT_RANK and _edge_share(hyp.mask) < EDGE_SHARE_MAX
 
 
 _T = TypeVar("_T")

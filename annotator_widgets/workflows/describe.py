@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -207,7 +207,7 @@ def describe(
                     log.info("describe cancelled after %d of %d frames", lo, len(todo))
                     break
                 batch = todo[lo : lo + batch_size]
-                anns = None if obj_id is None else project.object_annotations(obj_id, batch)  # one query
+                anns = {} if obj_id is None else project.object_annotations(obj_id, batch)  # one query
                 crops = [_crop(session, f, obj_id, box, margin, masked, anns) for f in batch]
                 texts = model.describe(crops, [question] * len(crops))
                 captions = [
@@ -232,12 +232,12 @@ def _crop(
     box: Box | None,
     margin: float,
     masked: bool,
-    anns: dict[int, Annotation] | None = None,
+    anns: Mapping[int, Annotation],
 ) -> np.ndarray:
     """The crop of one frame; ``anns`` holds the object's annotations of the batch (read together)."""
     image = session.video[frame]
     if obj_id is not None:
-        ann = session.project.annotation(frame, obj_id) if anns is None else anns.get(frame)
+        ann = anns.get(frame)
         found = None if ann is None else ann.box  # derived from the runs: computed once
         if ann is None or found is None:  # removed since the check: say so the same way
             _check_targets(session.project, [frame], obj_id)

@@ -171,12 +171,9 @@ class _FrameScorer:
         #: the frames the project's cache holds vectors for (others are not looked up)
         self._cached_frames = session.project.embedding_frames(self.cache_model) if cache else set()
 
-    def best(self, frame: int) -> tuple[float, np.ndarray | None]:
-        """The best candidate's score and mask on ``frame`` (0.0 and None without candidates)."""
-        return self.best_many([frame])[0]
-
     def best_many(self, frames: Sequence[int]) -> list[tuple[float, np.ndarray | None]]:
-        """:meth:`best` of each frame, in order: one image-model call and one score call for all of them."""
+        """The best candidate's score and mask on each frame, in order (0.0 and None without candidates): one
+        image-model call and one score call for all of them."""
         lookup = [f for f in frames if f in self._cached_frames]
         cached_by_frame = self.session.project.embeddings_many(self.cache_model, lookup) if lookup else {}
         masks_of: list[list[np.ndarray]] = []
