@@ -177,7 +177,7 @@ class FrameCanvas:
         # composite mode: the frame whose composite (last_image) is on screen, None when unknown (nothing
         # drawn yet, an effect preview, a reconnect) -- the next update then sends the whole picture
         self._composite_on_screen: int | None = None
-        self._resyncs_seen = (0, 0)  # the ack channel's pings and lost updates when layer 0 was last drawn
+        self._resyncs_seen = 0  # the ack channel's resyncs when layer 0 was last drawn
         self.flow = AckChannel(stats, timeout=ack_timeout, draw=_in_batch)
         self._ack = self.flow.widget
 
@@ -291,7 +291,7 @@ class FrameCanvas:
         """Inside ``_DRAW_LOCK``: draw ``buf`` (``part`` of ``img``, encoded; empty: nothing) at ``(x0, y0)``."""
         self.last_image = img
         self._composite_on_screen = index
-        self._resyncs_seen = self._resyncs()
+        self._resyncs_seen = self.flow.resyncs
         t1 = time.perf_counter()
         with drawing():
             if buf:
@@ -299,9 +299,6 @@ class FrameCanvas:
             self._clear_interaction_layer()
             self._send_ack()
         return t1
-
-    def _resyncs(self) -> tuple[int, int]:
-        return self.stats.counter("ack_pings"), self.stats.counter("ack_lost")
 
     def _changed_rect(self, index: int, img: np.ndarray) -> tuple[int, int, int, int] | None:
         """The block-aligned ``(x0, y0, x1, y1)`` where ``img`` differs from the screen, or None: send it all.
@@ -313,7 +310,7 @@ class FrameCanvas:
             last is None
             or self._composite_on_screen != index
             or last.shape != img.shape
-            or self._resyncs() != self._resyncs_seen
+            or self.flow.resyncs != self._resyncs_seen
         ):
             return None
         h, w = img.shape[:2]

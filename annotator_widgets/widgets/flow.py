@@ -127,6 +127,7 @@ class AckChannel:
         self._closed = False
         self._every = 1  # paint every n-th batch's sequence number (playback thins the answers out)
         self._painted = 0  # the latest batch whose number was painted
+        self._resyncs = 0  # pings sent and times updates were given up as lost
 
     # -- sending -----------------------------------------------------------------------------------------
     @property
@@ -238,6 +239,7 @@ class AckChannel:
                     "the browser did not answer for %.1f s: treating %d update(s) as lost and carrying on", idle, lost
                 )
                 self.stats.count("ack_lost", lost)
+                self._resyncs += 1
                 self._acked = self._sent
                 self._ping = None
                 self._cv.notify_all()
@@ -255,6 +257,7 @@ class AckChannel:
     def _send_ping(self) -> None:
         self._stamp(force=True)
         with self._cv:
+            self._resyncs += 1
             self._ping = self._sent
             self._progress_at = self._clock()
 
@@ -294,6 +297,12 @@ class AckChannel:
     def acked(self) -> int:
         """The latest batch a browser has drawn (or that was given up as lost)."""
         return self._acked
+
+    @property
+    def resyncs(self) -> int:
+        """Times the watchdog stepped in (a ping, or updates given up as lost): what the browser shows may
+        then differ from what the kernel last sent, so the next picture is sent whole."""
+        return self._resyncs
 
     @property
     def in_flight(self) -> int:

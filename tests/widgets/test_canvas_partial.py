@@ -7,6 +7,8 @@ redraw of the latest composite shows.
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -140,6 +142,23 @@ def test_a_large_change_is_a_whole_picture(big, screen):
     assert_same_as_full_redraw(screen, big.canvas)
 
 
+def watchdog_steps_in(flow, *, lost: bool) -> None:
+    """An update in flight and no answer for longer than the timeout: the real watchdog check pings, then gives up."""
+    flow.acknowledge(flow.sent)  # a browser has answered what was sent (the watchdog only runs after a first answer)
+    flow._draw(flow.stamp)  # one more update goes out and is never answered
+    later = [0.0]
+    flow._clock = lambda: time.monotonic() + later[0]
+    try:
+        later[0] += 10 * flow.timeout
+        flow.check()  # a ping
+        if lost:
+            later[0] += 10 * flow.timeout
+            flow.check()  # still no answer: the updates in flight are given up as lost
+    finally:
+        flow._clock = time.monotonic
+    assert flow.resyncs == (2 if lost else 1)
+
+
 @pytest.mark.parametrize("event", ["show_image", "reconnect", "lost_ack", "ping"])
 def test_after_anything_that_may_desynchronise_the_screen_the_picture_is_whole(big, screen, event):
     big.add_object("a")
@@ -149,8 +168,9 @@ def test_after_anything_that_may_desynchronise_the_screen_the_picture_is_whole(b
         big.canvas.show_image(big.frame, np.zeros((180, 320, 3), np.uint8))
     elif event == "reconnect":
         big.canvas.widget[-1]._client_ready_callbacks()  # a new page (blank canvas) is ready: the redraw is whole
-    else:  # what the ack channel's watchdog counts when it asks the browser again / gives updates up as lost
-        big.stats.count("ack_lost" if event == "lost_ack" else "ack_pings")
+    else:  # the ack channel's watchdog asks the browser again / gives the updates in flight up as lost
+        watchdog_steps_in(big.canvas.flow, lost=event == "lost_ack")
+        assert big.stats.counter("ack_lost" if event == "lost_ack" else "ack_pings") >= 1
     if event != "reconnect":
         click(big, 250, 120)
     assert screen.last_was_whole
