@@ -142,7 +142,7 @@ class ProjectModels(ProjectBase):
     ) -> list[Caption]:
         """:meth:`put_caption` for several captions as one transaction (one undo step ``label``); returns
         the captions now stored, in order. Objects are checked once each and the captions they replace are
-        read with one query per object.
+        read with one query per object (per :data:`FRAMES_PER_QUERY` frames).
         """
         todo = list(captions)
         for c in todo:
@@ -153,10 +153,9 @@ class ProjectModels(ProjectBase):
             for obj_id in dict.fromkeys(c.obj_id for c in todo):
                 if obj_id:
                     self.object(obj_id)
-                frames = sorted({c.frame for c in todo if c.obj_id == obj_id})
-                marks = ", ".join("?" * len(frames))
-                where = f"obj_id=? AND frame IN ({marks})"
-                old.update(((c.frame, c.obj_id), c) for c in self._store.records("captions", where, (obj_id, *frames)))
+                frames = [c.frame for c in todo if c.obj_id == obj_id]
+                rows = self._rows_in_frames("SELECT * FROM captions WHERE obj_id=? AND {frames}", (obj_id,), frames)
+                old.update(((c.frame, c.obj_id), c) for c in (self._decode("captions", r) for r in rows))
             for caption in todo:
                 before = old.get((caption.frame, caption.obj_id))
                 stored = self._caption_over(before, caption, overwrite_edited)

@@ -96,6 +96,20 @@ def test_a_batch_of_captions_is_one_step_and_keeps_edits_as_one_at_a_time_would(
     assert [c.text for c in project.captions()] == ["my dog", "a dog sits"]
 
 
+def test_a_batch_of_captions_longer_than_one_query_keeps_every_edit(tmp_path, monkeypatch):
+    import annotator_widgets.project_base as base
+
+    monkeypatch.setattr(base, "FRAMES_PER_QUERY", 3)  # the old captions are read over several queries
+    with Project.create(tmp_path / "long.awp", {**VIDEO, "frames": 12}) as project:
+        obj = project.add_object(name="dog").obj_id
+        for f in (0, 4, 8, 11):
+            project.put_caption(Caption(f, obj, f"a dog {f}", model="blip"))
+            project.put_caption(Caption(f, obj, f"my dog {f}"))  # a person's edit on frames in every chunk
+        got = project.put_captions([Caption(f, obj, f"new {f}", model="blip") for f in range(12)])
+        assert [c.text for c in got] == [f"my dog {f}" if f in (0, 4, 8, 11) else f"new {f}" for f in range(12)]
+        assert all(c.edited for c in got if c.frame in (0, 4, 8, 11))
+
+
 def test_warnings_are_cleared_when_the_mask_is_replaced(project):
     obj = project.add_object().obj_id
     project.put_mask(4, obj, np.zeros((48, 64), bool))
