@@ -222,22 +222,29 @@ class FrameViews:
         """The views of these frames, by frame; the ones not kept are read together (one query per kind of record)."""
         low_score = _check_low_score(low_score)
         wanted = [int(f) for f in frames]
+        revision = self._project.revision  # read before the records: a write after it is seen next time
         with self._lock:
-            revision = self._project.revision  # read before the records: a write after it is seen next time
             if revision != self._revision:
                 self._views.clear()
                 self._revision = revision
-            missing = [f for f in dict.fromkeys(wanted) if f not in self._views]
-            if missing:
-                self._views.update(frame_views(self._project, missing, low_score=low_score))
-            out = {}
-            for f in wanted:
-                view = self._views[f]
-                self._views.move_to_end(f)
-                out[f] = view if view.low_score == low_score else dataclasses.replace(view, low_score=low_score)
+            found = {f: self._views[f] for f in wanted if f in self._views}
+        missing = [f for f in dict.fromkeys(wanted) if f not in found]
+        if missing:  # read without the lock: a reader inside a transaction holds the project's lock meanwhile
+            read = frame_views(self._project, missing, low_score=low_score)
+            found.update(read)
+        with self._lock:
+            if missing and self._revision == revision:  # (else a newer revision was seen meanwhile: not kept)
+                self._views.update(read)
+            for f in found:
+                if f in self._views:
+                    self._views.move_to_end(f)
             while len(self._views) > self._max:
                 self._views.popitem(last=False)
-            return out
+        out = {}
+        for f in wanted:
+            view = found[f]
+            out[f] = view if view.low_score == low_score else dataclasses.replace(view, low_score=low_score)
+        return out
 
     def clear(self) -> None:
         """Drop every view kept."""
