@@ -291,3 +291,40 @@ def test_views_of_a_read_only_project_see_the_writers_commits(session: Annotatio
         assert seen == ["PRAGMA data_version"]
     with pytest.raises(PromptError, match="max_frames"):
         FrameViews(session.project, max_frames=0)
+
+
+def test_a_view_read_inside_a_transaction_beside_another_reader_does_not_deadlock(session: AnnotationSession) -> None:
+    """A thread inside a project transaction holds the store's lock; a reader in another thread (the read-ahead)
+    waiting for it must not hold the views' lock meanwhile, or the first thread's view would wait for it forever."""
+    import threading
+    import time
+
+    from annotator_widgets.types import Caption
+
+    _fill_every_kind(session)
+    p = session.project
+    inside, other_started, done = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def writer() -> None:
+        with p.transaction("edit"):
+            p.put_caption(Caption(4, 0, "a yard"))
+            inside.set()
+            assert other_started.wait(10)
+            time.sleep(0.2)  # let the other reader reach the store's lock (held here) first
+            seen["inside"] = session.view(4).captions[0].text
+        done.set()
+
+    def reader() -> None:
+        assert inside.wait(10)
+        other_started.set()
+        seen["other"] = sorted(session.views(range(6)))
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (writer, reader)]
+    for t in threads:
+        t.start()
+    assert done.wait(20), "deadlock: the view inside the transaction waited for the other reader"
+    for t in threads:
+        t.join(10)
+    assert seen == {"inside": "a yard", "other": [0, 1, 2, 3, 4, 5]}
+    assert session.view(4).captions[0].text == "a yard"
