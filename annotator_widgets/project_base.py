@@ -156,6 +156,12 @@ class ProjectBase:
         """True when :meth:`redo` has a step to re-apply."""
         return self._store.can_redo
 
+    @property
+    def revision(self) -> tuple[int, int, int]:
+        """Changes whenever the project's records may have (any write, undo, redo, rollback; read-only: another
+        process' commit). Equal revisions mean nothing was written in between: a cache of reads is still true."""
+        return self._store.revision
+
     def history(self) -> list[HistoryEntry]:
         """All recorded steps, oldest first."""
         return self._store.history()
@@ -207,6 +213,20 @@ class ProjectBase:
             chunk = wanted[at : at + FRAMES_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             yield from self._store.query(sql.format(frames=f"frame IN ({marks})"), (*args, *chunk))
+
+    def _records_in_frames(
+        self, table: str, frames: Iterable[int], order: str, where: str = "", args: tuple[Any, ...] = ()
+    ) -> dict[int, list[Any]]:
+        """The decoded records of ``table`` on each of ``frames`` (``[]`` on a frame with none), in the order
+        ``ORDER BY frame, <order>`` gives, ``where`` (binding ``args``) filtering them: one query per
+        :data:`FRAMES_PER_QUERY` frames (:meth:`_rows_in_frames`)."""
+        t = SCHEMA.table(table)
+        assert t.decode is not None, f"{table} declares no decode hook"
+        out: dict[int, list[Any]] = {int(f): [] for f in frames}
+        sql = f"SELECT {t.column_list} FROM {t.name} WHERE " + (f"{where} AND " if where else "")
+        for row in self._rows_in_frames(sql + "{frames} ORDER BY frame, " + order, args, out):
+            out[row["frame"]].append(t.decode(row))
+        return out
 
     def _frames(self, table: str, **columns: Any) -> list[int]:
         where, args = self._where(**columns)

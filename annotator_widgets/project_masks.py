@@ -49,6 +49,11 @@ class ProjectMasks(ProjectBase):
         where, args = self._where(frame=frame, obj_id=obj_id)
         return self._store.records("prompts", where, args, order="seq")
 
+    def prompts_many(self, frames: Iterable[int]) -> dict[int, list[Prompt]]:
+        """:meth:`prompts` of each of several frames (``[]`` where none), in one query per
+        :data:`~.project_base.FRAMES_PER_QUERY` frames."""
+        return self._records_in_frames("prompts", frames, "seq")
+
     def prompt_rows(self) -> dict[tuple[int, int], tuple[Any, ...]]:
         """Every stored prompt's raw row by ``(frame, obj_id)``, nothing decoded: a cheap fingerprint that tells
         which prompts a change (an undo, a redo) touched."""
@@ -116,6 +121,14 @@ class ProjectMasks(ProjectBase):
         rows = self._store.query("SELECT * FROM masks WHERE frame=? ORDER BY obj_id", (frame,))
         return {r["obj_id"]: self._ann(r) for r in rows}
 
+    def annotations_many(self, frames: Iterable[int]) -> dict[int, dict[int, Annotation]]:
+        """:meth:`annotations` of each of several frames (``{}`` where none), in one query per
+        :data:`~.project_base.FRAMES_PER_QUERY` frames."""
+        out: dict[int, dict[int, Annotation]] = {int(f): {} for f in frames}
+        for r in self._rows_in_frames("SELECT * FROM masks WHERE {frames} ORDER BY frame, obj_id", (), out):
+            out[r["frame"]][r["obj_id"]] = self._ann(r)
+        return out
+
     def object_annotations(self, obj_id: int, frames: Iterable[int]) -> dict[int, Annotation]:
         """One object's annotations on several frames, by frame, in one query per
         :data:`~.project_base.FRAMES_PER_QUERY` frames.
@@ -167,6 +180,11 @@ class ProjectMasks(ProjectBase):
         """Warnings by frame and object, optionally filtered."""
         where, args = self._where(frame=frame, obj_id=obj_id)
         return self._store.records("warnings", where, args, order="frame, obj_id, kind")
+
+    def warnings_many(self, frames: Iterable[int]) -> dict[int, list[MaskWarning]]:
+        """:meth:`warnings` of each of several frames (``[]`` where none), in one query per
+        :data:`~.project_base.FRAMES_PER_QUERY` frames."""
+        return self._records_in_frames("warnings", frames, "obj_id, kind")
 
     def _clear_warnings(self, frame: int, obj_id: int) -> None:
         for (kind,) in self._store.query("SELECT kind FROM warnings WHERE frame=? AND obj_id=?", (frame, obj_id)):

@@ -102,6 +102,15 @@ class ProjectModels(ProjectBase):
         sql = "SELECT * FROM detections" + (f" WHERE {where}" if where else "") + " ORDER BY frame, score DESC, det_id"
         return {r["det_id"]: self._decode("detections", r) for r in self._store.query(sql, args)}
 
+    def detections_many(self, frames: Iterable[int]) -> dict[int, dict[int, Detection]]:
+        """:meth:`detections` of each of several frames (``{}`` where none; candidates and accepted ones, not the
+        rejected), in one query per :data:`~.project_base.FRAMES_PER_QUERY` frames."""
+        out: dict[int, dict[int, Detection]] = {int(f): {} for f in frames}
+        sql = "SELECT * FROM detections WHERE rejected=0 AND {frames} ORDER BY frame, score DESC, det_id"
+        for r in self._rows_in_frames(sql, (), out):
+            out[r["frame"]][r["det_id"]] = self._decode("detections", r)
+        return out
+
     def iter_detections(
         self, *, model: str | None = None, label: str | None = None, rejected: bool | None = False
     ) -> Iterator[tuple[int, Detection]]:
@@ -185,6 +194,11 @@ class ProjectModels(ProjectBase):
         """Captions by frame then object (of one object - 0 for whole frames - and/or one frame, or all)."""
         where, args = self._where(obj_id=obj_id, frame=frame)
         return self._store.records("captions", where, args, order="frame, obj_id")
+
+    def captions_many(self, frames: Iterable[int]) -> dict[int, list[Caption]]:
+        """:meth:`captions` of each of several frames (``[]`` where none), in one query per
+        :data:`~.project_base.FRAMES_PER_QUERY` frames."""
+        return self._records_in_frames("captions", frames, "obj_id")
 
     def delete_caption(self, frame: int, obj_id: int = 0) -> bool:
         """Delete one caption; False when there was none."""

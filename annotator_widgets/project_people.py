@@ -36,6 +36,11 @@ class ProjectPeople(ProjectBase):
         """Poses on one frame, by person id."""
         return self._store.records("poses", "frame=?", (frame,), order="person_id")
 
+    def poses_many(self, frames: Iterable[int]) -> dict[int, list[PersonPose]]:
+        """:meth:`poses` of each of several frames (``[]`` where none), in one query per
+        :data:`~.project_base.FRAMES_PER_QUERY` frames."""
+        return self._records_in_frames("poses", frames, "person_id")
+
     def pose_frames(self, person_id: int | None = None) -> list[int]:
         """Sorted frames holding a pose (of one person, or anybody); cheap, no landmark is decoded."""
         return self._frames("poses", person_id=person_id)
@@ -70,6 +75,11 @@ class ProjectPeople(ProjectBase):
     def hands(self, frame: int) -> list[HandPose]:
         """Hands on one frame, in the order they were stored."""
         return self._store.records("hands", "frame=?", (frame,), order="hand")
+
+    def hands_many(self, frames: Iterable[int]) -> dict[int, list[HandPose]]:
+        """:meth:`hands` of each of several frames (``[]`` where none), in one query per
+        :data:`~.project_base.FRAMES_PER_QUERY` frames."""
+        return self._records_in_frames("hands", frames, "hand")
 
     def hand_frames(self, person_id: int | None = None) -> list[int]:
         """Sorted frames holding a hand (of one person, or anybody)."""

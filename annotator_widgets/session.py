@@ -51,7 +51,7 @@ from .rle import RLE
 from .segmenter_sync import SegmenterSync
 from .types import Annotation, Box, MaskWarning, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
 from .video import VideoSource, open_video
-from .view import FrameView, ObjectTimeline, frame_view, timeline
+from .view import FrameView, FrameViews, ObjectTimeline, timeline
 
 __all__ = ["AnnotationSession", "FrameResult", "Progress"]
 
@@ -92,6 +92,7 @@ class AnnotationSession:
             if self._own_project:
                 self.project.close()
             raise
+        self._views = FrameViews(self.project)  # kept until the project changes
         self.show_progress = show_progress
         self.writer_queue = max(1, int(writer_queue))
         self.progress = Progress()
@@ -557,8 +558,15 @@ class AnnotationSession:
         Args:
             frame: The frame.
             low_score: Masks scoring below it are listed as low-confidence (``view.low``).
+
+        Views are kept until the project changes (any write, undo or redo): asking again for a frame costs no query.
         """
-        return frame_view(self.project, self._check_frame(frame), low_score=low_score)
+        return self._views.get(self._check_frame(frame), low_score=low_score)
+
+    def views(self, frames: Iterable[int], *, low_score: float = 0.5) -> dict[int, FrameView]:
+        """The :meth:`view` of several frames, by frame; those not kept yet are read together (one query per kind
+        of record for all of them: playback reads the next frames' records in one go)."""
+        return self._views.many([self._check_frame(f) for f in frames], low_score=low_score)
 
     def timeline(self) -> list[ObjectTimeline]:
         """Per object: its info, per-frame mask scores, prompted frames and pose frames (nothing decoded)."""

@@ -5,7 +5,12 @@ The widgets draw from these and never query the project themselves. A
 (RLE, score, source), prompts, poses, detections, captions, mask warnings, hands and
 the action segments covering the frame - with the objects whose mask is weak or lost
 under a score threshold. Every kind of record the project holds per frame is one
-more field here, filled by one line in :func:`frame_view`. An :class:`ObjectTimeline`
+more field here, filled by one line in :func:`frame_view` and one in :func:`frame_views`
+(the views of several frames, one query per kind of record for all of them).
+:class:`FrameViews` keeps the views read, in batches, until the project changes
+(:attr:`~annotator_widgets.Project.revision`): playback asks for each frame's view several
+times (read-ahead, drawing, the tools) and reads the next frames' records in one go.
+An :class:`ObjectTimeline`
 is one object's row of the timeline: its info, a per-frame score summary (no mask
 is decoded), the frames it was prompted on and the frames its pose was found on.
 
@@ -26,6 +31,12 @@ Example:
     >>> view = frame_view(project, 1)
     >>> view.captions[cup.obj_id].text, [a.label for a in view.actions.values()], view.warnings, view.hands
     ('a red cup', ['holds'], (), ())
+    >>> views = FrameViews(project)
+    >>> sorted(views.many([0, 1, 2])), views.get(1).captions[cup.obj_id].text
+    ([0, 1, 2], 'a red cup')
+    >>> _ = project.put_caption(Caption(1, cup.obj_id, "a blue cup"))  # any write: read again
+    >>> views.get(1).captions[cup.obj_id].text
+    'a blue cup'
     >>> [row.states(0.5).tolist() for row in timeline(project)]
     [[0, 2, 0]]
     >>> project.close()
@@ -33,8 +44,11 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -47,7 +61,18 @@ from .types import ActionSegment, Annotation, Caption, Detection, HandPose, Mask
 if TYPE_CHECKING:
     from .project import Project
 
-__all__ = ["LOST", "LOW", "MASK", "NONE", "FrameView", "ObjectTimeline", "frame_view", "timeline"]
+__all__ = [
+    "LOST",
+    "LOW",
+    "MASK",
+    "NONE",
+    "FrameView",
+    "FrameViews",
+    "ObjectTimeline",
+    "frame_view",
+    "frame_views",
+    "timeline",
+]
 
 #: per-frame states of an object's track: no mask, a mask, a low-confidence mask, an empty (lost) mask
 NONE, MASK, LOW, LOST = 0, 1, 2, 3
@@ -135,6 +160,96 @@ def frame_view(project: Project, frame: int, *, low_score: float = 0.5) -> Frame
         hands=tuple(project.hands(frame)),
         actions={aid: a for aid, a in project.actions().items() if a.start <= frame < a.stop},
     )
+
+
+def frame_views(project: Project, frames: Iterable[int], *, low_score: float = 0.5) -> dict[int, FrameView]:
+    """The views of several frames, by frame in ascending order, each equal to :func:`frame_view`'s, read with one
+    query per kind of record for all of them (per :data:`~annotator_widgets.project_base.FRAMES_PER_QUERY` frames)."""
+    wanted = sorted({int(f) for f in frames})
+    objects = tuple(project.objects())
+    actions = project.actions()
+    annotations = project.annotations_many(wanted)
+    prompts = project.prompts_many(wanted)
+    poses = project.poses_many(wanted)
+    detections = project.detections_many(wanted)
+    captions = project.captions_many(wanted)
+    warnings = project.warnings_many(wanted)
+    hands = project.hands_many(wanted)
+    return {
+        f: FrameView(
+            frame=f,
+            objects=objects,
+            annotations=annotations[f],
+            prompts=tuple(prompts[f]),
+            poses=tuple(poses[f]),
+            low_score=low_score,
+            detections=detections[f],
+            captions={c.obj_id: c for c in captions[f]},
+            warnings=tuple(warnings[f]),
+            hands=tuple(hands[f]),
+            actions={aid: a for aid, a in actions.items() if a.start <= f < a.stop},
+        )
+        for f in wanted
+    }
+
+
+class FrameViews:
+    """The frame views of one project, read in batches (:func:`frame_views`) and kept until the project changes.
+
+    Any write to the project - through any of its methods, an undo, a redo, a rolled-back transaction, or (for a
+    project opened read-only) a commit by another process - changes :attr:`~annotator_widgets.Project.revision`;
+    the next lookup then drops every view kept and reads again. Thread safe.
+
+    Args:
+        project: The project read.
+        max_frames: The most views kept (the least recently used go first).
+    """
+
+    def __init__(self, project: Project, max_frames: int = 256) -> None:
+        if int(max_frames) < 1:
+            raise PromptError("max_frames must be at least 1", given=max_frames)
+        self._project = project
+        self._max = int(max_frames)
+        self._views: OrderedDict[int, FrameView] = OrderedDict()
+        self._revision: object = None
+        self._lock = threading.Lock()
+
+    def get(self, frame: int, *, low_score: float = 0.5) -> FrameView:
+        """The view of one frame (read alone if it is not kept)."""
+        return self.many([frame], low_score=low_score)[int(frame)]
+
+    def many(self, frames: Iterable[int], *, low_score: float = 0.5) -> dict[int, FrameView]:
+        """The views of these frames, by frame; the ones not kept are read together (one query per kind of record)."""
+        low_score = _check_low_score(low_score)
+        wanted = [int(f) for f in frames]
+        revision = self._project.revision  # read before the records: a write after it is seen next time
+        with self._lock:
+            if revision != self._revision:
+                self._views.clear()
+                self._revision = revision
+            found = {f: self._views[f] for f in wanted if f in self._views}
+        missing = [f for f in dict.fromkeys(wanted) if f not in found]
+        if missing:  # read without the lock: a reader inside a transaction holds the project's lock meanwhile
+            read = frame_views(self._project, missing, low_score=low_score)
+            found.update(read)
+        with self._lock:
+            if missing and self._revision == revision:  # (else a newer revision was seen meanwhile: not kept)
+                self._views.update(read)
+            for f in found:
+                if f in self._views:
+                    self._views.move_to_end(f)
+            while len(self._views) > self._max:
+                self._views.popitem(last=False)
+        out = {}
+        for f in wanted:
+            view = found[f]
+            out[f] = view if view.low_score == low_score else dataclasses.replace(view, low_score=low_score)
+        return out
+
+    def clear(self) -> None:
+        """Drop every view kept."""
+        with self._lock:
+            self._views.clear()
 
 
 @dataclass(frozen=True, eq=False)

@@ -55,7 +55,11 @@ updates per second, masks on every frame, asking for ``--fps``, default 30) and 
 the cost of each stage per frame (decode, display resize, frame view, mask resize, overlay,
 JPEG encode, send), on the same 1280x720 clip shown at 960x540; ``kernel_cpu_ms_per_shown_frame``
 (the process' CPU time per frame shown, every thread), ``kernel_play_substituted`` (a frame read ahead shown
-in place of a later one the loop lagged to) and ``kernel_play_ahead_missed`` (frames the loop decoded itself).
+in place of a later one the loop lagged to) and ``kernel_play_ahead_missed`` (frames the loop decoded itself);
+``kernel_queries_per_shown_frame`` (SQL statements on the project's connection: the frame views) and
+``kernel_pictures_per_shown_frame`` (frames converted to RGB and shrunk to display size, per frame shown: above 1
+when frames the loop drops are converted too) and ``kernel_play_decoder_backwards`` (reads behind a file decoder's
+position, each a decode again from the previous keyframe).
 
 Usage::
 
@@ -676,9 +680,33 @@ def kernel_only(args: argparse.Namespace) -> dict[str, Any]:
         out["kernel_ms_per_frame"] = {k: round(float(np.median(v)), 2) for k, v in stages.items()}
         out["kernel_ms_per_frame"]["total"] = round(sum(out["kernel_ms_per_frame"].values()), 2)
 
-        # the playback loop itself
+        # the playback loop itself, counting the project's SQL statements (frame views) and the pictures converted
+        # and shrunk to display size (a miss of the display-size cache: a frame decoded to RGB, not just stepped over)
         ann.seek(0)
         ann.stats.reset()
+        statements, pictures = [0], [0]
+
+        def count_statement(_sql: str) -> None:
+            statements[0] += 1
+
+        display_frame = canvas.display_frame
+
+        def counting_display_frame(index: int, rgb: Any) -> Any:
+            pictures[0] += not canvas.has_frame(index)
+            return display_frame(index, rgb)
+
+        canvas.display_frame = counting_display_frame  # type: ignore[method-assign]
+        # reads behind a file decoder's position: each a decode again from the previous keyframe
+        from annotator_widgets.video import FileVideo
+
+        backwards, file_decode = [0], FileVideo._decode
+
+        def counting_decode(video: FileVideo, index: int) -> Any:
+            backwards[0] += 0 < index < video.position
+            return file_decode(video, index)
+
+        FileVideo._decode = counting_decode  # type: ignore[method-assign]
+        session.project._store._conn.set_trace_callback(count_statement)
         cpu0 = time.process_time()
         ann.play(fps=args.fps, loop=True)
         time.sleep(args.play_seconds)
@@ -686,6 +714,8 @@ def kernel_only(args: argparse.Namespace) -> dict[str, Any]:
         p = ann._player
         p.wait_finished(10)
         cpu = time.process_time() - cpu0
+        session.project._store._conn.set_trace_callback(None)
+        FileVideo._decode = file_decode  # type: ignore[method-assign]
         summary = ann.stats.summary()
         out["kernel_play_fps"] = round(p.shown / max(time.perf_counter() - p.started, 1e-6), 1)
         out["kernel_play_dropped"] = p.dropped
@@ -694,7 +724,10 @@ def kernel_only(args: argparse.Namespace) -> dict[str, Any]:
         # CPU time of the whole process (loop, read-ahead, watchdog) per frame shown: less at the mercy of
         # other processes than the rate on a shared machine
         out["kernel_cpu_ms_per_shown_frame"] = round(cpu * 1000 / max(1, p.shown), 1)
-        for key in ("ack_waits", "play_substituted", "play_ahead_missed"):
+        out["kernel_queries_per_shown_frame"] = round(statements[0] / max(1, p.shown), 2)
+        out["kernel_pictures_per_shown_frame"] = round(pictures[0] / max(1, p.shown), 2)
+        out["kernel_play_decoder_backwards"] = backwards[0]
+        for key in ("ack_waits", "play_substituted", "play_early", "play_ahead_missed"):
             out[f"kernel_{key}"] = summary.get(key, 0)
         return out
     finally:

@@ -197,3 +197,50 @@ def test_truncated_file_can_be_opened_when_allowed(tmp_path):
         video.frame(len(video) - 1)
     else:  # the container may index only what is there
         assert len(video) < 40
+
+
+class _CountingCapture:
+    """The real ``cv2.VideoCapture`` of a reader, counting frames converted (``read``/``retrieve``: decoded and turned
+    into a BGR picture) apart from frames only decoded (``grab``: what a codec needs to reach the next frame)."""
+
+    def __init__(self, cap: cv2.VideoCapture) -> None:
+        self.cap, self.grabbed, self.converted = cap, 0, 0
+
+    def grab(self) -> bool:
+        self.grabbed += 1
+        return self.cap.grab()
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        self.converted += 1
+        return self.cap.read()
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        self.converted += 1
+        return self.cap.retrieve()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.cap, name)
+
+
+def test_frames_stepped_over_going_forward_are_decoded_but_not_converted(tmp_path):
+    """Playback's read-ahead asks for the frames it shows: the ones in between are only decoded (the codec needs
+    them for the next), never converted to a picture; the frames read equal a plain sequential read."""
+    from annotator_widgets.data import synthetic_clip, write_video
+
+    path = write_video(synthetic_clip(num_frames=12, size=(96, 64), num_objects=1, seed=4).frames, tmp_path / "v.mp4")
+    reference = _sequential(path)
+    video = open_video(path, cache_mb=0)
+    assert isinstance(video, FileVideo)
+    reader = video.fork()
+    try:
+        counting = _CountingCapture(reader._cap)
+        reader._cap = counting  # type: ignore[assignment]
+        shown = [1, 3, 5, 8, 11]
+        for f in shown:
+            np.testing.assert_array_equal(reader.frame(f), reference[f])
+        assert counting.converted == len(shown)  # the shown frames only
+        assert counting.grabbed == 12 - len(shown)  # 0, 2, 4, 6, 7, 9, 10: decoded, stepped over
+        assert reader.position == 12
+    finally:
+        reader.close()
+        video.close()

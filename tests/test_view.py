@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from annotator_widgets import RLE, Annotation, AnnotationSession, PersonPose
+from annotator_widgets import RLE, Annotation, AnnotationSession, PersonPose, Project
 from annotator_widgets.errors import ProjectError, PromptError
-from annotator_widgets.view import LOST, LOW, MASK, NONE, FrameView
+from annotator_widgets.view import LOST, LOW, MASK, NONE, FrameView, FrameViews, frame_view, frame_views
 
 
 @pytest.fixture
@@ -153,3 +153,178 @@ def test_view_holds_detections_captions_warnings_hands_and_covering_actions(sess
     )
     with pytest.raises(TypeError):
         view.captions[9] = view.captions[0]  # type: ignore[index]
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal values, arrays and records compared field by field (poses and hands hold arrays), in the same order."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    if isinstance(a, Mapping):
+        return isinstance(b, Mapping) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, tuple | list):
+        return isinstance(b, tuple | list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _fill_every_kind(session: AnnotationSession) -> None:
+    """Records of every kind the view shows on frames 1-3 of the 6 (frames 0, 4 and 5 hold none but the actions)."""
+    from annotator_widgets.types import ActionSegment, Box, Caption, Detection, HandPose, MaskWarning
+
+    man, cup, dog = session.add_object("man", "person"), session.add_object("cup"), session.add_object("dog")
+    p = session.project
+    session.add_points(1, cup.obj_id, [(5, 10)])
+    session.add_points(3, dog.obj_id, [(25, 10)], [0])
+    session.add_points(3, cup.obj_id, [(5, 12)])
+    p.put_annotations(
+        [
+            Annotation(f, oid, _mask(x, x + 10), score)
+            for f, oid, x, score in [(1, cup.obj_id, 0, 0.9), (1, dog.obj_id, 20, 0.2), (2, cup.obj_id, 0, None)]
+        ]
+        + [Annotation(3, dog.obj_id, RLE.from_mask(np.zeros((40, 60), bool)), 0.7)]
+    )
+    for f in (1, 2):
+        p.put_poses(f, [PersonPose(f, man.obj_id, np.full((33, 3), f, np.float32), np.ones((33, 3), np.float32))])
+        p.put_hands(f, [HandPose(f, man.obj_id, "left", np.full((21, 3), f, np.float32))])
+    p.put_hands(2, [HandPose(2, None, "right", np.ones((21, 3), np.float32))])
+    _, _, turned = p.put_detections(
+        2,
+        [
+            Detection(2, Box(1, 1, 9, 9), 0.4, "cup", "owl"),
+            Detection(2, Box(20, 5, 30, 15), 0.6, "cup", "owl", obj_id=cup.obj_id),
+            Detection(2, Box(40, 5, 50, 15), 0.8, "cup", "owl"),
+        ],
+    )
+    p.reject_detection(turned)
+    p.put_detections(3, [Detection(3, Box(1, 1, 9, 9), 0.9, "dog")])
+    p.put_caption(Caption(1, cup.obj_id, "a red cup"))
+    p.put_caption(Caption(1, 0, "a kitchen"))
+    p.put_caption(Caption(2, dog.obj_id, "a dog"))
+    p.put_warning(MaskWarning(3, dog.obj_id, "empty_mask", "gone"))
+    p.put_warning(MaskWarning(1, dog.obj_id, "tiny_mask", "small"))
+    p.add_action(ActionSegment(1, 3, "holds", man.obj_id, cup.obj_id, "holds the cup"))
+    p.add_action(ActionSegment(0, 6, "stands", man.obj_id))
+    p.add_action(ActionSegment(3, 4, "drops", man.obj_id, cup.obj_id))
+
+
+def test_frame_views_read_several_frames_equal_to_frame_view_frame_by_frame(session: AnnotationSession) -> None:
+    _fill_every_kind(session)
+    p = session.project
+    views = frame_views(p, [5, 3, 0, 1, 2, 3, 4], low_score=0.3)
+    assert list(views) == [0, 1, 2, 3, 4, 5]  # each frame once, in order
+    for f, view in views.items():
+        one = frame_view(p, f, low_score=0.3)
+        for name in (fld.name for fld in dataclasses.fields(FrameView)):
+            assert _same(getattr(view, name), getattr(one, name)), (f, name)
+        assert (view.low, view.lost) == (one.low, one.lost)
+    # the fixture is what it says: every kind on some frame, frames with none
+    assert all(getattr(views[1], k) for k in ("annotations", "prompts", "poses", "captions", "warnings", "hands"))
+    assert list(views[2].detections) and views[3].lost and not views[4].annotations and not views[0].prompts
+    assert _same(views[2].detections, p.detections(2)) and len(views[2].detections) == 2  # the rejected left out
+
+
+def _queries(project: Project) -> list[str]:
+    """The statements the project's connection runs from now on (SQLite's trace callback)."""
+    seen: list[str] = []
+    project._store._conn.set_trace_callback(seen.append)  # type: ignore[union-attr]
+    return seen
+
+
+def test_frame_views_read_each_kind_of_record_once_for_all_frames(session: AnnotationSession) -> None:
+    _fill_every_kind(session)
+    p = session.project
+    seen = _queries(p)
+    frame_view(p, 1)
+    per_frame = len(seen)
+    seen.clear()
+    frame_views(p, range(6))
+    assert len(seen) == per_frame  # not 6 x per_frame
+    seen.clear()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("annotator_widgets.project_base.FRAMES_PER_QUERY", 4)
+        frame_views(p, range(6))
+    # the two chunks of frames: the objects and actions once, each per-frame kind twice
+    assert len(seen) == 2 * per_frame - 2
+
+
+def test_session_views_are_kept_until_any_write_to_the_project(session: AnnotationSession, tmp_path: Path) -> None:
+    from annotator_widgets.types import Caption
+
+    _fill_every_kind(session)
+    p = session.project
+    seen = _queries(p)
+    first = session.views(range(6))
+    read = len(seen)
+    assert session.view(2) is first[2] and session.views([1, 3])[3] is first[3]
+    assert len(seen) == read  # asked again: no query
+    assert session.view(1).low == {3} and session.view(1, low_score=0.95).low == {2, 3}  # another threshold
+    assert len(seen) == read  # the same records
+    # a write between two views is seen: through the project, an undo, a redo, a rolled-back transaction
+    p.put_caption(Caption(2, 0, "a garden"))
+    assert session.view(2).captions[0].text == "a garden"
+    p.undo()
+    assert 0 not in session.view(2).captions
+    p.redo()
+    assert session.view(2).captions[0].text == "a garden"
+    with pytest.raises(KeyError), p.transaction("fails"):
+        p.put_caption(Caption(2, 0, "a beach"))
+        assert session.view(2).captions[0].text == "a beach"  # its own transaction's write, read inside it
+        raise KeyError("rolled back")
+    assert session.view(2).captions[0].text == "a garden"
+    session.remove_object(2)
+    assert 2 not in session.view(2).captions and session.view(2).object(2) is None
+
+
+def test_views_of_a_read_only_project_see_the_writers_commits(session: AnnotationSession) -> None:
+    from annotator_widgets.types import Caption
+
+    _fill_every_kind(session)
+    with Project.open(session.project.path, readonly=True) as reader:
+        views = FrameViews(reader, max_frames=2)
+        assert views.get(1).captions[0].text == "a kitchen" and views.get(1) is views.get(1)
+        session.project.put_caption(Caption(1, 0, "a garden"))  # another connection commits
+        assert views.get(1).captions[0].text == "a garden"
+        views.many([0, 1, 2, 3])  # more than it keeps: the latest ones stay
+        seen = _queries(reader)
+        views.get(3)
+        assert seen == ["PRAGMA data_version"]
+    with pytest.raises(PromptError, match="max_frames"):
+        FrameViews(session.project, max_frames=0)
+
+
+def test_a_view_read_inside_a_transaction_beside_another_reader_does_not_deadlock(session: AnnotationSession) -> None:
+    """A thread inside a project transaction holds the store's lock; a reader in another thread (the read-ahead)
+    waiting for it must not hold the views' lock meanwhile, or the first thread's view would wait for it forever."""
+    import threading
+    import time
+
+    from annotator_widgets.types import Caption
+
+    _fill_every_kind(session)
+    p = session.project
+    inside, other_started, done = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def writer() -> None:
+        with p.transaction("edit"):
+            p.put_caption(Caption(4, 0, "a yard"))
+            inside.set()
+            assert other_started.wait(10)
+            time.sleep(0.2)  # let the other reader reach the store's lock (held here) first
+            seen["inside"] = session.view(4).captions[0].text
+        done.set()
+
+    def reader() -> None:
+        assert inside.wait(10)
+        other_started.set()
+        seen["other"] = sorted(session.views(range(6)))
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (writer, reader)]
+    for t in threads:
+        t.start()
+    assert done.wait(20), "deadlock: the view inside the transaction waited for the other reader"
+    for t in threads:
+        t.join(10)
+    assert seen == {"inside": "a yard", "other": [0, 1, 2, 3, 4, 5]}
+    assert session.view(4).captions[0].text == "a yard"

@@ -121,6 +121,7 @@ class Store:
         self._file_lock = lock
         self._lock = threading.RLock()
         self._depth = 0
+        self._rollbacks = 0  # a rollback takes rows back without counting as a change: see revision
         self._undo = UndoLog(conn, self.schema, self._read, self._write)
 
     # ------------------------------------------------------------------ open / create / close
@@ -267,6 +268,17 @@ class Store:
         sql += f" ORDER BY {order}" if order else ""
         return [t.decode(r) for r in self.query(sql, args)]
 
+    @property
+    def revision(self) -> tuple[int, int, int]:
+        """A value that changes whenever the stored rows may have: after every row written through this store
+        (committed or not), every rolled-back transaction and - read-only, where another process may be the
+        writer - every commit by another connection. Caches of reads keep the revision they read at and read
+        again when it differs (no query for a writer; ``PRAGMA data_version`` when read-only)."""
+        with self._lock:
+            db = self._db()
+            other = int(db.execute("PRAGMA data_version").fetchone()[0]) if self.readonly else 0
+            return db.total_changes, self._rollbacks, other
+
     def count(self, table: str) -> int:
         """Number of rows in ``table``."""
         row = self.query_one(f"SELECT count(*) FROM {self.schema.table(table).name}")
@@ -304,6 +316,8 @@ class Store:
                     self._undo.finish()
             except BaseException as exc:
                 self._depth -= 1
+                if outer:
+                    self._rollbacks += 1
                 if outer and db.in_transaction:  # SQLite may have rolled back itself (a full disk)
                     db.execute("ROLLBACK")
                 if own_group:  # its history row was rolled back with everything else
@@ -316,6 +330,7 @@ class Store:
                 try:
                     db.execute("COMMIT")
                 except sqlite3.Error as exc:
+                    self._rollbacks += 1
                     with contextlib.suppress(sqlite3.Error):
                         db.execute("ROLLBACK")
                     raise _store_error(exc, self.path) from exc

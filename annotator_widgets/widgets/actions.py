@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .stats import Stats
     from .timeline import Timeline
 
-__all__ = ["NAV_SYNC_S", "PLAY_WINDOW_LEAST", "PLAY_WINDOW_MAX", "AnnotatorActions"]
+__all__ = ["NAV_SYNC_S", "PLAY_VIEWS_AHEAD", "PLAY_WINDOW_LEAST", "PLAY_WINDOW_MAX", "AnnotatorActions"]
 
 #: the most updates in flight during playback (each one more is a frame shown that much later)
 PLAY_WINDOW_MAX = 8
@@ -38,6 +38,11 @@ PLAY_WINDOW_MAX = 8
 #: the fewest updates allowed in flight during playback: a sized window swings with the shortest round trip, and
 #: one of 2 would make the browser answer every frame (each answer costs the page and the kernel messages)
 PLAY_WINDOW_LEAST = 4
+
+#: the read-ahead reads the records of frames in blocks of this many (the block of the frame it decodes, one query
+#: per kind of record for all of them); the views are kept until the project changes, so the next frames of the
+#: block find theirs there
+PLAY_VIEWS_AHEAD = 16
 
 #: while playing, the slider, frame label and timeline cursor follow at most once per this many seconds
 NAV_SYNC_S = 0.25
@@ -345,8 +350,14 @@ class AnnotatorActions:
 
     def _read_ahead_frame(self, frame: int) -> None:
         self._read_ahead_picture(frame)
+        # the records of this frame's block of frames in one read (the session keeps the views until the project
+        # changes: drawing this frame, the tools' observers and the block's next frames find them there). Blocks,
+        # not the next frames: frames read ahead one after another would each read one more frame
+        first = frame - frame % PLAY_VIEWS_AHEAD
+        block = range(first, min(first + PLAY_VIEWS_AHEAD, self.num_frames))
+        view = self.session.views(block, low_score=self.low_score)[frame]
         # the frame's stored masks at display size too (cached by content: an edit meanwhile is a new mask)
-        for annotation in self.session.view(frame, low_score=self.low_score).annotations.values():
+        for annotation in view.annotations.values():
             self.canvas.display_mask(annotation)
 
     def _read_ahead_picture(self, frame: int) -> None:

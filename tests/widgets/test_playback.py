@@ -313,3 +313,30 @@ def test_while_playing_slider_label_and_cursor_follow_throttled_and_show_the_fra
         assert last == annotator.num_frames - 1
     assert nav.slider.value == last == timeline.cursor == shown[-1]
     assert nav.label.value == f"{last} / {annotator.num_frames - 1}"
+
+
+def test_playback_reads_the_records_of_a_block_of_frames_in_one_go(annotator):
+    from annotator_widgets.view import frame_view
+    from annotator_widgets.widgets.actions import PLAY_VIEWS_AHEAD
+
+    session, n = annotator.session, annotator.num_frames
+    assert n <= PLAY_VIEWS_AHEAD  # the 12 frames are one block
+    annotator.add_object()
+    annotator.click(60, 60)
+    session.run("forward")  # a mask on every frame; the write drops the views kept
+    queries: list[str] = []
+    session.project._store._conn.set_trace_callback(queries.append)
+    frame_view(session.project, 0)
+    per_frame = len(queries)  # one query per kind of record
+    queries.clear()
+    for f in range(1, n):
+        annotator._play_step(f)
+    assert annotator.read_ahead.wait_idle(10) and annotator.frame == n - 1
+    # read ahead, drawn, and asked for by the tools' frame observers: one read per kind for all the frames
+    # (frame by frame, each view read alone, it was several times per_frame per frame)
+    assert len(queries) <= per_frame
+    # an edit meanwhile is drawn: the views kept are dropped on any write
+    session.project.delete_masks(frame=n - 1)
+    queries.clear()
+    annotator.redraw()
+    assert session.view(n - 1).annotations == {} and queries
