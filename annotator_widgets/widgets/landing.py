@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import SessionBusyError
+from .latest import LatestWorker
 
 __all__ = ["Preparer"]
 
@@ -66,81 +67,60 @@ class Preparer:
         self.num_frames = int(num_frames)
         self.neighbours = max(0, int(neighbours))
         self._prepare = prepare
-        self._cv = threading.Condition()
-        self._wanted: list[int] = []
+        self._lock = threading.Lock()
         self._last: int | None = None
-        self._running: int | None = None
         self._done: OrderedDict[int, None] = OrderedDict()
         self._remember = max(1, int(remember))
-        self._closed = False
         self.prepared: list[int] = []  # frames prepared, in order (the most recent 256)
-        self._thread = threading.Thread(target=self._run, name="annotator-prepare", daemon=True)
-        self._thread.start()
+        self._worker = LatestWorker(self._one, name="prepare")
 
     def land(self, frame: int) -> None:
         """The user landed on ``frame``: prepare it next, then its neighbours; drop every older request."""
         f = min(max(int(frame), 0), self.num_frames - 1)
-        with self._cv:
+        with self._lock:
             step = 1 if self._last is None or f >= self._last else -1
             self._last = f
-            ahead = [f + step * k for k in range(1, self.neighbours + 1)]
-            self._wanted = [g for g in [f, *ahead] if 0 <= g < self.num_frames]
-            self._cv.notify_all()
+        ahead = [f + step * k for k in range(1, self.neighbours + 1)]
+        self._worker.want(g for g in [f, *ahead] if 0 <= g < self.num_frames)
 
     def forget(self) -> None:
         """Forget which frames were prepared (e.g. after the segmenter was reset) and drop pending requests."""
-        with self._cv:
+        with self._lock:
             self._done.clear()
-            self._wanted = []
+        self._worker.drop()
 
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while not self._closed and not self._wanted:
-                    self._cv.wait()
-                if self._closed:
-                    return
-                frame = self._wanted.pop(0)
-                if frame in self._done:
-                    self._done.move_to_end(frame)
-                    self._cv.notify_all()
-                    continue
-                self._running = frame
-            try:
-                done = self._prepare(self.session, frame)
-            except SessionBusyError as exc:  # a click or a job holds the session: the frame is prepared by it
-                log.debug("preparing frame %d skipped: %s", frame, exc)
-            except Exception:  # a failed prepare costs speed only; the click computes what it needs
-                log.exception("preparing frame %d failed", frame)
-            else:
-                if done is False:  # nothing was prepared (e.g. a segmenter without prepare): nothing to remember
-                    continue
-                with self._cv:
-                    self._done[frame] = None
-                    while len(self._done) > self._remember:
-                        self._done.popitem(last=False)
-                    self.prepared.append(frame)
-                    del self.prepared[:-256]
-            finally:
-                with self._cv:
-                    self._running = None
-                    self._cv.notify_all()
+    def _one(self, frame: int) -> None:
+        """In the worker: prepare ``frame`` unless it was prepared recently."""
+        with self._lock:
+            if frame in self._done:
+                self._done.move_to_end(frame)
+                return
+        try:
+            done = self._prepare(self.session, frame)
+        except SessionBusyError as exc:  # a click or a job holds the session: the frame is prepared by it
+            log.debug("preparing frame %d skipped: %s", frame, exc)
+            return
+        except Exception:  # a failed prepare costs speed only; the click computes what it needs
+            log.exception("preparing frame %d failed", frame)
+            return
+        if done is False:  # nothing was prepared (e.g. a segmenter without prepare): nothing to remember
+            return
+        with self._lock:
+            self._done[frame] = None
+            while len(self._done) > self._remember:
+                self._done.popitem(last=False)
+            self.prepared.append(frame)
+            del self.prepared[:-256]
 
     @property
     def idle(self) -> bool:
         """True when nothing is being prepared or waiting to be."""
-        return self._running is None and not self._wanted
+        return self._worker.idle
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is being prepared or waiting to be; False on timeout."""
-        with self._cv:
-            return self._cv.wait_for(lambda: self._closed or self.idle, timeout)
+        return self._worker.wait_idle(timeout)
 
     def close(self) -> None:
         """Drop pending requests and stop the worker (a prepare already running finishes first)."""
-        with self._cv:
-            self._closed = True
-            self._wanted = []
-            self._cv.notify_all()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=10)
+        self._worker.close()
