@@ -54,6 +54,12 @@ HYPOTHESIS_WORKERS = min(3, os.cpu_count() or 1)  # threads a click's competing 
 # positive clicks: the colour-region hypothesis wins alone when its rank (contrast x weakest edge) reaches this
 # and it stays inside the window; the window hypotheses are not run (None: always run them)
 EARLY_ACCEPT_RANK: float | None = 0.7
+# a result hardly larger than the clicks' seeds is a small object, not a collapse, when ranked at least this
+SMALL_REGION_RANK = 0.5
+# a positive click's colour region grows from the sample disc's colours within SPOT_DISTANCE (Lab) of the
+# clicked pixel's alone when less than SPOT_SHARE of the region grown from the whole disc is of those colours
+SPOT_DISTANCE = 30.0
+SPOT_SHARE = 0.65
 EDGE_SHARE_MAX = 0.04  # a mask covering more of the window's outermost pixels runs into its sides: look wider
 
 
@@ -83,7 +89,11 @@ def segment_prompt(
     surroundings times the strength of the image edges along its weakest stretch of
     outline; the window grows while the winner runs into its sides. Without negative
     points, a colour region ranked at least :data:`EARLY_ACCEPT_RANK` that stays inside
-    the window wins without the window hypotheses.
+    the window wins without the window hypotheses. When the colour region's colours are mostly
+    unlike the clicked pixel's (:data:`SPOT_SHARE`), it grows again from the clicked colours alone,
+    so a click on a sliver beside other colours does not take them in; a result hardly larger than
+    the clicks' seeds is a collapse (look wider) unless it has a strong edge and unlike colours all
+    around (:data:`SMALL_REGION_RANK`).
     """
     h, w = img.shape[:2]
     coords, labels = prompt.point_arrays()
@@ -267,6 +277,10 @@ class _Crop:
         self.grad = cv2.GaussianBlur(grad, (0, 0), 1.0)
         self.grad_ref = float(np.percentile(self.grad, 90)) + 1e-6
         self.pos_sample, self.neg_sample = disc(shape, p, rs), disc(shape, n, rs)
+        # the sample disc's colours like the clicked pixels' own: on a sliver the disc also covers its neighbours
+        xy = np.clip(np.round(p).astype(int), 0, [shape[1] - 1, shape[0] - 1])
+        spot = nearest_distance(self.pix, self.lab[xy[:, 1], xy[:, 0]].astype(np.float32)).reshape(shape)
+        self.spot_sample = self.pos_sample & (spot < SPOT_DISTANCE)
         strip = max(2, round(0.04 * side))
         self.border = np.ones(shape, bool)
         self.border[strip:-strip, strip:-strip] = False
@@ -333,7 +347,14 @@ class _Crop:
         if isinstance(init, str):
             fg_samples = pix[self.pos_sample.ravel()]
             bg_samples = np.concatenate([pix[self.border.ravel()], pix[self.neg_sample.ravel()]])
-            labels[grow(pix, fg_samples, bg_samples, self.pos_seed)] = cv2.GC_PR_FGD
+            region = grow(pix, fg_samples, bg_samples, self.pos_seed)
+            spot_samples = pix[self.spot_sample.ravel()]
+            if _like_share(pix[region.ravel()], spot_samples) < SPOT_SHARE:
+                # much of the region's colours are unlike the clicked spot's: the sample disc also covered a
+                # neighbour of another colour (the click is on a sliver); grow from the spot's own colours
+                fg_samples = spot_samples
+                region = grow(pix, fg_samples, bg_samples, self.pos_seed)
+            labels[region] = cv2.GC_PR_FGD
         else:
             bx0, by0, bx1, by1 = np.maximum(0, ((np.asarray(init, np.float32) - self.origin) * self.scale).round())
             labels[:] = cv2.GC_BGD
@@ -349,11 +370,21 @@ class _Crop:
         fg = grabcut(self.img, labels, iterations)
         fg = components_touching(fg, self.pos_seed) if self.has_pos else largest_components(fg)
         contrast = contrast_score(self.lab, fg)
-        if fg.sum() <= 3 * max(1, self.pos_seed.sum()):
-            return _Hypothesis(fg, contrast, -1.0, seed)  # collapsed onto the clicks
         outline = morph(fg, 1, cv2.MORPH_GRADIENT)
         weakest = float(np.percentile(self.grad[outline], 10)) / self.grad_ref if outline.any() else 0.0
-        return _Hypothesis(fg, contrast, contrast * weakest, seed)
+        rank = contrast * weakest
+        if fg.sum() <= 3 * max(1, self.pos_seed.sum()) and rank < SMALL_REGION_RANK:
+            # collapsed onto the clicks: inside a large object the seed's outline has no edge and its
+            # ring the seed's colours; a small object (a sliver beside an occluder) has both all around
+            return _Hypothesis(fg, contrast, -1.0, seed)
+        return _Hypothesis(fg, contrast, rank, seed)
+
+
+def _like_share(pixels: np.ndarray, spot: np.ndarray) -> float:
+    """The share of ``pixels`` within :data:`SPOT_DISTANCE` of a clicked spot's colours (1.0 without pixels)."""
+    if not len(pixels) or not len(spot):
+        return 1.0
+    return float((nearest_distance(pixels, subsample(spot, 64)) < SPOT_DISTANCE).mean())
 
 
 def grow(pix: np.ndarray, samples: np.ndarray, others: np.ndarray, seeds: np.ndarray) -> np.ndarray:

@@ -14,7 +14,9 @@ as a person expects; clicks flip in the order given, so the latest wins where di
 The clicks are corrections in order: a positive click far from the mask (beyond twice its equivalent
 radius) says the mask is on something else, and from it on the clicks correct the mask the user saw
 just before it (the first such click segmented alone, as a prompt without a mask would be, when no
-positive click came before it), not the clicks segmented together from scratch (:func:`refine_mask`).
+positive click came before it), not the clicks segmented together from scratch (:func:`refine_mask`);
+a positive click still far from that mask adds another part of the object (one cut in two by an
+occluder), segmented alone.
 Private: the names here may change without notice.
 """
 
@@ -67,9 +69,11 @@ def refine_mask(
     (:func:`prior_fits`) all of them correct it at once. From the first positive click far from it the
     mask the user saw before that click is what the clicks correct: ``prior`` corrected by the clicks
     before it, or, where no positive click came before it, that click segmented alone (the tracked
-    mask was on something else: start over). The clicks then all correct that mask; only where even
-    it leaves a positive click far off are the positive clicks segmented together, the negative ones
-    then correcting that mask.
+    mask was on something else: start over). Each positive click even that mask leaves far off adds
+    its own part, segmented alone (an object cut in two by an occluder: the clicks segmented together
+    would take in what lies between the parts), and the clicks then all correct the union; only where
+    that mask is empty are the positive clicks segmented together, the negative ones then correcting
+    that mask.
 
     Returns the corrected mask in video pixels (``prior`` is not modified) and its contrast score.
     A prompt without points, or an empty ``prior``, returns ``prior`` unchanged.
@@ -97,6 +101,14 @@ def refine_mask(
         if len(coords) == 1:
             return base, score
     if base.any() and prior_fits(base, coords[labels == 1]):
+        return correct(prompt, base)
+    if base.any():
+        # each positive click still far from the mask adds another part of the object (one cut in two by an
+        # occluder), segmented alone: the clicks segmented together take in what lies between the parts
+        for i in np.flatnonzero(labels == 1):
+            if not prior_fits(base, coords[i : i + 1]):
+                part, _ = segment(Prompt(prompt.frame, prompt.obj_id, prompt.points[i : i + 1]))
+                base = base | part
         return correct(prompt, base)
     log.debug("object %d frame %d: the clicks lie far apart; segmenting them", prompt.obj_id, prompt.frame)
     positives = Prompt(prompt.frame, prompt.obj_id, tuple(p for p in prompt.points if p.label == 1))
