@@ -101,6 +101,10 @@ class _ContrastiveScorer:
         self._model: Any = loaded.model
         self._images = processor.image_processor
         self._tokenizer = processor.tokenizer
+        #: a torchvision image processor resizes and normalises where the model runs (uint8 crops go to the GPU,
+        #: not float pixels made on the CPU); others run on the CPU
+        torchvision = getattr(self._images, "backend", None) == "torchvision"
+        self._image_kwargs: dict[str, Any] = {"device": loaded.device} if torchvision else {}
         self.name = self.spec if model is None else f"{self.spec}:{model}"
         self.model_id = loaded.source
         self.device = loaded.device
@@ -142,6 +146,7 @@ class _ContrastiveScorer:
                         images=images[start : start + self.batch_size],
                         return_tensors="pt",
                         input_data_format="channels_last",  # a 3- or 4-pixel-high crop is ambiguous otherwise
+                        **self._image_kwargs,
                     )
                     feats = model.get_image_features(**to_model(inputs, self._loaded)).pooler_output
                     rows.append(self._unit(feats))

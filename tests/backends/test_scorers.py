@@ -353,3 +353,20 @@ def test_bad_crop_input_is_a_prompt_error(scene, kwargs, match):
 def test_crops_doc_examples_run():
     result = doctest.testmod(crops_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_a_torchvision_image_processor_prepares_the_pixels_on_the_models_device(scorers, crops, name, monkeypatch):
+    scorer = scorers[name]
+    processor = scorer._images
+    assert processor.backend == "torchvision"  # transformers 5's default image processors
+    seen = []
+    real = type(processor).__call__
+
+    def spy(self, *a, **kw):
+        seen.append(kw.get("device"))
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(type(processor), "__call__", spy)
+    scorer.embed_images(crops)
+    assert seen and all(str(d) == str(scorer.device) for d in seen)  # uint8 crops go to the device, not float pixels
