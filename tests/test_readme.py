@@ -24,3 +24,13 @@ def test_shortcut_table_matches_the_widget():
             assert f"`{'Space' if key == ' ' else key}`" in row, (s.help, key)
     for gesture, meaning in MOUSE_HELP:
         assert f"| {meaning} | {gesture} |" in README
+
+
+def test_sam2_model_names_in_the_readme_are_registered():
+    from annotator_widgets.checkpoints import REGISTRY
+
+    known = {name for name, c in REGISTRY.items() if c.family == "sam2"}
+    used = re.findall(r"\bsam2:([\w.+-]+)", README)
+    assert used, "the README shows no sam2:<model> name"
+    for name in used:
+        assert name in known, f"sam2:{name} in the README is not a registered SAM2 model ({sorted(known)})"
