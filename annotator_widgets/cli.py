@@ -5,7 +5,7 @@ Commands::
     annotator-widgets demo --out out/                 # generated clip -> masks, MP4s, COCO, summary
     annotator-widgets info VIDEO
     annotator-widgets annotate VIDEO --project P.awp --prompts prompts.json [--segmenter NAME] [--propagate both]
-    annotator-widgets export P.awp --format NAME --out PATH
+    annotator-widgets export P.awp --format NAME --out PATH [--images [--video VIDEO]] [--overwrite]
     annotator-widgets render P.awp --out out.mp4 [--video VIDEO] [--effect NAME --strength 0.6]
                       [--objects all|IDS|CATEGORY] [--dilate PX] [--feather PX] [--trails N]
     annotator-widgets parts [KIND] [--json]           # every registered part: name, origin, summary
@@ -147,8 +147,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
             given=type(fmt).__name__,
             hint="register an annotator_widgets.export.base.ExportFormat",
         )
+    options: dict[str, Any] = {}
+    if args.images or args.video:
+        options["images"] = True
+        if args.video:
+            options["video"] = args.video
+    if args.overwrite and getattr(fmt, "target", "file") == "folder":
+        options["overwrite"] = True  # a file target is always replaced
     with Project.open(args.project, readonly=True) as project:
-        paths = fmt.save(project, args.out)
+        try:
+            paths = fmt.save(project, args.out, **options)
+        except TypeError as exc:
+            if "images" not in options or "unexpected keyword argument" not in str(exc):
+                raise
+            raise AnnotatorError(
+                f"the {args.format} export does not write frame images",
+                given="--images" if args.images else f"--video {args.video}",
+                hint="drop --images / --video, or use a format that writes them: yolo, yolo-seg, mot, mots, davis",
+            ) from exc
     if getattr(fmt, "target", "file") == "folder":
         print(f"{len(paths)} files in {args.out}")
     else:
@@ -251,6 +267,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"one of {choices('exporter')} (default: %(default)s)",
     )
     e.add_argument("--out", required=True, help="a file or a folder, as the format writes")
+    e.add_argument(
+        "--images",
+        action="store_true",
+        help="also write the frames (yolo, yolo-seg, mot, mots, davis), as trainers and evaluators expect",
+    )
+    e.add_argument("--video", help="read the frames for --images from this video (default: the project's video)")
+    e.add_argument("--overwrite", action="store_true", help="replace an output folder that holds other files")
     e.set_defaults(func=_cmd_export)
     r = sub.add_parser("render", help="render overlays or a privacy effect to MP4")
     r.add_argument("project")
