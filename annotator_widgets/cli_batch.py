@@ -152,8 +152,16 @@ class _Printer:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import Settings
+    from .batch import Settings, expand_inputs
+    from .errors import AnnotatorError
 
+    expand_inputs(args.videos)  # a pattern that matches nothing is said first
+    if not (args.prompts or args.text or args.track_people):
+        raise AnnotatorError(  # checked before any video is opened: every one of them would fail
+            "nothing gives the videos their objects",
+            given="no --prompts, --text or --track-people",
+            hint='pass --prompts "prompts/{stem}.txt" (a file per video), --text PHRASES or --track-people',
+        )
     settings = Settings(
         segmenter=args.segmenter,
         prompts=os.path.abspath(args.prompts) if args.prompts else None,  # workers may run elsewhere

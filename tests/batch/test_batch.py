@@ -234,3 +234,13 @@ def test_ray_executor_matches_local_byte_for_byte(media, reference, tmp_path, mo
     assert not ray.is_initialized()  # the call started its local Ray and shut it down
     assert [(r.key, r.status) for r in sorted(report.results, key=lambda r: r.key)] == [("a", "done"), ("b", "done")]
     assert _outputs(out) == reference[1]
+
+
+def test_cli_batch_without_a_source_of_objects_is_a_bad_argument(media, tmp_path, capsys):
+    folder, _ = media
+    out = tmp_path / "out"
+    argv = ["batch", str(folder / "a.mp4"), "--out", str(out), "--segmenter", "classic"]
+    assert main(argv) == 2  # not "1: some videos failed" after opening each of them
+    err = capsys.readouterr().err
+    assert "--prompts" in err and "--text" in err and "--track-people" in err
+    assert not out.exists()
