@@ -237,6 +237,15 @@ def test_bad_input_is_a_clear_error_and_nothing_is_written(tmp_path, project, so
     assert not (tmp_path / "x.mp4").exists()
 
 
+def test_another_videos_frames_are_refused_before_anything_is_written(tmp_path, project, clip):
+    other = open_video(write_clip(clip.frames[:, : H // 2, : W // 2], tmp_path / "other.mp4", fps=FPS))
+    with pytest.raises(AnnotatorError, match="frame size is not the project's") as err:
+        render_video(project, other, tmp_path / "x.mp4", effect="blur")
+    assert err.value.given == {"video": f"{W // 2}x{H // 2}", "project": f"{W}x{H}"}
+    assert "--video" in str(err.value)
+    assert not (tmp_path / "x.mp4").exists()
+
+
 def test_a_read_only_output_folder_is_refused(tmp_path, project, source):
     if os.geteuid() == 0:  # root writes anywhere chmod says not to: use a read-only file system instead
         folder = Path("/sys")

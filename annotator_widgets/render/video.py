@@ -258,6 +258,13 @@ def render_video(
     if effect is not None:
         composer.check_has_masks()
     vid = open_video(video)
+    expected = getattr(composer.project, "size", None)
+    if expected is not None and tuple(vid.size) != tuple(expected):
+        raise AnnotatorError(
+            "the video's frame size is not the project's: its masks cannot be drawn on these frames",
+            given={"video": f"{vid.size[0]}x{vid.size[1]}", "project": f"{expected[0]}x{expected[1]}"},
+            hint="pass the video the project was annotated on (--video PATH on the command line)",
+        )
     stop = len(vid) if stop is None else min(stop, len(vid))
     total = max(0, stop - start)
     cancelled = (cancel.is_set if isinstance(cancel, threading.Event) else cancel) or (lambda: False)
