@@ -105,7 +105,9 @@ def run_demo(
             "mean_iou_vs_ground_truth": round(float(np.mean(ious)), 4),
             "mask_pngs": len(pngs),
         }
-    summary["outputs"] = sorted(p.name for p in out_dir.iterdir() if not p.name.startswith("project.awp-"))
+    summary["outputs"] = sorted(  # not SQLite's side files nor the writer lock's (the lock file stays by design)
+        p.name for p in out_dir.iterdir() if not p.name.startswith("project.awp-") and p.name != "project.awp.lock"
+    )
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 

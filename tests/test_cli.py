@@ -35,6 +35,8 @@ def test_demo_writes_every_output_and_tracks_well(tmp_path):
     assert summary["mean_iou_vs_ground_truth"] >= 0.8
     for name in ("sample.mp4", "annotated.mp4", "blurred.mp4", "coco.json", "project.awp", "masks"):
         assert (out / name).exists(), name
+    listed = {"sample.mp4", "annotated.mp4", "blurred.mp4", "coco.json", "project.awp", "masks"}
+    assert set(summary["outputs"]) == listed  # what the user gets, not the store's lock or side files
     assert len(open_video(out / "annotated.mp4")) == 30
     assert len(list((out / "masks").glob("*.png"))) == 30
     assert len(json.loads((out / "coco.json").read_text())["annotations"]) == 60
