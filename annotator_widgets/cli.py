@@ -19,7 +19,8 @@ Every choice (``--segmenter``, ``--format``, ``--effect``) and its ``--help`` co
 status 2 and lists the known ones. ``python -m annotator_widgets`` runs the same command.
 
 ``prompts.json`` is a list of ``{"frame": 0, "obj_id": 1, "points": [[x, y], ...],
-"labels": [1, ...], "box": [x0, y0, x1, y1], "name": "mug"}`` records (points or box).
+"labels": [1, ...], "box": [x0, y0, x1, y1], "name": "mug", "category": "cup"}`` records (points and / or
+box; see :mod:`annotator_widgets.prompt_records`).
 """
 
 from __future__ import annotations
@@ -120,18 +121,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
+    from .prompt_records import apply_prompt_records, read_prompt_records
     from .session import AnnotationSession
 
-    prompts = json.loads(Path(args.prompts).read_text()) if args.prompts else []
+    prompts = read_prompt_records(args.prompts) if args.prompts else []  # checked before the project is touched
     with AnnotationSession(args.video, args.project, args.segmenter, show_progress=not args.quiet) as session:
-        for p in prompts:
-            obj_id = p.get("obj_id")
-            if obj_id is not None and session.project.get_object(obj_id) is None and p.get("name"):
-                session.project.add_object(name=p["name"], obj_id=obj_id)
-            if p.get("box"):
-                session.add_box(p["frame"], obj_id, p["box"])
-            if p.get("points"):
-                session.add_points(p["frame"], obj_id, p["points"], p.get("labels"))
+        apply_prompt_records(session, prompts)
         if args.propagate != "none":
             progress = session.run(args.propagate)
             log.info("propagated %d frames", progress.done)

@@ -165,14 +165,9 @@ def _import_prompts(ctx: Context) -> None:
     session, project = ctx.session, ctx.session.project
     with project.transaction("batch import prompts"):
         if ctx.settings.prompts_format == "json":
-            for p in json.loads(source.read_text()):
-                obj_id = p.get("obj_id")
-                if obj_id is not None and project.get_object(obj_id) is None:
-                    project.add_object(name=p.get("name", ""), category=p.get("category", ""), obj_id=obj_id)
-                if p.get("box"):
-                    session.add_box(p["frame"], obj_id, p["box"])
-                if p.get("points"):
-                    session.add_points(p["frame"], obj_id, p["points"], p.get("labels"))
+            from ..prompt_records import apply_prompt_records, read_prompt_records
+
+            apply_prompt_records(session, read_prompt_records(source))
         else:
             from ..types import Prompt
 
