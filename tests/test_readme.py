@@ -34,3 +34,11 @@ def test_sam2_model_names_in_the_readme_are_registered():
     assert used, "the README shows no sam2:<model> name"
     for name in used:
         assert name in known, f"sam2:{name} in the README is not a registered SAM2 model ({sorted(known)})"
+
+
+def test_readme_opens_videos_in_the_widget_with_a_project_file():
+    calls = re.findall(r"from_video\(([^)]*)\)", README)
+    assert calls, "the README shows no VideoAnnotator.from_video call"
+    for args in calls:  # without a project the work (and the tools' default outputs) sits in a temp folder
+        positional = [a for a in args.split(",") if "=" not in a]
+        assert len(positional) >= 2 or "project=" in args, f"from_video({args}) keeps its project in a temp folder"
