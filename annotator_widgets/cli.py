@@ -11,7 +11,7 @@ Commands::
     annotator-widgets parts [KIND] [--json]           # every registered part: name, origin, summary
     annotator-widgets batch "videos/*.mp4" --out DIR  # many videos, resumable, local or Ray (see cli_batch)
     annotator-widgets auto "videos/*.mp4" --text "faces" --out DIR  # phrase -> masklets -> exports (cli_auto)
-    annotator-widgets simulate VIDEO TRUTH_DIR        # clicks a simulated annotator needs (cli_simulate)
+    annotator-widgets simulate VIDEO --truth MASKS    # clicks a simulated annotator needs (cli_simulate)
     annotator-widgets checkpoints list|fetch|verify|path
 
 Every choice (``--segmenter``, ``--format``, ``--effect``) and its ``--help`` comes from the registry

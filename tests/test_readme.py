@@ -42,3 +42,13 @@ def test_readme_opens_videos_in_the_widget_with_a_project_file():
     for args in calls:  # without a project the work (and the tools' default outputs) sits in a temp folder
         positional = [a for a in args.split(",") if "=" not in a]
         assert len(positional) >= 2 or "project=" in args, f"from_video({args}) keeps its project in a temp folder"
+
+
+def test_every_subcommand_is_shown_in_the_readme():
+    import argparse
+
+    from annotator_widgets.cli import _parser
+
+    (sub,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    for name in sub.choices:
+        assert f"annotator-widgets {name} " in README, f"the README never shows `annotator-widgets {name}`"
