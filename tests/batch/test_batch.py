@@ -244,3 +244,17 @@ def test_cli_batch_without_a_source_of_objects_is_a_bad_argument(media, tmp_path
     err = capsys.readouterr().err
     assert "--prompts" in err and "--text" in err and "--track-people" in err
     assert not out.exists()
+
+
+def test_a_segmenter_that_does_not_load_fails_each_video_with_its_message_and_no_traceback(
+    media, tmp_path, capsys, caplog
+):
+    folder, _ = media
+    argv = _args(folder, tmp_path / "out", "--json")
+    argv[argv.index("--segmenter") + 1] = "sam2:no_such_model"  # a registered part, an unknown model
+    assert main(argv) == 1
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert [f["video"] for f in summary["failed"]] == ["a", "b"]
+    assert all("unknown SAM2 model name" in f["error"] for f in summary["failed"])
+    warnings = [r for r in caplog.records if "loading the segmenter" in r.getMessage()]
+    assert warnings and not any(r.exc_info for r in warnings)  # the message is the fix; no traceback
