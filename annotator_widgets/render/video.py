@@ -42,6 +42,9 @@ class RenderCancelled(AnnotatorError):
     """A render was cancelled; no file was left under the output's name."""
 
 
+#: file suffixes the writer's H.264 (or OpenCV's mp4v) goes into; no suffix writes MP4
+CONTAINERS = frozenset({"", ".mp4", ".m4v", ".mov", ".mkv", ".avi"})
+
 #: x264 settings: CRF 20 looks like the source; "superfast" encodes 720p faster than real time on 2 cores
 _X264 = {"crf": "20", "preset": "superfast"}
 
@@ -111,6 +114,12 @@ def _prepare_output(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     p = Path(path)
     if p.is_dir():
         raise AnnotatorError("a folder is in the way of the output video", given=str(p), hint="name a .mp4 file")
+    if p.suffix.lower() not in CONTAINERS:
+        raise AnnotatorError(
+            f"cannot write a {p.suffix} video: the renderer writes H.264 in an MP4 file",
+            given=str(p),
+            hint=f"name the output .mp4 (also {', '.join(sorted(c for c in CONTAINERS if c not in ('', '.mp4')))})",
+        )
     for parent in (p.parent, *p.parent.parents):
         if parent.exists():
             if not parent.is_dir():
