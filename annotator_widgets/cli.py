@@ -179,6 +179,12 @@ def _cmd_render(args: argparse.Namespace) -> int:
             raise AnnotatorError(
                 "the project does not know its video file", given=args.project, hint="pass --video PATH"
             )
+        if not args.video and not Path(video).exists():
+            raise AnnotatorError(
+                "the project's video is no longer where it was annotated",
+                given=video,
+                hint="pass --video PATH (the same video, moved or copied)",
+            )
         print(
             render_video(
                 project,

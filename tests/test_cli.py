@@ -230,3 +230,15 @@ def test_export_overwrite_replaces_a_folder_with_other_files(tmp_path, capsys):
     assert (out / "notes.txt").exists()
     assert main(["export", str(project), "--format", "png", "--out", str(out), "--overwrite"]) == 0
     assert len(list(out.glob("*.png"))) == 6 and not (out / "notes.txt").exists()
+
+
+def test_a_moved_video_is_found_again_with_video(tmp_path, capsys):
+    project, video, _ = _tiny_project(tmp_path)
+    moved = Path(video.path).rename(tmp_path / "moved.mp4")
+    capsys.readouterr()
+    assert main(["-q", "render", str(project), "--out", str(tmp_path / "r.mp4")]) == 2
+    assert "pass --video PATH" in capsys.readouterr().err
+    assert main(["export", str(project), "--format", "mot", "--out", str(tmp_path / "m"), "--images"]) == 2
+    assert "--video PATH" in capsys.readouterr().err
+    assert main(["-q", "render", str(project), "--out", str(tmp_path / "r.mp4"), "--video", str(moved)]) == 0
+    assert len(open_video(tmp_path / "r.mp4")) == 6
