@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import AnnotatorError, PromptError
 
-__all__ = ["RECORD_KEYS", "apply_prompt_records", "read_prompt_records"]
+__all__ = ["RECORD_KEYS", "apply_prompt_records", "check_prompt_records", "read_prompt_records"]
 
 #: the keys a record may have
 RECORD_KEYS = frozenset({"frame", "obj_id", "name", "category", "points", "labels", "box"})
@@ -77,8 +77,38 @@ def read_prompt_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return data
 
 
+def check_prompt_records(records: list[dict[str, Any]], num_frames: int, size: tuple[int, int]) -> None:
+    """Check every record's frame, points, labels and box against the video (``size`` = width, height).
+
+    Raises:
+        PromptError: The first bad value, naming its record.
+    """
+    from .prompt_input import parse_box, parse_points
+
+    for i, rec in enumerate(records):
+        if not 0 <= rec["frame"] < num_frames:
+            raise PromptError(
+                f"prompt record {i}: frame out of range for a {num_frames}-frame video",
+                given=rec["frame"],
+                hint=f"use 0..{num_frames - 1} (frames are 0-based)",
+            )
+        try:
+            if rec.get("points"):
+                parse_points(rec["points"], rec.get("labels"), size)
+            if rec.get("box"):
+                parse_box(rec["box"], size)
+        except PromptError as exc:
+            given = {} if exc.given is None else {"given": exc.given}
+            raise PromptError(f"prompt record {i}: {exc.message}", hint=exc.hint, **given) from None
+
+
 def apply_prompt_records(session: Any, records: list[dict[str, Any]]) -> list[int]:
-    """Prompt ``session`` with the records (box first, then points); returns the object id of each record."""
+    """Prompt ``session`` with the records (box first, then points); returns the object id of each record.
+
+    Every record is checked (:func:`check_prompt_records`) before the first one is applied, so a bad value
+    changes nothing.
+    """
+    check_prompt_records(records, len(session.video), tuple(session.video.size))
     project = session.project
     ids = []
     for rec in records:

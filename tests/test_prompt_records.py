@@ -77,12 +77,24 @@ def test_records_create_named_objects_with_or_without_an_id(tmp_path, clip_video
         assert sorted((pr.frame, pr.obj_id) for pr in p.prompts()) == sorted([(0, ids[0]), (0, 7), (2, 7)])
 
 
-def test_a_bad_value_is_the_session_s_prompt_error(tmp_path, clip_video):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"frame": 9, "obj_id": 2, "points": [[40, 30]]}, "record 1: frame out of range for a 4-frame video"),
+        ({"frame": 1, "obj_id": 2, "points": [[40, 30, 5]]}, "record 1: each point must be two numbers"),
+        ({"frame": 1, "obj_id": 2, "points": [[40, 30]], "labels": [2]}, "record 1: point labels"),
+        ({"frame": 1, "obj_id": 2, "box": [50, 10, 20, 30]}, "record 1: "),
+    ],
+)
+def test_a_bad_value_changes_nothing_and_names_its_record(tmp_path, clip_video, bad, message):
     _, video = clip_video
-    records = read_prompt_records(_write(tmp_path, [{"frame": 0, "obj_id": 1, "points": [[40, 30, 5]]}]))
+    good = {"frame": 0, "obj_id": 1, "name": "ok", "points": [[40, 30]]}
+    records = read_prompt_records(_write(tmp_path, [good, bad]))
     session = AnnotationSession(video, tmp_path / "p.awp", "classic", show_progress=False)
-    with session, pytest.raises(PromptError, match="two numbers"):
-        apply_prompt_records(session, records)
+    with session:
+        with pytest.raises(PromptError, match=message):
+            apply_prompt_records(session, records)
+        assert session.objects == [] and session.project.prompts() == []  # not even the good record's object
 
 
 def test_the_readme_example_is_a_valid_prompts_file(tmp_path):
