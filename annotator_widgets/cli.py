@@ -124,6 +124,12 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     from .prompt_records import apply_prompt_records, read_prompt_records
     from .session import AnnotationSession
 
+    if not args.prompts and args.propagate != "none" and not Path(args.project).exists():
+        raise AnnotatorError(
+            "nothing to propagate: a new project and no prompts",
+            given=args.project,
+            hint="pass --prompts prompts.json (records of points or boxes per object and frame)",
+        )
     prompts = read_prompt_records(args.prompts) if args.prompts else []  # checked before the project is touched
     with AnnotationSession(args.video, args.project, args.segmenter, show_progress=not args.quiet) as session:
         apply_prompt_records(session, prompts)

@@ -106,3 +106,11 @@ def test_the_readme_example_is_a_valid_prompts_file(tmp_path):
     assert match, "the README no longer shows a prompts.json example"
     records = read_prompt_records(_write(tmp_path, match.group(1).replace("\n", " ")))
     assert [r["frame"] for r in records] == [0, 0] and records[1]["box"] == [40, 60, 200, 220]
+
+
+def test_annotate_without_prompts_on_a_new_project_asks_for_them(tmp_path, clip_video, capsys):
+    _, video = clip_video
+    project = tmp_path / "p.awp"
+    assert main(["-q", "annotate", str(video), "--project", str(project), "--segmenter", "classic"]) == 2
+    assert "pass --prompts prompts.json" in capsys.readouterr().err
+    assert not project.exists()
