@@ -152,27 +152,30 @@ def _cmd_export(args: argparse.Namespace) -> int:
         )
     options: dict[str, Any] = {}
     if args.images or args.video:
+        if not _writes_images(args.format):
+            with_images = [n for n in registry.names("exporter") if _writes_images(n)]
+            raise AnnotatorError(
+                f"the {args.format} export does not write frame images",
+                given="--images" if args.images else f"--video {args.video}",
+                hint=f"drop --images / --video, or use a format that writes them: {', '.join(with_images)}",
+            )
         options["images"] = True
         if args.video:
             options["video"] = args.video
     if args.overwrite and getattr(fmt, "target", "file") == "folder":
         options["overwrite"] = True  # a file target is always replaced
     with Project.open(args.project, readonly=True) as project:
-        try:
-            paths = fmt.save(project, args.out, **options)
-        except TypeError as exc:
-            if "images" not in options or "unexpected keyword argument" not in str(exc):
-                raise
-            raise AnnotatorError(
-                f"the {args.format} export does not write frame images",
-                given="--images" if args.images else f"--video {args.video}",
-                hint="drop --images / --video, or use a format that writes them: yolo, yolo-seg, mot, mots, davis",
-            ) from exc
+        paths = fmt.save(project, args.out, **options)
     if getattr(fmt, "target", "file") == "folder":
         print(f"{len(paths)} files in {args.out}")
     else:
         print("\n".join(str(p) for p in paths))
     return 0
+
+
+def _writes_images(name: str) -> bool:
+    """Whether the exporter ``name`` writes the frames with ``images=True``."""
+    return bool(getattr(registry.lookup("exporter", name), "writes_images", False))
 
 
 def _cmd_render(args: argparse.Namespace) -> int:

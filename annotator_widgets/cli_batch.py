@@ -25,7 +25,7 @@ from typing import Any
 from . import registry
 from .cli_args import add_segmenter_argument, choices
 
-__all__ = ["add_batch_parser", "add_common_arguments", "run_settings"]
+__all__ = ["add_batch_parser", "add_common_arguments", "export_options", "run_settings"]
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -95,6 +95,11 @@ def add_common_arguments(b: argparse.ArgumentParser) -> None:
         type=_formats,
         metavar="NAME[,NAME...]",
         help=f"comma-separated export formats: {choices('exporter')} (default: coco)",
+    )
+    b.add_argument(
+        "--images",
+        action="store_true",
+        help="also write the frames beside the labels of the formats that take them (yolo, yolo-seg, mot, mots, davis)",
     )
     b.add_argument("--executor", choices=["local", "ray"], default="local", help="(default: %(default)s)")
     b.add_argument("--ray-address", help="an existing Ray cluster (auto, ray://host:10001); default: a local Ray")
@@ -169,13 +174,21 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         direction=args.propagate,
         track_people=args.track_people,
         formats=args.format,
-        options=(
-            {"text": {"phrases": args.text, "route": args.text_route, "every": args.redetect_every}}
-            if args.text
-            else {}
-        ),
+        options={
+            **(
+                {"text": {"phrases": args.text, "route": args.text_route, "every": args.redetect_every}}
+                if args.text
+                else {}
+            ),
+            **export_options(args),
+        },
     )
     return run_settings(args, settings)
+
+
+def export_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``export`` entry of the batch settings' options that the common arguments ask for (``--images``)."""
+    return {"export": {"images": True}} if args.images else {}
 
 
 def run_settings(args: argparse.Namespace, settings: Any) -> int:

@@ -258,3 +258,16 @@ def test_a_segmenter_that_does_not_load_fails_each_video_with_its_message_and_no
     assert all("unknown SAM2 model name" in f["error"] for f in summary["failed"])
     warnings = [r for r in caplog.records if "loading the segmenter" in r.getMessage()]
     assert warnings and not any(r.exc_info for r in warnings)  # the message is the fix; no traceback
+
+
+def test_cli_batch_images_writes_the_frames_for_the_formats_that_take_them(media, tmp_path):
+    folder, _ = media
+    argv = _args(folder, tmp_path / "out", "--quiet", "--images")
+    argv[argv.index("--format") + 1] = "yolo,coco"
+    argv[1] = str(folder / "a.mp4")
+    assert main(argv) == 0
+    yolo = tmp_path / "out" / "a" / "yolo"
+    labels = sorted(p.stem for p in (yolo / "labels" / "train").glob("*.txt"))
+    assert len(labels) == FRAMES
+    assert sorted(p.stem for p in (yolo / "images" / "train").glob("*.jpg")) == labels
+    assert (tmp_path / "out" / "a" / "coco.json").is_file()  # COCO takes no frames and is written as before
