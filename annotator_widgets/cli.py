@@ -136,7 +136,8 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
         if args.propagate != "none":
             progress = session.run(args.propagate)
             log.info("propagated %d frames", progress.done)
-        print(json.dumps({"project": str(session.project.path), **session.project.stats()}))
+        segmenter = getattr(session.segmenter, "name", type(session.segmenter).__name__)  # what "auto" chose
+        print(json.dumps({"project": str(session.project.path), "segmenter": segmenter, **session.project.stats()}))
     return 0
 
 

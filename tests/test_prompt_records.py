@@ -114,3 +114,13 @@ def test_annotate_without_prompts_on_a_new_project_asks_for_them(tmp_path, clip_
     assert main(["-q", "annotate", str(video), "--project", str(project), "--segmenter", "classic"]) == 2
     assert "pass --prompts prompts.json" in capsys.readouterr().err
     assert not project.exists()
+
+
+def test_annotate_says_which_segmenter_ran(tmp_path, clip_video, capsys):
+    clip, video = clip_video
+    ys, xs = np.nonzero(clip.masks[1][0])
+    prompts = _write(tmp_path, [{"frame": 0, "obj_id": 1, "points": [[float(xs.mean()), float(ys.mean())]]}])
+    argv = ["-q", "annotate", str(video), "--project", str(tmp_path / "p.awp"), "--prompts", prompts]
+    assert main([*argv, "--segmenter", "classic", "--propagate", "none"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["segmenter"] == "classic" and line["prompts"] == 1
