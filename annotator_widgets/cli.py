@@ -5,13 +5,13 @@ Commands::
     annotator-widgets demo --out out/                 # generated clip -> masks, MP4s, COCO, summary
     annotator-widgets info VIDEO
     annotator-widgets annotate VIDEO --project P.awp --prompts prompts.json [--segmenter NAME] [--propagate both]
-    annotator-widgets export P.awp --format NAME --out PATH
+    annotator-widgets export P.awp --format NAME --out PATH [--images [--video VIDEO]] [--overwrite]
     annotator-widgets render P.awp --out out.mp4 [--video VIDEO] [--effect NAME --strength 0.6]
                       [--objects all|IDS|CATEGORY] [--dilate PX] [--feather PX] [--trails N]
     annotator-widgets parts [KIND] [--json]           # every registered part: name, origin, summary
     annotator-widgets batch "videos/*.mp4" --out DIR  # many videos, resumable, local or Ray (see cli_batch)
     annotator-widgets auto "videos/*.mp4" --text "faces" --out DIR  # phrase -> masklets -> exports (cli_auto)
-    annotator-widgets simulate VIDEO TRUTH_DIR        # clicks a simulated annotator needs (cli_simulate)
+    annotator-widgets simulate VIDEO --truth MASKS    # clicks a simulated annotator needs (cli_simulate)
     annotator-widgets checkpoints list|fetch|verify|path
 
 Every choice (``--segmenter``, ``--format``, ``--effect``) and its ``--help`` comes from the registry
@@ -19,7 +19,8 @@ Every choice (``--segmenter``, ``--format``, ``--effect``) and its ``--help`` co
 status 2 and lists the known ones. ``python -m annotator_widgets`` runs the same command.
 
 ``prompts.json`` is a list of ``{"frame": 0, "obj_id": 1, "points": [[x, y], ...],
-"labels": [1, ...], "box": [x0, y0, x1, y1], "name": "mug"}`` records (points or box).
+"labels": [1, ...], "box": [x0, y0, x1, y1], "name": "mug", "category": "cup"}`` records (points and / or
+box; see :mod:`annotator_widgets.prompt_records`).
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ def run_demo(
             "mean_iou_vs_ground_truth": round(float(np.mean(ious)), 4),
             "mask_pngs": len(pngs),
         }
-    summary["outputs"] = sorted(p.name for p in out_dir.iterdir() if not p.name.startswith("project.awp-"))
+    summary["outputs"] = sorted(  # not SQLite's side files nor the writer lock's (the lock file stays by design)
+        p.name for p in out_dir.iterdir() if not p.name.startswith("project.awp-") and p.name != "project.awp.lock"
+    )
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -118,22 +121,23 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
+    from .prompt_records import apply_prompt_records, read_prompt_records
     from .session import AnnotationSession
 
-    prompts = json.loads(Path(args.prompts).read_text()) if args.prompts else []
+    if not args.prompts and args.propagate != "none" and not Path(args.project).exists():
+        raise AnnotatorError(
+            "nothing to propagate: a new project and no prompts",
+            given=args.project,
+            hint="pass --prompts prompts.json (records of points or boxes per object and frame)",
+        )
+    prompts = read_prompt_records(args.prompts) if args.prompts else []  # checked before the project is touched
     with AnnotationSession(args.video, args.project, args.segmenter, show_progress=not args.quiet) as session:
-        for p in prompts:
-            obj_id = p.get("obj_id")
-            if obj_id is not None and session.project.get_object(obj_id) is None and p.get("name"):
-                session.project.add_object(name=p["name"], obj_id=obj_id)
-            if p.get("box"):
-                session.add_box(p["frame"], obj_id, p["box"])
-            if p.get("points"):
-                session.add_points(p["frame"], obj_id, p["points"], p.get("labels"))
+        apply_prompt_records(session, prompts)
         if args.propagate != "none":
             progress = session.run(args.propagate)
             log.info("propagated %d frames", progress.done)
-        print(json.dumps({"project": str(session.project.path), **session.project.stats()}))
+        segmenter = getattr(session.segmenter, "name", type(session.segmenter).__name__)  # what "auto" chose
+        print(json.dumps({"project": str(session.project.path), "segmenter": segmenter, **session.project.stats()}))
     return 0
 
 
@@ -147,13 +151,32 @@ def _cmd_export(args: argparse.Namespace) -> int:
             given=type(fmt).__name__,
             hint="register an annotator_widgets.export.base.ExportFormat",
         )
+    options: dict[str, Any] = {}
+    if args.images or args.video:
+        if not _writes_images(args.format):
+            with_images = [n for n in registry.names("exporter") if _writes_images(n)]
+            raise AnnotatorError(
+                f"the {args.format} export does not write frame images",
+                given="--images" if args.images else f"--video {args.video}",
+                hint=f"drop --images / --video, or use a format that writes them: {', '.join(with_images)}",
+            )
+        options["images"] = True
+        if args.video:
+            options["video"] = args.video
+    if args.overwrite and getattr(fmt, "target", "file") == "folder":
+        options["overwrite"] = True  # a file target is always replaced
     with Project.open(args.project, readonly=True) as project:
-        paths = fmt.save(project, args.out)
+        paths = fmt.save(project, args.out, **options)
     if getattr(fmt, "target", "file") == "folder":
         print(f"{len(paths)} files in {args.out}")
     else:
         print("\n".join(str(p) for p in paths))
     return 0
+
+
+def _writes_images(name: str) -> bool:
+    """Whether the exporter ``name`` writes the frames with ``images=True``."""
+    return bool(getattr(registry.lookup("exporter", name), "writes_images", False))
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -165,6 +188,12 @@ def _cmd_render(args: argparse.Namespace) -> int:
         if not video:
             raise AnnotatorError(
                 "the project does not know its video file", given=args.project, hint="pass --video PATH"
+            )
+        if not args.video and not Path(video).exists():
+            raise AnnotatorError(
+                "the project's video is no longer where it was annotated",
+                given=video,
+                hint="pass --video PATH (the same video, moved or copied)",
             )
         print(
             render_video(
@@ -251,6 +280,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"one of {choices('exporter')} (default: %(default)s)",
     )
     e.add_argument("--out", required=True, help="a file or a folder, as the format writes")
+    e.add_argument(
+        "--images",
+        action="store_true",
+        help="also write the frames (yolo, yolo-seg, mot, mots, davis), as trainers and evaluators expect",
+    )
+    e.add_argument("--video", help="read the frames for --images from this video (default: the project's video)")
+    e.add_argument("--overwrite", action="store_true", help="replace an output folder that holds other files")
     e.set_defaults(func=_cmd_export)
     r = sub.add_parser("render", help="render overlays or a privacy effect to MP4")
     r.add_argument("project")

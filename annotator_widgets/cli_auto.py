@@ -23,7 +23,7 @@ import argparse
 from typing import Any
 
 from .cli_args import choices, part_arg, positive_int
-from .cli_batch import add_common_arguments, run_settings
+from .cli_batch import add_common_arguments, export_options, run_settings
 
 __all__ = ["add_auto_parser", "auto_settings"]
 
@@ -83,7 +83,7 @@ def auto_settings(args: argparse.Namespace) -> Any:
     text["direction"] = args.direction
     if args.threshold is not None:
         text["threshold"] = args.threshold
-    options: dict[str, Any] = {"text": text}
+    options: dict[str, Any] = {"text": text, **export_options(args)}
     if args.actions:
         options["actions"] = {"hands": args.hands, "captioner": args.captioner}
     return Settings(

@@ -25,7 +25,7 @@ from typing import Any
 from . import registry
 from .cli_args import add_segmenter_argument, choices
 
-__all__ = ["add_batch_parser", "add_common_arguments", "run_settings"]
+__all__ = ["add_batch_parser", "add_common_arguments", "export_options", "run_settings"]
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -96,6 +96,11 @@ def add_common_arguments(b: argparse.ArgumentParser) -> None:
         metavar="NAME[,NAME...]",
         help=f"comma-separated export formats: {choices('exporter')} (default: coco)",
     )
+    b.add_argument(
+        "--images",
+        action="store_true",
+        help="also write the frames beside the labels of the formats that take them (yolo, yolo-seg, mot, mots, davis)",
+    )
     b.add_argument("--executor", choices=["local", "ray"], default="local", help="(default: %(default)s)")
     b.add_argument("--ray-address", help="an existing Ray cluster (auto, ray://host:10001); default: a local Ray")
     b.add_argument("--json", action="store_true", help="machine-readable progress: one JSON object per line")
@@ -152,8 +157,16 @@ class _Printer:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import Settings
+    from .batch import Settings, expand_inputs
+    from .errors import AnnotatorError
 
+    expand_inputs(args.videos)  # a pattern that matches nothing is said first
+    if not (args.prompts or args.text or args.track_people):
+        raise AnnotatorError(  # checked before any video is opened: every one of them would fail
+            "nothing gives the videos their objects",
+            given="no --prompts, --text or --track-people",
+            hint='pass --prompts "prompts/{stem}.txt" (a file per video), --text PHRASES or --track-people',
+        )
     settings = Settings(
         segmenter=args.segmenter,
         prompts=os.path.abspath(args.prompts) if args.prompts else None,  # workers may run elsewhere
@@ -161,13 +174,21 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         direction=args.propagate,
         track_people=args.track_people,
         formats=args.format,
-        options=(
-            {"text": {"phrases": args.text, "route": args.text_route, "every": args.redetect_every}}
-            if args.text
-            else {}
-        ),
+        options={
+            **(
+                {"text": {"phrases": args.text, "route": args.text_route, "every": args.redetect_every}}
+                if args.text
+                else {}
+            ),
+            **export_options(args),
+        },
     )
     return run_settings(args, settings)
+
+
+def export_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``export`` entry of the batch settings' options that the common arguments ask for (``--images``)."""
+    return {"export": {"images": True}} if args.images else {}
 
 
 def run_settings(args: argparse.Namespace, settings: Any) -> int:

@@ -354,6 +354,6 @@ def resolve(kind: str, spec: Any, **kwargs: Any) -> Any:
         raise BackendError(
             f"cannot build the {kind} {part.name!r} with these arguments",
             given=f"{spec!r} with {sorted(kwargs)}",
-            hint=str(exc),
+            hint=f"{exc}; {part.name}: {part.summary}" if part.summary else str(exc),  # the summary shows the form
         ) from exc
     return _check_instance(kind, obj)

@@ -35,6 +35,8 @@ def test_demo_writes_every_output_and_tracks_well(tmp_path):
     assert summary["mean_iou_vs_ground_truth"] >= 0.8
     for name in ("sample.mp4", "annotated.mp4", "blurred.mp4", "coco.json", "project.awp", "masks"):
         assert (out / name).exists(), name
+    listed = {"sample.mp4", "annotated.mp4", "blurred.mp4", "coco.json", "project.awp", "masks"}
+    assert set(summary["outputs"]) == listed  # what the user gets, not the store's lock or side files
     assert len(open_video(out / "annotated.mp4")) == 30
     assert len(list((out / "masks").glob("*.png"))) == 30
     assert len(json.loads((out / "coco.json").read_text())["annotations"]) == 60
@@ -197,3 +199,46 @@ def test_export_png_writes_a_folder_and_strength_keeps_its_old_name(tmp_path, ca
     dimmed = open_video(out).frame(2).astype(int)
     original = video.frame(2).astype(int)
     assert dimmed[~mask].mean() < 0.3 * original[~mask].mean()  # strength 1 (given as --intensity) dims by 85%
+
+
+def test_export_images_writes_the_frames_a_trainer_needs(tmp_path, capsys):
+    project, video, _ = _tiny_project(tmp_path)
+    out = tmp_path / "yolo"
+    assert main(["export", str(project), "--format", "yolo", "--out", str(out), "--images"]) == 0
+    labels = sorted(p.stem for p in (out / "labels" / "train").glob("*.txt"))
+    images = sorted((out / "images" / "train").glob("*.jpg"))
+    assert len(labels) == 6 and [p.stem for p in images] == labels  # Ultralytics pairs images/ with labels/
+    assert 'train: "images/train"' in (out / "data.yaml").read_text()
+    assert open_video(images[2]).frame(0).shape == video.frame(2).shape
+    mot = tmp_path / "mot"
+    assert main(["export", str(project), "--format", "mot", "--out", str(mot), "--video", str(video.path)]) == 0
+    assert len(list((mot / "img1").glob("*.jpg"))) == 6
+    capsys.readouterr()
+    assert main(["export", str(project), "--format", "coco", "--out", str(tmp_path / "c.json"), "--images"]) == 2
+    err = capsys.readouterr().err
+    assert "does not write frame images" in err and "yolo" in err
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_export_overwrite_replaces_a_folder_with_other_files(tmp_path, capsys):
+    project, _, _ = _tiny_project(tmp_path)
+    out = tmp_path / "masks"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["export", str(project), "--format", "png", "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "notes.txt").exists()
+    assert main(["export", str(project), "--format", "png", "--out", str(out), "--overwrite"]) == 0
+    assert len(list(out.glob("*.png"))) == 6 and not (out / "notes.txt").exists()
+
+
+def test_a_moved_video_is_found_again_with_video(tmp_path, capsys):
+    project, video, _ = _tiny_project(tmp_path)
+    moved = Path(video.path).rename(tmp_path / "moved.mp4")
+    capsys.readouterr()
+    assert main(["-q", "render", str(project), "--out", str(tmp_path / "r.mp4")]) == 2
+    assert "pass --video PATH" in capsys.readouterr().err
+    assert main(["export", str(project), "--format", "mot", "--out", str(tmp_path / "m"), "--images"]) == 2
+    assert "--video PATH" in capsys.readouterr().err
+    assert main(["-q", "render", str(project), "--out", str(tmp_path / "r.mp4"), "--video", str(moved)]) == 0
+    assert len(open_video(tmp_path / "r.mp4")) == 6

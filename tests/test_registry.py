@@ -115,6 +115,9 @@ def test_a_factory_that_builds_the_wrong_thing_or_takes_other_arguments(box_part
         registry.unregister("pose", "not-a-pose")
     with pytest.raises(BackendError, match=r"cannot build the segmenter 'classic' with these arguments.*bogus"):
         registry.resolve("segmenter", "classic", bogus=1)
+    with pytest.raises(BackendError, match="cannot build the segmenter 'hf'") as err:  # its model is required
+        registry.resolve("segmenter", "hf")
+    assert "hf:<hub id or folder>" in (err.value.hint or "")  # the part's summary shows the spec's form
 
 
 def test_unknown_names_and_kinds_list_the_known_ones(box_part):

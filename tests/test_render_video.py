@@ -237,6 +237,24 @@ def test_bad_input_is_a_clear_error_and_nothing_is_written(tmp_path, project, so
     assert not (tmp_path / "x.mp4").exists()
 
 
+def test_another_videos_frames_are_refused_before_anything_is_written(tmp_path, project, clip):
+    other = open_video(write_clip(clip.frames[:, : H // 2, : W // 2], tmp_path / "other.mp4", fps=FPS))
+    with pytest.raises(AnnotatorError, match="frame size is not the project's") as err:
+        render_video(project, other, tmp_path / "x.mp4", effect="blur")
+    assert err.value.given == {"video": f"{W // 2}x{H // 2}", "project": f"{W}x{H}"}
+    assert "--video" in str(err.value)
+    assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize("name", ["x.webm", "x.gif", "x.png"])
+def test_an_output_the_writer_cannot_make_is_named_by_its_suffix(tmp_path, project, source, name):
+    before = _listing(tmp_path)
+    with pytest.raises(AnnotatorError, match=rf"cannot write a \.{name[2:]} video") as err:
+        render_video(project, source, tmp_path / name, effect="blur")
+    assert ".mp4" in (err.value.hint or "")
+    assert _listing(tmp_path) == before  # no partial file left
+
+
 def test_a_read_only_output_folder_is_refused(tmp_path, project, source):
     if os.geteuid() == 0:  # root writes anywhere chmod says not to: use a read-only file system instead
         folder = Path("/sys")

@@ -51,7 +51,7 @@ class Settings:
     """What the batch does to every video (JSON-serialisable; its digest is recorded per video).
 
     Attributes:
-        segmenter: A segmenter spec from the registry (``"classic"``, ``"sam2:tiny"``...).
+        segmenter: A segmenter spec from the registry (``"classic"``, ``"sam2:sam2.1_hiera_tiny"``...).
         prompts: A prompts file for every video; ``{stem}`` or ``{name}`` in it is replaced by the video's
             stem or file name (one file per video). None: no prompts (a later step must make them).
         prompts_format: ``"json"`` (the CLI's prompt records, see :mod:`annotator_widgets.cli`) or an
@@ -59,7 +59,8 @@ class Settings:
         direction: How to propagate: ``"both"`` (default), ``"forward"``, ``"backward"``, or ``"none"``.
         track_people: Track every person with the pose model and store them (``person`` objects with poses).
         formats: Exporter names; each writes ``<video folder>/<format>[.suffix]``.
-        options: Settings of steps added with :func:`add_step` (JSON values).
+        options: Settings of steps added with :func:`add_step` (JSON values); ``{"export": {"images": True}}``
+            also writes the frames beside the labels of the formats that take them (``writes_images``).
     """
 
     segmenter: str = "auto"
@@ -165,14 +166,9 @@ def _import_prompts(ctx: Context) -> None:
     session, project = ctx.session, ctx.session.project
     with project.transaction("batch import prompts"):
         if ctx.settings.prompts_format == "json":
-            for p in json.loads(source.read_text()):
-                obj_id = p.get("obj_id")
-                if obj_id is not None and project.get_object(obj_id) is None:
-                    project.add_object(name=p.get("name", ""), category=p.get("category", ""), obj_id=obj_id)
-                if p.get("box"):
-                    session.add_box(p["frame"], obj_id, p["box"])
-                if p.get("points"):
-                    session.add_points(p["frame"], obj_id, p["points"], p.get("labels"))
+            from ..prompt_records import apply_prompt_records, read_prompt_records
+
+            apply_prompt_records(session, read_prompt_records(source))
         else:
             from ..types import Prompt
 
@@ -223,10 +219,12 @@ def _track_people(ctx: Context) -> None:
 
 def _export(ctx: Context) -> None:
     outputs = []
+    images = bool(ctx.settings.options.get("export", {}).get("images"))
     for name in ctx.settings.formats:
         fmt = registry.lookup("exporter", name)
         target = fmt.default_path(ctx.out_dir, stem=fmt.name)
-        for path in fmt.save(ctx.session.project, target):
+        options = {"images": True} if images and getattr(fmt, "writes_images", False) else {}
+        for path in fmt.save(ctx.session.project, target, **options):
             outputs.append(Path(path).relative_to(ctx.out_dir.parent).as_posix())
         ctx.progress({"event": "export", "video": ctx.key, "format": name})
     ctx.result.outputs = sorted(outputs)

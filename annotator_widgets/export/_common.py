@@ -76,7 +76,7 @@ def iter_frames(project: Any, frames: Iterable[int], video: Any = None) -> Itera
         raise AnnotatorError(
             "writing images needs the project's video, and its file is not known or not found",
             given=src,
-            hint="pass video=<path or VideoSource> to the export, or images=False",
+            hint="pass video=<path or VideoSource> to the export (--video PATH on the command line), or images=False",
         )
     source = open_video(src)
     if tuple(source.size) != tuple(project.size):

@@ -129,7 +129,7 @@ def atomic_folder(out: str | os.PathLike[str], fmt: str, *, overwrite: bool = Fa
         raise AnnotatorError(
             f"the {fmt} export folder already exists and holds files no export wrote",
             given=str(final),
-            hint="choose a new or empty folder, or pass overwrite=True to replace it",
+            hint="choose a new or empty folder, or pass overwrite=True (the command's --overwrite) to replace it",
         )
     _mkdir(final.parent, what)
     tmp = final.with_name(f"{final.name}.partial-{os.getpid()}")

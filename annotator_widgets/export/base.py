@@ -34,6 +34,8 @@ class ExportFormat:
         save: ``save(project, out, **options) -> list[Path]``: writes atomically (no half-written file under its
             final name) and returns the paths written.
         suffix: The usual file suffix for ``"file"`` targets (e.g. ``".json"``), "" for folders.
+        writes_images: ``save`` takes ``images=True`` (and ``video=``) and then writes the frames beside the
+            labels, as trainers and evaluators of the format expect (``export --images``, ``batch --images``).
     """
 
     name: str
@@ -41,6 +43,7 @@ class ExportFormat:
     target: Literal["file", "folder"]
     save: Callable[..., list[Path]]
     suffix: str = ""
+    writes_images: bool = False
 
     def default_path(self, folder: str | os.PathLike[str], stem: str = "annotations") -> Path:
         """Where this format goes inside ``folder`` by default (a file with :attr:`suffix`, or a subfolder)."""

@@ -202,6 +202,12 @@ def import_indexed_png(project: Any, source: str | os.PathLike[str], *, video: s
 
 
 #: registry entries
-DAVIS = ExportFormat("davis", "DAVIS palette PNGs: Annotations/<video>/<frame>.png, value = id", "folder", save_davis)
+DAVIS = ExportFormat(
+    "davis",
+    "DAVIS palette PNGs: Annotations/<video>/<frame>.png, value = id",
+    "folder",
+    save_davis,
+    writes_images=True,
+)
 BINARY = ExportFormat("binary-png", "one 0/255 PNG per object and frame: <id>/<frame>.png", "folder", save_binary_png)
 IMPORTER = Importer("davis", "indexed PNG masks (DAVIS palette or label images): value = object id", import_indexed_png)

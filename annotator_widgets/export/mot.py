@@ -197,5 +197,9 @@ def save_mots(
 
 
 #: registry entries (``registry.lookup("exporter", "mot")`` / ``"mots"``)
-MOT = ExportFormat("mot", "MOT Challenge gt.txt boxes with track ids (1-based frames)", "folder", save_mot)
-MOTS = ExportFormat("mots", "MOTS gt.txt: COCO RLE masks with track ids (1-based frames)", "folder", save_mots)
+MOT = ExportFormat(
+    "mot", "MOT Challenge gt.txt boxes with track ids (1-based frames)", "folder", save_mot, writes_images=True
+)
+MOTS = ExportFormat(
+    "mots", "MOTS gt.txt: COCO RLE masks with track ids (1-based frames)", "folder", save_mots, writes_images=True
+)

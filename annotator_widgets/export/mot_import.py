@@ -97,7 +97,13 @@ def import_mot(project: Any, source: str | os.PathLike[str], *, first_frame: int
             else:  # MOTS: frame id class_id height width rle
                 cls, mh, mw, counts = int(fields[2]), int(fields[3]), int(fields[4]), fields[5]
         except (ValueError, IndexError) as exc:
-            raise AnnotatorError("a MOT / MOTS row is malformed", given=where, hint=line[:80]) from exc
+            raise AnnotatorError(
+                f"a MOT / MOTS row is malformed: {line[:60]!r}",
+                given=where,
+                hint="MOT rows are 'frame,id,x,y,w,h[,conf,class,visibility]' (1-based frames, box left, top, width, "
+                "height in pixels); MOTS rows are 'frame id class height width rle'; for the annotate command's "
+                "JSON records pass --prompts-format json",
+            ) from exc
         category = labels[cls - 1] if 0 < cls <= len(labels) else ("" if cls < 0 else str(cls))
         if "," in line:
             if conf == 0:

@@ -198,7 +198,13 @@ def _segment(project: Any, out: str | os.PathLike[str], **options: Any) -> list[
 
 
 #: registry entries (``registry.lookup("exporter", "yolo")`` / ``"yolo-seg"``)
-DETECT = ExportFormat("yolo", "YOLO detection (Ultralytics layout): boxes, track ids beside", "folder", _detect)
+DETECT = ExportFormat(
+    "yolo", "YOLO detection (Ultralytics layout): boxes, track ids beside", "folder", _detect, writes_images=True
+)
 SEGMENT = ExportFormat(
-    "yolo-seg", "YOLO segmentation (Ultralytics layout): exact polygons, holes bridged", "folder", _segment
+    "yolo-seg",
+    "YOLO segmentation (Ultralytics layout): exact polygons, holes bridged",
+    "folder",
+    _segment,
+    writes_images=True,
 )

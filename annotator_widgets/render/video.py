@@ -42,6 +42,9 @@ class RenderCancelled(AnnotatorError):
     """A render was cancelled; no file was left under the output's name."""
 
 
+#: file suffixes the writer's H.264 (or OpenCV's mp4v) goes into; no suffix writes MP4
+CONTAINERS = frozenset({"", ".mp4", ".m4v", ".mov", ".mkv", ".avi"})
+
 #: x264 settings: CRF 20 looks like the source; "superfast" encodes 720p faster than real time on 2 cores
 _X264 = {"crf": "20", "preset": "superfast"}
 
@@ -111,6 +114,12 @@ def _prepare_output(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     p = Path(path)
     if p.is_dir():
         raise AnnotatorError("a folder is in the way of the output video", given=str(p), hint="name a .mp4 file")
+    if p.suffix.lower() not in CONTAINERS:
+        raise AnnotatorError(
+            f"cannot write a {p.suffix} video: the renderer writes H.264 in an MP4 file",
+            given=str(p),
+            hint=f"name the output .mp4 (also {', '.join(sorted(c for c in CONTAINERS if c not in ('', '.mp4')))})",
+        )
     for parent in (p.parent, *p.parent.parents):
         if parent.exists():
             if not parent.is_dir():
@@ -258,6 +267,13 @@ def render_video(
     if effect is not None:
         composer.check_has_masks()
     vid = open_video(video)
+    expected = getattr(composer.project, "size", None)
+    if expected is not None and tuple(vid.size) != tuple(expected):
+        raise AnnotatorError(
+            "the video's frame size is not the project's: its masks cannot be drawn on these frames",
+            given={"video": f"{vid.size[0]}x{vid.size[1]}", "project": f"{expected[0]}x{expected[1]}"},
+            hint="pass the video the project was annotated on (--video PATH on the command line)",
+        )
     stop = len(vid) if stop is None else min(stop, len(vid))
     total = max(0, stop - start)
     cancelled = (cancel.is_set if isinstance(cancel, threading.Event) else cancel) or (lambda: False)

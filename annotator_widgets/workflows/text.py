@@ -174,13 +174,30 @@ def _rolled_back(session: AnnotationSession) -> None:
     session._synced = False  # the session's own rebuild flag
 
 
+def _det_ids(det_ids: Iterable[int]) -> list[int]:
+    """The ids as ints; a Detection (what :func:`ground` returns) or anything else is a clear error."""
+    ids = list(det_ids)
+    bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int | np.integer)]
+    if bad:
+        raise PromptError(
+            "accept and reject take detection ids",
+            given=bad[:3],
+            hint="the candidates' ids are the keys of session.project.detections(frame, obj_id=None)",
+        )
+    return [int(i) for i in ids]
+
+
 def accept(session: AnnotationSession, det_ids: Iterable[int]) -> list[ObjectInfo]:
     """Make stored candidate detections objects (box prompts with their phrase), one undo step.
 
+    Args:
+        session: The annotation session.
+        det_ids: Candidate ids: the keys of ``session.project.detections(frame, obj_id=None)``.
+
     Raises:
-        PromptError: An id is not a candidate (unknown, already accepted or rejected).
+        PromptError: An id is not a candidate (unknown, already accepted or rejected), or not an id.
     """
-    ids = [int(i) for i in det_ids]
+    ids = _det_ids(det_ids)
     if session.busy:
         raise SessionBusyError.running("a propagation is running")
     candidates = session.project.detections(obj_id=None)
@@ -203,7 +220,7 @@ def accept(session: AnnotationSession, det_ids: Iterable[int]) -> list[ObjectInf
 
 def reject(session: AnnotationSession, det_ids: Iterable[int]) -> None:
     """Turn candidate detections down (kept, flagged, left out of candidates), one undo step."""
-    ids = [int(i) for i in det_ids]
+    ids = _det_ids(det_ids)
     with session.project.transaction(f"reject {len(ids)} detection(s)"):
         for det_id in ids:
             session.project.reject_detection(det_id)

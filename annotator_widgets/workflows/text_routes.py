@@ -229,7 +229,7 @@ def open_finder(
         model = registry.resolve("grounder", spec, **kw)
     except CheckpointError as exc:
         raise CheckpointError(
-            str(exc.args[0]) if exc.args else "the grounder's weights are missing",
+            exc.message or "the grounder's weights are missing",  # not str(exc): given and hint follow once
             given=exc.given,
             hint=f"{exc.hint or 'download the weights where the hub is reachable'}; or track faces / people "
             "with route='faces' / route='people', which work offline",

@@ -234,3 +234,40 @@ def test_ray_executor_matches_local_byte_for_byte(media, reference, tmp_path, mo
     assert not ray.is_initialized()  # the call started its local Ray and shut it down
     assert [(r.key, r.status) for r in sorted(report.results, key=lambda r: r.key)] == [("a", "done"), ("b", "done")]
     assert _outputs(out) == reference[1]
+
+
+def test_cli_batch_without_a_source_of_objects_is_a_bad_argument(media, tmp_path, capsys):
+    folder, _ = media
+    out = tmp_path / "out"
+    argv = ["batch", str(folder / "a.mp4"), "--out", str(out), "--segmenter", "classic"]
+    assert main(argv) == 2  # not "1: some videos failed" after opening each of them
+    err = capsys.readouterr().err
+    assert "--prompts" in err and "--text" in err and "--track-people" in err
+    assert not out.exists()
+
+
+def test_a_segmenter_that_does_not_load_fails_each_video_with_its_message_and_no_traceback(
+    media, tmp_path, capsys, caplog
+):
+    folder, _ = media
+    argv = _args(folder, tmp_path / "out", "--json")
+    argv[argv.index("--segmenter") + 1] = "sam2:no_such_model"  # a registered part, an unknown model
+    assert main(argv) == 1
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert [f["video"] for f in summary["failed"]] == ["a", "b"]
+    assert all("unknown SAM2 model name" in f["error"] for f in summary["failed"])
+    warnings = [r for r in caplog.records if "loading the segmenter" in r.getMessage()]
+    assert warnings and not any(r.exc_info for r in warnings)  # the message is the fix; no traceback
+
+
+def test_cli_batch_images_writes_the_frames_for_the_formats_that_take_them(media, tmp_path):
+    folder, _ = media
+    argv = _args(folder, tmp_path / "out", "--quiet", "--images")
+    argv[argv.index("--format") + 1] = "yolo,coco"
+    argv[1] = str(folder / "a.mp4")
+    assert main(argv) == 0
+    yolo = tmp_path / "out" / "a" / "yolo"
+    labels = sorted(p.stem for p in (yolo / "labels" / "train").glob("*.txt"))
+    assert len(labels) == FRAMES
+    assert sorted(p.stem for p in (yolo / "images" / "train").glob("*.jpg")) == labels
+    assert (tmp_path / "out" / "a" / "coco.json").is_file()  # COCO takes no frames and is written as before

@@ -109,5 +109,7 @@ def test_ignored_rows_clipped_boxes_and_mismatches(generated, empty_like, tmp_pa
             import_mot(other, tmp_path / "seq")
         assert other.stats()["objects"] == 0
     gt.write_text("1,5,a,b\n")
-    with pytest.raises(AnnotatorError, match="malformed"):
+    with pytest.raises(AnnotatorError, match="malformed") as bad:
         import_mot(empty_like(), gt)
+    assert "'1,5,a,b'" in str(bad.value)  # the row, and the layout it should have had
+    assert bad.value.hint is not None and "frame,id,x,y,w,h" in bad.value.hint

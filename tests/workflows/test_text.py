@@ -110,6 +110,9 @@ def test_ground_stores_candidates_and_accept_makes_objects(clip, scripted, sessi
     ground(session, 0, PHRASE, grounder="scripted")
     assert len(session.project.detections(0, obj_id=None)) == 2
     ids = list(session.project.detections(0, obj_id=None))
+    with pytest.raises(PromptError, match="take detection ids") as err:  # ground's Detections are not ids
+        accept(session, dets[:1])
+    assert "session.project.detections(frame, obj_id=None)" in (err.value.hint or "")
     made = accept(session, ids[:1])
     assert [o.name for o in made] == [PHRASE] and made[0].meta["text"] == PHRASE
     (prompt,) = session.prompts(0)

@@ -134,6 +134,8 @@ def test_wrong_architecture_and_missing_weights_leave_nothing(tiny, small_frames
         with pytest.raises(CheckpointError) as info:
             add_text(s, 0, "a red car")  # auto -> owlv2 from the hub, not downloaded
         assert "route='faces'" in (info.value.hint or "") and "offline" in (info.value.hint or "")
+        text = str(info.value)  # the loader's message, given and fix once each, then the offline routes
+        assert text.count("cannot load the OWLv2 model") == 1 and text.count("Fix:") == 1, text
         assert _state(s) == before
 
 

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from ...errors import AnnotatorError
 from ..pipeline import Settings, VideoResult, run_video
 from . import Job
 
@@ -35,7 +36,9 @@ def run(
                 try:
                     segmenter = registry.resolve("segmenter", settings.segmenter)
                 except Exception as exc:  # a model that does not load fails this video, and is tried again
-                    log.warning("loading the segmenter %r failed", settings.segmenter, exc_info=True)
+                    # our errors say what and how to fix (the video's result carries it): no traceback for them
+                    clear = isinstance(exc, AnnotatorError)
+                    log.warning("loading the segmenter %r failed", settings.segmenter, exc_info=not clear)
                     yield VideoResult(job.key, "failed", error=str(exc))
                     continue
             on_start(job)
