@@ -1,6 +1,8 @@
 """What a propagation yields and how its masks reach the project: :class:`FrameResult`, :class:`Progress`,
 the writer thread that encodes and commits masks off the propagation loop (:class:`MaskWriter`) and the
-generator wrapper that keeps the session busy while a propagation exists (:class:`PropagationRun`).
+generator wrapper that keeps the session busy while a propagation exists (:class:`PropagationRun`), and the
+passes a propagation makes (:class:`Pass`; :func:`split_at_cuts` keeps each inside one shot, so that no mask is
+carried across a shot cut: see :mod:`.cuts`).
 
 :class:`~annotator_widgets.session.AnnotationSession` drives them; they know nothing of segmenters.
 """
@@ -9,22 +11,35 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._empty import empty_warning, near_empty
+from .cuts import shot_bounds
 from .errors import AnnotatorError, ProjectError
 from .rle import RLE
-from .types import Annotation, MaskWarning, Source
+from .types import Annotation, MaskWarning, Prompt, Source, frame_range
 
 if TYPE_CHECKING:
     from .backends.protocols import VideoSegmenter
     from .project import Project
 
-__all__ = ["FrameResult", "MaskWriter", "Progress", "PropagationRun", "run_passes"]
+__all__ = [
+    "FrameResult",
+    "MaskWriter",
+    "Pass",
+    "Progress",
+    "PropagationRun",
+    "cut_warning",
+    "plan_passes",
+    "run_passes",
+    "split_at_cuts",
+]
+
+CUT_WARNING = "shot_cut"  # MaskWarning.kind on an object's last frame before a cut the propagation did not cross
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +78,111 @@ class Progress:
     error: str | None = None
     empty: int = 0  # frames where an object's mask came out (near) empty; see session.warnings
     empty_objects: set[int] = field(default_factory=set)
+    cuts: list[int] = field(default_factory=list)  # shot cuts the propagation stopped at (see session.warnings)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One run of the segmenter: from ``start`` over ``count`` more frames, backward when ``reverse``.
+
+    ``objects``: the only objects whose masks are kept (None: all). ``cut``: the first frame across the shot
+    cut this pass stops before (None: it ends where it was asked to); its objects get a warning there.
+    """
+
+    start: int
+    count: int
+    reverse: bool = False
+    objects: frozenset[int] | None = None
+    cut: int | None = None
+
+    @property
+    def end(self) -> int:
+        """The pass's last frame (included)."""
+        return self.start - self.count if self.reverse else self.start + self.count
+
+    def frames(self) -> range:
+        """The frames of the pass in the order they are produced."""
+        step = -1 if self.reverse else 1
+        return range(self.start, self.end + step, step)
+
+
+def split_at_cuts(
+    passes: Sequence[Pass], cuts: Sequence[int], prompts: dict[int, set[int]], num_frames: int, *, both: bool = False
+) -> list[Pass]:
+    """The passes cut at shot boundaries, so that no mask is carried from one shot into another.
+
+    The shot holding a pass's start keeps that start; every other shot the pass runs through is propagated only
+    if one of its frames holds a prompt, starting at its first prompted frame (its last when going backward; both
+    ways from its first with ``both``). Each piece keeps only the objects prompted in its shot.
+
+    Args:
+        passes: The passes without cuts (as the session plans them).
+        cuts: Ascending first frames of the shots after the first (:func:`~.cuts.video_cuts`).
+        prompts: Prompted frame -> the objects prompted there.
+        num_frames: The video's length.
+        both: The passes are one forward and one backward from the same start (``direction="both"``).
+
+    Example:
+        >>> split_at_cuts([Pass(2, 7)], [5], {2: {1}, 6: {2}}, 10)
+        [Pass(start=2, count=2, reverse=False, objects=frozenset({1}), cut=5), Pass(start=6, count=3, reverse=False, objects=frozenset({2}), cut=None)]
+    """  # noqa: E501
+    if not cuts:
+        return list(passes)
+    out: list[Pass] = []
+    seen: set[tuple[int, int, bool]] = set()
+    for p in passes:
+        lo, hi = min(p.start, p.end), max(p.start, p.end)
+        shots = [shot_bounds(cuts, lo, num_frames)]
+        while shots[-1][1] <= hi:
+            shots.append(shot_bounds(cuts, shots[-1][1], num_frames))
+        for shot in shots[::-1] if p.reverse else shots:  # in the direction of travel
+            a, b = shot
+            first, last = max(a, lo), min(b - 1, hi)
+            prompted = sorted(f for f in prompts if first <= f <= last)
+            objects = frozenset(o for f in prompts if a <= f < b for o in prompts[f])
+            if a <= p.start < b:
+                starts = [(p.start, p.reverse)]
+            elif not prompted:
+                starts = []
+            elif both:
+                starts = [(prompted[0], False), (prompted[0], True)]
+            else:
+                starts = [(prompted[-1] if p.reverse else prompted[0], p.reverse)]
+            for s, reverse in starts:
+                end = first if reverse else last
+                if (s, end, reverse) in seen:
+                    continue
+                seen.add((s, end, reverse))
+                crossed = (lo < a if reverse else hi >= b) and (a > 0 if reverse else b < num_frames)
+                out.append(Pass(s, abs(end - s), reverse, objects, (a if reverse else b) if crossed else None))
+    return out
+
+
+def plan_passes(
+    direction: str, start: int, stop: int | None, num_frames: int, cuts: Sequence[int], prompts: Iterable[Prompt]
+) -> list[Pass]:
+    """The passes of a propagation (see :meth:`~.session.AnnotationSession.propagate`), split at ``cuts``."""
+    if direction == "both":
+        passes = [Pass(start, num_frames - 1 - start, False), Pass(start, start, True)]
+    else:
+        span = frame_range(start, stop, num_frames, reverse=direction == "backward")
+        passes = [Pass(start, len(span) - 1, direction == "backward")]
+    by_frame: dict[int, set[int]] = {}
+    for prompt in prompts:
+        by_frame.setdefault(prompt.frame, set()).add(prompt.obj_id)
+    return split_at_cuts(passes, cuts, by_frame, num_frames, both=direction == "both")
+
+
+def cut_warning(frame: int, obj_id: int, cut: int) -> MaskWarning:
+    """The warning on ``obj_id``'s last frame before the shot cut at ``cut`` that the propagation stopped at."""
+    side = "after" if frame < cut else "before"
+    return MaskWarning(
+        frame,
+        obj_id,
+        CUT_WARNING,
+        f"object {obj_id} was not carried across the shot cut at frame {cut} (it was tracked up to frame {frame}): "
+        f"prompt it again {side} the cut to track it there, or propagate with cuts=False to cross cuts",
+    )
 
 
 class MaskWriter:
@@ -171,7 +291,7 @@ class PropagationRun(Iterator[FrameResult]):
 
 def run_passes(
     segmenter: VideoSegmenter,
-    passes: list[tuple[int, int, bool]],
+    passes: Sequence[Pass],
     writer: MaskWriter,
     prompted: set[tuple[int, int]],
     prog: Progress,
@@ -179,10 +299,12 @@ def run_passes(
     cancel: threading.Event,
     on_empty: Callable[[MaskWarning], None],
 ) -> Iterator[FrameResult]:
-    """The propagation loop: each pass ``(start, count, reverse)`` of the segmenter, every frame once, its masks
-    queued to the writer (with a warning for each (near-)empty mask, also given to ``on_empty``), progress kept."""
+    """The propagation loop: each :class:`Pass` of the segmenter, every frame once, its masks queued to the writer
+    (with a warning for each (near-)empty mask, and one for each object still tracked on the last frame before a
+    cut the pass stops at, also given to ``on_empty``), progress kept."""
     seen: set[int] = set()
-    for start, count, reverse in passes:
+    for p in passes:
+        start, count, reverse = p.start, p.count, p.reverse
         stream = segmenter.propagate(start, count, reverse)
         try:
             for out in stream:
@@ -192,15 +314,21 @@ def run_passes(
                 if out.frame in seen:
                     continue
                 seen.add(out.frame)
+                objects = {
+                    oid: om for oid, om in out.objects.items() if p.objects is None or oid in p.objects
+                }  # the others were prompted in another shot
                 items = [
                     (oid, om.mask, om.score, Source.PROMPTED if (out.frame, oid) in prompted else Source.PROPAGATED)
-                    for oid, om in out.objects.items()
+                    for oid, om in objects.items()
                 ]
                 empty = [
                     empty_warning(out.frame, oid, int(np.count_nonzero(om.mask)), propagated=True)
-                    for oid, om in out.objects.items()
+                    for oid, om in objects.items()
                     if near_empty(om.mask)
                 ]
+                if p.cut is not None and out.frame == p.end:
+                    empty += [cut_warning(out.frame, oid, p.cut) for oid, om in objects.items() if om.mask.any()]
+                    prog.cuts.append(p.cut)
                 writer.submit(out.frame, items, empty)
                 for warning in empty:
                     on_empty(warning)
@@ -209,8 +337,8 @@ def run_passes(
                 bar.update(1)
                 yield FrameResult(
                     out.frame,
-                    {oid: om.mask for oid, om in out.objects.items()},
-                    {oid: om.score for oid, om in out.objects.items()},
+                    {oid: om.mask for oid, om in objects.items()},
+                    {oid: om.score for oid, om in objects.items()},
                     "backward" if reverse else "forward",
                 )
         finally:

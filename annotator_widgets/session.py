@@ -43,13 +43,14 @@ import numpy as np
 from . import registry
 from ._empty import _record_empty, empty_warning, near_empty, new_record
 from .backends import ObjectMask, VideoSegmenter
+from .cuts import CutDetector, video_cuts
 from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError, out_of_memory
 from .project import Project
 from .prompt_input import PointsLike, parse_box, parse_points
-from .propagation import FrameResult, MaskWriter, Progress, PropagationRun, run_passes
+from .propagation import FrameResult, MaskWriter, Pass, Progress, PropagationRun, plan_passes, run_passes
 from .rle import RLE
 from .segmenter_sync import SegmenterSync
-from .types import Annotation, Box, MaskWarning, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
+from .types import Annotation, Box, MaskWarning, ObjectInfo, Point, Prompt, Source, check_frame
 from .video import VideoSource, open_video
 from .view import FrameView, FrameViews, ObjectTimeline, timeline
 
@@ -71,6 +72,7 @@ class AnnotationSession:
             ``"sam2[:model]"``, ``"hf:<model>"``); see :mod:`annotator_widgets.backends`.
         show_progress: Show a tqdm progress bar while propagating.
         writer_queue: Frames that may wait to be saved; bounds the memory in flight.
+        cuts: Stop propagation at shot cuts (default); False crosses them; a :class:`~.cuts.CutDetector` tunes them.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class AnnotationSession:
         *,
         show_progress: bool = False,
         writer_queue: int = 16,
+        cuts: bool | CutDetector = True,
     ) -> None:
         self._own_video = not isinstance(video, VideoSource)
         self.video: VideoSource = open_video(video)
@@ -100,6 +103,8 @@ class AnnotationSession:
         self._busy = threading.Lock()
         self._cancel = threading.Event()
         self._sync = SegmenterSync(self.segmenter, self.video)
+        self.stop_at_cuts = bool(cuts)
+        self._cut_detector = cuts if isinstance(cuts, CutDetector) else CutDetector()
 
     # ------------------------------------------------------------------ setup
     def _open_project(self, project: Project | str | os.PathLike[str] | None) -> Project:
@@ -367,19 +372,22 @@ class AnnotationSession:
         stop: int | None = None,
         *,
         show_progress: bool | None = None,
+        cuts: bool | None = None,
     ) -> Iterator[FrameResult]:
         """Track every prompted object through the video, writing each frame to the project.
 
+        No mask crosses a shot cut (:meth:`cuts`; :func:`~.propagation.split_at_cuts`) unless ``cuts=False``: an
+        object tracked up to one gets a ``"shot_cut"`` warning (``session.warnings``, the project, ``progress.cuts``).
+
         Args:
-            direction: ``"forward"``, ``"backward"`` or ``"both"`` (forward from
-                ``start`` to the end, then backward from ``start`` to the beginning).
-            start: First frame (included). Default: the earliest prompted frame
-                (forward, both) or the latest (backward).
-            stop: The frame where a forward or backward pass stops (excluded), as in
-                :func:`~annotator_widgets.types.frame_range`. Default: past the end in the
-                direction of travel (the last frame forward, frame 0 backward, both
-                included). Ignored for ``"both"``.
+            direction: ``"forward"``, ``"backward"`` or ``"both"`` (forward from ``start`` to the end, then
+                backward from ``start`` to the beginning).
+            start: First frame (included). Default: the earliest prompted frame (forward, both) or the latest.
+            stop: The frame where a forward or backward pass stops (excluded), as in :func:`~.types.frame_range`.
+                Default: past the end in the direction of travel (the last frame forward, frame 0 backward,
+                both included). Ignored for ``"both"``.
             show_progress: Override the session's tqdm setting.
+            cuts: Override the session's ``cuts`` setting (False crosses shot cuts, the segmenter's own behaviour).
 
         Returns:
             A generator of :class:`FrameResult`; arguments are checked when it is created.
@@ -395,27 +403,24 @@ class AnnotationSession:
                 given=self.project.path.name,
                 hint="add points, a box or a mask first (add_points / add_box / add_mask)",
             )
-        last = len(self.video) - 1
         if start is None:
             start = prompt_frames[-1] if direction == "backward" else prompt_frames[0]
-        start = self._check_frame(start)
-        if direction == "both":
-            passes = [(start, last - start, False), (start, start, True)]
-        else:
-            span = frame_range(start, stop, len(self.video), reverse=direction == "backward")
-            passes = [(start, len(span) - 1, direction == "backward")]
+        cut_list = self.cuts() if (self.stop_at_cuts if cuts is None else cuts) else []
+        passes = plan_passes(direction, self._check_frame(start), stop, len(self.video), cut_list, self.prompts())
         progress = show_progress if show_progress is not None else self.show_progress
         if not self._busy.acquire(blocking=False):
             raise SessionBusyError.running("a propagation is running")
         return PropagationRun(self._propagate(passes, direction, progress), self._busy)
 
-    def _propagate(
-        self, passes: list[tuple[int, int, bool]], direction: str, show_progress: bool
-    ) -> Iterator[FrameResult]:
+    def cuts(self) -> list[int]:
+        """The first frame of each shot after the first (detected once per project: :func:`~.cuts.video_cuts`)."""
+        return video_cuts(self.project, self.video, self._cut_detector)
+
+    def _propagate(self, passes: list[Pass], direction: str, show_progress: bool) -> Iterator[FrameResult]:
         from tqdm.auto import tqdm
 
         # the caller (propagate) holds self._busy; the finally below releases it
-        total = sum(n + 1 for _, n, _ in passes) - (len(passes) - 1)
+        total = len({f for p in passes for f in p.frames()})
         self.progress = prog = Progress(total=total, running=True, direction=direction)
         self._cancel.clear()
         bar = tqdm(total=total, desc=f"propagate {direction}", unit="frame", disable=not show_progress)
@@ -553,14 +558,9 @@ class AnnotationSession:
         return self.project.prompt_frames(obj_id)
 
     def view(self, frame: int, *, low_score: float = 0.5) -> FrameView:
-        """Everything stored on one frame, as one immutable :class:`~annotator_widgets.view.FrameView`.
-
-        Args:
-            frame: The frame.
-            low_score: Masks scoring below it are listed as low-confidence (``view.low``).
-
-        Views are kept until the project changes (any write, undo or redo): asking again for a frame costs no query.
-        """
+        """Everything stored on ``frame``, as one immutable :class:`~annotator_widgets.view.FrameView` (masks scoring
+        below ``low_score`` are listed in ``view.low``). Views are kept until the project changes (any write, undo
+        or redo): asking again for a frame costs no query."""
         return self._views.get(self._check_frame(frame), low_score=low_score)
 
     def views(self, frames: Iterable[int], *, low_score: float = 0.5) -> dict[int, FrameView]:
