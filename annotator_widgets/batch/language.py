@@ -3,8 +3,9 @@
 * :func:`text_step` (``Settings.options["text"]``): ground the phrases on key frames (frame ``frame``, then
   every ``every`` frames after it) until one finds something, then propagate with re-detection every
   ``every`` frames (:func:`~annotator_widgets.workflows.text_tracking.propagate_text`) forward to the end and
-  backward to frame 0 (``direction``: ``both``, ``forward``, ``backward``). It propagates every prompt of the
-  project, so the plain propagation step is not run when it is on. A video where no key frame shows any
+  backward to frame 0 (``direction``: ``both``, ``forward``, ``backward``), stopping at shot cuts unless
+  ``Settings.options["cuts"]`` is False (``--no-cuts``; :meth:`AnnotationSession.propagate`). It propagates every
+  prompt of the project, so the plain propagation step is not run when it is on. A video where no key frame shows any
   phrase is done with no objects and says so (a ``warning`` event): nothing there is not an error.
   A resumed run does not ground again when text-made objects exist (no duplicates).
 * :func:`actions_step` (``Settings.options["actions"]``): after the propagation, find when each person's
@@ -75,27 +76,29 @@ def text_step(ctx: Any) -> None:
     if found is None or not ctx.session.project.prompt_frames():
         return
     passes = {"both": ("forward", "backward"), "forward": ("forward",), "backward": ("backward",)}[direction]
-    for way in passes:
-        if way == "backward" and found == 0:
-            continue  # nothing before the first frame
+    frames: set[int] = set()
+    try:
+        for way in passes:
+            if way == "backward" and found == 0:
+                continue  # nothing before the first frame
 
-        def on_frame(done: int, total: int, way: str = way) -> None:
-            ctx.progress({"event": "frame", "video": ctx.key, "step": f"text {way}", "done": done, "total": total})
+            def on_frame(done: int, total: int, way: str = way) -> None:
+                ctx.progress({"event": "frame", "video": ctx.key, "step": f"text {way}", "done": done, "total": total})
 
-        done = 0
-        for _ in propagate_text(
-            ctx.session,
-            every=every,
-            direction=way,  # type: ignore[arg-type]
-            start=found,
-            route=route,
-            threshold=threshold,
-            phrases=phrases,
-            progress=on_frame,
-            cancel=ctx.cancel,
-        ):
-            done += 1
-        ctx.result.frames_computed += done
+            for result in propagate_text(
+                ctx.session,
+                every=every,
+                direction=way,  # type: ignore[arg-type]
+                start=found,
+                route=route,
+                threshold=threshold,
+                phrases=phrases,
+                progress=on_frame,
+                cancel=ctx.cancel,
+            ):
+                frames.add(result.frame)
+    finally:
+        ctx.result.frames_computed += len(frames)  # the seed frame starts both passes: counted once
 
 
 def actions_step(ctx: Any) -> None:

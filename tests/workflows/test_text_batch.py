@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
+
 from annotator_widgets import Project
 from annotator_widgets.batch import Settings
 from annotator_widgets.batch.pipeline import run_video
@@ -57,3 +60,42 @@ def test_cli_text_option(tmp_path):
     with Project.open(awp, readonly=True) as p:
         assert [o.name for o in p.objects()] == ["faces", "faces"]
         assert sorted(p.mask_frames()) == list(range(6))
+
+
+def test_text_step_counts_the_seed_frame_once(tmp_path):
+    clip = crossing_clip(num_frames=60)
+    path = write_video(clip.frames[:12], tmp_path / "walk.mp4", fps=clip.fps)
+    text = {"phrases": "faces", "every": 5, "frame": 4}  # seeded on frame 4: forward 4..11, backward 4..0
+    result = run_video(path, tmp_path / "out", Settings(segmenter="classic", direction="none", options={"text": text}))
+    assert result.status == "done", result.error
+    with Project.open(tmp_path / "out" / "project.awp", readonly=True) as p:
+        assert min(f for o in p.objects() for f in p.prompt_frames(o.obj_id)) == 4
+    assert result.frames_computed == 12  # was 13: frame 4 counted by both passes
+
+
+def _cut_video(tmp_path):
+    """Two faces walking for 8 frames, then a cut to a scene with no face (synthetic blobs), 8 frames."""
+    from annotator_widgets.data import synthetic_clip
+
+    clip = crossing_clip(num_frames=60)
+    other = synthetic_clip(8, (640, 360), 2, seed=3).frames
+    return write_video(np.concatenate([clip.frames[:8], other]), tmp_path / "cut.mp4", fps=clip.fps)
+
+
+@pytest.mark.parametrize("cuts", [True, False])
+def test_text_step_stops_at_a_cut_unless_told_not_to(tmp_path, cuts):
+    path = _cut_video(tmp_path)
+    text = {"phrases": "faces", "every": 5}
+    options = {"text": text} if cuts else {"text": text, "cuts": False}
+    result = run_video(path, tmp_path / "out", Settings(segmenter="classic", direction="none", options=options))
+    assert result.status == "done", result.error
+    with Project.open(tmp_path / "out" / "project.awp", readonly=True) as p:
+        faces = [o.obj_id for o in p.objects()]
+        assert len(faces) == 2
+        frames = {f for oid in faces for f in p.mask_frames(oid)}
+        warned = sorted((w.frame, w.obj_id) for w in p.warnings() if w.kind == "shot_cut")
+    if cuts:
+        assert frames == set(range(8))  # no face mask carried onto the scene after the cut
+        assert warned == [(7, oid) for oid in faces]
+    else:
+        assert max(frames) >= 8 and warned == []  # the old behaviour: carried across
