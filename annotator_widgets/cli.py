@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from . import checkpoints, registry
-from .cli_args import add_segmenter_argument, choices, part_arg
+from .cli_args import add_cuts_argument, add_segmenter_argument, choices, part_arg
 from .cli_auto import add_auto_parser
 from .cli_batch import add_batch_parser
 from .cli_simulate import add_simulate_parser
@@ -131,7 +131,9 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
             hint="pass --prompts prompts.json (records of points or boxes per object and frame)",
         )
     prompts = read_prompt_records(args.prompts) if args.prompts else []  # checked before the project is touched
-    with AnnotationSession(args.video, args.project, args.segmenter, show_progress=not args.quiet) as session:
+    with AnnotationSession(
+        args.video, args.project, args.segmenter, show_progress=not args.quiet, cuts=args.cuts
+    ) as session:
         apply_prompt_records(session, prompts)
         if args.propagate != "none":
             progress = session.run(args.propagate)
@@ -269,6 +271,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--prompts", help="JSON list of prompt records")
     add_segmenter_argument(a)
     a.add_argument("--propagate", choices=["forward", "backward", "both", "none"], default="both")
+    add_cuts_argument(a)
     a.set_defaults(func=_cmd_annotate)
     e = sub.add_parser("export", help="export the project in a dataset format")
     e.add_argument("project")

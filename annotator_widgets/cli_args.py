@@ -24,7 +24,7 @@ from collections.abc import Callable
 from . import registry
 from .errors import AnnotatorError
 
-__all__ = ["add_segmenter_argument", "choices", "part_arg", "positive_int", "unit_float"]
+__all__ = ["add_cuts_argument", "add_segmenter_argument", "choices", "part_arg", "positive_int", "unit_float"]
 
 
 def part_arg(kind: str, *, with_argument: bool = False) -> Callable[[str], str]:
@@ -58,6 +58,16 @@ def add_segmenter_argument(parser: argparse.ArgumentParser, *, default: str = "a
         type=part_arg("segmenter", with_argument=True),
         metavar="NAME",
         help=f"segmenter name or name:argument; one of {choices('segmenter')} (default: %(default)s)",
+    )
+
+
+def add_cuts_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-cuts`` (``args.cuts``: True unless given): let propagation cross shot cuts, as the segmenter does."""
+    parser.add_argument(
+        "--no-cuts",
+        dest="cuts",
+        action="store_false",
+        help="let masks cross shot cuts (default: propagation stops at each cut; see annotator_widgets.cuts)",
     )
 
 

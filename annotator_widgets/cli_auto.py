@@ -4,17 +4,17 @@ Seed 003's whole pipeline with no clicks::
 
     annotator-widgets auto "videos/*.mp4" --text "faces, license plates" --out runs/ \\
         [--segmenter sam2:tiny] [--grounder owlv2 | --concept sam3:<id or folder> | --route faces] \\
-        [--redetect-every 10] [--direction both] [--track-people] [--actions [--captioner blip:<id>]] \\
+        [--redetect-every 10] [--direction both] [--no-cuts] [--track-people] [--actions [--captioner blip:<id>]] \\
         --format coco,yolo [--executor ray] [--json | --quiet]
 
 For each video it grounds the phrases on key frames (the first frame, then every K frames) until one shows
 them, propagates forward and backward from there with re-detection every K frames (new instances become
-objects, lost ones are picked up again), optionally tracks people and finds hand-object actions, and exports
-(:mod:`annotator_widgets.batch.language`). It is a batch (:mod:`annotator_widgets.cli_batch`): one project and
-one set of exports per video under ``--out``, a manifest, resumable after a kill, locally or on Ray.
-
-Exit status: 0 every video done, 1 some videos failed (see ``OUT/manifest.sqlite``), 2 bad arguments.
-Registered on the main parser by :func:`add_auto_parser` (one line in :mod:`annotator_widgets.cli`).
+objects, lost ones are picked up again; no mask crosses a shot cut unless ``--no-cuts``), optionally tracks
+people and finds hand-object actions, and exports (:mod:`annotator_widgets.batch.language`). It is a batch
+(:mod:`annotator_widgets.cli_batch`): one project and one set of exports per video under ``--out``, a
+manifest, resumable after a kill, locally or on Ray. Exit status: 0 every video done, 1 some videos failed
+(see ``OUT/manifest.sqlite``), 2 bad arguments. Registered on the main parser by :func:`add_auto_parser` (one
+line in :mod:`annotator_widgets.cli`).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def auto_settings(args: argparse.Namespace) -> Any:
     text["direction"] = args.direction
     if args.threshold is not None:
         text["threshold"] = args.threshold
-    options: dict[str, Any] = {"text": text, **export_options(args)}
+    options: dict[str, Any] = {"text": text, **export_options(args), **({} if args.cuts else {"cuts": False})}
     if args.actions:
         options["actions"] = {"hands": args.hands, "captioner": args.captioner}
     return Settings(

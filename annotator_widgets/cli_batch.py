@@ -23,7 +23,7 @@ import sys
 from typing import Any
 
 from . import registry
-from .cli_args import add_segmenter_argument, choices
+from .cli_args import add_cuts_argument, add_segmenter_argument, choices
 
 __all__ = ["add_batch_parser", "add_common_arguments", "export_options", "run_settings"]
 
@@ -89,6 +89,7 @@ def add_common_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("videos", nargs="+", metavar="VIDEO_OR_GLOB", help="video files or glob patterns (quote them)")
     b.add_argument("--out", required=True, help="output folder: the manifest and one folder per video")
     add_segmenter_argument(b)
+    add_cuts_argument(b)
     b.add_argument(
         "--format",
         default=("coco",),
@@ -181,6 +182,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                 else {}
             ),
             **export_options(args),
+            **({} if args.cuts else {"cuts": False}),  # the default leaves the settings' digest as it was
         },
     )
     return run_settings(args, settings)

@@ -242,3 +242,17 @@ def test_a_moved_video_is_found_again_with_video(tmp_path, capsys):
     assert "--video PATH" in capsys.readouterr().err
     assert main(["-q", "render", str(project), "--out", str(tmp_path / "r.mp4"), "--video", str(moved)]) == 0
     assert len(open_video(tmp_path / "r.mp4")) == 6
+
+
+@pytest.mark.parametrize("flags", [[], ["--no-cuts"]])
+def test_annotate_stops_at_a_shot_cut_unless_no_cuts(tmp_path, flags):
+    from annotator_widgets.data import synthetic_clip, write_video
+
+    a, b = synthetic_clip(6, (160, 120), 1, seed=0), synthetic_clip(6, (160, 120), 1, seed=1)
+    video = write_video(np.concatenate([a.frames, b.frames]), tmp_path / "v.mp4", fps=10)
+    prompts = [{"frame": 2, "obj_id": 1, "box": [float(v) for v in a.boxes[1][2]]}]
+    (tmp_path / "prompts.json").write_text(json.dumps(prompts))
+    args = ["-q", "annotate", str(video), "--project", str(tmp_path / "p.awp"), "--segmenter", "classic"]
+    assert main([*args, "--prompts", str(tmp_path / "prompts.json"), *flags]) == 0
+    with Project.open(tmp_path / "p.awp", readonly=True) as p:
+        assert p.mask_frames(1) == list(range(12 if flags else 6))  # the cut is at frame 6

@@ -125,6 +125,8 @@ def test_auto_settings_route_from_the_arguments():
     s = settings("--track-people", "--actions", "--redetect-every", "4", "--direction", "forward")
     assert s.track_people and s.options["actions"] == {"hands": None, "captioner": None}
     assert s.options["text"]["every"] == 4 and s.options["text"]["direction"] == "forward"
+    assert "cuts" not in settings().options  # stops at cuts by default (and the digest is as before)
+    assert settings("--no-cuts").options["cuts"] is False
 
 
 def test_checkpoints_subcommand(capsys):

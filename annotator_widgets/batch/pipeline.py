@@ -301,6 +301,7 @@ def run_video(
     try:
         out.mkdir(parents=True, exist_ok=True)
         with _session(video_path, out / "project.awp", segmenter or settings.segmenter) as session:
+            session.stop_at_cuts = bool(settings.options.get("cuts", True))  # False: --no-cuts
             ctx = Context(settings, session, Path(video_path), out, key, emit, cancel or threading.Event(), result)
             for step in STEPS:
                 if not step.wanted(settings) or (not step.resumable and _is_done(session.project, step.name)):

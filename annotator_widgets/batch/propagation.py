@@ -10,7 +10,9 @@ frame. A segmenter without it, or one that cannot restore its state exactly, re-
 start and skips writing the frames already saved; those frames are counted as *recomputed*.
 
 Passes follow :meth:`AnnotationSession.propagate` with ``"both"``: forward from the earliest prompt to the
-last frame, then backward from it to frame 0. Masks are written one frame per transaction, with the source
+last frame, then backward from it to frame 0, split at shot cuts as the session splits them when its
+``stop_at_cuts`` is on (:func:`~annotator_widgets.propagation.plan_passes`; a pass in a later shot keeps its own
+``META_KEY`` entry, ``forward@<start>``). Masks are written one frame per transaction, with the source
 ``prompted`` on a prompt's frame and ``propagated`` elsewhere, as the session does.
 """
 
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..backends import ObjectMask
+from ..propagation import cut_warning, plan_passes
 from ..rle import RLE
 from ..types import Annotation, Source
 
@@ -73,27 +76,28 @@ def propagate_missing(
         )
     n = len(video)
     start = prompt_frames[-1] if direction == "backward" else prompt_frames[0]
-    passes = {"forward": [(start, 1)], "backward": [(start, -1)], "both": [(start, 1), (start, -1)]}[direction]
+    cuts = session.cuts() if getattr(session, "stop_at_cuts", False) else []  # type: ignore[attr-defined]
+    passes = plan_passes(direction, start, None, n, cuts, project.prompts())
     prompted = {(p.frame, p.obj_id) for p in project.prompts()}
-    total = sum((n - 1 - s) if step > 0 else s for s, step in passes) + 1
+    total = len({f for p in passes for f in p.frames()})
     count = PropagationCount(resumed_from=[])
-    done = 0
+    saved: set[int] = set()  # frames saved by an earlier pass (or before an interruption)
     seg.start(video)
     for prompt in project.prompts():
         seg.set_prompt(prompt)
     with project.group("batch propagate"):
-        for i, (s, step) in enumerate(passes):
-            reverse = step < 0
-            last = 0 if reverse else n - 1
-            key = META_KEY.format("backward" if reverse else "forward")
+        for p in passes:
+            reverse, step = p.reverse, -1 if p.reverse else 1
+            way = "backward" if reverse else "forward"
+            key = META_KEY.format(way if p.start == start else f"{way}@{p.start}")  # a shot after a cut: its own
             got = project.get_meta(key)
             resume = None if got is None else int(got)
             if resume is not None:
-                done += abs(resume - s) + (1 if i == 0 else 0)
-            if resume == last:
+                saved.update(range(p.start, resume + step, step))
+            if resume is not None and (resume - p.end) * step >= 0:
                 continue  # this pass finished before
-            first = s
-            if resume is not None and resume != s:
+            first = p.start
+            if resume is not None and resume != p.start:
                 objects = {
                     oid: ObjectMask(ann.rle.to_mask(), ann.score) for oid, ann in project.annotations(resume).items()
                 }
@@ -106,9 +110,9 @@ def propagate_missing(
                     log.warning(
                         "the segmenter %r cannot resume exactly: re-running the pass from frame %d",
                         getattr(seg, "name", type(seg).__name__),
-                        s,
+                        p.start,
                     )
-            stream = seg.propagate(first, abs(last - first), reverse)
+            stream = seg.propagate(first, abs(p.end - first), reverse)
             try:
                 for out in stream:
                     if cancel is not None and cancel.is_set():
@@ -118,8 +122,9 @@ def propagate_missing(
                     if resume is not None and (out.frame - resume) * step <= 0:
                         count.recomputed += out.frame != first
                         continue  # saved before the interruption
-                    if i > 0 and out.frame == s:
-                        continue  # the start frame, saved by the forward pass (as the session does)
+                    if out.frame in saved:
+                        continue  # a pass's start frame, saved by the pass before it (as the session does)
+                    kept = {oid: om for oid, om in out.objects.items() if p.objects is None or oid in p.objects}
                     anns = [
                         Annotation(
                             out.frame,
@@ -128,15 +133,19 @@ def propagate_missing(
                             om.score,
                             Source.PROMPTED if (out.frame, oid) in prompted else Source.PROPAGATED,
                         )
-                        for oid, om in out.objects.items()
+                        for oid, om in kept.items()
                     ]
                     with project.transaction("batch propagate"):
                         project.put_annotations(anns, label="batch propagate")
+                        if p.cut is not None and out.frame == p.end:
+                            for oid, om in kept.items():
+                                if om.mask.any():
+                                    project.put_warning(cut_warning(out.frame, oid, p.cut))
                         project.set_meta(key, str(out.frame))
-                    done += 1
+                    saved.add(out.frame)
                     count.written += 1
                     if on_frame is not None:
-                        on_frame(out.frame, done, total)
+                        on_frame(out.frame, len(saved), total)
             finally:
                 close = getattr(stream, "close", None)
                 if close is not None:
