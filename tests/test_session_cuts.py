@@ -21,9 +21,7 @@ def clips():
 
 def make_session(clips, tmp_path, **kwargs):
     a, b = clips
-    return AnnotationSession(
-        np.concatenate([a.frames, b.frames]), tmp_path / "p.awp", segmenter="classic", **kwargs
-    )
+    return AnnotationSession(np.concatenate([a.frames, b.frames]), tmp_path / "p.awp", segmenter="classic", **kwargs)
 
 
 def click(session, clips, frame: int, name: str = "blob") -> int:
@@ -138,3 +136,22 @@ def test_a_shot_without_prompts_is_left_alone(clips, tmp_path):
 )
 def test_split_at_cuts(passes, cuts, prompts, both, expected):
     assert split_at_cuts(passes, cuts, prompts, 10, both=both) == expected
+
+
+@pytest.mark.parametrize("kind", ["sam2", "hf"])
+def test_real_model_segmenters_stop_at_the_cut_too(clips, tmp_path, kind):
+    """The micro SAM2 models (random weights: structure only) remember an object from its conditioning frame and
+    would paint it into the other shot; the session keeps each shot to its own objects, both ways."""
+    from tests.test_session_protocol import _make
+
+    a, b = clips
+    frames = np.concatenate([a.frames, b.frames])
+    with AnnotationSession(frames, tmp_path / "p.awp", _make(kind, tmp_path / "models")) as session:
+        first = click(session, clips, 3, "in shot 1")
+        second = click(session, clips, 20, "in shot 2")
+        got = {r.frame: set(r.masks) for r in session.propagate("both")}
+        assert got == {f: {first} if f < CUT else {second} for f in range(A + B)}
+        assert session.project.mask_frames(first) == list(range(CUT))
+        assert session.project.mask_frames(second) == list(range(CUT, A + B))
+        crossing = {r.frame: set(r.masks) for r in session.propagate("forward", start=3, cuts=False)}
+        assert crossing[CUT] == {first, second}  # without cuts the model carries both into the second shot
