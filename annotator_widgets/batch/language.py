@@ -4,9 +4,11 @@
   every ``every`` frames after it) until one finds something, then propagate with re-detection every
   ``every`` frames (:func:`~annotator_widgets.workflows.text_tracking.propagate_text`) forward to the end and
   backward to frame 0 (``direction``: ``both``, ``forward``, ``backward``), stopping at shot cuts unless
-  ``Settings.options["cuts"]`` is False (``--no-cuts``; :meth:`AnnotationSession.propagate`). It propagates every
-  prompt of the project, so the plain propagation step is not run when it is on. A video where no key frame shows any
-  phrase is done with no objects and says so (a ``warning`` event): nothing there is not an error.
+  ``Settings.options["cuts"]`` is False (``--no-cuts``; :meth:`AnnotationSession.propagate`); with ``both``, a
+  shot entered through a cut whose first prompt (a key frame's re-detection) comes after the cut is then
+  propagated back to the cut. It propagates every prompt of the project, so the plain propagation step is not
+  run when it is on. A video where no key frame shows any phrase is done with no objects and says so (a
+  ``warning`` event): nothing there is not an error.
   A resumed run does not ground again when text-made objects exist (no duplicates).
 * :func:`actions_step` (``Settings.options["actions"]``): after the propagation, find when each person's
   hands touch each object (:func:`~annotator_widgets.workflows.actions.find_interactions`; ``hands``: a hand
@@ -19,6 +21,7 @@ Both take the pipeline's :class:`~annotator_widgets.batch.pipeline.Context` and 
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
@@ -97,8 +100,28 @@ def text_step(ctx: Any) -> None:
                 cancel=ctx.cancel,
             ):
                 frames.add(result.frame)
+        if direction == "both" and ctx.session.stop_at_cuts:
+            frames |= _fill_shot_starts(ctx)
     finally:
         ctx.result.frames_computed += len(frames)  # the seed frame starts both passes: counted once
+
+
+def _fill_shot_starts(ctx: Any) -> set[int]:
+    """A shot entered through a cut gets its prompts on the first key frame that shows the phrase, not on the cut:
+    propagate each such shot back from its first prompt to its first frame (within the shot: no re-detection
+    there, it is shorter than ``every``). The frames done."""
+    session = ctx.session
+    n, cuts, prompted = len(session.video), session.cuts(), session.project.prompt_frames()
+    done: set[int] = set()
+    bounds = [*cuts, n]
+    for a, b in itertools.pairwise(bounds):
+        inside = [f for f in prompted if a <= f < b]
+        if not inside or inside[0] == a or ctx.cancel.is_set():
+            continue
+        for result in session.propagate("backward", start=inside[0], stop=a - 1):
+            ctx.progress({"event": "frame", "video": ctx.key, "step": "text shot start", "frame": result.frame})
+            done.add(result.frame)
+    return done
 
 
 def actions_step(ctx: Any) -> None:

@@ -99,3 +99,28 @@ def test_text_step_stops_at_a_cut_unless_told_not_to(tmp_path, cuts):
         assert warned == [(7, oid) for oid in faces]
     else:
         assert max(frames) >= 8 and warned == []  # the old behaviour: carried across
+
+
+def test_a_shot_after_a_cut_is_labelled_from_its_first_frame(tmp_path):
+    """Faces, a cut, the same people over another background: the second shot's faces are found on the next key
+    frame (10) and propagated back to the cut (8), never across it."""
+    from annotator_widgets.data import synthetic_clip
+
+    clip = crossing_clip(num_frames=60)
+    back = synthetic_clip(16, (640, 360), 2, seed=4).frames
+    people = (clip.masks[1] | clip.masks[2])[:16, ..., None]
+    frames = np.concatenate([clip.frames[:8], np.where(people, clip.frames[:16], back)[8:]])
+    path = write_video(frames, tmp_path / "cut.mp4", fps=clip.fps)
+    text = {"phrases": "faces", "every": 5}
+    result = run_video(path, tmp_path / "out", Settings(segmenter="classic", direction="none", options={"text": text}))
+    assert result.status == "done", result.error
+    with Project.open(tmp_path / "out" / "project.awp", readonly=True) as p:
+        shots = {}
+        for o in p.objects():
+            seen = [f for f in p.mask_frames(o.obj_id) if not p.annotations(f)[o.obj_id].rle.is_empty]
+            shots[o.obj_id] = {f >= 8 for f in seen}
+        covered = set(p.mask_frames())
+    assert all(len(s) == 1 for s in shots.values())  # no object in both shots
+    assert sum(s == {True} for s in shots.values()) == 2  # the two faces of the second shot
+    assert covered == set(range(16))  # frames 8 and 9, before the key frame 10, too
+    assert result.frames_computed == 16
