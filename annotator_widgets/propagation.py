@@ -31,6 +31,7 @@ __all__ = [
     "FrameResult",
     "MaskWriter",
     "Pass",
+    "PassPlan",
     "Progress",
     "PropagationRun",
     "cut_warning",
@@ -156,6 +157,9 @@ def split_at_cuts(
                 crossed = (lo < a if reverse else hi >= b) and (a > 0 if reverse else b < num_frames)
                 out.append(Pass(s, abs(end - s), reverse, objects, (a if reverse else b) if crossed else None))
     return out
+
+
+PassPlan = Callable[..., list[Pass]]  # plan_passes with its first arguments bound: (cuts, prompts) -> passes
 
 
 def plan_passes(

@@ -47,7 +47,7 @@ from .cuts import CutDetector, video_cuts
 from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError, out_of_memory
 from .project import Project
 from .prompt_input import PointsLike, parse_box, parse_points
-from .propagation import FrameResult, MaskWriter, Pass, Progress, PropagationRun, plan_passes, run_passes
+from .propagation import FrameResult, MaskWriter, PassPlan, Progress, PropagationRun, plan_passes, run_passes
 from .rle import RLE
 from .segmenter_sync import SegmenterSync
 from .types import Annotation, Box, MaskWarning, ObjectInfo, Point, Prompt, Source, check_frame
@@ -405,36 +405,36 @@ class AnnotationSession:
             )
         if start is None:
             start = prompt_frames[-1] if direction == "backward" else prompt_frames[0]
-        cut_list = self.cuts() if (self.stop_at_cuts if cuts is None else cuts) else []
-        passes = plan_passes(direction, self._check_frame(start), stop, len(self.video), cut_list, self.prompts())
-        progress = show_progress if show_progress is not None else self.show_progress
+        plan = functools.partial(plan_passes, direction, self._check_frame(start), stop, len(self.video))
+        plan([], [])  # checks the range now; the cuts are read in the generator (a video's first scan decodes it)
         if not self._busy.acquire(blocking=False):
             raise SessionBusyError.running("a propagation is running")
-        return PropagationRun(self._propagate(passes, direction, progress), self._busy)
+        return PropagationRun(self._propagate(plan, cuts, direction, show_progress), self._busy)
 
     def cuts(self) -> list[int]:
         """The first frame of each shot after the first (detected once per project: :func:`~.cuts.video_cuts`)."""
         return video_cuts(self.project, self.video, self._cut_detector)
 
-    def _propagate(self, passes: list[Pass], direction: str, show_progress: bool) -> Iterator[FrameResult]:
+    def _propagate(self, plan: PassPlan, cuts: bool | None, way: str, show: bool | None) -> Iterator[FrameResult]:
         from tqdm.auto import tqdm
 
-        # the caller (propagate) holds self._busy; the finally below releases it
-        total = len({f for p in passes for f in p.frames()})
-        self.progress = prog = Progress(total=total, running=True, direction=direction)
+        # propagate() holds self._busy, the finally below releases it; cuts are scanned here, in the iterating thread
+        self.progress = prog = Progress(running=True, direction=way)
         self._cancel.clear()
-        bar = tqdm(total=total, desc=f"propagate {direction}", unit="frame", disable=not show_progress)
+        bar = tqdm(desc=f"propagate {way}", unit="frame", disable=not (self.show_progress if show is None else show))
         try:
+            passes = plan(self.cuts() if (self.stop_at_cuts if cuts is None else cuts) else [], self.prompts())
+            bar.total = prog.total = len({f for p in passes for f in p.frames()})
             self._ensure_synced()
             prompted = {(p.frame, p.obj_id) for p in self.project.prompts()}
-            with self.project.group(f"propagate {direction}"):
+            with self.project.group(f"propagate {way}"):
                 writer = MaskWriter(self.project, self.writer_queue, prog)
                 try:
                     report = functools.partial(_record_empty, self)
                     yield from run_passes(self.segmenter, passes, writer, prompted, prog, bar, self._cancel, report)
                 except BaseException as exc:
                     if isinstance(exc, GeneratorExit):
-                        prog.cancelled = prog.done < total
+                        prog.cancelled = prog.done < prog.total
                     else:
                         prog.error = str(exc)
                     try:
