@@ -116,8 +116,8 @@ def _fill_shot_starts(ctx: Any) -> set[int]:
     bounds = [*cuts, n]
     for a, b in itertools.pairwise(bounds):
         inside = [f for f in prompted if a <= f < b]
-        if not inside or inside[0] == a or ctx.cancel.is_set():
-            continue
+        if not inside or inside[0] == a or session.project.annotations(a) or ctx.cancel.is_set():
+            continue  # no prompt, prompted on the cut, or reached already (a backward text pass from this shot)
         for result in session.propagate("backward", start=inside[0], stop=a - 1):
             ctx.progress({"event": "frame", "video": ctx.key, "step": "text shot start", "frame": result.frame})
             done.add(result.frame)
