@@ -43,7 +43,7 @@ class ChangeJournal:
         max_entries: How many entries are remembered; older marks then get None from :meth:`since`.
     """
 
-    def __init__(self, max_entries: int = 1 << 16) -> None:
+    def __init__(self, max_entries: int = 1 << 14) -> None:
         self._entries: deque[JournalEntry] = deque(maxlen=max(1, int(max_entries)))
         self._written = 0
         self._floor = 0  # marks below it are unknown (see rolled_back)
