@@ -207,3 +207,15 @@ def test_the_journal_names_undone_and_redone_rows(tmp_path):
 def test_journal_since_a_mark_in_the_future_is_unknown():
     journal = ChangeJournal(max_entries=4)
     assert journal.since(1) is None and journal.since(0) == []
+
+
+def test_a_rollback_of_rows_no_longer_remembered_makes_earlier_marks_unknown():
+    journal = ChangeJournal(max_entries=2)
+    before = journal.mark
+    for f in range(3):
+        journal.record("masks", (f, 1))
+    journal.rolled_back(before)  # three rows taken back, two remembered: which ones is not known
+    assert journal.since(before) is None and journal.since(before + 2) is None
+    assert journal.since(journal.mark) == []
+    journal.record("masks", (9, 1))
+    assert journal.since(journal.mark - 1) == [("masks", (9, 1))]
