@@ -147,8 +147,8 @@ class Timeline:
 
     # -- drawing --------------------------------------------------------------------------------------
     def update(self, rows: Sequence[ObjectTimeline]) -> None:
-        """Show new data: only the rows that differ from those shown are drawn again (nothing when none does);
-        all of the strip when the rows came, went or moved."""
+        """Show new data: only the rows that differ from those shown (at the same place) are drawn again, nothing
+        when none does; all of the strip when the number of rows changes (set :attr:`low_score` before this)."""
         old, self.rows = self.rows, list(rows)
         h = self._height(len(rows))
         changed = [i for i, (a, b) in enumerate(zip(old, self.rows, strict=False)) if not _same(a, b)]
