@@ -49,9 +49,10 @@ from .prompt_input import PointsLike, parse_box, parse_points
 from .propagation import FrameResult, MaskWriter, Progress, PropagationRun, run_passes
 from .rle import RLE
 from .segmenter_sync import SegmenterSync
+from .timelines import Timelines
 from .types import Annotation, Box, MaskWarning, ObjectInfo, Point, Prompt, Source, check_frame, frame_range
 from .video import VideoSource, open_video
-from .view import FrameView, FrameViews, ObjectTimeline, timeline
+from .view import FrameView, FrameViews, ObjectTimeline
 
 __all__ = ["AnnotationSession", "FrameResult", "Progress"]
 
@@ -93,6 +94,7 @@ class AnnotationSession:
                 self.project.close()
             raise
         self._views = FrameViews(self.project)  # kept until the project changes
+        self._timelines = Timelines(self.project)
         self.show_progress = show_progress
         self.writer_queue = max(1, int(writer_queue))
         self.progress = Progress()
@@ -553,14 +555,9 @@ class AnnotationSession:
         return self.project.prompt_frames(obj_id)
 
     def view(self, frame: int, *, low_score: float = 0.5) -> FrameView:
-        """Everything stored on one frame, as one immutable :class:`~annotator_widgets.view.FrameView`.
-
-        Args:
-            frame: The frame.
-            low_score: Masks scoring below it are listed as low-confidence (``view.low``).
-
-        Views are kept until the project changes (any write, undo or redo): asking again for a frame costs no query.
-        """
+        """Everything stored on one frame, as one immutable :class:`~annotator_widgets.view.FrameView`; masks scoring
+        below ``low_score`` are listed as low-confidence (``view.low``). Views are kept until the project changes
+        (any write, undo or redo): asking again for a frame costs no query."""
         return self._views.get(self._check_frame(frame), low_score=low_score)
 
     def views(self, frames: Iterable[int], *, low_score: float = 0.5) -> dict[int, FrameView]:
@@ -569,8 +566,9 @@ class AnnotationSession:
         return self._views.many([self._check_frame(f) for f in frames], low_score=low_score)
 
     def timeline(self) -> list[ObjectTimeline]:
-        """Per object: its info, per-frame mask scores, prompted frames and pose frames (nothing decoded)."""
-        return timeline(self.project)
+        """Per object: info, mask scores, prompted and pose frames, as :func:`~annotator_widgets.view.timeline`
+        reads them; kept, only rows written since are read again (:mod:`~annotator_widgets.timelines`)."""
+        return self._timelines.rows()
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:

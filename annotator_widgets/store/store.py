@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProjectError, file_error
+from .journal import ChangeJournal, JournalEntry
 from .lock import FileLock
 from .migrations import Migration, upgrade
 from .tables import Column, RowLike, Schema, Table
@@ -122,6 +123,7 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._rollbacks = 0  # a rollback takes rows back without counting as a change: see revision
+        self._journal = ChangeJournal()  # the rows written, for caches that re-read only those: see changes_since
         self._undo = UndoLog(conn, self.schema, self._read, self._write)
 
     # ------------------------------------------------------------------ open / create / close
@@ -279,6 +281,27 @@ class Store:
             other = int(db.execute("PRAGMA data_version").fetchone()[0]) if self.readonly else 0
             return db.total_changes, self._rollbacks, other
 
+    @property
+    def change_mark(self) -> tuple[int, int]:
+        """Where the rows written so far end, for a later :meth:`changes_since` (read it before reading rows:
+        a row written after it is then named by :meth:`changes_since`, even if the read saw it already)."""
+        with self._lock:
+            db = self._db()
+            other = int(db.execute("PRAGMA data_version").fetchone()[0]) if self.readonly else 0
+            return self._journal.mark, other
+
+    def changes_since(self, mark: tuple[int, int]) -> list[JournalEntry] | None:
+        """``(table, key)`` of each row written through this store since ``mark`` (:attr:`change_mark`), oldest
+        first, repeats kept: changes, undos, redos and the rows of rolled-back transactions (re-read, they are as
+        before). ``key`` None: any row of that table may have changed (a write of many cache rows at once). None
+        when that is not known: the journal no longer reaches back to ``mark``, or (read-only) another connection
+        committed meanwhile. A cache that re-reads the named rows is then as true as a fresh read."""
+        with self._lock:
+            now = self.change_mark
+            if now[1] != mark[1]:
+                return None
+            return self._journal.since(mark[0])
+
     def count(self, table: str) -> int:
         """Number of rows in ``table``."""
         row = self.query_one(f"SELECT count(*) FROM {self.schema.table(table).name}")
@@ -305,6 +328,7 @@ class Store:
             outer = self._depth == 0
             if outer:
                 db.execute("BEGIN IMMEDIATE")
+                begun = self._journal.mark
             self._depth += 1
             own_group = False
             try:
@@ -318,6 +342,7 @@ class Store:
                 self._depth -= 1
                 if outer:
                     self._rollbacks += 1
+                    self._journal.rolled_back(begun)
                 if outer and db.in_transaction:  # SQLite may have rolled back itself (a full disk)
                     db.execute("ROLLBACK")
                 if own_group:  # its history row was rolled back with everything else
@@ -331,6 +356,7 @@ class Store:
                     db.execute("COMMIT")
                 except sqlite3.Error as exc:
                     self._rollbacks += 1
+                    self._journal.rolled_back(begun)
                     with contextlib.suppress(sqlite3.Error):
                         db.execute("ROLLBACK")
                     raise _store_error(exc, self.path) from exc
@@ -368,6 +394,7 @@ class Store:
 
     def _write(self, table: Table, key: Row, row: Row | None) -> None:
         db = self._db()
+        self._journal.record(table.name, key)  # (before: a write that fails half-way is named too)
         if row is None:
             db.execute(f"DELETE FROM {table.name} WHERE {table.key_where}", key)
         else:
@@ -401,6 +428,7 @@ class Store:
         cur = self._in_transaction().execute(
             f"DELETE FROM {t.name}" + (f" WHERE {where}" if where else ""), tuple(args)
         )
+        self._journal.record(t.name, None)
         return cur.rowcount
 
     def put_rows(self, table: str, rows: Iterable[Sequence[Any]]) -> int:
@@ -422,6 +450,7 @@ class Store:
             self._in_transaction().executemany(
                 f"INSERT OR REPLACE INTO {t.name}({t.column_list}) VALUES ({marks})", values
             )
+            self._journal.record(t.name, None)
         return len(values)
 
     def remove(self, table: str, key: Sequence[Any]) -> bool:
@@ -443,6 +472,7 @@ class Store:
         """Store a metadata value (not undoable); joins the current transaction if there is one."""
         with self.transaction(None):
             self._db().execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            self._journal.record(META.name, (key,))
 
     def reserve_id(self, counter: str, wanted: int | None = None) -> int:
         """A fresh id from the counter ``next_<counter>_id`` (or ``wanted``), never handed out again.
@@ -454,6 +484,7 @@ class Store:
             nxt = int(self.get_meta(key) or 1)
             out = nxt if wanted is None else int(wanted)
             self._db().execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(max(nxt, out + 1))))
+            self._journal.record(META.name, (key,))
         return out
 
     # ------------------------------------------------------------------ undo / redo
