@@ -141,6 +141,16 @@ def test_unknown_names_exit_2_and_list_the_known_ones(argv, kind, capsys):
     assert all(name in err for name in registry.names(kind)), err
 
 
+@pytest.mark.parametrize("argv", [["fetch", "nope"], ["verify", "sam2.1_hiera_tiny", "nope"], ["path", "nope"]])
+def test_checkpoints_unknown_names_exit_2_and_list_the_known_ones(argv, capsys):
+    from annotator_widgets import checkpoints
+
+    assert main(["checkpoints", *argv]) == 2
+    out = capsys.readouterr()
+    assert "unknown checkpoint name" in out.err and "nope" in out.err and not out.out  # nothing ran
+    assert all(name in out.err for name in checkpoints.REGISTRY)
+
+
 def test_parts_lists_kinds_names_origins_and_rejects_unknown_kinds(capsys):
     from annotator_widgets import registry
 
