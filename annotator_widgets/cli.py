@@ -362,7 +362,7 @@ def native_stderr_off(off: bool = True) -> Iterator[None]:
     except OSError:
         yield
         return
-    old_stderr = sys.stderr
+    old_stderr, faults = sys.stderr, faulthandler.is_enabled()
     if real:
         sys.stderr = open(  # noqa: SIM115 - closed below
             os.dup(saved), "w", buffering=1, encoding=old_stderr.encoding, errors="backslashreplace"
@@ -378,6 +378,8 @@ def native_stderr_off(off: bool = True) -> Iterator[None]:
             faulthandler.disable()
             sys.stderr.close()
             sys.stderr = old_stderr
+            if faults:
+                faulthandler.enable(old_stderr)
         os.dup2(saved, 2)
         os.close(saved)
 
