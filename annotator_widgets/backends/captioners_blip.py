@@ -120,7 +120,8 @@ class BlipCaptioner(BaseCaptioner):
                     "this BLIP captioner has no question-answering model",
                     given=self.name,
                     hint=f"{why}pass vqa_model='<folder of a BlipForQuestionAnswering>' "
-                    f"(or {self.default_vqa_model!r} from the hub), or ask with an empty prompt for a caption",
+                    f"(or {self.default_vqa_model!r} from the hub), give that VQA folder as the model itself "
+                    "('blip:<VQA folder>', e.g. --captioner on the command line), or ask with an empty prompt",
                 )
             try:
                 self._vqa = self._load(self.vqa_model, _VQA_CLASS, example=self.default_vqa_model)

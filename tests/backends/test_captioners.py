@@ -193,7 +193,7 @@ def test_blip_folder_never_falls_back_to_the_hubs_vqa_model(folders, images, cap
     assert captioner.describe(images[:1], [""]) == captioners["blip"].describe(images[:1], [""])
     with pytest.raises(PromptError, match="no question-answering model") as err:
         captioner.describe(images[:1], [QUESTION])
-    assert "vqa_model=" in (err.value.hint or "") and "folder" in (err.value.hint or "")
+    assert "vqa_model=" in (err.value.hint or "") and "blip:<VQA folder>" in (err.value.hint or "")
     # a VQA folder given with another vqa_model is a contradiction: the old error, naming vqa_model
     with pytest.raises(BackendError, match="answers questions") as err:
         BlipCaptioner(folders["blip-vqa"], vqa_model=folders["blip-vqa"], device="cpu")
