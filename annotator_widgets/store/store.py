@@ -9,6 +9,11 @@ and paged reads that stream in constant memory. Opening an older file runs its m
 Durability: WAL with ``synchronous=NORMAL`` keeps every committed transaction through a process crash
 (``kill -9``); a second writer is refused by :class:`~.lock.FileLock`.
 
+Readers: ``readonly=True`` opens ``mode=ro`` (not ``immutable``, so a live writer's commits are seen).
+SQLite makes the ``-wal`` / ``-shm`` files for a WAL reader and only a read-write connection that
+closes last deletes them; so a reader closes with :func:`_drop_reader_files` (also at interpreter
+exit, for a store never closed): the last one out leaves no empty WAL files behind.
+
 Example:
     >>> import os, tempfile
     >>> from annotator_widgets.store import Column, Schema, Store, Table
@@ -30,6 +35,7 @@ import os
 import sqlite3
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,6 +75,36 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         ) from exc
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _wal_files(path: Path) -> tuple[Path, Path]:
+    return Path(f"{path}-wal"), Path(f"{path}-shm")
+
+
+def _drop_reader_files(path: Path) -> None:
+    """Remove the empty ``-wal`` / ``-shm`` files after a reader closed, the way SQLite does.
+
+    A read-only connection never deletes them; a read-write connection does when it closes as the
+    last connection to the file (a live writer or another reader keeps them: SQLite checks). It is
+    opened only while the ``-wal`` is empty, so closing it checkpoints nothing and the project file
+    is not written; a ``-wal`` holding a writer's commits is left to the next writer.
+    """
+    wal, shm = _wal_files(path)
+    try:
+        if not shm.exists() or (wal.exists() and wal.stat().st_size):
+            return
+        conn = sqlite3.connect(str(path), isolation_level=None)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()  # reads the file: the WAL is opened
+        finally:
+            conn.close()  # the last connection: SQLite deletes -wal and -shm
+    except (sqlite3.Error, OSError) as exc:  # a read-only folder, a vanished file: leave them
+        log.debug("left the reader's WAL files of %s: %s", path, exc)
+
+
+def _close_reader(conn: sqlite3.Connection, path: Path) -> None:
+    conn.close()
+    _drop_reader_files(path)
 
 
 def _read_version(conn: sqlite3.Connection, path: Path) -> int:
@@ -125,6 +161,11 @@ class Store:
         self._rollbacks = 0  # a rollback takes rows back without counting as a change: see revision
         self._journal = ChangeJournal()  # the rows written, for caches that re-read only those: see changes_since
         self._undo = UndoLog(conn, self.schema, self._read, self._write)
+        self._close_reader: weakref.finalize[Any, Any] | None = None
+
+    def _reader_cleanup(self, conn: sqlite3.Connection) -> None:
+        """Close a reader at :meth:`close` (or at exit if never closed), then drop the empty WAL files."""
+        self._close_reader = weakref.finalize(self, _close_reader, conn, self.path)
 
     # ------------------------------------------------------------------ open / create / close
     @classmethod
@@ -204,17 +245,24 @@ class Store:
             if lock:
                 lock.release()
             raise
-        return cls(p, conn, lock, schema)
+        store = cls(p, conn, lock, schema)
+        if readonly:
+            store._reader_cleanup(conn)
+        return store
 
     def close(self) -> None:
-        """Checkpoint the WAL, close the database and release the write lock."""
+        """Checkpoint the WAL, close the database and release the write lock; a reader drops the empty WAL files
+        when it is the last connection out."""
         with self._lock:
             if self._conn is None:
                 return
             if not self.readonly:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._conn.close()
+            if self._close_reader is not None:
+                self._close_reader()
+            else:
+                self._conn.close()
             self._conn = None
             if self._file_lock:
                 self._file_lock.release()
