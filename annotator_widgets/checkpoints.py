@@ -284,9 +284,16 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Run a parsed :func:`add_commands` subcommand; 0 done, 1 a checkpoint failed (the message on stderr)."""
+    """Run a parsed :func:`add_commands` subcommand; 0 done, 1 a checkpoint failed, 2 an unknown name (as the other
+    commands' bad names; nothing is run then). The message goes to stderr."""
     from .errors import AnnotatorError
 
+    asked = [*(getattr(args, "names", None) or []), *([args.name] if args.checkpoints_cmd == "path" else [])]
+    unknown = [n for n in asked if n not in REGISTRY]
+    if unknown:
+        err = CheckpointError("unknown checkpoint name", given=", ".join(unknown), hint=f"known: {', '.join(REGISTRY)}")
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         if args.checkpoints_cmd == "list":
             for ck in REGISTRY.values():

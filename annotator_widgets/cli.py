@@ -14,6 +14,11 @@ Commands::
     annotator-widgets simulate VIDEO --truth MASKS    # clicks a simulated annotator needs (cli_simulate)
     annotator-widgets checkpoints list|fetch|verify|path
 
+``--quiet`` and ``--json`` also keep native libraries' own log lines (MediaPipe's LiteRT and absl
+INFO / WARNING lines, which ignore ``GLOG_minloglevel`` and ``TF_CPP_MIN_LOG_LEVEL``) off stderr:
+the process's stderr file descriptor goes to the null device while the command runs, and Python's
+``sys.stderr`` (errors, warnings, logging, tracebacks, :mod:`faulthandler`) keeps the terminal.
+
 Every choice (``--segmenter``, ``--format``, ``--effect``) and its ``--help`` comes from the registry
 (:mod:`annotator_widgets.registry`), so installed plugins appear there too; an unknown name exits with
 status 2 and lists the known ones. ``python -m annotator_widgets`` runs the same command.
@@ -26,10 +31,14 @@ box; see :mod:`annotator_widgets.prompt_records`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import json
 import logging
+import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -338,18 +347,70 @@ def _kind(value: str) -> str:
     return value
 
 
+@contextlib.contextmanager
+def native_stderr_off(off: bool = True) -> Iterator[None]:
+    """While inside, what native code writes to file descriptor 2 goes to the null device; Python's own
+    ``sys.stderr`` keeps the original stream (a duplicate of it when it was fd 2 itself). Restored after."""
+    if not off:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        real = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a captured stream (pytest, a notebook): not fd 2
+        real = False
+    try:
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    old_stderr, faults = sys.stderr, faulthandler.is_enabled()
+    if real:
+        sys.stderr = open(  # noqa: SIM115 - closed below
+            os.dup(saved), "w", buffering=1, encoding=old_stderr.encoding, errors="backslashreplace"
+        )
+        faulthandler.enable(sys.stderr)  # a native crash still says where it happened
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        yield
+    finally:
+        if real:
+            sys.stderr.flush()
+            faulthandler.disable()
+            sys.stderr.close()
+            sys.stderr = old_stderr
+            if faults:
+                faulthandler.enable(old_stderr)
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``annotator-widgets`` command; returns the exit status (2 for bad arguments or names)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help (0) and on bad arguments (2, message on stderr)
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    try:
-        return int(args.func(args))
-    except AnnotatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    quiet = bool(args.quiet or getattr(args, "json", False) or getattr(args, "batch_quiet", False))
+    with native_stderr_off(quiet):
+        level = logging.DEBUG if args.verbose else logging.WARNING
+        handler = logging.StreamHandler(sys.stderr)  # this run's stderr (see native_stderr_off)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        root = logging.getLogger()
+        added = not root.handlers
+        if added:
+            root.addHandler(handler)
+            root.setLevel(level)
+        try:
+            return int(args.func(args))
+        except AnnotatorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            if added:
+                root.removeHandler(handler)
 
 
 if __name__ == "__main__":

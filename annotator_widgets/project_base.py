@@ -162,6 +162,17 @@ class ProjectBase:
         process' commit). Equal revisions mean nothing was written in between: a cache of reads is still true."""
         return self._store.revision
 
+    @property
+    def change_mark(self) -> tuple[int, int]:
+        """Where the rows written so far end: :meth:`changes_since` later names the rows written after it."""
+        return self._store.change_mark
+
+    def changes_since(self, mark: tuple[int, int]) -> list[tuple[str, tuple[Any, ...] | None]] | None:
+        """``(table, key)`` of each row written since ``mark`` (:attr:`change_mark`), oldest first - edits, undos,
+        redos, rolled-back writes (as they are again) - or None when not known (read everything again): see
+        :meth:`~annotator_widgets.store.Store.changes_since`."""
+        return self._store.changes_since(mark)
+
     def history(self) -> list[HistoryEntry]:
         """All recorded steps, oldest first."""
         return self._store.history()

@@ -163,8 +163,16 @@ class ProjectMasks(ProjectBase):
         out = np.full(self.num_frames, np.nan, np.float32)
         for frame, score, area in self._store.query("SELECT frame, score, area FROM masks WHERE obj_id=?", (obj_id,)):
             if 0 <= frame < out.size:
-                out[frame] = -1.0 if area == 0 else (1.0 if score is None else score)
+                out[frame] = _summary(score, area)
         return out
+
+    def track_scores(self, obj_id: int, frames: Iterable[int]) -> dict[int, float]:
+        """:meth:`track_summary`'s values of one object on some frames only, by frame (frames without a mask are
+        left out), reading only those frames' rows: what a cache of the summary re-reads after a few edits."""
+        rows = self._rows_in_frames(
+            "SELECT frame, score, area FROM masks WHERE obj_id=? AND {frames}", (int(obj_id),), frames
+        )
+        return {int(frame): _summary(score, area) for frame, score, area in rows if 0 <= frame < self.num_frames}
 
     # ------------------------------------------------------------------ warnings
     def put_warning(self, warning: MaskWarning) -> MaskWarning:
@@ -189,3 +197,8 @@ class ProjectMasks(ProjectBase):
     def _clear_warnings(self, frame: int, obj_id: int) -> None:
         for (kind,) in self._store.query("SELECT kind FROM warnings WHERE frame=? AND obj_id=?", (frame, obj_id)):
             self._store.delete("warnings", (frame, obj_id, kind))
+
+
+def _summary(score: float | None, area: int) -> float:
+    """A mask's value in :meth:`ProjectMasks.track_summary`: -1 when empty, else its score (1 when unscored)."""
+    return -1.0 if area == 0 else (1.0 if score is None else float(score))

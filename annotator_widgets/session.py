@@ -50,9 +50,10 @@ from .prompt_input import PointsLike, parse_box, parse_points
 from .propagation import FrameResult, MaskWriter, PassPlan, Progress, PropagationRun, plan_passes, run_passes
 from .rle import RLE
 from .segmenter_sync import SegmenterSync
+from .timelines import Timelines
 from .types import Annotation, Box, MaskWarning, ObjectInfo, Point, Prompt, Source, check_frame
 from .video import VideoSource, open_video
-from .view import FrameView, FrameViews, ObjectTimeline, timeline
+from .view import FrameView, FrameViews, ObjectTimeline
 
 __all__ = ["AnnotationSession", "FrameResult", "Progress"]
 
@@ -96,6 +97,7 @@ class AnnotationSession:
                 self.project.close()
             raise
         self._views = FrameViews(self.project)  # kept until the project changes
+        self._timelines = Timelines(self.project)
         self.show_progress = show_progress
         self.writer_queue = max(1, int(writer_queue))
         self.progress = Progress()
@@ -103,8 +105,7 @@ class AnnotationSession:
         self._busy = threading.Lock()
         self._cancel = threading.Event()
         self._sync = SegmenterSync(self.segmenter, self.video)
-        self.stop_at_cuts = bool(cuts)
-        self._cut_detector = cuts if isinstance(cuts, CutDetector) else CutDetector()
+        self.stop_at_cuts, self._cut_detector = bool(cuts), cuts if isinstance(cuts, CutDetector) else CutDetector()
 
     # ------------------------------------------------------------------ setup
     def _open_project(self, project: Project | str | os.PathLike[str] | None) -> Project:
@@ -376,9 +377,6 @@ class AnnotationSession:
     ) -> Iterator[FrameResult]:
         """Track every prompted object through the video, writing each frame to the project.
 
-        No mask crosses a shot cut (:meth:`cuts`; :func:`~.propagation.split_at_cuts`) unless ``cuts=False``: an
-        object tracked up to one gets a ``"shot_cut"`` warning (``session.warnings``, the project, ``progress.cuts``).
-
         Args:
             direction: ``"forward"``, ``"backward"`` or ``"both"`` (forward from ``start`` to the end, then
                 backward from ``start`` to the beginning).
@@ -387,7 +385,8 @@ class AnnotationSession:
                 Default: past the end in the direction of travel (the last frame forward, frame 0 backward,
                 both included). Ignored for ``"both"``.
             show_progress: Override the session's tqdm setting.
-            cuts: Override the session's ``cuts`` setting (False crosses shot cuts, the segmenter's own behaviour).
+            cuts: Override the session's: by default no mask crosses a shot cut (:meth:`cuts`; an object tracked
+                up to one gets a ``"shot_cut"`` warning); False crosses them (:func:`~.propagation.split_at_cuts`).
 
         Returns:
             A generator of :class:`FrameResult`; arguments are checked when it is created.
@@ -558,9 +557,9 @@ class AnnotationSession:
         return self.project.prompt_frames(obj_id)
 
     def view(self, frame: int, *, low_score: float = 0.5) -> FrameView:
-        """Everything stored on ``frame``, as one immutable :class:`~annotator_widgets.view.FrameView` (masks scoring
-        below ``low_score`` are listed in ``view.low``). Views are kept until the project changes (any write, undo
-        or redo): asking again for a frame costs no query."""
+        """Everything stored on one frame, as one immutable :class:`~annotator_widgets.view.FrameView`; masks scoring
+        below ``low_score`` are listed as low-confidence (``view.low``). Views are kept until the project changes
+        (any write, undo or redo): asking again for a frame costs no query."""
         return self._views.get(self._check_frame(frame), low_score=low_score)
 
     def views(self, frames: Iterable[int], *, low_score: float = 0.5) -> dict[int, FrameView]:
@@ -569,8 +568,9 @@ class AnnotationSession:
         return self._views.many([self._check_frame(f) for f in frames], low_score=low_score)
 
     def timeline(self) -> list[ObjectTimeline]:
-        """Per object: its info, per-frame mask scores, prompted frames and pose frames (nothing decoded)."""
-        return timeline(self.project)
+        """Per object: info, mask scores, prompted and pose frames, as :func:`~annotator_widgets.view.timeline`
+        reads them; kept, only rows written since are read again (:mod:`~annotator_widgets.timelines`)."""
+        return self._timelines.rows()
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:

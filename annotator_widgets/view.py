@@ -12,7 +12,9 @@ more field here, filled by one line in :func:`frame_view` and one in :func:`fram
 times (read-ahead, drawing, the tools) and reads the next frames' records in one go.
 An :class:`ObjectTimeline`
 is one object's row of the timeline: its info, a per-frame score summary (no mask
-is decoded), the frames it was prompted on and the frames its pose was found on.
+is decoded), the frames it was prompted on and the frames its pose was found on;
+:func:`timeline` reads every row whole, :mod:`~annotator_widgets.timelines` keeps them
+and re-reads only what was written since (what the session and the widget use).
 
 Example:
     >>> from annotator_widgets import Project, Annotation, RLE

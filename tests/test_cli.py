@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,6 +142,16 @@ def test_unknown_names_exit_2_and_list_the_known_ones(argv, kind, capsys):
     assert all(name in err for name in registry.names(kind)), err
 
 
+@pytest.mark.parametrize("argv", [["fetch", "nope"], ["verify", "sam2.1_hiera_tiny", "nope"], ["path", "nope"]])
+def test_checkpoints_unknown_names_exit_2_and_list_the_known_ones(argv, capsys):
+    from annotator_widgets import checkpoints
+
+    assert main(["checkpoints", *argv]) == 2
+    out = capsys.readouterr()
+    assert "unknown checkpoint name" in out.err and "nope" in out.err and not out.out  # nothing ran
+    assert all(name in out.err for name in checkpoints.REGISTRY)
+
+
 def test_parts_lists_kinds_names_origins_and_rejects_unknown_kinds(capsys):
     from annotator_widgets import registry
 
@@ -242,6 +253,32 @@ def test_a_moved_video_is_found_again_with_video(tmp_path, capsys):
     assert "--video PATH" in capsys.readouterr().err
     assert main(["-q", "render", str(project), "--out", str(tmp_path / "r.mp4"), "--video", str(moved)]) == 0
     assert len(open_video(tmp_path / "r.mp4")) == 6
+
+
+@pytest.mark.parametrize("flag", ["--json", "--quiet"])
+def test_quiet_and_json_keep_mediapipes_native_log_lines_off_stderr(flag, tmp_path):
+    from annotator_widgets.data import synthetic_clip, write_video
+    from tests.support.people import pose_bundle
+
+    pose_bundle()  # the pose model, built once (MediaPipe logs as it loads and runs it)
+    write_video(synthetic_clip(num_frames=4, size=(128, 96), num_objects=1).frames, tmp_path / "a.mp4")
+    argv = ["batch", str(tmp_path / "a.mp4"), "--out", str(tmp_path / "out"), "--segmenter", "classic"]
+    root = Path(__file__).parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "annotator_widgets", *argv, "--track-people", "--format", "coco", flag],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
+    )
+    assert proc.returncode == 1  # nobody in a clip of discs: the video fails, and says so
+    for native in ("INFO: [", "WARNING: [", "W0000 ", "I0000 ", "XNNPACK", "InitGoogle"):
+        assert native not in proc.stderr, proc.stderr[:500]
+    if flag == "--json":
+        (video,) = [e for e in map(json.loads, proc.stdout.splitlines()) if e["event"] == "video"]
+        assert "no person found" in video["error"] and not proc.stderr
+    else:  # Python's own messages still reach stderr
+        assert "failed: a: no person found" in proc.stderr
 
 
 @pytest.mark.parametrize("flags", [[], ["--no-cuts"]])

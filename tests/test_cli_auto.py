@@ -132,5 +132,5 @@ def test_auto_settings_route_from_the_arguments():
 def test_checkpoints_subcommand(capsys):
     assert main(["checkpoints", "list"]) == 0
     assert "sam2.1_hiera_tiny" in capsys.readouterr().out
-    assert main(["checkpoints", "path", "no-such-checkpoint"]) == 1
+    assert main(["checkpoints", "path", "no-such-checkpoint"]) == 2  # an unknown name: 2, as other bad names
     assert "no-such-checkpoint" in capsys.readouterr().err

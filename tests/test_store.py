@@ -31,6 +31,7 @@ LINKS = Table(
 )
 CACHE = Table("cache", (Column("k", "TEXT"), Column("v", "BLOB")), key=("k",), undoable=False, without_rowid=True)
 SCHEMA = Schema(1, (PARENTS, CHILDREN, LINKS, CACHE))
+ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture
@@ -215,6 +216,47 @@ def test_readonly_and_closed_stores_refuse_writes(tmp_path, store):
         store.count("parents")
     with pytest.raises(ProjectError, match="not found"):
         Store.open(tmp_path / "nope.db", SCHEMA)
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _written(store: Store, path: Path) -> tuple[int, bytes]:
+    return path.stat().st_mtime_ns, path.read_bytes()
+
+
+def test_a_reader_leaves_no_wal_files_and_still_sees_a_live_writer(tmp_path, store):
+    with store.transaction("a"):
+        store.put("parents", {"pid": 1, "name": "a"})
+    store.close()
+    before, file = _listing(tmp_path), _written(store, store.path)
+    assert before == ["s.db", "s.db.lock"]
+    with Store.open(store.path, SCHEMA, readonly=True) as reader:
+        assert reader.count("parents") == 1
+        assert (tmp_path / "s.db-wal").exists()  # SQLite's, for a WAL reader, while it is open
+    assert _listing(tmp_path) == before and _written(store, store.path) == file  # nothing left, nothing written
+    # a reader that is never closed: the files go at interpreter exit
+    code = (
+        "import sys; from tests.test_store import *; r = Store.open(sys.argv[1], SCHEMA, readonly=True); r.count('p')"
+    )
+    subprocess.run([sys.executable, "-c", code.replace("'p'", "'parents'"), str(store.path)], check=True, cwd=ROOT)
+    assert _listing(tmp_path) == before
+    # with a live writer: the reader sees its commits; the writer's files stay while it is open
+    writer = Store.open(store.path, SCHEMA)
+    reader, other = (Store.open(store.path, SCHEMA, readonly=True) for _ in range(2))
+    assert reader.count("parents") == other.count("parents") == 1
+    with writer.transaction("b"):
+        writer.put("parents", {"pid": 2, "name": "b"})
+    assert reader.count("parents") == 2
+    reader.close()
+    with writer.transaction("c"):
+        writer.put("parents", {"pid": 3, "name": "c"})
+    assert other.count("parents") == 3 and (tmp_path / "s.db-wal").exists()
+    writer.close()
+    assert other.count("parents") == 3  # the other reader still reads after the writer left
+    other.close()
+    assert _listing(tmp_path) == before
 
 
 def test_pages_stream_one_window_of_frames_at_a_time(store):

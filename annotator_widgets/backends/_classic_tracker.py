@@ -134,7 +134,7 @@ class _Tracker:
                     # GrabCut lost the object (or leaked): keep the motion's mask, the score says it
                     # (not the whole shape found again: GrabCut cut the occluder out of it)
                     refined = warped
-            moved[obj] = (refined, round(score, 4), colours, ref)
+            moved[obj] = (refined, round(float(score), 4), colours, ref)
         works = self._exclusive({o: m[0] for o, m in moved.items()}, cur_img, moved, fixed, self._to_work)
         fulls = {obj: self._to_video(refined, t) for obj, refined in works.items()}
         if self.scale < 1:  # upsampling snaps each outline on its own: exclude again in video pixels

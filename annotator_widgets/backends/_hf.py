@@ -9,6 +9,11 @@ through :func:`load_pretrained`:
 * The config is read first and its ``model_type`` checked against the families the caller
   accepts: a folder of another architecture is a :class:`~annotator_widgets.errors.BackendError`
   naming the found and the expected ``model_type``.
+* Before a hub id is looked up online, one quick TCP connection to the hub's host
+  (:func:`hub_reachable`, ``PROBE_TIMEOUT`` seconds, remembered for ``PROBE_TTL``) says whether
+  the network is there: where it is not, only the local cache is read (a cached model still
+  loads) instead of huggingface_hub retrying for ~25 s before the same error. No probe with
+  ``HF_HUB_OFFLINE=1``, ``local_files_only=True``, a folder, or a proxy configured (the proxy decides).
 * A hub id that cannot be loaded (offline and not cached, unknown, no access) is a
   :class:`~annotator_widgets.errors.CheckpointError` saying how to get it onto the machine; a
   processor needing a package that is not installed is a
@@ -28,6 +33,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +52,7 @@ __all__ = [
     "autocast",
     "check_images",
     "check_phrases",
+    "hub_reachable",
     "is_local_path",
     "load_pretrained",
     "resolve_device",
@@ -54,6 +63,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: seconds the hub probe waits for a TCP connection
+PROBE_TIMEOUT = 3.0
+#: seconds a probe's answer is reused
+PROBE_TTL = 60.0
+_PROXIES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+_probed: dict[tuple[str, int], tuple[float, bool]] = {}
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,40 @@ def is_local_path(text: str) -> bool:
         or "\\" in text
         or (len(text) > 1 and text[1] == ":")  # a Windows drive
     )
+
+
+def hub_reachable(timeout: float = PROBE_TIMEOUT) -> bool | None:
+    """Whether the Hugging Face hub's host takes a TCP connection (one try, answer kept ``PROBE_TTL`` s).
+
+    None when it cannot tell: a proxy is configured (the proxy decides) or the endpoint has no host.
+    """
+    if any(os.environ.get(name) for name in _PROXIES):
+        return None
+    try:
+        from huggingface_hub import constants
+
+        endpoint = str(constants.ENDPOINT)
+    except ImportError:
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parts = urllib.parse.urlsplit(endpoint)
+    if not parts.hostname:
+        return None
+    where = (parts.hostname, parts.port or (80 if parts.scheme == "http" else 443))
+    now = time.monotonic()
+    if where in _probed and now - _probed[where][0] < PROBE_TTL:
+        return _probed[where][1]
+    try:
+        socket.create_connection(where, timeout=timeout).close()
+        ok = True
+    except OSError as exc:
+        log.info("the hub %s:%d is not reachable (%s): reading the local cache only", *where, exc)
+        ok = False
+    _probed[where] = (now, ok)
+    return ok
+
+
+def _offline_env() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
 def resolve_weights_dtype(dtype: Any, device: Any) -> Any:
@@ -192,7 +242,11 @@ def load_pretrained(
     device = resolve_device(device)
     weights_dtype = None if dtype is None else resolve_weights_dtype(dtype, device)
     offline = local if local_files_only is None else bool(local_files_only or local)
-    kwargs: dict[str, Any] = {"local_files_only": True} if offline else {}
+    unreachable = not offline and not _offline_env() and hub_reachable() is False
+    if unreachable:  # fail fast: the cache or the error, not huggingface_hub's retries
+        advice = f"{advice}; " if advice else ""
+        advice += "the hub was not reachable from here, so only the local cache was read"
+    kwargs: dict[str, Any] = {"local_files_only": True} if offline or unreachable else {}
     try:
         config = transformers.AutoConfig.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:

@@ -105,7 +105,8 @@ def run_batch(
         out: The output folder (for Ray: a path every node reaches).
         settings: What to do (default :class:`Settings`).
         executor: ``"local"`` (sequential) or ``"ray"``.
-        progress: Receives event dicts: ``{"event": "video", "video", "status", ...}`` per video, and
+        progress: Receives event dicts: ``{"event": "video", "video", "status", "files", "folder", ...}`` per
+            video (``files``: how many it wrote under ``folder``; their list is in the manifest), and
             ``"step"``, ``"frame"``, ``"export"`` events while one runs.
         cancel: Stop between frames (local) or between videos (Ray) when set; a re-run resumes.
         ray_address: An existing Ray cluster (``"auto"``); None starts a local one.
@@ -182,14 +183,17 @@ def run_batch(
                 frames_recomputed=result.frames_recomputed,
             )
             report.results.append(result)
-            emit({"event": "video", "video": result.key, **_public(result)})
+            emit({"event": "video", "video": result.key, **_public(result, out_dir / result.key)})
     return report
 
 
-def _public(result: VideoResult) -> dict[str, Any]:
+def _public(result: VideoResult, folder: Path) -> dict[str, Any]:
+    """A video's event: how many files it wrote and where (the list of them is in the manifest and the
+    report's :class:`VideoResult`; a YOLO export with frames alone is hundreds of paths)."""
     return {
         "status": result.status,
-        "outputs": result.outputs,
+        "files": len(result.outputs),
+        "folder": str(folder),
         "error": result.error,
         "seconds": result.seconds,
         "frames_computed": result.frames_computed,

@@ -9,6 +9,11 @@ and paged reads that stream in constant memory. Opening an older file runs its m
 Durability: WAL with ``synchronous=NORMAL`` keeps every committed transaction through a process crash
 (``kill -9``); a second writer is refused by :class:`~.lock.FileLock`.
 
+Readers: ``readonly=True`` opens ``mode=ro`` (not ``immutable``, so a live writer's commits are seen).
+SQLite makes the ``-wal`` / ``-shm`` files for a WAL reader and only a read-write connection that
+closes last deletes them; so a reader closes with :func:`_drop_reader_files` (also at interpreter
+exit, for a store never closed): the last one out leaves no empty WAL files behind.
+
 Example:
     >>> import os, tempfile
     >>> from annotator_widgets.store import Column, Schema, Store, Table
@@ -30,11 +35,13 @@ import os
 import sqlite3
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import ProjectError, file_error
+from .journal import ChangeJournal, JournalEntry
 from .lock import FileLock
 from .migrations import Migration, upgrade
 from .tables import Column, RowLike, Schema, Table
@@ -68,6 +75,36 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         ) from exc
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _wal_files(path: Path) -> tuple[Path, Path]:
+    return Path(f"{path}-wal"), Path(f"{path}-shm")
+
+
+def _drop_reader_files(path: Path) -> None:
+    """Remove the empty ``-wal`` / ``-shm`` files after a reader closed, the way SQLite does.
+
+    A read-only connection never deletes them; a read-write connection does when it closes as the
+    last connection to the file (a live writer or another reader keeps them: SQLite checks). It is
+    opened only while the ``-wal`` is empty, so closing it checkpoints nothing and the project file
+    is not written; a ``-wal`` holding a writer's commits is left to the next writer.
+    """
+    wal, shm = _wal_files(path)
+    try:
+        if not shm.exists() or (wal.exists() and wal.stat().st_size):
+            return
+        conn = sqlite3.connect(str(path), isolation_level=None)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()  # reads the file: the WAL is opened
+        finally:
+            conn.close()  # the last connection: SQLite deletes -wal and -shm
+    except (sqlite3.Error, OSError) as exc:  # a read-only folder, a vanished file: leave them
+        log.debug("left the reader's WAL files of %s: %s", path, exc)
+
+
+def _close_reader(conn: sqlite3.Connection, path: Path) -> None:
+    conn.close()
+    _drop_reader_files(path)
 
 
 def _read_version(conn: sqlite3.Connection, path: Path) -> int:
@@ -122,7 +159,13 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._rollbacks = 0  # a rollback takes rows back without counting as a change: see revision
+        self._journal = ChangeJournal()  # the rows written, for caches that re-read only those: see changes_since
         self._undo = UndoLog(conn, self.schema, self._read, self._write)
+        self._close_reader: weakref.finalize[Any, Any] | None = None
+
+    def _reader_cleanup(self, conn: sqlite3.Connection) -> None:
+        """Close a reader at :meth:`close` (or at exit if never closed), then drop the empty WAL files."""
+        self._close_reader = weakref.finalize(self, _close_reader, conn, self.path)
 
     # ------------------------------------------------------------------ open / create / close
     @classmethod
@@ -202,17 +245,24 @@ class Store:
             if lock:
                 lock.release()
             raise
-        return cls(p, conn, lock, schema)
+        store = cls(p, conn, lock, schema)
+        if readonly:
+            store._reader_cleanup(conn)
+        return store
 
     def close(self) -> None:
-        """Checkpoint the WAL, close the database and release the write lock."""
+        """Checkpoint the WAL, close the database and release the write lock; a reader drops the empty WAL files
+        when it is the last connection out."""
         with self._lock:
             if self._conn is None:
                 return
             if not self.readonly:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._conn.close()
+            if self._close_reader is not None:
+                self._close_reader()
+            else:
+                self._conn.close()
             self._conn = None
             if self._file_lock:
                 self._file_lock.release()
@@ -279,6 +329,27 @@ class Store:
             other = int(db.execute("PRAGMA data_version").fetchone()[0]) if self.readonly else 0
             return db.total_changes, self._rollbacks, other
 
+    @property
+    def change_mark(self) -> tuple[int, int]:
+        """Where the rows written so far end, for a later :meth:`changes_since` (read it before reading rows:
+        a row written after it is then named by :meth:`changes_since`, even if the read saw it already)."""
+        with self._lock:
+            db = self._db()
+            other = int(db.execute("PRAGMA data_version").fetchone()[0]) if self.readonly else 0
+            return self._journal.mark, other
+
+    def changes_since(self, mark: tuple[int, int]) -> list[JournalEntry] | None:
+        """``(table, key)`` of each row written through this store since ``mark`` (:attr:`change_mark`), oldest
+        first, repeats kept: changes, undos, redos and the rows of rolled-back transactions (re-read, they are as
+        before). ``key`` None: any row of that table may have changed (a write of many cache rows at once). None
+        when that is not known: the journal no longer reaches back to ``mark``, or (read-only) another connection
+        committed meanwhile. A cache that re-reads the named rows is then as true as a fresh read."""
+        with self._lock:
+            now = self.change_mark
+            if now[1] != mark[1]:
+                return None
+            return self._journal.since(mark[0])
+
     def count(self, table: str) -> int:
         """Number of rows in ``table``."""
         row = self.query_one(f"SELECT count(*) FROM {self.schema.table(table).name}")
@@ -305,6 +376,7 @@ class Store:
             outer = self._depth == 0
             if outer:
                 db.execute("BEGIN IMMEDIATE")
+                begun = self._journal.mark
             self._depth += 1
             own_group = False
             try:
@@ -318,6 +390,7 @@ class Store:
                 self._depth -= 1
                 if outer:
                     self._rollbacks += 1
+                    self._journal.rolled_back(begun)
                 if outer and db.in_transaction:  # SQLite may have rolled back itself (a full disk)
                     db.execute("ROLLBACK")
                 if own_group:  # its history row was rolled back with everything else
@@ -331,6 +404,7 @@ class Store:
                     db.execute("COMMIT")
                 except sqlite3.Error as exc:
                     self._rollbacks += 1
+                    self._journal.rolled_back(begun)
                     with contextlib.suppress(sqlite3.Error):
                         db.execute("ROLLBACK")
                     raise _store_error(exc, self.path) from exc
@@ -368,6 +442,7 @@ class Store:
 
     def _write(self, table: Table, key: Row, row: Row | None) -> None:
         db = self._db()
+        self._journal.record(table.name, key)  # (before: a write that fails half-way is named too)
         if row is None:
             db.execute(f"DELETE FROM {table.name} WHERE {table.key_where}", key)
         else:
@@ -401,6 +476,7 @@ class Store:
         cur = self._in_transaction().execute(
             f"DELETE FROM {t.name}" + (f" WHERE {where}" if where else ""), tuple(args)
         )
+        self._journal.record(t.name, None)
         return cur.rowcount
 
     def put_rows(self, table: str, rows: Iterable[Sequence[Any]]) -> int:
@@ -422,6 +498,7 @@ class Store:
             self._in_transaction().executemany(
                 f"INSERT OR REPLACE INTO {t.name}({t.column_list}) VALUES ({marks})", values
             )
+            self._journal.record(t.name, None)
         return len(values)
 
     def remove(self, table: str, key: Sequence[Any]) -> bool:
@@ -443,6 +520,7 @@ class Store:
         """Store a metadata value (not undoable); joins the current transaction if there is one."""
         with self.transaction(None):
             self._db().execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            self._journal.record(META.name, (key,))
 
     def reserve_id(self, counter: str, wanted: int | None = None) -> int:
         """A fresh id from the counter ``next_<counter>_id`` (or ``wanted``), never handed out again.
@@ -454,6 +532,7 @@ class Store:
             nxt = int(self.get_meta(key) or 1)
             out = nxt if wanted is None else int(wanted)
             self._db().execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(max(nxt, out + 1))))
+            self._journal.record(META.name, (key,))
         return out
 
     # ------------------------------------------------------------------ undo / redo

@@ -96,6 +96,7 @@ class Timeline:
         self.curve: dict[int, float] = {}
         self.curve_threshold: float | None = None
         self._cursor = 0
+        self._drawn = False  # the rows in self.rows are on the canvas
         self.widget = ipycanvas.MultiCanvas(2, width=self.width, height=self._height(1))
         self.widget.layout = ipywidgets.Layout(width=f"{self.width}px", max_width="100%", height="auto")
         self.widget.add_class("aw-timeline")
@@ -146,9 +147,17 @@ class Timeline:
 
     # -- drawing --------------------------------------------------------------------------------------
     def update(self, rows: Sequence[ObjectTimeline]) -> None:
-        """Show new data."""
-        self.rows = list(rows)
+        """Show new data: only the rows that differ from those shown (at the same place) are drawn again, nothing
+        when none does; all of the strip when the number of rows changes (set :attr:`low_score` before this)."""
+        old, self.rows = self.rows, list(rows)
         h = self._height(len(rows))
+        changed = [i for i, (a, b) in enumerate(zip(old, self.rows, strict=False)) if not _same(a, b)]
+        if self._drawn and len(old) == len(self.rows) and old and self.widget.height == h:
+            if changed:
+                with drawing():
+                    for i in changed:
+                        self._draw_row(i)
+            return
         with drawing():
             if self.widget.height != h:
                 self.widget.height = h
@@ -159,6 +168,7 @@ class Timeline:
         """Show a score curve (``{frame: score 0..1}``) in a strip under the rows; None or ``{}`` hides it."""
         self.curve = {int(f): float(v) for f, v in (curve or {}).items()}
         self.curve_threshold = None if threshold is None else float(threshold)
+        self._drawn = False  # the strip's height and curve change: all of it is drawn again
         self.update(self.rows)
 
     @property
@@ -183,66 +193,71 @@ class Timeline:
         c.clear()
         c.fill_style = "#1e1e1e"
         c.fill_rect(0, 0, self.width, self.widget.height)
-        span = (self.width - self.LABEL_W) / self.num_frames
         c.font = "9px sans-serif"
         self._draw_curve(c)
+        self._drawn = True
         if not self.rows:
             c.fill_style = "#888"
             c.fill_text("no objects yet: click the video", self.LABEL_W + 4, self.GAP + self.ROW_H - 2)
             return
-        xs: list[float] = []
-        ys: list[float] = []
-        ws: list[float] = []
-        hs: list[float] = []
-        colors: list[tuple[int, int, int]] = []
+        rects = [r for i, row in enumerate(self.rows) for r in self._row_rects(i, row)]
+        self._fill(c, rects)
         for i, row in enumerate(self.rows):
-            y = self.GAP + i * (self.ROW_H + self.GAP)
-            dim = 0.4 if row.hidden else 1.0
-            xs.append(self.LABEL_W)
-            ys.append(y)
-            ws.append(self.width - self.LABEL_W)
-            hs.append(self.ROW_H)
-            colors.append((43, 43, 43))
-            for start, stop, state in _runs(row.states(self.low_score)):
-                base = _LOST_COLOR if state == LOST else row.color
-                shade = dim * (0.55 if state == LOW else 1.0)
-                x, w = self.LABEL_W + start * span, max(1.0, (stop - start) * span)
-                xs.append(x)
-                ys.append(y)
-                ws.append(w)
-                hs.append(self.ROW_H)
-                colors.append(tuple(int(v * shade) for v in base))  # type: ignore[arg-type]
-                if state == LOW:  # a red underline: drift, look here
-                    xs.append(x)
-                    ys.append(y + self.ROW_H - 3)
-                    ws.append(w)
-                    hs.append(3.0)
-                    colors.append(_LOW_MARK)
-            if row.posed is not None:  # a light band along the top: the person's pose is found there
-                light = tuple(int(dim * (v + 255) / 2) for v in row.color)
-                for start, stop, _ in _runs(row.posed.astype(np.int8)):
-                    xs.append(self.LABEL_W + start * span)
-                    ys.append(y)
-                    ws.append(max(1.0, (stop - start) * span))
-                    hs.append(float(self.POSE_H))
-                    colors.append(light)  # type: ignore[arg-type]
-            for f in row.prompt_frames():
-                xs.append(self.LABEL_W + f * span + span / 2 - 1)
-                ys.append(y - 1)
-                ws.append(2.0)
-                hs.append(self.ROW_H + 2)
-                colors.append((255, 255, 255))
-        c.fill_styled_rects(
-            np.array(xs, float),
-            np.array(ys, float),
-            np.array(ws, float),
-            np.array(hs, float),
-            np.array(colors, np.uint8).reshape(-1, 3),
-        )
-        for i, row in enumerate(self.rows):
-            y = self.GAP + i * (self.ROW_H + self.GAP)
-            c.fill_style = "rgb({}, {}, {})".format(*row.color)
-            c.fill_text(str(row.obj_id), 3, y + self.ROW_H - 1)
+            self._draw_label(c, i, row)
+
+    def _row_y(self, i: int) -> int:
+        return self.GAP + i * (self.ROW_H + self.GAP)
+
+    def _draw_row(self, i: int) -> None:
+        """Draw row ``i`` again over its band (what a whole redraw puts there)."""
+        c = self.widget[0]
+        y = self._row_y(i)
+        c.fill_style = "#1e1e1e"  # the band: the row, its prompt ticks (one pixel over and under) and its label
+        c.fill_rect(0, y - 1, self.width, self.ROW_H + 2)
+        c.font = "9px sans-serif"
+        self._fill(c, self._row_rects(i, self.rows[i]))
+        self._draw_label(c, i, self.rows[i])
+
+    def _draw_label(self, c: Any, i: int, row: ObjectTimeline) -> None:
+        c.fill_style = "rgb({}, {}, {})".format(*row.color)
+        c.fill_text(str(row.obj_id), 3, self._row_y(i) + self.ROW_H - 1)
+
+    @staticmethod
+    def _fill(c: Any, rects: list[tuple[float, float, float, float, tuple[int, int, int]]]) -> None:
+        if rects:
+            xs, ys, ws, hs, colors = zip(*rects, strict=True)
+            c.fill_styled_rects(
+                np.array(xs, float),
+                np.array(ys, float),
+                np.array(ws, float),
+                np.array(hs, float),
+                np.array(colors, np.uint8).reshape(-1, 3),
+            )
+
+    def _row_rects(self, i: int, row: ObjectTimeline) -> list[tuple[float, float, float, float, tuple[int, int, int]]]:
+        """``(x, y, w, h, colour)`` of row ``i``'s rectangles: background, mask runs, drift marks, pose, prompts."""
+        span = (self.width - self.LABEL_W) / self.num_frames
+        y = float(self._row_y(i))
+        dim = 0.4 if row.hidden else 1.0
+        out: list[tuple[float, float, float, float, tuple[int, int, int]]] = [
+            (float(self.LABEL_W), y, float(self.width - self.LABEL_W), float(self.ROW_H), (43, 43, 43))
+        ]
+        for start, stop, state in _runs(row.states(self.low_score)):
+            base = _LOST_COLOR if state == LOST else row.color
+            shade = dim * (0.55 if state == LOW else 1.0)
+            x, w = self.LABEL_W + start * span, max(1.0, (stop - start) * span)
+            out.append((x, y, w, float(self.ROW_H), tuple(int(v * shade) for v in base)))  # type: ignore[arg-type]
+            if state == LOW:  # a red underline: drift, look here
+                out.append((x, y + self.ROW_H - 3, w, 3.0, _LOW_MARK))
+        if row.posed is not None:  # a light band along the top: the person's pose is found there
+            light = tuple(int(dim * (v + 255) / 2) for v in row.color)
+            for start, stop, _ in _runs(row.posed.astype(np.int8)):
+                out.append(
+                    (self.LABEL_W + start * span, y, max(1.0, (stop - start) * span), float(self.POSE_H), light)  # type: ignore[arg-type]
+                )
+        for f in row.prompt_frames():
+            out.append((self.LABEL_W + f * span + span / 2 - 1, y - 1, 2.0, float(self.ROW_H + 2), (255, 255, 255)))
+        return out
 
     def _draw_curve(self, c: Any) -> None:
         if not self.curve:
@@ -279,3 +294,16 @@ class Timeline:
 
     def __repr__(self) -> str:
         return f"Timeline(frames={self.num_frames}, rows={len(self.rows)})"
+
+
+def _same(a: ObjectTimeline, b: ObjectTimeline) -> bool:
+    """The two rows draw the same (the same row kept by the session, or equal data)."""
+    if a is b:
+        return True
+    if a.info != b.info or (a.posed is None) != (b.posed is None):
+        return False
+    return (
+        np.array_equal(a.score, b.score, equal_nan=True)
+        and np.array_equal(a.prompted, b.prompted)
+        and (a.posed is None or b.posed is None or np.array_equal(a.posed, b.posed))
+    )

@@ -89,6 +89,7 @@ def export(
     out: str | os.PathLike[str] | None = None,
     *,
     overwrite: bool = False,
+    images: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelSignal | None = None,
 ) -> Written:
@@ -99,11 +100,14 @@ def export(
         fmt: The format's registry name.
         out: The file or folder (default: the format's usual name next to the project).
         overwrite: Replace a folder holding files no export wrote (folder formats that have the option).
+        images: Also write the frames beside the labels, read from the session's video (formats whose
+            ``writes_images`` is set: YOLO, MOT, DAVIS...).
         progress: Called with ``(0, 1, text)`` before writing and ``(1, 1, text)`` after.
         cancel: Checked before writing (a format's writer runs to its end; every writer is atomic).
 
     Raises:
         BackendError: Unknown format.
+        PromptError: ``images=True`` for a format that does not write frames.
         Cancelled: ``cancel`` was set before writing; nothing is written.
         AnnotatorError: What the writer raises (a folder in the way, a read-only destination...).
     """
@@ -114,6 +118,16 @@ def export(
     folder, stem = Path(project.path).parent, Path(project.path).stem
     dest = Path(out) if out else writer.default_path(folder, stem=stem)
     options: dict[str, Any] = {"overwrite": overwrite} if _accepts(writer.save, "overwrite") else {}
+    if images:
+        if not getattr(writer, "writes_images", False):
+            names = registry.names("exporter")
+            takes = [n for n in names if getattr(registry.lookup("exporter", n), "writes_images", False)]
+            raise PromptError(
+                f"the {writer.name} export does not write frame images",
+                given=fmt,
+                hint=f"export without images, or use a format that writes them: {', '.join(takes)}",
+            )
+        options.update(images=True, video=session.video)
     if progress is not None:
         progress(0, 1, f"writing {writer.name}…")
     if is_cancelled(cancel):

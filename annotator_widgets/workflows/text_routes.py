@@ -117,10 +117,23 @@ class Finder:
     """One opened route: ``find(session, frame, phrases) -> list[Found]`` best first; ``close()``.
 
     Built by :func:`open_finder`; a model is loaded once and reused for every frame of a run.
+    ``route`` is the route's kind (``"grounder"``, ``"faces"``...); ``spec`` the full route spec that
+    loads the same model again (``"grounder:owlv2:<folder>"``), written to each detection's
+    ``meta["route"]`` so that the objects made from it remember it.
     """
 
-    def __init__(self, route: str, model: Any, name: str, owned: bool, *, min_visibility: float = 0.5) -> None:
+    def __init__(
+        self,
+        route: str,
+        model: Any,
+        name: str,
+        owned: bool,
+        *,
+        min_visibility: float = 0.5,
+        spec: str | None = None,
+    ) -> None:
         self.route = route
+        self.spec = spec or route
         self.model = model
         self.name = name
         self._owned = owned
@@ -138,7 +151,7 @@ class Finder:
         self.best_scores = dict(getattr(self.model, "last_scores", {}) or {})
         out = []
         for g in boxes:
-            meta = {"text": g.phrase, "route": self.route, "model_id": str(getattr(self.model, "name", self.name))}
+            meta = {"text": g.phrase, "route": self.spec, "model_id": str(getattr(self.model, "name", self.name))}
             det = Detection(frame, g.box, min(1.0, max(0.0, float(g.score))), g.phrase, self.name, meta=meta)
             out.append(Found(det, None if g.mask is None else np.asarray(g.mask, bool)))
         return out
@@ -151,7 +164,7 @@ class Finder:
                 continue
             score = min(1.0, max(0.0, float(pose.score)))
             for p in phrases:
-                out.append(Found(Detection(frame, box, score, p, self.name, meta={"text": p, "route": "people"})))
+                out.append(Found(Detection(frame, box, score, p, self.name, meta={"text": p, "route": self.spec})))
         self.best_scores = {p: max((f.detection.score for f in out), default=0.0) for p in phrases}
         return sorted(out, key=lambda f: -f.detection.score)
 
@@ -172,7 +185,7 @@ class Finder:
                 continue
             box = Box.from_corners(float(xs.min()), float(ys.min()), float(xs.max()) + 1, float(ys.max()) + 1)
             score = 1.0 if om.score is None else min(1.0, max(0.0, float(om.score)))
-            meta = {"text": phrase, "route": "concept", "instance": int(inst)}
+            meta = {"text": phrase, "route": self.spec, "instance": int(inst)}
             out.append(Found(Detection(frame, box, score, phrase, self.name, meta=meta), mask))
         return sorted(out, key=lambda f: -f.detection.score)
 
@@ -201,11 +214,13 @@ def open_finder(
     """
     kind, _, spec = route.partition(":")
     if kind == "grounder" and instance is not None and not isinstance(instance, str):
+        # a loaded instance cannot be named again: its objects remember the kind only
         return Finder(
             "grounder", instance, str(getattr(instance, "name", type(instance).__name__)).split(":")[0], False
         )
     if kind == "grounder" and isinstance(instance, str):
         spec = instance
+        route = f"grounder:{spec}"
     kw = dict(options)
     if threshold is not None:
         kw["threshold"] = float(threshold)
@@ -215,13 +230,13 @@ def open_finder(
         kw.pop("threshold", None)
         kw.pop("top_k", None)
         model = registry.resolve("pose", spec or "mediapipe", running_mode="image", num_poses=top_k or 5, **kw)
-        return Finder("people", model, f"pose:{spec or 'mediapipe'}", True)
+        return Finder("people", model, f"pose:{spec or 'mediapipe'}", True, spec=route)
     if kind == "concept":
         spec = spec or "sam3"
         if "threshold" in kw:
             kw["score_threshold"] = kw.pop("threshold")
         kw.pop("top_k", None)
-        return Finder("concept", registry.resolve("concept", spec, **kw), spec.split(":")[0], True)
+        return Finder("concept", registry.resolve("concept", spec, **kw), spec.split(":")[0], True, spec=route)
     spec = spec or {"faces": "mediapipe-face", "detector": DEFAULT_DETECTOR}.get(kind, DEFAULT_GROUNDER)
     if kind == "faces":
         spec = "mediapipe-face" + (f":{spec}" if spec != "mediapipe-face" else "")
@@ -234,4 +249,4 @@ def open_finder(
             hint=f"{exc.hint or 'download the weights where the hub is reachable'}; or track faces / people "
             "with route='faces' / route='people', which work offline",
         ) from exc
-    return Finder(kind, model, spec.split(":")[0], True)
+    return Finder(kind, model, spec.split(":")[0], True, spec=route)

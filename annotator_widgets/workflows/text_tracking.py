@@ -47,7 +47,7 @@ from .text_routes import Finder, Found, open_finder, plan_routes, split_phrases
 if TYPE_CHECKING:
     from ..session import AnnotationSession, FrameResult
 
-__all__ = ["match_detections", "propagate_text", "seed_masks", "track_concept"]
+__all__ = ["match_detections", "propagate_text", "remembered_routes", "seed_masks", "track_concept"]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,25 @@ def _redetect(
     return new
 
 
+def remembered_routes(session: AnnotationSession, phrases: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """The plan of ``route="auto"`` where each phrase takes the route its objects were made with.
+
+    :func:`.text.add_text` stores the route spec in the object's ``meta["route"]`` (in the project, so
+    a reopened project remembers it); the newest object of a phrase decides. A phrase without one
+    (clicked objects, or a bare ``"grounder"`` from a loaded instance) is planned as ``"auto"``.
+    """
+    routes: dict[str, str] = {}
+    for o in sorted(session.objects, key=lambda o: o.obj_id):
+        spec = str(o.meta.get("route", "")) if o.meta else ""
+        if phrase_of(o) in phrases and spec and spec not in ("auto", "grounder"):
+            routes[phrase_of(o)] = spec
+    plan: dict[str, list[str]] = {}
+    for p in phrases:
+        for spec, group in [(routes[p], [p])] if p in routes else plan_routes("auto", [p]):
+            plan.setdefault(spec, []).extend(group)
+    return list(plan.items())
+
+
 def propagate_text(
     session: AnnotationSession,
     *,
@@ -159,8 +178,10 @@ def propagate_text(
         start: First frame (default: the earliest prompted frame forward, the latest backward).
         stop: Frame where it stops (excluded), as in :func:`~annotator_widgets.types.frame_range`.
         phrases: The phrases to re-detect (default: the phrases of the text-created objects).
-        route: The route (as in :func:`.text.add_text`; ``"auto"`` picks per phrase).
-        grounder: A grounder part name, spec or instance for every phrase.
+        route: The route (as in :func:`.text.add_text`). ``"auto"`` (without ``grounder``) takes each
+            phrase's remembered route (:func:`remembered_routes`: the one :func:`.text.add_text` used,
+            e.g. ``"grounder:owlv2:<folder>"``) and picks one for the others.
+        grounder: A grounder part name, spec or instance for every phrase (overrides the remembered routes).
         threshold: The model's lowest score kept.
         top_k: At most this many boxes per phrase.
         iou: The matching gate (box IoU).
@@ -188,7 +209,8 @@ def propagate_text(
     )
     if not words:
         raise PromptError("no phrase to re-detect", hint="create objects with add_text() first, or pass phrases='...'")
-    plan = plan_routes(route, words, grounder)
+    plan = remembered_routes(session, words) if route == "auto" and grounder is None else []
+    plan = plan or plan_routes(route, words, grounder)
     prompt_frames = session.project.prompt_frames()
     if not prompt_frames:
         raise PromptError("nothing to propagate: no object has a prompt yet", hint="call add_text() first")

@@ -172,14 +172,39 @@ def test_florence2_answers_questions_with_its_caption_and_says_so_once(folders, 
     assert text.count("<image>") == (32 // 4) ** 2 + 1
 
 
-def test_blip_without_a_vqa_model_refuses_questions_and_a_vqa_folder_is_not_a_captioner(folders, images):
+def test_blip_without_a_vqa_model_refuses_questions(folders, images):
     captioner = _make("blip", folders, vqa_model=None)
     assert isinstance(captioner.describe(images[:1], [""])[0], str)
     with pytest.raises(PromptError, match="no question-answering model"):
         captioner.describe(images[:1], [QUESTION])
-    with pytest.raises(BackendError, match="answers questions") as err:
-        BlipCaptioner(folders["blip-vqa"], device="cpu")
+
+
+def test_blip_folder_never_falls_back_to_the_hubs_vqa_model(folders, images, captioners, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a hub load would be a CheckpointError, not the PromptError
+    # a VQA folder as the model ("blip:<folder>") answers the question, as the same folder does as vqa_model=
+    answerer = registry.resolve("captioner", f"blip:{folders['blip-vqa']}", device="cpu", max_new_tokens=TOKENS)
+    assert answerer.answers_only and answerer.vqa_model == str(folders["blip-vqa"])
+    assert answerer.describe(images[:2], QUESTION) == captioners["blip"].describe(images[:2], QUESTION)
+    with pytest.raises(PromptError, match="does not caption") as err:
+        answerer.describe(images[:1], [""])
     assert "vqa_model" in str(err.value)
+    # a captioning folder without vqa_model= captions; a question names vqa_model= instead of going to the hub
+    captioner = registry.resolve("captioner", f"blip:{folders['blip']}", device="cpu", max_new_tokens=TOKENS)
+    assert captioner.describe(images[:1], [""]) == captioners["blip"].describe(images[:1], [""])
+    with pytest.raises(PromptError, match="no question-answering model") as err:
+        captioner.describe(images[:1], [QUESTION])
+    assert "vqa_model=" in (err.value.hint or "") and "blip:<VQA folder>" in (err.value.hint or "")
+    # a VQA folder given with another vqa_model is a contradiction: the old error, naming vqa_model
+    with pytest.raises(BackendError, match="answers questions") as err:
+        BlipCaptioner(folders["blip-vqa"], vqa_model=folders["blip-vqa"], device="cpu")
+    assert "vqa_model" in str(err.value)
+
+
+def test_blip_vqa_load_error_names_vqa_model(folders, images, tmp_path):
+    captioner = _make("blip", folders, vqa_model=tmp_path / "missing")
+    with pytest.raises(CheckpointError) as err:
+        captioner.describe(images[:1], [QUESTION])
+    assert "vqa_model=" in (err.value.hint or "") and str(tmp_path / "missing") in str(err.value)
 
 
 @pytest.mark.parametrize(

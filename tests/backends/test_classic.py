@@ -69,6 +69,7 @@ def test_propagated_masks_have_scores_in_0_1(clip: SyntheticClip, seg: ClassicSe
         (m,) = out.objects.values()
         assert m.mask.dtype == bool and m.mask.shape == (240, 320)
         assert m.score is not None and 0.0 <= m.score <= 1.0
+        assert type(m.score) is float, repr(m.score)  # a plain float: printed as 0.93, not np.float64(0.93)
     assert np.mean([o.objects[1].score for o in outs[1:]]) > 0.8  # a clean track scores high
 
 

@@ -103,6 +103,12 @@ def test_cli_batch_writes_a_project_and_exports_per_video(media, reference):
     assert {k: r.status for k, r in rows.items()} == {"a": "done", "b": "done"}
     assert rows["a"].frames_computed == FRAMES - 1 and rows["a"].frames_recomputed == 0
     assert rows["a"].sha256 and rows["a"].outputs[0].startswith("a/")
+    # a video's event says how many files and where; the list itself is the manifest's
+    videos = {e["video"]: e for e in events if e["event"] == "video"}
+    assert {k: (e["files"], e["folder"]) for k, e in videos.items()} == {
+        k: (len(r.outputs), str(out / k)) for k, r in rows.items()
+    }
+    assert rows["a"].outputs and all("outputs" not in e for e in videos.values())
 
 
 def test_rerun_skips_done_videos_and_redoes_changed_ones(tmp_path, capsys):

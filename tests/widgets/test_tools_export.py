@@ -86,3 +86,40 @@ def test_an_unknown_format_is_refused(ann):
 
     with pytest.raises(AnnotatorError, match="exporter"):
         ann.tools["export"].format = "parquet"
+
+
+def test_with_frames_writes_the_images_for_the_formats_that_take_them(ann, clip, tmp_path):
+    tool = ann.tools["export"]
+    assert not tool.images and tool.images_box.description == "with frames"
+    assert tool.images_box.disabled  # coco does not write frames
+    tool.format = "yolo"
+    assert not tool.images_box.disabled
+    plain = tool.export().result(60)
+    assert not [p for p in plain.paths if p.suffix == ".jpg"]  # off by default: labels only
+    tool.images_box.value = True  # the user ticks the box
+    assert tool.images
+    tool.overwrite = True
+    written = tool.export().result(60)
+    jpgs = sorted(p for p in written.paths if p.suffix == ".jpg")
+    train = tmp_path / "yolo" / "labels" / "train"
+    labels = sorted(p for p in written.paths if p.suffix == ".txt" and p.parent == train)
+    assert jpgs and [p.stem for p in jpgs] == [p.stem for p in labels]  # one image per label file
+    assert all(p.is_file() for p in jpgs) and str(tmp_path / "yolo") in str(jpgs[0])
+    first = int(jpgs[0].stem.rsplit("_", 1)[-1])  # frame_000000.jpg
+    image = np.asarray(Image.open(jpgs[0]).convert("RGB")).astype(int)
+    assert image.shape == clip.frames[first].shape
+    assert np.abs(image - clip.frames[first]).mean() < 8  # the session's frame (JPEG-close)
+    tool.format = "mot"
+    mot = tool.export().result(60)
+    assert [p for p in mot.paths if p.parent.name == "img1" and p.suffix == ".jpg"]
+    tool.format = "coco"  # a format without frames: the box is disabled and the export writes labels only
+    assert tool.images_box.disabled and tool.export().result(60).paths == (tmp_path / "p.json",)
+
+
+def test_export_with_images_for_a_format_without_frames_is_refused(ann):
+    from annotator_widgets.errors import PromptError
+    from annotator_widgets.workflows.outputs import export
+
+    with pytest.raises(PromptError, match="does not write frame images") as err:
+        export(ann.session, "coco", images=True)
+    assert "yolo" in (err.value.hint or "")

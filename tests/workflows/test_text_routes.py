@@ -123,6 +123,26 @@ def test_tiny_grounders_through_add_text(tiny, frames, name):
             assert any(np.allclose(b, (32.16, 36.09, 96.16, 72.09), atol=0.01) for b in boxes), boxes
 
 
+def test_propagate_text_remembers_the_folder_route_also_in_a_reopened_project(tiny, frames, tmp_path, monkeypatch):
+    route = f"grounder:owlv2:{tiny('owlv2')}"
+    opts = {"threshold": 0.0, "top_k": 2, **TINY}
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub's default OWLv2 is not there: using it would raise
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "no-cache"))
+    path = tmp_path / "p.awp"
+    with AnnotationSession(frames, project=path, segmenter="classic", show_progress=False) as s:
+        made = add_text(s, 0, "a cat", route=route, **opts)
+        assert made and all(o.meta["route"] == route for o in made)
+        list(propagate_text(s, every=1, **opts))  # no route=: the objects' route is used
+        redetected = s.project.detections(1)
+        assert redetected and {d.meta["route"] for d in redetected.values()} == {route}
+    with AnnotationSession(frames, project=path, segmenter="classic", show_progress=False) as s:
+        assert all(o.meta["route"] == route for o in s.objects)
+        list(propagate_text(s, every=1, start=0, stop=2, **opts))
+        assert {d.meta["route"] for d in s.project.detections(1).values()} == {route}
+        with pytest.raises(CheckpointError):  # an explicit route still wins over the remembered one
+            propagate_text(s, every=1, route="grounder:owlv2", **opts)
+
+
 def test_wrong_architecture_and_missing_weights_leave_nothing(tiny, small_frames, monkeypatch):
     with AnnotationSession(small_frames, segmenter="classic", show_progress=False) as s:
         before = _state(s)
@@ -143,7 +163,7 @@ def test_sam3_concept_route_prompts_with_masks(tiny, small_frames):
     with AnnotationSession(small_frames, segmenter="classic", show_progress=False) as s:
         opts = {**TINY_OPTIONS, "device": "cpu", "dtype": "float32", "max_instances": 2}
         made = add_text(s, 0, "a cat", route=f"concept:sam3:{tiny('sam3')}", **opts)
-        assert made and all(o.meta["route"] == "concept" for o in made)
+        assert made and all(o.meta["route"] == f"concept:sam3:{tiny('sam3')}" for o in made)
         for o in made:
             (p,) = [p for p in s.prompts(0) if p.obj_id == o.obj_id]
             assert p.mask is not None and p.text == "a cat"  # SAM 3's mask is the prompt
