@@ -271,5 +271,5 @@ def span_cuts(scanner: CutScanner, frames: Sequence[int]) -> list[int]:
     Those are all the cuts a propagation's plan needs: past them no shot holds a prompt, so only the passes that
     run out of the span go on, and they stop at the first cut they meet (:meth:`CutScanner.cut_ahead`).
     """
-    lo, hi = min(frames), max(frames)
-    return scanner.ensure(lo, hi + 1)
+    scanner.load()  # what another scan (a full one: session.cuts()) kept since
+    return scanner.ensure(min(frames), max(frames) + 1)
