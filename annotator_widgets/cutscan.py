@@ -38,7 +38,7 @@ import numpy as np
 
 from .cuts import META_KEY as FULL_KEY
 from .cuts import CutDetector
-from .errors import AnnotatorError
+from .errors import AnnotatorError, ProjectError
 
 if TYPE_CHECKING:
     from .project import Project
@@ -109,9 +109,12 @@ class CutScanner:
         with self._lock:
             data = {**self._want(), "scanned": [list(s) for s in self.scanned], "cuts": list(self.cuts)}
             full = self.scanned == [[0, self.num_frames]]
-        self.project.set_meta(META_KEY, json.dumps(data))
-        if full and self.project.get_meta(FULL_KEY) is None:
-            self.project.set_meta(FULL_KEY, json.dumps({**self._want(), "cuts": data["cuts"]}))
+        try:
+            self.project.set_meta(META_KEY, json.dumps(data))
+            if full and self.project.get_meta(FULL_KEY) is None:
+                self.project.set_meta(FULL_KEY, json.dumps({**self._want(), "cuts": data["cuts"]}))
+        except ProjectError as exc:  # closed under a propagation that was left unfinished: scanned again next time
+            log.info("the scanned cut intervals were not kept: %s", exc)
 
     def close(self) -> None:
         """Release the scanner's own decoder."""
