@@ -15,7 +15,7 @@ from annotator_widgets.data import synthetic_clip
 SIZE = (128, 96)
 LENGTHS = [12, 14, 14, 12, 14]  # cuts at 12 (below the prompts), 26 and 40 (between them), 52 (above)
 CUTS = [12, 26, 40, 52]
-PROMPTS = [(16, 0), (44, 1), (30, 0)]  # (frame, object): object 0 in shots 2 and 3, object 1 in shot 4
+PROMPTS = [(16, 0), (44, 1), (30, 0), (40, 1)]  # (frame, object): object 0 in shots 2 and 3, 1 in shot 4 (from its cut)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,10 @@ def outcome(session: AnnotationSession, *args) -> dict:
         ("backward",),
         ("backward", 50, 14),
         ("backward", 63),
+        ("forward", 40),  # starts on a cut
+        ("backward", 26),
+        ("both", 40),
+        ("backward", 12, 0),
     ],
 )
 def test_lazy_propagation_equals_the_full_scans(shots, tmp_path, monkeypatch, args):
