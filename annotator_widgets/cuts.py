@@ -15,8 +15,9 @@ frames and in one streaming pass (memory flat in the video's length):
   after the previous cut (a flash is not two cuts).
 
 :func:`video_cuts` runs it once per project and keeps the result in the project's metadata (``META_KEY``,
-JSON; rerun when the detector's settings or the frame count differ). :func:`shot_bounds` gives the shot a
-frame belongs to.
+JSON; rerun when the detector's settings or the frame count differ); :class:`~.cutscan.CutScanner` gives the same
+cuts interval by interval (what a propagation uses: it scans only what it reaches). :func:`shot_bounds` gives the
+shot a frame belongs to.
 
 Example:
     >>> import numpy as np

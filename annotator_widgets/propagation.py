@@ -9,6 +9,8 @@ carried across a shot cut: see :mod:`.cuts`).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,9 +21,9 @@ import numpy as np
 
 from ._empty import empty_warning, near_empty
 from .cuts import shot_bounds
-from .errors import AnnotatorError, ProjectError
+from .errors import AnnotatorError, ProjectError, PromptError
 from .rle import RLE
-from .types import Annotation, MaskWarning, Prompt, Source, frame_range
+from .types import Annotation, MaskWarning, Prompt, Source, check_frame, frame_range
 
 if TYPE_CHECKING:
     from .backends.protocols import VideoSegmenter
@@ -36,6 +38,7 @@ __all__ = [
     "PropagationRun",
     "cut_warning",
     "plan_passes",
+    "propagation_plan",
     "run_passes",
     "split_at_cuts",
 ]
@@ -177,6 +180,27 @@ def plan_passes(
     return split_at_cuts(passes, cuts, by_frame, num_frames, both=direction == "both")
 
 
+def propagation_plan(
+    direction: str, start: int | None, stop: int | None, prompt_frames: Sequence[int], num_frames: int, name: str
+) -> tuple[int, PassPlan]:
+    """A propagation's arguments checked (:class:`~.errors.PromptError`): its start frame (default: the earliest
+    prompted frame, the latest backward) and its plan, :func:`plan_passes` waiting for the cuts and the prompts."""
+    if direction not in ("forward", "backward", "both"):
+        raise PromptError(
+            "direction must be 'forward', 'backward' or 'both'", given=direction, hint="pass one of those three"
+        )
+    if not prompt_frames:
+        raise PromptError(
+            "nothing to propagate: no object has a prompt yet",
+            given=name,
+            hint="add points, a box or a mask first (add_points / add_box / add_mask)",
+        )
+    start = check_frame(prompt_frames[-1 if direction == "backward" else 0] if start is None else start, num_frames)
+    plan = functools.partial(plan_passes, direction, start, stop, num_frames)
+    plan([], [])  # checks the range now; the cuts are read when the propagation runs (they may need decoding)
+    return start, plan
+
+
 def cut_warning(frame: int, obj_id: int, cut: int) -> MaskWarning:
     """The warning on ``obj_id``'s last frame before the shot cut at ``cut`` that the propagation stopped at."""
     side = "after" if frame < cut else "before"
@@ -302,12 +326,18 @@ def run_passes(
     bar: Any,
     cancel: threading.Event,
     on_empty: Callable[[MaskWarning], None],
+    cut_ahead: Callable[[int, bool], int | None] | None = None,
 ) -> Iterator[FrameResult]:
     """The propagation loop: each :class:`Pass` of the segmenter, every frame once, its masks queued to the writer
     (with a warning for each (near-)empty mask, and one for each object still tracked on the last frame before a
-    cut the pass stops at, also given to ``on_empty``), progress kept."""
+    cut the pass stops at, also given to ``on_empty``), progress kept.
+
+    ``cut_ahead(frame, reverse)``: the cut a pass must stop at on ``frame`` when the passes were planned without
+    knowing every cut (:meth:`~.cutscan.CutScanner.cut_ahead`): the pass ends there, as if planned so.
+    """
     seen: set[int] = set()
-    for p in passes:
+    plan = list(passes)
+    for i, p in enumerate(plan):
         start, count, reverse = p.start, p.count, p.reverse
         stream = segmenter.propagate(start, count, reverse)
         try:
@@ -315,37 +345,56 @@ def run_passes(
                 if cancel.is_set():
                     prog.cancelled = True
                     return
-                if out.frame in seen:
-                    continue
-                seen.add(out.frame)
-                objects = {
-                    oid: om for oid, om in out.objects.items() if p.objects is None or oid in p.objects
-                }  # the others were prompted in another shot
-                items = [
-                    (oid, om.mask, om.score, Source.PROMPTED if (out.frame, oid) in prompted else Source.PROPAGATED)
-                    for oid, om in objects.items()
-                ]
-                empty = [
-                    empty_warning(out.frame, oid, int(np.count_nonzero(om.mask)), propagated=True)
-                    for oid, om in objects.items()
-                    if near_empty(om.mask)
-                ]
-                if p.cut is not None and out.frame == p.end:
-                    empty += [cut_warning(out.frame, oid, p.cut) for oid, om in objects.items() if om.mask.any()]
-                    prog.cuts.append(p.cut)
-                writer.submit(out.frame, items, empty)
-                for warning in empty:
-                    on_empty(warning)
-                prog.done += 1
-                prog.frame = out.frame
-                bar.update(1)
-                yield FrameResult(
-                    out.frame,
-                    {oid: om.mask for oid, om in objects.items()},
-                    {oid: om.score for oid, om in objects.items()},
-                    "backward" if reverse else "forward",
-                )
+                if cut_ahead is not None and out.frame != p.end:
+                    cut = cut_ahead(out.frame, reverse)
+                    if cut is not None:  # found as the pass goes: it ends on this frame
+                        p = plan[i] = dataclasses.replace(p, count=abs(out.frame - start), cut=cut)
+                        prog.total = bar.total = len({f for q in plan for f in q.frames()})
+                if out.frame not in seen:
+                    seen.add(out.frame)
+                    yield _frame_result(out, p, writer, prompted, prog, bar, on_empty)
+                if out.frame == p.end:
+                    break
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
+
+
+def _frame_result(
+    out: Any,
+    p: Pass,
+    writer: MaskWriter,
+    prompted: set[tuple[int, int]],
+    prog: Progress,
+    bar: Any,
+    on_empty: Callable[[MaskWarning], None],
+) -> FrameResult:
+    """One segmenter frame of pass ``p``: its masks queued to the writer with their warnings, progress kept."""
+    objects = {
+        oid: om for oid, om in out.objects.items() if p.objects is None or oid in p.objects
+    }  # the others were prompted in another shot
+    items = [
+        (oid, om.mask, om.score, Source.PROMPTED if (out.frame, oid) in prompted else Source.PROPAGATED)
+        for oid, om in objects.items()
+    ]
+    empty = [
+        empty_warning(out.frame, oid, int(np.count_nonzero(om.mask)), propagated=True)
+        for oid, om in objects.items()
+        if near_empty(om.mask)
+    ]
+    if p.cut is not None and out.frame == p.end:
+        empty += [cut_warning(out.frame, oid, p.cut) for oid, om in objects.items() if om.mask.any()]
+        prog.cuts.append(p.cut)
+    writer.submit(out.frame, items, empty)
+    for warning in empty:
+        on_empty(warning)
+    prog.done += 1
+    prog.frame = out.frame
+    bar.update(1)
+    return FrameResult(
+        out.frame,
+        {oid: om.mask for oid, om in objects.items()},
+        {oid: om.score for oid, om in objects.items()},
+        "backward" if p.reverse else "forward",
+    )

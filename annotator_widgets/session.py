@@ -44,10 +44,11 @@ from . import registry
 from ._empty import _record_empty, empty_warning, near_empty, new_record
 from .backends import ObjectMask, VideoSegmenter
 from .cuts import CutDetector, video_cuts
+from .cutscan import CutScanner, span_cuts
 from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError, out_of_memory
 from .project import Project
 from .prompt_input import PointsLike, parse_box, parse_points
-from .propagation import FrameResult, MaskWriter, PassPlan, Progress, PropagationRun, plan_passes, run_passes
+from .propagation import FrameResult, MaskWriter, PassPlan, Progress, PropagationRun, propagation_plan, run_passes
 from .rle import RLE
 from .segmenter_sync import SegmenterSync
 from .timelines import Timelines
@@ -106,6 +107,7 @@ class AnnotationSession:
         self._cancel = threading.Event()
         self._sync = SegmenterSync(self.segmenter, self.video)
         self.stop_at_cuts, self._cut_detector = bool(cuts), cuts if isinstance(cuts, CutDetector) else CutDetector()
+        self._cut_scan = CutScanner(self.video, self._cut_detector, self.project)  # decodes only when asked
 
     # ------------------------------------------------------------------ setup
     def _open_project(self, project: Project | str | os.PathLike[str] | None) -> Project:
@@ -391,46 +393,38 @@ class AnnotationSession:
         Returns:
             A generator of :class:`FrameResult`; arguments are checked when it is created.
         """
-        if direction not in ("forward", "backward", "both"):
-            raise PromptError(
-                "direction must be 'forward', 'backward' or 'both'", given=direction, hint="pass one of those three"
-            )
-        prompt_frames = self.project.prompt_frames()
-        if not prompt_frames:
-            raise PromptError(
-                "nothing to propagate: no object has a prompt yet",
-                given=self.project.path.name,
-                hint="add points, a box or a mask first (add_points / add_box / add_mask)",
-            )
-        if start is None:
-            start = prompt_frames[-1] if direction == "backward" else prompt_frames[0]
-        plan = functools.partial(plan_passes, direction, self._check_frame(start), stop, len(self.video))
-        plan([], [])  # checks the range now; the cuts are read in the generator (a video's first scan decodes it)
+        frames = self.project.prompt_frames()
+        start, plan = propagation_plan(direction, start, stop, frames, len(self.video), self.project.path.name)
         if not self._busy.acquire(blocking=False):
             raise SessionBusyError.running("a propagation is running")
-        return PropagationRun(self._propagate(plan, cuts, direction, show_progress), self._busy)
+        return PropagationRun(self._propagate(plan, start, cuts, direction, show_progress), self._busy)
 
     def cuts(self) -> list[int]:
         """The first frame of each shot after the first (detected once per project: :func:`~.cuts.video_cuts`)."""
         return video_cuts(self.project, self.video, self._cut_detector)
 
-    def _propagate(self, plan: PassPlan, cuts: bool | None, way: str, show: bool | None) -> Iterator[FrameResult]:
+    def _propagate(
+        self, plan: PassPlan, start: int, cuts: bool | None, way: str, show: bool | None
+    ) -> Iterator[FrameResult]:
         from tqdm.auto import tqdm
 
-        # propagate() holds self._busy, the finally below releases it; cuts are scanned here, in the iterating thread
+        # propagate() holds self._busy, the finally below releases it. Cuts are scanned here, in the iterating thread:
+        # those between the start and the prompts first, then on as passes leave that span (:mod:`.cutscan`)
         self.progress = prog = Progress(running=True, direction=way)
         self._cancel.clear()
         bar = tqdm(desc=f"propagate {way}", unit="frame", disable=not (self.show_progress if show is None else show))
+        scan = self._cut_scan if (self.stop_at_cuts if cuts is None else cuts) else None
         try:
-            passes = plan(self.cuts() if (self.stop_at_cuts if cuts is None else cuts) else [], self.prompts())
+            passes = plan(span_cuts(scan, [start, *self.project.prompt_frames()]) if scan else [], self.prompts())
             bar.total = prog.total = len({f for p in passes for f in p.frames()})
             self._ensure_synced()
             prompted = {(p.frame, p.obj_id) for p in self.project.prompts()}
             with self.project.group(f"propagate {way}"):
                 writer = MaskWriter(self.project, self.writer_queue, prog)
                 try:
-                    report = functools.partial(_record_empty, self)
-                    yield from run_passes(self.segmenter, passes, writer, prompted, prog, bar, self._cancel, report)
+                    report, ahead = functools.partial(_record_empty, self), scan.cut_ahead if scan else None
+                    run = run_passes(self.segmenter, passes, writer, prompted, prog, bar, self._cancel, report, ahead)
+                    yield from run
                 except BaseException as exc:
                     if isinstance(exc, GeneratorExit):
                         prog.cancelled = prog.done < prog.total
@@ -453,7 +447,11 @@ class AnnotationSession:
         finally:
             bar.close()
             prog.running = False
-            self._busy.release()
+            try:
+                if scan is not None:
+                    scan.save()  # what was scanned is kept, even when the propagation failed
+            finally:
+                self._busy.release()
 
     def run(self, direction: Direction = "forward", start: int | None = None, stop: int | None = None) -> Progress:
         """Propagate to completion without handling frames yourself; returns the progress record."""
@@ -578,6 +576,7 @@ class AnnotationSession:
         self.cancel()
         with contextlib.suppress(Exception):
             self.segmenter.close()
+        self._cut_scan.close()
         if self._own_project:
             self.project.close()
         if self._own_video:

@@ -15,6 +15,7 @@ MODULES = [
     "annotator_widgets.project_schema",
     "annotator_widgets.project_migrations",
     "annotator_widgets.cuts",
+    "annotator_widgets.cutscan",
     "annotator_widgets.store.tables",
     "annotator_widgets.store.lock",
     "annotator_widgets.store.undo",

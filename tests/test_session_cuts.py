@@ -158,14 +158,15 @@ def test_real_model_segmenters_stop_at_the_cut_too(clips, tmp_path, kind):
 
 
 def test_the_cut_scan_runs_when_the_propagation_starts_not_when_it_is_asked_for(clips, tmp_path):
-    """The widget asks for the generator on the kernel's thread and iterates it in a worker: a first scan of a
-    long video (it decodes every frame) must not block the asking thread."""
-    from annotator_widgets.cuts import META_KEY
+    """The widget asks for the generator on the kernel's thread and iterates it in a worker: a cut scan (it decodes
+    frames) must not block the asking thread."""
+    from annotator_widgets.cutscan import META_KEY
 
     with make_session(clips, tmp_path) as session:
         click(session, clips, 5)
         run = session.propagate("forward")
-        assert session.project.get_meta(META_KEY) is None and session.busy
+        assert session._cut_scan.decoded == 0 and session.busy
         assert next(run).frame == 5
-        assert session.project.get_meta(META_KEY) is not None
+        assert session._cut_scan.decoded > 0
         assert [r.frame for r in run] == list(range(6, CUT))
+        assert session.project.get_meta(META_KEY) is not None  # what it scanned is kept
