@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -294,10 +295,14 @@ class PropagationRun(Iterator[FrameResult]):
     moment it is created, and stays so until it is exhausted, closed or garbage-collected, even
     when it is never iterated."""
 
-    def __init__(self, gen: Iterator[FrameResult], busy: threading.Lock) -> None:
+    def __init__(
+        self, gen: Iterator[FrameResult], busy: threading.Lock, live: weakref.WeakSet[PropagationRun] | None = None
+    ) -> None:
         self._gen = gen
         self._busy: threading.Lock | None = busy
         self._started = False
+        if live is not None:  # the session's runs not yet closed: it closes them (their masks saved) before its project
+            live.add(self)
 
     def __iter__(self) -> PropagationRun:
         return self

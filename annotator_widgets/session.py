@@ -34,6 +34,7 @@ import logging
 import os
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -103,8 +104,7 @@ class AnnotationSession:
         self.writer_queue = max(1, int(writer_queue))
         self.progress = Progress()
         self.warnings: collections.deque[MaskWarning] = new_record()  # empty results, newest last
-        self._busy = threading.Lock()
-        self._cancel = threading.Event()
+        self._busy, self._cancel, self._runs = threading.Lock(), threading.Event(), weakref.WeakSet[PropagationRun]()
         self._sync = SegmenterSync(self.segmenter, self.video)
         self.stop_at_cuts, self._cut_detector = bool(cuts), cuts if isinstance(cuts, CutDetector) else CutDetector()
         self._cut_scan = CutScanner(self.video, self._cut_detector, self.project)  # decodes only when asked
@@ -397,7 +397,7 @@ class AnnotationSession:
         start, plan = propagation_plan(direction, start, stop, frames, len(self.video), self.project.path.name)
         if not self._busy.acquire(blocking=False):
             raise SessionBusyError.running("a propagation is running")
-        return PropagationRun(self._propagate(plan, start, cuts, direction, show_progress), self._busy)
+        return PropagationRun(self._propagate(plan, start, cuts, direction, show_progress), self._busy, self._runs)
 
     def cuts(self) -> list[int]:
         """The first frame of each shot after the first (detected once per project: :func:`~.cuts.video_cuts`)."""
@@ -408,8 +408,7 @@ class AnnotationSession:
     ) -> Iterator[FrameResult]:
         from tqdm.auto import tqdm
 
-        # propagate() holds self._busy, the finally below releases it. Cuts are scanned here, in the iterating thread:
-        # those between the start and the prompts first, then on as passes leave that span (:mod:`.cutscan`)
+        # propagate() holds self._busy (released below); cuts are scanned here, in the iterating thread (.cutscan)
         self.progress = prog = Progress(running=True, direction=way)
         self._cancel.clear()
         bar = tqdm(desc=f"propagate {way}", unit="frame", disable=not (self.show_progress if show is None else show))
@@ -572,8 +571,10 @@ class AnnotationSession:
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
-        """Stop, release the segmenter, and close what the session opened itself."""
+        """Stop (a part-way propagation writes its queued masks first), release the segmenter, close what it opened."""
         self.cancel()
+        for run in list(self._runs):
+            run.close()
         with contextlib.suppress(Exception):
             self.segmenter.close()
         self._cut_scan.close()

@@ -358,6 +358,20 @@ def test_the_session_is_busy_as_soon_as_propagate_returns(session):
     assert [r.frame for r in session.propagate(stop=3)] == [0, 1, 2] and not session.busy
 
 
+def test_closing_the_session_under_a_part_way_propagation_keeps_the_frames_it_yielded(tmp_path):
+    from annotator_widgets import Project
+
+    frames = np.zeros((N, H, W, 3), np.uint8)
+    session = AnnotationSession(frames, tmp_path / "part.awp", RecordingSegmenter())
+    session.add_points(0, 1, [(10, 10)])
+    run = session.propagate()
+    yielded = [next(run).frame for _ in range(3)]  # still referenced: not garbage-collected before the close
+    session.close()  # closes the run first: its queued masks are written, the project closes after
+    with Project.open(tmp_path / "part.awp", readonly=True) as project:
+        assert set(yielded) <= set(project.mask_frames(1))
+    del run  # nothing left to do: no "project is closed" error from the generator's cleanup
+
+
 def test_a_failed_start_leaves_the_project_unlocked(tmp_path):
     from annotator_widgets import Project
 
