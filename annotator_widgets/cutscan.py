@@ -165,6 +165,13 @@ class CutScanner:
                 self._add(a, b, self._scan(a, b))
             return [c for c in self.cuts if start <= c < stop]
 
+    def all(self) -> list[int]:
+        """Every cut of the video: what is not scanned yet is scanned (what a propagation scanned is not decoded
+        again), and the whole video is then kept as scanned in the project (a full scan's entry included)."""
+        cuts = self.ensure(0, self.num_frames)
+        self.save()
+        return cuts
+
     def cut_ahead(self, frame: int, reverse: bool) -> int | None:
         """The cut a pass at ``frame`` must stop at: ``frame + 1`` going forward, ``frame`` itself going backward
         (the first frame of its shot), when that frame is a cut; else None."""

@@ -44,7 +44,7 @@ import numpy as np
 from . import registry
 from ._empty import _record_empty, empty_warning, near_empty, new_record
 from .backends import ObjectMask, VideoSegmenter
-from .cuts import CutDetector, video_cuts
+from .cuts import CutDetector
 from .cutscan import CutScanner, span_cuts
 from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError, out_of_memory
 from .project import Project
@@ -400,8 +400,8 @@ class AnnotationSession:
         return PropagationRun(self._propagate(plan, start, cuts, direction, show_progress), self._busy, self._runs)
 
     def cuts(self) -> list[int]:
-        """The first frame of each shot after the first (detected once per project: :func:`~.cuts.video_cuts`)."""
-        return video_cuts(self.project, self.video, self._cut_detector)
+        """The first frame of each shot after the first (scanned once per project: :meth:`.CutScanner.all`)."""
+        return self._cut_scan.all()
 
     def _propagate(
         self, plan: PassPlan, start: int, cuts: bool | None, way: str, show: bool | None
