@@ -98,7 +98,7 @@ class AnnotationSession:
             if self._own_project:
                 self.project.close()
             raise
-        self._views = FrameViews(self.project)  # kept until the project changes
+        self._views = FrameViews(self.project)  # kept until their frames' records are written
         self._timelines = Timelines(self.project)
         self.show_progress = show_progress
         self.writer_queue = max(1, int(writer_queue))

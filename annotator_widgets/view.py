@@ -7,8 +7,8 @@ the action segments covering the frame - with the objects whose mask is weak or 
 under a score threshold. Every kind of record the project holds per frame is one
 more field here, filled by one line in :func:`frame_view` and one in :func:`frame_views`
 (the views of several frames, one query per kind of record for all of them).
-:class:`FrameViews` keeps the views read, in batches, until the project changes
-(:attr:`~annotator_widgets.Project.revision`): playback asks for each frame's view several
+:class:`FrameViews` keeps the views read, in batches, until their frames' records are written
+(:meth:`~annotator_widgets.Project.changes_since`): playback asks for each frame's view several
 times (read-ahead, drawing, the tools) and reads the next frames' records in one go.
 An :class:`ObjectTimeline`
 is one object's row of the timeline: its info, a per-frame score summary (no mask
@@ -195,12 +195,22 @@ def frame_views(project: Project, frames: Iterable[int], *, low_score: float = 0
     }
 
 
-class FrameViews:
-    """The frame views of one project, read in batches (:func:`frame_views`) and kept until the project changes.
+#: tables whose key starts with the frame: a row written there changes that frame's view only
+_FRAME_TABLES = frozenset({"prompts", "masks", "poses", "captions", "warnings", "hands"})
+#: tables no view reads (a write there changes no view)
+_UNSEEN_TABLES = frozenset({"embeddings", "meta"})
 
-    Any write to the project - through any of its methods, an undo, a redo, a rolled-back transaction, or (for a
-    project opened read-only) a commit by another process - changes :attr:`~annotator_widgets.Project.revision`;
-    the next lookup then drops every view kept and reads again. Thread safe.
+
+class FrameViews:
+    """The frame views of one project, read in batches (:func:`frame_views`) and kept until their records change.
+
+    The views kept are brought up to date from the rows the project wrote since they were read
+    (:meth:`~annotator_widgets.Project.changes_since`): a mask, prompt, pose, caption, warning or hand
+    written on a frame - through any of the project's methods, an undo, a redo or a rolled-back
+    transaction - drops that frame's view only; a write of an object, a detection or an action
+    (records every view shows, or not keyed by frame) drops every view, and so do changes that are not
+    known (the journal no longer reaches back; for a project opened read-only, a commit by another
+    process). A dropped view is read again at the next lookup. Thread safe.
 
     Args:
         project: The project read.
@@ -213,8 +223,10 @@ class FrameViews:
         self._project = project
         self._max = int(max_frames)
         self._views: OrderedDict[int, FrameView] = OrderedDict()
-        self._revision: object = None
+        self._mark: tuple[int, int] | None = None  # the project's change mark the kept views are true at
         self._lock = threading.Lock()
+        #: views dropped because their frame's records were written (the rest were kept)
+        self.dropped = 0
 
     def get(self, frame: int, *, low_score: float = 0.5) -> FrameView:
         """The view of one frame (read alone if it is not kept)."""
@@ -224,18 +236,15 @@ class FrameViews:
         """The views of these frames, by frame; the ones not kept are read together (one query per kind of record)."""
         low_score = _check_low_score(low_score)
         wanted = [int(f) for f in frames]
-        revision = self._project.revision  # read before the records: a write after it is seen next time
+        mark = self._bring_up_to_date()
         with self._lock:
-            if revision != self._revision:
-                self._views.clear()
-                self._revision = revision
             found = {f: self._views[f] for f in wanted if f in self._views}
         missing = [f for f in dict.fromkeys(wanted) if f not in found]
         if missing:  # read without the lock: a reader inside a transaction holds the project's lock meanwhile
             read = frame_views(self._project, missing, low_score=low_score)
             found.update(read)
         with self._lock:
-            if missing and self._revision == revision:  # (else a newer revision was seen meanwhile: not kept)
+            if missing and self._mark == mark:  # (else newer writes were seen meanwhile: not kept)
                 self._views.update(read)
             for f in found:
                 if f in self._views:
@@ -247,6 +256,36 @@ class FrameViews:
             view = found[f]
             out[f] = view if view.low_score == low_score else dataclasses.replace(view, low_score=low_score)
         return out
+
+    def _bring_up_to_date(self) -> tuple[int, int]:
+        """Drop the views whose records were written since they were read; the project's mark they are now true at
+        (read before any record a caller reads next: a row written after it is named by the next call)."""
+        mark = self._project.change_mark
+        with self._lock:
+            since = self._mark
+        if since == mark:
+            return mark
+        # asked without the lock (the project's own lock may be held by a reader waiting for this one)
+        changes = None if since is None else self._project.changes_since(since)
+        with self._lock:
+            # drop all: another thread moved on meanwhile, the changes are not known, or a record every view shows
+            if (
+                self._mark != since
+                or changes is None
+                or any(table not in _FRAME_TABLES and table not in _UNSEEN_TABLES for table, _ in changes)
+            ):
+                self._views.clear()
+            else:
+                for table, key in changes:
+                    if table in _UNSEEN_TABLES:
+                        continue
+                    if key is None:  # any row of a per-frame table
+                        self._views.clear()
+                        break
+                    if self._views.pop(int(key[0]), None) is not None:
+                        self.dropped += 1
+            self._mark = mark
+        return mark
 
     def clear(self) -> None:
         """Drop every view kept."""

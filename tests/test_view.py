@@ -328,3 +328,71 @@ def test_a_view_read_inside_a_transaction_beside_another_reader_does_not_deadloc
         t.join(10)
     assert seen == {"inside": "a yard", "other": [0, 1, 2, 3, 4, 5]}
     assert session.view(4).captions[0].text == "a yard"
+
+
+def _assert_views_fresh(views: Mapping[int, FrameView], p: Project, step: str) -> None:
+    for f, view in views.items():
+        one = frame_view(p, f)
+        for name in (fld.name for fld in dataclasses.fields(FrameView)):
+            assert _same(getattr(view, name), getattr(one, name)), (step, f, name)
+
+
+def test_kept_views_equal_a_fresh_read_after_every_kind_of_change(session: AnnotationSession) -> None:
+    """The views are brought up to date from the rows written (the change journal): after each change a user (or
+    notebook code) makes, every view asked for equals a fresh read."""
+    from annotator_widgets.types import ActionSegment, Box, Caption, Detection, HandPose, MaskWarning
+
+    _fill_every_kind(session)
+    p = session.project
+    steps = {
+        "click": lambda: session.add_points(2, 2, [(30, 20)]),
+        "mask": lambda: p.put_annotations([Annotation(4, 1, _mask(5, 9), 0.4)]),
+        "undo": p.undo,
+        "redo": p.redo,
+        "pose": lambda: p.put_poses(3, [PersonPose(3, 1, np.full((33, 3), 3, np.float32))]),
+        "hand": lambda: p.put_hands(5, [HandPose(5, None, "left", np.ones((21, 3), np.float32))]),
+        "caption": lambda: p.put_caption(Caption(2, 0, "a garden")),
+        "warning": lambda: p.put_warning(MaskWarning(2, 2, "tiny_mask", "small")),
+        "detection": lambda: p.put_detections(4, [Detection(4, Box(1, 1, 9, 9), 0.7, "cup")]),
+        "action": lambda: p.add_action(ActionSegment(4, 6, "waves", 1)),
+        "rename": lambda: p.update_object(2, name="mug"),
+        "delete masks of a frame": lambda: p.delete_masks(frame=1),
+        "delete prompt": lambda: p.delete_prompt(3),
+        "remove object": lambda: session.remove_object(3),
+        "undo remove": p.undo,
+        "meta (no view shows it)": lambda: p.set_meta("note", '"x"'),
+    }
+    for name, step in steps.items():
+        session.views(range(6))
+        step()
+        _assert_views_fresh(session.views(range(6)), p, name)
+
+
+def test_a_write_on_one_frame_drops_that_frames_view_only(session: AnnotationSession) -> None:
+    """A click during playback re-reads the frame it wrote, not the frames the read-ahead already holds."""
+    from annotator_widgets.types import Caption
+
+    _fill_every_kind(session)
+    p = session.project
+    views = FrameViews(p)
+    before = views.many(range(6))
+    p.put_annotations([Annotation(4, 1, _mask(5, 9), 0.4)])
+    p.put_caption(Caption(2, 0, "a garden"))
+    seen = _queries(p)
+    after = views.many(range(6))
+    assert [f for f in range(6) if after[f] is not before[f]] == [2, 4]
+    assert views.dropped == 2
+    assert after[4].annotations[1].score == pytest.approx(0.4) and after[2].captions[0].text == "a garden"
+    # the two frames read again together: one query per kind of record, as for one frame
+    seen.clear()
+    frame_views(p, [2, 4])
+    together = len(seen)
+    p.put_caption(Caption(0, 0, "a yard"))
+    p.put_caption(Caption(5, 0, "a road"))
+    seen.clear()
+    views.many(range(6))
+    assert len(seen) == together
+    # an object's change shows on every frame: all read again
+    p.update_object(1, name="woman")
+    again = views.many(range(6))
+    assert all(again[f] is not after[f] for f in range(6)) and again[3].object(1).name == "woman"
