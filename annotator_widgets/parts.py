@@ -97,6 +97,7 @@ BUILTIN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("captioner", "qwen-vl", _B + "captioners_chat:QwenVlCaptioner", "Qwen2.5-VL / Qwen3-VL chat", ("qwen",)),
     # export formats
     ("exporter", "coco", _X + "coco:FORMAT", "COCO JSON: RLE masks, keypoints, tracks, videos, actions", ()),
+    ("exporter", "coco-dataset", _X + "coco_dataset:FORMAT", "COCO folder: annotations/ + images/", ("coco_dataset",)),
     ("exporter", "png", _X + "png:FORMAT", "one label PNG per frame, pixel value = object id", ()),
     ("exporter", "yolo", _X + "yolo:DETECT", "YOLO detection, Ultralytics layout (track ids beside)", ()),
     ("exporter", "yolo-seg", _X + "yolo:SEGMENT", "YOLO segmentation, exact polygons, holes bridged", ("yolo_seg",)),

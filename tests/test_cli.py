@@ -227,8 +227,13 @@ def test_export_images_writes_the_frames_a_trainer_needs(tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", str(project), "--format", "coco", "--out", str(tmp_path / "c.json"), "--images"]) == 2
     err = capsys.readouterr().err
-    assert "does not write frame images" in err and "yolo" in err
+    assert "does not write frame images" in err and "yolo" in err and "coco-dataset" in err
     assert not (tmp_path / "c.json").exists()
+    coco = tmp_path / "coco"  # COCO with its frames: the dataset folder Datumaro and CVAT import
+    assert main(["export", str(project), "--format", "coco-dataset", "--out", str(coco), "--images"]) == 0
+    listed = json.loads((coco / "annotations" / "instances_default.json").read_text())["images"]
+    names = {im["file_name"] for im in listed}
+    assert names and names == {p.name for p in (coco / "images" / "default").glob("*.jpg")}
 
 
 def test_export_overwrite_replaces_a_folder_with_other_files(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Read a COCO file (ours or another tool's) back into a project.
+"""Read a COCO file (ours or another tool's) back into a project; a COCO dataset folder reads its instances file.
 
 Masks come from RLE (compressed or not) or polygon segmentations (rasterised with the pixel-centre
 rule of :mod:`.polygons`; a list of polygons is their union, as in pycocotools). Objects are
@@ -41,9 +41,24 @@ from .polygons import polygon_to_mask
 __all__ = ["IMPORTER", "import_coco", "load_coco"]
 
 
+def _instances_file(folder: Path) -> Path:
+    """The one ``annotations/instances_<subset>.json`` of a COCO dataset folder (``coco-dataset``, CVAT, Datumaro)."""
+    found = sorted((folder / "annotations").glob("instances_*.json")) or sorted(folder.glob("instances_*.json"))
+    if len(found) != 1:
+        raise AnnotatorError(
+            "a COCO dataset folder must hold one annotations/instances_<subset>.json"
+            + (f", it holds {len(found)}" if found else ", it holds none"),
+            given=str(folder),
+            hint="pass the COCO JSON file itself" + (f", e.g. {found[0]}" if found else ""),
+        )
+    return found[0]
+
+
 def _read(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
     if isinstance(source, dict):
         return source
+    if Path(source).is_dir():
+        source = _instances_file(Path(source))
     try:
         data = json.loads(Path(source).read_text())
     except (OSError, ValueError) as exc:
@@ -80,7 +95,8 @@ def import_coco(
 
     Args:
         project: The project (or a session) to import into.
-        source: A COCO JSON file or the parsed dict.
+        source: A COCO JSON file, the parsed dict, or a COCO dataset folder (the ``coco-dataset`` export's,
+            CVAT's or Datumaro's: its ``annotations/instances_<subset>.json`` is read).
         video_id: Which video of a multi-video file to import (default: the only one).
 
     Raises:

@@ -10,11 +10,12 @@ import pytest
 from annotator_widgets import registry
 from annotator_widgets.export import ExportFormat, Importer
 
-EXPORTERS = ["actions", "binary-png", "coco", "cvat", "davis", "mot", "mots", "png", "yolo", "yolo-seg"]
+EXPORTERS = ["actions", "binary-png", "coco", "coco-dataset", "cvat", "davis", "mot", "mots", "png", "yolo", "yolo-seg"]
 IMPORTERS = ["coco", "cvat", "davis", "mot", "yolo"]
 # which importer reads each exporter's output back (name, and whether it yields masks or box prompts)
 READ_BACK = {
     "coco": ("coco", "masks"),
+    "coco-dataset": ("coco", "masks"),
     "cvat": ("cvat", "masks"),
     "davis": ("davis", "masks"),
     "png": ("png", "masks"),

@@ -6,7 +6,8 @@ it lives in ``<venv>-readers`` (``make readers``) and runs in a subprocess. This
 
 * the driver, run by the readers' Python: ``python readers.py FORMAT PATH`` loads the dataset with
   ``datumaro.Dataset.import_from(PATH, FORMAT)`` and prints JSON of what it read (items with their
-  ids, subsets and frame attributes; per annotation its type, label name, id, group, attributes,
+  ids, subsets and frame attributes, the image's per-channel mean when its file was found (BGR, as
+  Datumaro reads it); per annotation its type, label name, id, group, attributes,
   box, polygon points, and masks as area plus a COCO RLE string);
 * the test side: :func:`datumaro_read` runs the driver and returns that JSON. A missing readers
   virtualenv is a test failure that says how to make it, never a skip.
@@ -103,15 +104,18 @@ def main(argv: list[str]) -> int:
     labels = [c.name for c in cats.items] if cats is not None else []
     items = []
     for item in dataset:
-        size = None
+        size = image_mean = None
         if item.media is not None and getattr(item.media, "size", None):
             size = list(item.media.size)
+        if item.media is not None and getattr(item.media, "has_data", False):  # the image file was found: read it
+            image_mean = [float(v) for v in item.media.data.reshape(-1, item.media.data.shape[-1]).mean(axis=0)]
         items.append(
             {
                 "id": str(item.id),
                 "subset": item.subset,
                 "attributes": _plain(dict(item.attributes)),
                 "size": size,
+                "image_mean": image_mean,
                 "annotations": [_annotation(a, labels) for a in item.annotations],
             }
         )
