@@ -277,3 +277,30 @@ def test_cli_batch_images_writes_the_frames_for_the_formats_that_take_them(media
     assert len(labels) == FRAMES
     assert sorted(p.stem for p in (yolo / "images" / "train").glob("*.jpg")) == labels
     assert (tmp_path / "out" / "a" / "coco.json").is_file()  # COCO takes no frames and is written as before
+
+
+def test_a_ray_that_cannot_start_is_a_clear_error_after_one_more_try(media, tmp_path, monkeypatch):
+    """Ray's local node has a fixed 30 s to register (a loaded machine misses it): started once more, then a
+    BackendError that names --executor local, not Ray's traceback."""
+    import ray
+
+    from annotator_widgets.errors import BackendError
+
+    calls: list[str | None] = []
+
+    def init(address=None, **_):  # a test double of ray.init that always misses the deadline
+        calls.append(address)
+        raise Exception("The current node timed out during startup. This could happen because ...")
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    folder, _ = media
+    settings = Settings(segmenter="classic", prompts=str(folder / "{stem}.json"), formats=("coco",))
+    with pytest.raises(BackendError, match="could not start a local Ray") as err:
+        run_batch([folder / "a.mp4"], tmp_path / "out", settings, executor="ray")
+    message = str(err.value)
+    assert calls == [None, None] and "--executor local" in message and "timed out during startup" in message
+    calls.clear()
+    with pytest.raises(BackendError, match="could not join the Ray cluster at 'auto'"):
+        run_batch([folder / "a.mp4"], tmp_path / "out2", settings, executor="ray", ray_address="auto")
+    assert calls == ["auto"]  # a cluster that is not there is not asked twice

@@ -46,6 +46,36 @@ class VideoWorker:
         return {"pid": os.getpid(), "videos": self.videos}
 
 
+#: Ray's message when its node did not register in its fixed 30 s (a loaded machine, a slow disk)
+_STARTUP_TIMEOUT = "timed out during startup"
+
+
+def _init(ray: Any, address: str | None, opts: dict[str, Any]) -> None:
+    """``ray.init``; a local Ray whose node missed Ray's fixed 30 s start-up deadline is started once more, and a
+    cluster that cannot be started or joined is a :class:`~annotator_widgets.errors.BackendError` that says what to
+    do instead of Ray's traceback."""
+    from ...errors import BackendError
+
+    for attempt in (1, 2):
+        try:
+            ray.init(address=address, **opts)
+            return
+        except Exception as exc:  # Ray raises bare Exception / ConnectionError / RuntimeError here
+            ray.shutdown()  # (whatever it had started)
+            if address is None and _STARTUP_TIMEOUT in str(exc) and attempt == 1:
+                log.warning("ray: the local node missed Ray's 30 s start-up deadline (a loaded machine?); again")
+                continue
+            where = "a local Ray" if address is None else f"the Ray cluster at {address!r}"
+            raise BackendError(
+                f"could not start {where}" if address is None else f"could not join {where}",
+                given=f"{type(exc).__name__}: {exc}",
+                hint="run the batch with --executor local (one process, the same results), or start a cluster "
+                "with `ray start --head` and pass --ray-address auto"
+                if address is None
+                else "check the address and that `ray status` there answers, or run with --executor local",
+            ) from exc
+
+
 def run(
     jobs: Sequence[Job],
     settings: Settings,
@@ -77,7 +107,7 @@ def run(
     started = False
     if not ray.is_initialized():
         opts = {"include_dashboard": False, "log_to_driver": False, **(init_options or {})}
-        ray.init(address=address, **opts)
+        _init(ray, address, opts)
         started = True
     actors: list[Any] = []
     try:
