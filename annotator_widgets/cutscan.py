@@ -275,11 +275,42 @@ class CutScanner:
         return out
 
 
-def span_cuts(scanner: CutScanner, frames: Sequence[int]) -> list[int]:
+def span_cuts(
+    scanner: CutScanner | None,
+    frames: Sequence[int],
+    cancel: threading.Event | None = None,
+    progress: Any = None,
+    *,
+    step: int = 256,
+) -> list[int]:
     """Scan from the earliest to the latest of ``frames`` (a pass's start and the prompted frames); the cuts between.
 
     Those are all the cuts a propagation's plan needs: past them no shot holds a prompt, so only the passes that
     run out of the span go on, and they stop at the first cut they meet (:meth:`CutScanner.cut_ahead`).
+
+    The frames not scanned yet are scanned ``step`` at a time (the same cuts as at once); between steps
+    ``progress`` (a :class:`~.propagation.Progress`) counts them (``stage`` ``"cuts"``, ``scan_done`` of
+    ``scan_total``) and a set ``cancel`` stops the scan: the cuts found so far are returned (the propagation
+    that asked then stops before its first frame). No scanner (a propagation that crosses cuts): no cuts.
     """
+    if scanner is None:
+        return []
     scanner.load()  # what another scan (a full one: session.cuts()) kept since
-    return scanner.ensure(min(frames), max(frames) + 1)
+    start, stop = max(0, min(frames)), min(scanner.num_frames, max(frames) + 1)
+    with scanner._lock:
+        gaps = scanner._gaps(start, stop)
+    if progress is not None:
+        progress.stage, progress.scan_done, progress.scan_total = "cuts", 0, sum(b - a for a, b in gaps)
+    try:
+        for a, b in gaps:
+            for c in range(a, b, max(1, int(step))):
+                if cancel is not None and cancel.is_set():
+                    with scanner._lock:
+                        return [f for f in scanner.cuts if start <= f < stop]
+                scanner.ensure(c, min(b, c + step))
+                if progress is not None:
+                    progress.scan_done += min(b, c + step) - c
+        return scanner.ensure(start, stop)
+    finally:
+        if progress is not None:
+            progress.stage = ""

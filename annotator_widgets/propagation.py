@@ -84,6 +84,11 @@ class Progress:
     empty: int = 0  # frames where an object's mask came out (near) empty; see session.warnings
     empty_objects: set[int] = field(default_factory=set)
     cuts: list[int] = field(default_factory=list)  # shot cuts the propagation stopped at (see session.warnings)
+    #: "cuts" while the shot cuts between the prompts are scanned, before the first frame (``scan_done`` of
+    #: ``scan_total`` frames; :func:`~.cutscan.span_cuts`), else ""
+    stage: str = ""
+    scan_done: int = 0
+    scan_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -343,6 +348,9 @@ def run_passes(
     seen: set[int] = set()
     plan = list(passes)
     for i, p in enumerate(plan):
+        if cancel.is_set():  # (asked before a pass starts: e.g. while the cuts were scanned)
+            prog.cancelled = True
+            return
         start, count, reverse = p.start, p.count, p.reverse
         stream = segmenter.propagate(start, count, reverse)
         try:

@@ -414,7 +414,7 @@ class AnnotationSession:
         bar = tqdm(desc=f"propagate {way}", unit="frame", disable=not (self.show_progress if show is None else show))
         scan = self._cut_scan if (self.stop_at_cuts if cuts is None else cuts) else None
         try:
-            passes = plan(span_cuts(scan, [start, *self.project.prompt_frames()]) if scan else [], self.prompts())
+            passes = plan(span_cuts(scan, [start, *self.project.prompt_frames()], self._cancel, prog), self.prompts())
             bar.total = prog.total = len({f for p in passes for f in p.frames()})
             self._ensure_synced()
             prompted = {(p.frame, p.obj_id) for p in self.project.prompts()}

@@ -47,7 +47,7 @@ def _round(path: Path, truth: np.ndarray, folder: Path, lazy: bool) -> dict[str,
         session.add_points(CLICK, obj.obj_id, [(x, y)])
         if not lazy:  # main's path: the plan gets every cut (a full scan), nothing is looked up on the way
 
-            def full(scanner, frames):  # type: ignore[no-untyped-def]
+            def full(scanner, frames, *_):  # type: ignore[no-untyped-def]
                 return video_cuts(session.project, session.video)
 
             session_module.span_cuts, saved = full, session_module.span_cuts

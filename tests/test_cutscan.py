@@ -126,3 +126,44 @@ def test_unreadable_meta_and_bad_chunk(tmp_path):
         assert CutScanner(frames, CutDetector(), project).scanned == []
     with pytest.raises(AnnotatorError, match="chunk"):
         CutScanner(frames, CutDetector(), chunk=0)
+
+
+def test_the_span_is_scanned_in_steps_with_progress_and_the_cuts_of_a_full_scan():
+    from annotator_widgets.propagation import Progress
+
+    frames = shots_clip(6, 540)
+    full = CutDetector().detect(frames)
+    scanner = CutScanner(frames, CutDetector())
+    scanner.ensure(100, 140)  # scanned before: not counted again
+    seen: list[tuple[str, int, int]] = []
+    prog = Progress()
+    real = scanner.ensure
+
+    def ensure(a, b):  # (a spy: what the progress says while each step is scanned)
+        seen.append((prog.stage, prog.scan_done, prog.scan_total))
+        return real(a, b)
+
+    scanner.ensure = ensure  # type: ignore[method-assign]
+    got = span_cuts(scanner, [10, 400, 250], None, prog, step=64)
+    assert got == [c for c in full if 10 <= c <= 400]
+    assert prog.stage == "" and prog.scan_done == prog.scan_total == (401 - 10) - 40
+    steps = seen[:-1]  # (the last call reads the whole span back: all scanned)
+    assert all(stage == "cuts" and total == 351 for stage, _, total in steps)
+    assert [done for _, done, _ in steps] == sorted({done for _, done, _ in steps}) and len(steps) == 7
+
+
+def test_a_cancel_stops_the_span_scan_between_steps():
+    import threading
+
+    frames = shots_clip(6, 540)
+    scanner = CutScanner(frames, CutDetector())
+    cancel = threading.Event()
+    real = scanner.ensure
+
+    def ensure(a, b):  # the user presses Cancel while the first step is scanned
+        cancel.set()
+        return real(a, b)
+
+    scanner.ensure = ensure  # type: ignore[method-assign]
+    got = span_cuts(scanner, [0, 539], cancel, step=64)
+    assert scanner.scanned == [[0, 64]] and got == [c for c in scanner.cuts if c < 64]

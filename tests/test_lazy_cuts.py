@@ -69,7 +69,7 @@ def test_lazy_propagation_equals_the_full_scans(shots, tmp_path, monkeypatch, ar
     with prompted(shots, tmp_path / "full.awp") as session:  # the full-scan path: plan with every cut, no lookahead
         assert session.cuts() == CUTS
         every = video_cuts(session.project, session.video)
-        monkeypatch.setattr(session_module, "span_cuts", lambda scanner, frames: every)
+        monkeypatch.setattr(session_module, "span_cuts", lambda scanner, frames, *a: every)
         monkeypatch.setattr(session._cut_scan, "cut_ahead", None)
         full = outcome(session, *args)
     assert full["progress"][0]  # some cut was met
@@ -95,3 +95,27 @@ def test_a_short_propagation_does_not_decode_a_single_shot_video(tmp_path):
         assert session._cut_scan.decoded == 0
         assert [r.frame for r in session.propagate("backward", 320, 250)][-1] == 251
         assert 0 < session._cut_scan.decoded <= 50 + session._cut_scan.chunk
+
+
+def test_cancel_while_the_cuts_between_the_prompts_are_scanned_propagates_nothing(shots, tmp_path):
+    """Prompts far apart: the cuts between them are scanned before the first frame, counted in the progress
+    (stage "cuts") and cancellable like the frames."""
+    with prompted(shots, tmp_path / "p.awp") as session:
+        scanner = session._cut_scan
+        scanned_steps: list[tuple[str, int, int]] = []
+        real = scanner.ensure
+
+        def ensure(a, b):  # the user presses Cancel while the scan's first step runs
+            prog = session.progress
+            scanned_steps.append((prog.stage, prog.scan_done, prog.scan_total))
+            session.cancel()
+            return real(a, b)
+
+        scanner.ensure = ensure  # type: ignore[method-assign]
+        before = {o.obj_id: session.project.mask_frames(o.obj_id) for o in session.objects}
+        results = list(session.propagate("both", 16))
+        assert results == [] and session.progress.cancelled and session.progress.stage == ""
+        assert scanned_steps[0] == ("cuts", 0, 44 - 16 + 1)  # the span from 16 to the last prompt, 44
+        assert {o.obj_id: session.project.mask_frames(o.obj_id) for o in session.objects} == before
+        scanner.ensure = real  # type: ignore[method-assign]
+        assert [r.frame for r in session.propagate("forward", 16, 20)] == [16, 17, 18, 19]  # not cancelled again
