@@ -70,8 +70,8 @@ class HfSam2Segmenter:
         model: A hub id (``"facebook/sam2.1-hiera-tiny"``), a local folder written by
             ``save_pretrained``, or a registry name with a ``hub_id`` (``"sam2.1_hiera_tiny"``).
         device: ``"auto"`` (cuda, then mps, then cpu) or a torch device.
-        dtype: ``"auto"`` (bf16 autocast on CPU and on GPUs with compute capability >= 8,
-            fp16 on older GPUs, fp32 on MPS), ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        dtype: ``"auto"`` (bf16 autocast on GPUs with compute capability >= 8 and on CPUs that compute bf16
+            natively, fp32 on other CPUs and MPS, fp16 on older GPUs), ``"float32"``, ``"bfloat16"`` or ``"float16"``.
         memory_window: Frames of tracking memory kept on each side of the current frame:
             ``"auto"`` (what the model reads), an int, or None for unbounded.
         archive_dir: Where pruned memory is archived (default: a temporary folder).

@@ -140,8 +140,8 @@ class Sam2Segmenter:
         config: The model config: a sam2 package config name or a YAML path (default: the
             registry entry's).
         device: ``"auto"`` (cuda, then mps, then cpu) or a torch device.
-        dtype: ``"auto"`` (bf16 autocast on CPU and on GPUs with compute capability >= 8,
-            fp16 on older GPUs, fp32 on MPS), ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        dtype: ``"auto"`` (bf16 autocast on GPUs with compute capability >= 8 and on CPUs that compute bf16
+            natively, fp32 on other CPUs and MPS, fp16 on older GPUs), ``"float32"``, ``"bfloat16"`` or ``"float16"``.
         memory_window: Frames of tracking memory kept in RAM on each side of the current
             frame: ``"auto"`` (what the model reads, 15 for the released configs), an int,
             or None to keep everything (unbounded, as upstream).

@@ -76,7 +76,7 @@ class Sam3ConceptSegmenter:
         model: A hub id (default ``"facebook/sam3"``: gated, accept Meta's SAM licence on the hub
             first) or a folder written by ``save_pretrained`` (model and processor).
         device: ``"auto"`` (cuda, then mps, then cpu) or a torch device.
-        dtype: ``"auto"`` (bf16 autocast on CPU and recent GPUs, fp16 on older GPUs, fp32 on MPS),
+        dtype: ``"auto"`` (bf16 autocast on recent GPUs and bf16-native CPUs, fp16 on older GPUs, else fp32),
             ``"float32"``, ``"bfloat16"`` or ``"float16"``.
         score_threshold: Detection probability a detection needs at all (checkpoint default
             0.5). Randomly initialised test models need 0.

@@ -46,7 +46,7 @@ class Sam3TrackerSegmenter(HfSam2Segmenter):
             first) or a folder written by ``save_pretrained`` of a ``sam3_video`` or
             ``sam3_tracker_video`` model.
         device: ``"auto"`` (cuda, then mps, then cpu) or a torch device.
-        dtype: ``"auto"`` (bf16 autocast on CPU and recent GPUs, fp16 on older GPUs, fp32 on MPS),
+        dtype: ``"auto"`` (bf16 autocast on recent GPUs and bf16-native CPUs, fp16 on older GPUs, else fp32),
             ``"float32"``, ``"bfloat16"`` or ``"float16"``.
         memory_window: Frames of tracking memory kept on each side of the current frame:
             ``"auto"`` (what the model reads), an int, or None for unbounded.

@@ -15,6 +15,7 @@ pytest.importorskip("transformers")
 
 from annotator_widgets import open_video, registry  # noqa: E402
 from annotator_widgets.backends import VideoSegmenter  # noqa: E402
+from annotator_widgets.backends._sam2_build import resolve_dtype  # noqa: E402
 from annotator_widgets.backends.sam2_hf import HfSam2Segmenter  # noqa: E402
 from annotator_widgets.errors import BackendError, CheckpointError, PromptError  # noqa: E402
 from annotator_widgets.rle import RLE, mask_iou  # noqa: E402
@@ -78,7 +79,8 @@ def streaming_reference(reference, clip, prompts, order, reverse=False):
     h, w = clip.frames.shape[1:3]
     session = proc.init_video_session(inference_device="cpu", dtype=torch.float32)
     out_log = []
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+    dt = resolve_dtype("auto", torch.device("cpu"))  # the segmenter's default on this CPU
+    with torch.inference_mode(), torch.autocast("cpu", dtype=dt, enabled=dt != torch.float32):
         for p in prompts:
             pixels = proc(images=np.array(clip.frames[p.frame]), return_tensors="pt").pixel_values[0]
             coords, labels = p.point_arrays()

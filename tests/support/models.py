@@ -179,7 +179,7 @@ def time_raw_predictor(
     prompts: Iterable[Prompt],
     frames: int | None = None,
     *,
-    dtype: str = "bfloat16",
+    dtype: str = "auto",
     warmup: int = 2,
 ) -> float:
     """Seconds per frame of the upstream predictor propagating on a JPEG folder (the baseline).
@@ -189,15 +189,18 @@ def time_raw_predictor(
         folder: A folder of ``<int>.jpg`` frames (``sam2.init_state`` input).
         prompts: Applied with ``add_new_points_or_box`` (box, then points) or ``add_new_mask``.
         frames: Frames to propagate after the first prompt's frame (None: to the end).
-        dtype: CPU autocast dtype, ``"bfloat16"`` (the segmenter's CPU default) or ``"float32"``.
+        dtype: CPU autocast dtype: ``"auto"`` (the segmenter's CPU default: bf16 where the CPU computes it,
+            else fp32), ``"bfloat16"`` or ``"float32"``.
         warmup: Frames propagated before timing starts (excluded from the average).
 
     Returns:
         Mean seconds per propagated frame (frame loading at ``init_state`` excluded).
     """
     torch = require("torch")
+    from annotator_widgets.backends._sam2_build import resolve_dtype
+
     predictor = micro_sam2_raw_predictor(micro)
-    dt = getattr(torch, dtype)
+    dt = resolve_dtype(dtype, torch.device("cpu"))
     prompts = list(prompts)
     with torch.inference_mode(), torch.autocast("cpu", dtype=dt, enabled=dt != torch.float32):
         state = predictor.init_state(str(folder))
