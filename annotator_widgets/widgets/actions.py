@@ -106,6 +106,24 @@ class AnnotatorActions:
             self.refresh(f"new object {info.label}: click it in the video")
             return info
 
+    def rename_object(self, obj_id: int, name: str | None = None, category: str | None = None) -> ObjectInfo:
+        """Give an object a new name and / or class (None or "" keeps that one): one undo step.
+
+        Raises:
+            PromptError: Neither a name nor a class given.
+        """
+        changes = {k: v for k, v in (("name", name), ("category", category)) if v}
+        if not changes:
+            raise PromptError(
+                "nothing to rename with", given=f"object {obj_id}", hint="type a name and / or a class, then Rename"
+            )
+        with self._lock:
+            info = self.session.update_object(obj_id, **changes)
+            self.objects_panel.name.value = ""
+            self.objects_panel.category.value = ""
+            self.refresh(f"object {obj_id} is now {info.label!r} (class {info.category or 'none'}; z to undo)")
+            return info
+
     def select_object(self, obj_id: int) -> None:
         """Make ``obj_id`` the current object."""
         with self._lock:

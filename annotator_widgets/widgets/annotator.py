@@ -293,7 +293,13 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         def add(name: str, category: str) -> None:
             self.add_object(name, category)
 
+        def rename(name: str, category: str) -> None:
+            if self.current_object is None:
+                raise PromptError("no current object to rename", hint="pick one in the list (or press 1..9) first")
+            self.rename_object(self.current_object, name, category)
+
         op.on_add = self.guard(add, "adding the object")
+        op.on_rename = self.guard(rename, "renaming the object")
         op.on_select = self.guard(self.select_object, "selecting the object")
         op.on_hide = self.guard(self.hide_object, "hiding the object")
         op.on_remove = self.guard(self.remove_object, "removing the object")

@@ -29,7 +29,7 @@ def button(description: str = "", *, icon: str = "", tooltip: str = "", width: s
 
 
 class ObjectPanel:
-    """Add objects (name, class), pick the current one, change its colour, hide/show, remove.
+    """Add objects (name, class), rename the current one, pick the current one, change its colour, hide/show, remove.
 
     Set the ``on_*`` attributes to receive the user's actions.
     """
@@ -38,18 +38,28 @@ class ObjectPanel:
         self.name = ipw.Text(placeholder="name", layout=ipw.Layout(width="110px"))
         self.category = ipw.Text(placeholder="class", layout=ipw.Layout(width="90px"))
         self.add_button = button("Add", icon="plus", tooltip="add an object with this name and class (n)")
+        self.rename_button = button(
+            "Rename", icon="pencil", tooltip="give the current object this name and / or class (an empty box keeps it)"
+        )
         self.rows = ipw.VBox([])
         self.widget = ipw.VBox(
-            [ipw.HTML("<b>Objects</b>"), ipw.HBox([self.name, self.category]), self.add_button, self.rows],
+            [
+                ipw.HTML("<b>Objects</b>"),
+                ipw.HBox([self.name, self.category]),
+                ipw.HBox([self.add_button, self.rename_button]),
+                self.rows,
+            ],
             layout=ipw.Layout(min_width="250px", padding="0 0 0 8px"),
         )
         self.widget.add_class("aw-objects")
         self.on_add: Callable[[str, str], None] = lambda name, category: None
+        self.on_rename: Callable[[str, str], None] = lambda name, category: None
         self.on_select: Callable[[int], None] = lambda obj_id: None
         self.on_hide: Callable[[int, bool], None] = lambda obj_id, hidden: None
         self.on_remove: Callable[[int], None] = lambda obj_id: None
         self.on_color: Callable[[int, str], None] = lambda obj_id, color: None
         self.add_button.on_click(lambda _: self.on_add(self.name.value.strip(), self.category.value.strip()))
+        self.rename_button.on_click(lambda _: self.on_rename(self.name.value.strip(), self.category.value.strip()))
         self._signature: tuple[Any, ...] | None = None
         self._row_widgets: dict[int, dict[str, Any]] = {}
         self._quiet = False

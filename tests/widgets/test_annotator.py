@@ -234,6 +234,34 @@ def test_object_panel_add_select_hide_recolour_remove(annotator):
     assert points(annotator)[0][0] == 1
 
 
+def test_object_panel_renames_the_current_object(annotator):
+    """The first click makes an unnamed object: the panel's name and class boxes with Rename name it (one undo
+    step); an empty box keeps that field; nothing typed, or no current object, is an error in the status line."""
+    panel = annotator.objects_panel
+    click(annotator, 50, 30)
+    (obj,) = annotator.session.project.objects()
+    assert (obj.name, obj.category) == ("", "")
+    panel.name.value, panel.category.value = "cyclist", "person"
+    panel.rename_button.click()
+    obj = annotator.session.project.object(obj.obj_id)
+    assert (obj.name, obj.category) == ("cyclist", "person") and annotator.error == ""
+    assert panel.row(obj.obj_id)["select"].description == f"{obj.obj_id} cyclist"
+    assert (panel.name.value, panel.category.value) == ("", "")
+    panel.category.value = "rider"  # the class only: the name stays
+    panel.rename_button.click()
+    assert (annotator.session.project.object(obj.obj_id).category, panel.name.value) == ("rider", "")
+    assert annotator.session.project.object(obj.obj_id).name == "cyclist"
+    panel.rename_button.click()  # nothing typed
+    assert "nothing to rename" in annotator.error
+    key(annotator, "z")
+    assert annotator.session.project.object(obj.obj_id).category == "person"
+    assert annotator.session.prompts(0)[0].obj_id == obj.obj_id  # the prompt is untouched
+    annotator.current_object = None
+    panel.name.value = "bike"
+    panel.rename_button.click()
+    assert "no current object" in annotator.error
+
+
 def test_no_live_widget_refers_to_a_closed_one(annotator):
     """A live box holding a closed widget leaves the whole annotator "Loading widget..." after a page reload."""
     from ipywidgets.widgets.widget import _instances
