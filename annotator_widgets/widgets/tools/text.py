@@ -11,7 +11,7 @@ The work is done by :mod:`annotator_widgets.workflows.text`.
 
 Its second row, *First frame*, finds where the phrase first appears (seed 004): **Find first
 frame** (a worker job with progress and Cancel) scans the video coarse-to-fine with a mask scorer
-(:func:`annotator_widgets.workflows.find.find_text`: the ``scorer`` dropdown, candidates from a
+(:func:`annotator_widgets.workflows.find.find_text`: the ``scorer`` box, a name or ``name:<folder>``, candidates from a
 point grid or a grounder, every K frames, a threshold), jumps to the first frame that passes,
 shows the best candidate there as a dashed box with its score, and draws the score curve along
 the timeline. A click on that box (or Enter) tracks it both ways from there
@@ -171,8 +171,13 @@ class TextTool(Tool):
 
     def _build_first_frame(self) -> Any:
         scorers = registry.names("scorer")
-        self.scorers = ipw.Dropdown(
-            options=scorers, value=self.scorer if self.scorer in scorers else None, layout=ipw.Layout(width="110px")
+        # the registered names as suggestions; "clip:<folder>" typed loads a saved model
+        self.scorers = ipw.Combobox(
+            options=scorers,
+            value=self.scorer if isinstance(self.scorer, str) else "",
+            ensure_option=False,
+            placeholder="name or name:<folder>",
+            layout=ipw.Layout(width="200px"),
         )
         options = candidate_options()
         self.candidate_source = ipw.Dropdown(options=options, value="grid", layout=ipw.Layout(width="170px"))
@@ -186,6 +191,7 @@ class TextTool(Tool):
             "Find first frame", icon="fast-forward", tooltip="scan the video for the first frame the phrase matches"
         )
         self.scorers.observe(self._pick_scorer, names=["value"])
+        self.observe(self._show_scorer, names=["scorer"])
         self.candidate_source.observe(lambda ch: setattr(self, "find_candidates", ch["new"]), names=["value"])
         traitlets.link((self, "find_every"), (self.find_every_box, "value"))
         traitlets.link((self, "find_threshold"), (self.find_slider, "value"))
@@ -216,8 +222,12 @@ class TextTool(Tool):
             self.threshold = value
 
     def _pick_scorer(self, change: dict[str, Any]) -> None:
-        if change["new"]:
-            self.scorer = change["new"]
+        if change["new"].strip():
+            self.scorer = change["new"].strip()
+
+    def _show_scorer(self, change: dict[str, Any]) -> None:
+        if isinstance(change["new"], str):  # set from code: the box shows what the scan will use
+            self.scorers.value = change["new"]
 
     def _running(self, on: bool) -> None:
         for b in (self.find_button, self.accept_button, self.propagate_button, self.first_button):
