@@ -262,7 +262,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self.observe(self.guard(self._on_tool, "changing the tool"), names=["tool"])
         self.observe(self._on_status, names=["status", "error"])
         self.observe(self.guard(self._on_busy, "preparing the frame"), names=["busy"])
-        self.mouse_events.on_dom_event(self.guard(self.pointer.handle, "handling the click"))
+        self.mouse_events.on_dom_event(self.guard(self._on_mouse, "handling the click"))
         self.mouse_move_events.on_dom_event(self.guard(self.pointer.handle, "handling the drag"))
         self.key_events.on_dom_event(self.guard(self._on_key, "handling the key"))
         self.canvas.on_client_ready(self.guard(self.redraw, "redrawing after a reconnect"))
@@ -368,6 +368,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
     def refresh(self, message: str | None = None, *, masks: dict[int, np.ndarray] | None = None) -> None:
         """Read everything again from the session: objects, timeline and the frame (``masks`` drawn if given)."""
         with self._lock:
+            revision = self.session.project.revision  # read first: a write made meanwhile is seen next time
             objects = self.session.objects
             ids = [o.obj_id for o in objects]
             if self.current_object not in ids:
@@ -379,8 +380,26 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             self.timeline.set_cursor(self.frame)
             for tool in self._tools.values():
                 tool.on_refresh()
+            self._shown_revision = revision
             if message is not None:
                 self.say(message)
+
+    def _on_mouse(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "mouseenter":
+            self.catch_up()
+        else:
+            self.pointer.handle(event)
+
+    def catch_up(self) -> bool:
+        """Refresh if the project changed since this annotator last read it (another annotator on the session,
+        or code in a cell); called when the pointer enters the video. Returns whether it refreshed."""
+        with self._lock:
+            if self.busy or self.playing or self.session.busy:
+                return False
+            if self.session.project.revision == getattr(self, "_shown_revision", None):
+                return False
+            self.refresh()
+            return True
 
     # ------------------------------------------------------------------ observers
     @traitlets.validate("frame")

@@ -262,6 +262,33 @@ def test_object_panel_renames_the_current_object(annotator):
     assert "no current object" in annotator.error
 
 
+def test_a_second_annotator_or_code_on_the_session_shows_when_the_pointer_comes_back(annotator):
+    """Two annotators on one session (or code in a cell) change the project: the other one showed the old
+    masks, objects and timeline until the person clicked in it; it catches up when the pointer enters it."""
+    from annotator_widgets import VideoAnnotator
+
+    other = VideoAnnotator(annotator.session, max_display_side=160)
+    try:
+        before = annotator.canvas.last_image.copy()
+        click(other, 50, 30)  # an object and its mask, made in the other annotator
+        assert list(annotator.objects_panel.rows.children) == []
+        assert np.array_equal(annotator.canvas.last_image, before)  # not redrawn yet
+        mouse(annotator, "mouseenter", 10, 10)
+        (obj,) = annotator.session.objects
+        assert annotator.objects_panel.row(obj.obj_id)["select"].description == obj.label
+        assert not np.array_equal(annotator.canvas.last_image, before)  # the mask is shown
+        assert [r.obj_id for r in annotator._rows] == [obj.obj_id]  # the timeline's rows
+        # code in a cell: a new object shows on the next entry; an entry with nothing new draws nothing
+        made = annotator.session.add_object(name="from code")
+        mouse(annotator, "mouseenter", 10, 10)
+        assert made.obj_id in [o.obj_id for o in annotator.session.objects]
+        assert annotator.objects_panel.row(made.obj_id)["select"].description == made.label
+        assert annotator.catch_up() is False
+        assert points(annotator)[0][0] == obj.obj_id and not annotator.pointer.pressed  # not a click
+    finally:
+        other.close()
+
+
 def test_no_live_widget_refers_to_a_closed_one(annotator):
     """A live box holding a closed widget leaves the whole annotator "Loading widget..." after a page reload."""
     from ipywidgets.widgets.widget import _instances
