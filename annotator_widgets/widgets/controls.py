@@ -208,7 +208,12 @@ class Navigation:
         )
         self.label = ipw.Label(f"0 / {last}", layout=ipw.Layout(min_width="70px"))
         self.play.observe(lambda ch: setattr(self.play, "icon", "pause" if ch["new"] else "play"), names=["value"])
+        # under a narrow video (the row is as wide as the canvas) the buttons keep their width and the slider
+        # wraps to a second line: shrunk, they showed cut icons ("<." for the chevrons under a 332 px video)
+        for b in (self.prev_prompted, self.prev, self.play, self.next, self.next_prompted):
+            b.layout.flex = "0 0 auto"
         self.widget = ipw.HBox(
-            [self.prev_prompted, self.prev, self.play, self.next, self.next_prompted, self.slider, self.label]
+            [self.prev_prompted, self.prev, self.play, self.next, self.next_prompted, self.slider, self.label],
+            layout=ipw.Layout(flex_flow="row wrap"),
         )
         self.widget.add_class("aw-navigation")

@@ -1,5 +1,6 @@
 """The Effects and Export tools in a real browser (JupyterLab + chromium): the strength slider, moved with the
-keyboard on its handle, re-renders the canvas inside the masks only; the Export button writes and says so."""
+keyboard on its handle, re-renders the canvas inside the masks only; the Export button writes and says so; under
+this narrow (320 px) video the navigation buttons are shown whole."""
 
 from __future__ import annotations
 
@@ -80,3 +81,22 @@ def test_clicking_export_writes_and_shows_what_was_written(nb):
     text = nb.page.locator(".aw-written").inner_text()
     assert "tools.json" in text and "masks on 6 frames" in text
     assert nb.kernel_json("(folder / 'tools.json').exists()")
+
+
+_JS_CUT_BUTTONS = """
+() => Array.from(document.querySelectorAll('.aw-navigation button')).map(
+  b => [b.title, b.getBoundingClientRect().width, b.scrollWidth])
+"""
+
+
+def test_navigation_buttons_are_whole_under_a_narrow_video(nb):
+    """The navigation row is as wide as the canvas: under a 320 px video its buttons were squeezed to half
+    their width (the chevrons showed as '<.'); they keep their width and the slider wraps instead."""
+    nb.page.locator(".aw-navigation").scroll_into_view_if_needed()
+    buttons = nb.page.evaluate(_JS_CUT_BUTTONS)
+    assert len(buttons) == 5
+    cut = [(title, width, need) for title, width, need in buttons if width + 0.5 < need]
+    assert cut == []
+    slider = nb.page.locator(".aw-navigation .widget-slider").bounding_box()
+    canvas = nb.page.locator(".aw-canvas").bounding_box()
+    assert slider["width"] >= 100 and slider["x"] + slider["width"] <= canvas["x"] + canvas["width"] + 10
