@@ -31,9 +31,12 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import os
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -66,6 +69,9 @@ __all__ = ["VideoAnnotator"]
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: the annotators from_video made, by resolved project path (a cell run again replaces its annotator)
+_BY_PROJECT: weakref.WeakValueDictionary[Path, VideoAnnotator] = weakref.WeakValueDictionary()
 
 
 class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[name-defined]
@@ -179,12 +185,22 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
     def from_video(cls, video: Any, project: Any = None, segmenter: Any = "auto", **kwargs: Any) -> VideoAnnotator:
         """Open ``video`` in a new :class:`AnnotationSession` and annotate it.
 
+        Running it again on the same project path in the same kernel (a notebook cell run twice) closes the
+        annotator the earlier run made, which holds the project's write lock; its work is all stored.
+
         Args:
             video: Anything :func:`~annotator_widgets.open_video` accepts.
             project: A Project, a path, or None for a temporary project.
             segmenter: A segmenter instance or name (``"auto"``, ``"classic"``, ...).
             **kwargs: Passed to the constructor.
         """
+        key = Path(project).expanduser().resolve() if isinstance(project, (str, os.PathLike)) else None
+        earlier = _BY_PROJECT.get(key) if key is not None else None
+        if earlier is not None and earlier._own_session:
+            # the cell was run again: the earlier annotator holds the project's write lock (every change it made
+            # is stored), so it goes, and the new one shows the same work; else the run failed with a ProjectError
+            log.info("closing the earlier annotator of %s (made by from_video in this kernel)", key)
+            earlier.close()
         session = AnnotationSession(video, project=project, segmenter=segmenter)
         try:
             ann = cls(session, **kwargs)
@@ -192,6 +208,8 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             session.close()
             raise
         ann._own_session = True
+        if key is not None:
+            _BY_PROJECT[key] = ann
         return ann
 
     def _warm_up(self) -> None:
@@ -530,6 +548,9 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             stack.extend(getattr(w, "children", ()))
             w.close()
         super().close()
+        for key, ann in list(_BY_PROJECT.items()):
+            if ann is self:
+                _BY_PROJECT.pop(key, None)
         if self._own_session:
             self.session.close()
 

@@ -289,6 +289,40 @@ def test_a_second_annotator_or_code_on_the_session_shows_when_the_pointer_comes_
         other.close()
 
 
+def test_from_video_run_again_on_the_same_project_replaces_the_earlier_annotator(clip, tmp_path):
+    """A notebook cell with ``from_video(video, "clip.awp")`` run twice: the second run failed with a ProjectError
+    (the first annotator, still alive in the kernel, holds the write lock); it now closes the earlier one and shows
+    the same stored work. A session the person made is never closed for them."""
+    from annotator_widgets import AnnotationSession, VideoAnnotator
+    from annotator_widgets.errors import ProjectError
+    from tests.widgets.conftest import DiscSegmenter
+
+    path = tmp_path / "again.awp"
+    first = VideoAnnotator.from_video(clip.frames, path, segmenter=DiscSegmenter(), max_display_side=160)
+    first.click(100, 60)
+    second = VideoAnnotator.from_video(clip.frames, str(path), segmenter=DiscSegmenter(), max_display_side=160)
+    try:
+        assert first.comm is None  # closed, with its session
+        (obj,) = second.session.objects
+        assert [(p.x, p.y) for p in second.session.prompts(0)[0].points] == [(100.0, 60.0)]
+        assert second.session.masks(0)[obj.obj_id].any()
+        second.click(200, 100)
+        assert len(second.session.prompts(0)[0].points) == 2
+        second.close()
+        third = VideoAnnotator.from_video(clip.frames, path, segmenter=DiscSegmenter(), max_display_side=160)
+        assert len(third.session.prompts(0)[0].points) == 2  # closed by hand first: opened as usual
+        third.close()
+        mine = AnnotationSession(clip.frames, project=tmp_path / "mine.awp", segmenter=DiscSegmenter())
+        shown = VideoAnnotator(mine, max_display_side=160)
+        with pytest.raises(ProjectError, match="already open"):
+            VideoAnnotator.from_video(clip.frames, tmp_path / "mine.awp", segmenter=DiscSegmenter())
+        assert shown.comm is not None
+        shown.close()
+        mine.close()
+    finally:
+        second.close()
+
+
 def test_no_live_widget_refers_to_a_closed_one(annotator):
     """A live box holding a closed widget leaves the whole annotator "Loading widget..." after a page reload."""
     from ipywidgets.widgets.widget import _instances
