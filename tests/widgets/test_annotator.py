@@ -323,6 +323,22 @@ def test_from_video_run_again_on_the_same_project_replaces_the_earlier_annotator
         second.close()
 
 
+def test_clearing_a_frame_with_nothing_on_it_says_so(annotator):
+    """``c`` on a frame where the object has no prompt or mask said "cleared object 1" and wrote nothing, so the
+    next ``z`` undid the step before it (in the browser: a whole propagation) instead of the "clear"."""
+    click(annotator, 50, 30)
+    annotator.frame = 5  # the fake segmenter has not propagated: nothing here
+    key(annotator, "c")
+    assert "nothing to clear: object 1 has no prompt or mask on frame 5" in annotator.status
+    key(annotator, "C")
+    assert "nothing to clear: every object" in annotator.status
+    annotator.frame = 0
+    key(annotator, "c")
+    assert annotator.status == "cleared object 1 on frame 0" and annotator.session.prompts(0) == []
+    key(annotator, "z")
+    assert len(annotator.session.prompts(0)) == 1  # the clear was the step undone
+
+
 def test_no_live_widget_refers_to_a_closed_one(annotator):
     """A live box holding a closed widget leaves the whole annotator "Loading widget..." after a page reload."""
     from ipywidgets.widgets.widget import _instances
