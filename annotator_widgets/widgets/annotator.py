@@ -252,8 +252,10 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             self.toolbar.help_panel,
             ipw.HBox([self.stage, self.objects_panel.widget]),
             self.propagation_bar.widget,
-            *[t.widget for t in tools if t.widget is not None],
+            # right under the video and the progress: below the tools' bars (8 of them by default) it was
+            # ~700 px under the canvas, out of view when the video is in view, and errors went unseen
             self.status_line,
+            *[t.widget for t in tools if t.widget is not None],
         ]
         self.add_class("aw-annotator")
         # mouse input (ipyevents on the surface): ``ann.mouse_events._dom_handlers(event)`` feeds an event

@@ -339,6 +339,17 @@ def test_clearing_a_frame_with_nothing_on_it_says_so(annotator):
     assert len(annotator.session.prompts(0)) == 1  # the clear was the step undone
 
 
+def test_the_status_line_is_under_the_video_above_the_tools_bars(make_annotator):
+    """Errors and messages go to the status line; below the tools' bars it was out of sight in the browser
+    (about 700 px under the canvas with the default tools) whenever the video was in view."""
+    ann = make_annotator(160)
+    rows = list(ann.children)
+    bars = [t.widget for t in ann.tools.values() if t.widget is not None]
+    assert len(bars) >= 5  # the default tools
+    assert rows.index(ann.status_line) == rows.index(ann.propagation_bar.widget) + 1
+    assert all(rows.index(ann.status_line) < rows.index(b) for b in bars)
+
+
 def test_no_live_widget_refers_to_a_closed_one(annotator):
     """A live box holding a closed widget leaves the whole annotator "Loading widget..." after a page reload."""
     from ipywidgets.widgets.widget import _instances
