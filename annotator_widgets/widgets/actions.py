@@ -84,6 +84,7 @@ class AnnotatorActions:
         _job: PropagationJob | None
         _busy_what: str
         _quiet_frame: bool
+        _task_follow: bool
         _nav_synced_at: float
         _syncing_slider: bool
         _renderer: Renderer
@@ -443,6 +444,7 @@ class AnnotatorActions:
                 if not self._quiet_frame:
                     if job is not None and not job.done:
                         job.follow = False  # the user navigates: stop following the propagation
+                    self._task_follow = False  # ... or the frames a task streams
                     t0 = time.perf_counter()
                     self._draw()
                     self.stats.add("frame_ms", (time.perf_counter() - t0) * 1000)

@@ -151,6 +151,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._quiet_frame = False
         self._last_ui = 0.0
         self._last_timeline = 0.0
+        self._task_follow = False  # the canvas follows the frames a task streams (until the user navigates)
         self._masks_opacity = 0.5
         self._nav_synced_at = float("-inf")
         #: updates that may wait in the browser during playback and propagation before frames are dropped

@@ -11,7 +11,7 @@ from annotator_widgets import AnnotationSession, registry
 from annotator_widgets.widgets import VideoAnnotator
 from annotator_widgets.widgets.tools.text import TextTool, route_options
 from tests.support.scripted import register_scripted
-from tests.support.waiting import wait_idle
+from tests.support.waiting import wait_for, wait_idle
 
 PHRASE = "a blob"
 
@@ -163,3 +163,30 @@ def test_the_models_own_threshold_until_one_is_set(clip, disc, tmp_path):
         ann.close()
         s.close()
         registry.unregister("grounder", "picky")
+
+
+def test_propagate_with_redetection_shows_the_frames_as_they_come(clip, scripted, ann, disc):
+    """Propagate with re-detection ran for minutes on bikes.mp4 with the canvas on its first frame and the timeline
+    filled in only at the end; now the canvas follows the frames as Propagate does, until the person navigates."""
+    import threading
+
+    tool = ann.tools["text"]
+    tool.text, tool.route, tool.every = PHRASE, "grounder:scripted", 3
+    wait_idle(ann, tool.find())
+    tool.accept_all()
+    wait_idle(ann, tool.propagate())
+    assert ann.frame == len(clip.frames) - 1  # followed to the last frame
+    (row, *_) = ann.timeline_rows
+    assert row.mask_frames() == list(range(len(clip.frames)))
+    # navigating while it runs stops the following: the person stays where they went
+    ann.frame = 0
+    disc.gate = threading.Semaphore(0)
+    job = tool.propagate()
+    for _ in range(3):
+        disc.gate.release()
+    wait_for(lambda: ann.frame == 2)
+    ann.frame = 1  # the person goes back
+    for _ in range(20):
+        disc.gate.release()
+    wait_idle(ann, job)
+    assert ann.frame == 1 and job.error is None

@@ -390,9 +390,10 @@ class TextTool(Tool):
 
             def work(job: TaskJob) -> int:
                 n = 0
-                for _ in gen:
+                for step in gen:
                     n += 1
                     job.report(n, len(host.session.video) - f)
+                    host.show_streamed(step)  # the canvas follows and the timeline fills in, as in Propagate
                     if job.is_cancelled():
                         gen.close()  # type: ignore[attr-defined]
                         break
