@@ -190,3 +190,17 @@ def test_propagate_with_redetection_shows_the_frames_as_they_come(clip, scripted
         disc.gate.release()
     wait_idle(ann, job)
     assert ann.frame == 1 and job.error is None
+
+
+def test_a_route_with_a_saved_models_folder_can_be_typed(clip, scripted, ann, tmp_path):
+    """Offline, a grounder is a folder: route "grounder:owlv2:<folder>" (the spec the README and the objects' meta
+    use). The route dropdown refused it, typed or set from code (TraitError); the box takes it."""
+    tool = ann.tools["text"]
+    assert "grounder:scripted" in tool.routes.options and tool.routes.value == "auto"
+    tool.routes.value = f"grounder:scripted:{tmp_path}"  # typed
+    assert tool.route == f"grounder:scripted:{tmp_path}"
+    tool.text = PHRASE
+    wait_idle(ann, tool.find())
+    assert len(tool.candidates()) == 1 and ann.error == ""
+    tool.route = "faces"  # from code: the box shows it
+    assert tool.routes.value == "faces"

@@ -111,7 +111,15 @@ class TextTool(Tool):
         host = self.host
         self.phrase = ipw.Text(placeholder="What do you want to track?", layout=ipw.Layout(width="240px"))
         options = route_options()
-        self.routes = ipw.Dropdown(options=options, value="auto", layout=ipw.Layout(width="170px"))
+        # the routes as suggestions in a box: a saved model is typed as "grounder:owlv2:<folder>" (a dropdown
+        # refused every spec with a folder, from code too)
+        self.routes = ipw.Combobox(
+            options=options,
+            value=self.route,
+            ensure_option=False,
+            placeholder="auto, faces, grounder:owlv2:<folder>...",
+            layout=ipw.Layout(width="220px"),
+        )
         # the model's own threshold unless the person sets one: a fixed low default let the faces route (0.5 by
         # itself) offer headlights and signs as faces, and re-detection turned each into an object
         self.default_threshold = ipw.Checkbox(
