@@ -41,7 +41,10 @@ class ObjectPanel:
         self.rename_button = button(
             "Rename", icon="pencil", tooltip="give the current object this name and / or class (an empty box keeps it)"
         )
-        self.rows = ipw.VBox([])
+        # the list scrolls: 30 tracked people made the panel (and with it the row beside the video) ~900 px tall,
+        # pushing the progress bar and the status line out of view
+        self.rows = ipw.VBox([], layout=ipw.Layout(max_height="330px", overflow="hidden auto", flex="0 0 auto"))
+        self.rows.add_class("aw-object-rows")
         self.widget = ipw.VBox(
             [
                 ipw.HTML("<b>Objects</b>"),
