@@ -74,7 +74,10 @@ class ObjectPanel:
             self._signature = sig
             old_boxes = self.rows.children
             self._row_widgets = {o.obj_id: self._make_row(o) for o in objects}
-            self.rows.children = [ipw.HBox(list(p.values())) for p in self._row_widgets.values()]
+            # rows keep their height (flex 0 0 auto) and the list scrolls, rather than squeezing them
+            self.rows.children = [
+                ipw.HBox(list(p.values()), layout=ipw.Layout(flex="0 0 auto")) for p in self._row_widgets.values()
+            ]
             # close what the old rows held, boxes included: a live widget that refers to a closed one
             # keeps the whole annotator from being restored after a page reload ("Loading widget...")
             for box in old_boxes:

@@ -113,6 +113,11 @@ def test_with_many_objects_the_list_scrolls_and_the_status_stays_near_the_video(
         nav = nb.page.locator(".aw-navigation").bounding_box()
         status = nb.page.locator(".aw-status").bounding_box()
         assert rows["height"] <= 340
+        heights = nb.page.evaluate(
+            "() => Array.from(document.querySelector('.aw-object-rows').children)"
+            ".map(r => r.getBoundingClientRect().height)"
+        )
+        assert len(heights) == 31 and min(heights) >= 24  # whole rows, the list scrolls: not squeezed to slivers
         assert status["y"] - (nav["y"] + nav["height"]) < 150  # the propagation bar between them
     finally:
         nb.kernel("[session.remove_object(o.obj_id) for o in extra]; ann.refresh()")
