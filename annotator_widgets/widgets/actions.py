@@ -84,6 +84,7 @@ class AnnotatorActions:
         _job: PropagationJob | None
         _busy_what: str
         _quiet_frame: bool
+        _task_follow: bool
         _nav_synced_at: float
         _syncing_slider: bool
         _renderer: Renderer
@@ -104,6 +105,24 @@ class AnnotatorActions:
             self.objects_panel.name.value = ""
             self.current_object = info.obj_id
             self.refresh(f"new object {info.label}: click it in the video")
+            return info
+
+    def rename_object(self, obj_id: int, name: str | None = None, category: str | None = None) -> ObjectInfo:
+        """Give an object a new name and / or class (None or "" keeps that one): one undo step.
+
+        Raises:
+            PromptError: Neither a name nor a class given.
+        """
+        changes = {k: v for k, v in (("name", name), ("category", category)) if v}
+        if not changes:
+            raise PromptError(
+                "nothing to rename with", given=f"object {obj_id}", hint="type a name and / or a class, then Rename"
+            )
+        with self._lock:
+            info = self.session.update_object(obj_id, **changes)
+            self.objects_panel.name.value = ""
+            self.objects_panel.category.value = ""
+            self.refresh(f"object {obj_id} is now {info.label!r} (class {info.category or 'none'}; z to undo)")
             return info
 
     def select_object(self, obj_id: int) -> None:
@@ -425,6 +444,7 @@ class AnnotatorActions:
                 if not self._quiet_frame:
                     if job is not None and not job.done:
                         job.follow = False  # the user navigates: stop following the propagation
+                    self._task_follow = False  # ... or the frames a task streams
                     t0 = time.perf_counter()
                     self._draw()
                     self.stats.add("frame_ms", (time.perf_counter() - t0) * 1000)

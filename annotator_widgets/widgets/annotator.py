@@ -31,9 +31,12 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import os
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -66,6 +69,9 @@ __all__ = ["VideoAnnotator"]
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: the annotators from_video made, by resolved project path (a cell run again replaces its annotator)
+_BY_PROJECT: weakref.WeakValueDictionary[Path, VideoAnnotator] = weakref.WeakValueDictionary()
 
 
 class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[name-defined]
@@ -145,6 +151,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._quiet_frame = False
         self._last_ui = 0.0
         self._last_timeline = 0.0
+        self._task_follow = False  # the canvas follows the frames a task streams (until the user navigates)
         self._masks_opacity = 0.5
         self._nav_synced_at = float("-inf")
         #: updates that may wait in the browser during playback and propagation before frames are dropped
@@ -179,12 +186,22 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
     def from_video(cls, video: Any, project: Any = None, segmenter: Any = "auto", **kwargs: Any) -> VideoAnnotator:
         """Open ``video`` in a new :class:`AnnotationSession` and annotate it.
 
+        Running it again on the same project path in the same kernel (a notebook cell run twice) closes the
+        annotator the earlier run made, which holds the project's write lock; its work is all stored.
+
         Args:
             video: Anything :func:`~annotator_widgets.open_video` accepts.
             project: A Project, a path, or None for a temporary project.
             segmenter: A segmenter instance or name (``"auto"``, ``"classic"``, ...).
             **kwargs: Passed to the constructor.
         """
+        key = Path(project).expanduser().resolve() if isinstance(project, (str, os.PathLike)) else None
+        earlier = _BY_PROJECT.get(key) if key is not None else None
+        if earlier is not None and earlier._own_session:
+            # the cell was run again: the earlier annotator holds the project's write lock (every change it made
+            # is stored), so it goes, and the new one shows the same work; else the run failed with a ProjectError
+            log.info("closing the earlier annotator of %s (made by from_video in this kernel)", key)
+            earlier.close()
         session = AnnotationSession(video, project=project, segmenter=segmenter)
         try:
             ann = cls(session, **kwargs)
@@ -192,6 +209,8 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             session.close()
             raise
         ann._own_session = True
+        if key is not None:
+            _BY_PROJECT[key] = ann
         return ann
 
     def _warm_up(self) -> None:
@@ -234,8 +253,10 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             self.toolbar.help_panel,
             ipw.HBox([self.stage, self.objects_panel.widget]),
             self.propagation_bar.widget,
-            *[t.widget for t in tools if t.widget is not None],
+            # right under the video and the progress: below the tools' bars (8 of them by default) it was
+            # ~700 px under the canvas, out of view when the video is in view, and errors went unseen
             self.status_line,
+            *[t.widget for t in tools if t.widget is not None],
         ]
         self.add_class("aw-annotator")
         # mouse input (ipyevents on the surface): ``ann.mouse_events._dom_handlers(event)`` feeds an event
@@ -262,7 +283,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self.observe(self.guard(self._on_tool, "changing the tool"), names=["tool"])
         self.observe(self._on_status, names=["status", "error"])
         self.observe(self.guard(self._on_busy, "preparing the frame"), names=["busy"])
-        self.mouse_events.on_dom_event(self.guard(self.pointer.handle, "handling the click"))
+        self.mouse_events.on_dom_event(self.guard(self._on_mouse, "handling the click"))
         self.mouse_move_events.on_dom_event(self.guard(self.pointer.handle, "handling the drag"))
         self.key_events.on_dom_event(self.guard(self._on_key, "handling the key"))
         self.canvas.on_client_ready(self.guard(self.redraw, "redrawing after a reconnect"))
@@ -293,7 +314,13 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         def add(name: str, category: str) -> None:
             self.add_object(name, category)
 
+        def rename(name: str, category: str) -> None:
+            if self.current_object is None:
+                raise PromptError("no current object to rename", hint="pick one in the list (or press 1..9) first")
+            self.rename_object(self.current_object, name, category)
+
         op.on_add = self.guard(add, "adding the object")
+        op.on_rename = self.guard(rename, "renaming the object")
         op.on_select = self.guard(self.select_object, "selecting the object")
         op.on_hide = self.guard(self.hide_object, "hiding the object")
         op.on_remove = self.guard(self.remove_object, "removing the object")
@@ -362,6 +389,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
     def refresh(self, message: str | None = None, *, masks: dict[int, np.ndarray] | None = None) -> None:
         """Read everything again from the session: objects, timeline and the frame (``masks`` drawn if given)."""
         with self._lock:
+            revision = self.session.project.revision  # read first: a write made meanwhile is seen next time
             objects = self.session.objects
             ids = [o.obj_id for o in objects]
             if self.current_object not in ids:
@@ -373,8 +401,26 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             self.timeline.set_cursor(self.frame)
             for tool in self._tools.values():
                 tool.on_refresh()
+            self._shown_revision = revision
             if message is not None:
                 self.say(message)
+
+    def _on_mouse(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "mouseenter":
+            self.catch_up()
+        else:
+            self.pointer.handle(event)
+
+    def catch_up(self) -> bool:
+        """Refresh if the project changed since this annotator last read it (another annotator on the session,
+        or code in a cell); called when the pointer enters the video. Returns whether it refreshed."""
+        with self._lock:
+            if self.busy or self.playing or self.session.busy:
+                return False
+            if self.session.project.revision == getattr(self, "_shown_revision", None):
+                return False
+            self.refresh()
+            return True
 
     # ------------------------------------------------------------------ observers
     @traitlets.validate("frame")
@@ -505,6 +551,9 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
             stack.extend(getattr(w, "children", ()))
             w.close()
         super().close()
+        for key, ann in list(_BY_PROJECT.items()):
+            if ann is self:
+                _BY_PROJECT.pop(key, None)
         if self._own_session:
             self.session.close()
 

@@ -29,7 +29,7 @@ def button(description: str = "", *, icon: str = "", tooltip: str = "", width: s
 
 
 class ObjectPanel:
-    """Add objects (name, class), pick the current one, change its colour, hide/show, remove.
+    """Add objects (name, class), rename the current one, pick the current one, change its colour, hide/show, remove.
 
     Set the ``on_*`` attributes to receive the user's actions.
     """
@@ -38,18 +38,31 @@ class ObjectPanel:
         self.name = ipw.Text(placeholder="name", layout=ipw.Layout(width="110px"))
         self.category = ipw.Text(placeholder="class", layout=ipw.Layout(width="90px"))
         self.add_button = button("Add", icon="plus", tooltip="add an object with this name and class (n)")
-        self.rows = ipw.VBox([])
+        self.rename_button = button(
+            "Rename", icon="pencil", tooltip="give the current object this name and / or class (an empty box keeps it)"
+        )
+        # the list scrolls: 30 tracked people made the panel (and with it the row beside the video) ~900 px tall,
+        # pushing the progress bar and the status line out of view
+        self.rows = ipw.VBox([], layout=ipw.Layout(max_height="330px", overflow="hidden auto", flex="0 0 auto"))
+        self.rows.add_class("aw-object-rows")
         self.widget = ipw.VBox(
-            [ipw.HTML("<b>Objects</b>"), ipw.HBox([self.name, self.category]), self.add_button, self.rows],
+            [
+                ipw.HTML("<b>Objects</b>"),
+                ipw.HBox([self.name, self.category]),
+                ipw.HBox([self.add_button, self.rename_button]),
+                self.rows,
+            ],
             layout=ipw.Layout(min_width="250px", padding="0 0 0 8px"),
         )
         self.widget.add_class("aw-objects")
         self.on_add: Callable[[str, str], None] = lambda name, category: None
+        self.on_rename: Callable[[str, str], None] = lambda name, category: None
         self.on_select: Callable[[int], None] = lambda obj_id: None
         self.on_hide: Callable[[int, bool], None] = lambda obj_id, hidden: None
         self.on_remove: Callable[[int], None] = lambda obj_id: None
         self.on_color: Callable[[int, str], None] = lambda obj_id, color: None
         self.add_button.on_click(lambda _: self.on_add(self.name.value.strip(), self.category.value.strip()))
+        self.rename_button.on_click(lambda _: self.on_rename(self.name.value.strip(), self.category.value.strip()))
         self._signature: tuple[Any, ...] | None = None
         self._row_widgets: dict[int, dict[str, Any]] = {}
         self._quiet = False
@@ -61,7 +74,10 @@ class ObjectPanel:
             self._signature = sig
             old_boxes = self.rows.children
             self._row_widgets = {o.obj_id: self._make_row(o) for o in objects}
-            self.rows.children = [ipw.HBox(list(p.values())) for p in self._row_widgets.values()]
+            # rows keep their height (flex 0 0 auto) and the list scrolls, rather than squeezing them
+            self.rows.children = [
+                ipw.HBox(list(p.values()), layout=ipw.Layout(flex="0 0 auto")) for p in self._row_widgets.values()
+            ]
             # close what the old rows held, boxes included: a live widget that refers to a closed one
             # keeps the whole annotator from being restored after a page reload ("Loading widget...")
             for box in old_boxes:
@@ -198,7 +214,12 @@ class Navigation:
         )
         self.label = ipw.Label(f"0 / {last}", layout=ipw.Layout(min_width="70px"))
         self.play.observe(lambda ch: setattr(self.play, "icon", "pause" if ch["new"] else "play"), names=["value"])
+        # under a narrow video (the row is as wide as the canvas) the buttons keep their width and the slider
+        # wraps to a second line: shrunk, they showed cut icons ("<." for the chevrons under a 332 px video)
+        for b in (self.prev_prompted, self.prev, self.play, self.next, self.next_prompted):
+            b.layout.flex = "0 0 auto"
         self.widget = ipw.HBox(
-            [self.prev_prompted, self.prev, self.play, self.next, self.next_prompted, self.slider, self.label]
+            [self.prev_prompted, self.prev, self.play, self.next, self.next_prompted, self.slider, self.label],
+            layout=ipw.Layout(flex_flow="row wrap"),
         )
         self.widget.add_class("aw-navigation")

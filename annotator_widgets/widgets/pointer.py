@@ -47,7 +47,8 @@ class Pointer:
     """The mouse on one annotator's video surface.
 
     Attributes:
-        events: ipyevents for presses, releases and leaving the surface.
+        events: ipyevents for presses, releases, entering and leaving the surface (the annotator catches up
+            with changes made elsewhere when the pointer enters).
         move_events: ipyevents for moves (watched only during a press).
     """
 
@@ -55,7 +56,7 @@ class Pointer:
         self.host = host
         self.events = ipyevents.Event(
             source=host.canvas.surface,
-            watched_events=["mousedown", "mouseup", "mouseleave", "contextmenu"],
+            watched_events=["mousedown", "mouseup", "mouseleave", "mouseenter", "contextmenu"],
             prevent_default_action=True,
         )
         self.move_events = ipyevents.Event(

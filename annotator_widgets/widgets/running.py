@@ -55,6 +55,7 @@ class JobActions:
         pointer: Pointer
         _last_ui: float
         _last_timeline: float
+        _task_follow: bool
 
         def refresh(self, message: str | None = None, *, masks: dict[int, np.ndarray] | None = None) -> None: ...
         def say(self, message: str) -> None: ...
@@ -143,6 +144,26 @@ class JobActions:
                 self._last_timeline = now
                 self._refresh_timeline()
 
+    def show_streamed(self, result: FrameResult) -> None:
+        """Show a frame a task streams (Propagate with re-detection) as a propagation shows its frames: the canvas
+        follows them until the user navigates (frames are skipped while the browser is behind), and the timeline
+        fills in; called from the task's worker."""
+        with self._lock:
+            now = time.perf_counter()
+            follow = self._task_follow
+            if (follow or result.frame == self.frame) and self.canvas.ready(self.max_in_flight):
+                with drawing():  # frame, cursor and slider move together
+                    if follow and result.frame != self.frame:
+                        self._quiet_frame = True
+                        try:
+                            self.frame = result.frame
+                        finally:
+                            self._quiet_frame = False
+                    self._draw(dict(result.masks), frame=result.frame)
+            if now - self._last_timeline >= 0.25:
+                self._last_timeline = now
+                self._refresh_timeline()
+
     def _on_propagation_done(self, job: PropagationJob, error: BaseException | None) -> None:
         with self._lock:
             prog = self.session.progress
@@ -207,6 +228,7 @@ class JobActions:
 
         job = TaskJob(what, work, progress, done)
         self._task = job
+        self._task_follow = True
         self._busy_what = what
         self.busy = True
         self.propagation_bar.running(True)

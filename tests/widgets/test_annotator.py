@@ -234,6 +234,122 @@ def test_object_panel_add_select_hide_recolour_remove(annotator):
     assert points(annotator)[0][0] == 1
 
 
+def test_object_panel_renames_the_current_object(annotator):
+    """The first click makes an unnamed object: the panel's name and class boxes with Rename name it (one undo
+    step); an empty box keeps that field; nothing typed, or no current object, is an error in the status line."""
+    panel = annotator.objects_panel
+    click(annotator, 50, 30)
+    (obj,) = annotator.session.project.objects()
+    assert (obj.name, obj.category) == ("", "")
+    panel.name.value, panel.category.value = "cyclist", "person"
+    panel.rename_button.click()
+    obj = annotator.session.project.object(obj.obj_id)
+    assert (obj.name, obj.category) == ("cyclist", "person") and annotator.error == ""
+    assert panel.row(obj.obj_id)["select"].description == f"{obj.obj_id} cyclist"
+    assert (panel.name.value, panel.category.value) == ("", "")
+    panel.category.value = "rider"  # the class only: the name stays
+    panel.rename_button.click()
+    assert (annotator.session.project.object(obj.obj_id).category, panel.name.value) == ("rider", "")
+    assert annotator.session.project.object(obj.obj_id).name == "cyclist"
+    panel.rename_button.click()  # nothing typed
+    assert "nothing to rename" in annotator.error
+    key(annotator, "z")
+    assert annotator.session.project.object(obj.obj_id).category == "person"
+    assert annotator.session.prompts(0)[0].obj_id == obj.obj_id  # the prompt is untouched
+    annotator.current_object = None
+    panel.name.value = "bike"
+    panel.rename_button.click()
+    assert "no current object" in annotator.error
+
+
+def test_a_second_annotator_or_code_on_the_session_shows_when_the_pointer_comes_back(annotator):
+    """Two annotators on one session (or code in a cell) change the project: the other one showed the old
+    masks, objects and timeline until the person clicked in it; it catches up when the pointer enters it."""
+    from annotator_widgets import VideoAnnotator
+
+    other = VideoAnnotator(annotator.session, max_display_side=160)
+    try:
+        before = annotator.canvas.last_image.copy()
+        click(other, 50, 30)  # an object and its mask, made in the other annotator
+        assert list(annotator.objects_panel.rows.children) == []
+        assert np.array_equal(annotator.canvas.last_image, before)  # not redrawn yet
+        mouse(annotator, "mouseenter", 10, 10)
+        (obj,) = annotator.session.objects
+        assert annotator.objects_panel.row(obj.obj_id)["select"].description == obj.label
+        assert not np.array_equal(annotator.canvas.last_image, before)  # the mask is shown
+        assert [r.obj_id for r in annotator._rows] == [obj.obj_id]  # the timeline's rows
+        # code in a cell: a new object shows on the next entry; an entry with nothing new draws nothing
+        made = annotator.session.add_object(name="from code")
+        mouse(annotator, "mouseenter", 10, 10)
+        assert made.obj_id in [o.obj_id for o in annotator.session.objects]
+        assert annotator.objects_panel.row(made.obj_id)["select"].description == made.label
+        assert annotator.catch_up() is False
+        assert points(annotator)[0][0] == obj.obj_id and not annotator.pointer.pressed  # not a click
+    finally:
+        other.close()
+
+
+def test_from_video_run_again_on_the_same_project_replaces_the_earlier_annotator(clip, tmp_path):
+    """A notebook cell with ``from_video(video, "clip.awp")`` run twice: the second run failed with a ProjectError
+    (the first annotator, still alive in the kernel, holds the write lock); it now closes the earlier one and shows
+    the same stored work. A session the person made is never closed for them."""
+    from annotator_widgets import AnnotationSession, VideoAnnotator
+    from annotator_widgets.errors import ProjectError
+    from tests.widgets.conftest import DiscSegmenter
+
+    path = tmp_path / "again.awp"
+    first = VideoAnnotator.from_video(clip.frames, path, segmenter=DiscSegmenter(), max_display_side=160)
+    first.click(100, 60)
+    second = VideoAnnotator.from_video(clip.frames, str(path), segmenter=DiscSegmenter(), max_display_side=160)
+    try:
+        assert first.comm is None  # closed, with its session
+        (obj,) = second.session.objects
+        assert [(p.x, p.y) for p in second.session.prompts(0)[0].points] == [(100.0, 60.0)]
+        assert second.session.masks(0)[obj.obj_id].any()
+        second.click(200, 100)
+        assert len(second.session.prompts(0)[0].points) == 2
+        second.close()
+        third = VideoAnnotator.from_video(clip.frames, path, segmenter=DiscSegmenter(), max_display_side=160)
+        assert len(third.session.prompts(0)[0].points) == 2  # closed by hand first: opened as usual
+        third.close()
+        mine = AnnotationSession(clip.frames, project=tmp_path / "mine.awp", segmenter=DiscSegmenter())
+        shown = VideoAnnotator(mine, max_display_side=160)
+        with pytest.raises(ProjectError, match="already open"):
+            VideoAnnotator.from_video(clip.frames, tmp_path / "mine.awp", segmenter=DiscSegmenter())
+        assert shown.comm is not None
+        shown.close()
+        mine.close()
+    finally:
+        second.close()
+
+
+def test_clearing_a_frame_with_nothing_on_it_says_so(annotator):
+    """``c`` on a frame where the object has no prompt or mask said "cleared object 1" and wrote nothing, so the
+    next ``z`` undid the step before it (in the browser: a whole propagation) instead of the "clear"."""
+    click(annotator, 50, 30)
+    annotator.frame = 5  # the fake segmenter has not propagated: nothing here
+    key(annotator, "c")
+    assert "nothing to clear: object 1 has no prompt or mask on frame 5" in annotator.status
+    key(annotator, "C")
+    assert "nothing to clear: every object" in annotator.status
+    annotator.frame = 0
+    key(annotator, "c")
+    assert annotator.status == "cleared object 1 on frame 0" and annotator.session.prompts(0) == []
+    key(annotator, "z")
+    assert len(annotator.session.prompts(0)) == 1  # the clear was the step undone
+
+
+def test_the_status_line_is_under_the_video_above_the_tools_bars(make_annotator):
+    """Errors and messages go to the status line; below the tools' bars it was out of sight in the browser
+    (about 700 px under the canvas with the default tools) whenever the video was in view."""
+    ann = make_annotator(160)
+    rows = list(ann.children)
+    bars = [t.widget for t in ann.tools.values() if t.widget is not None]
+    assert len(bars) >= 5  # the default tools
+    assert rows.index(ann.status_line) == rows.index(ann.propagation_bar.widget) + 1
+    assert all(rows.index(ann.status_line) < rows.index(b) for b in bars)
+
+
 def test_no_live_widget_refers_to_a_closed_one(annotator):
     """A live box holding a closed widget leaves the whole annotator "Loading widget..." after a page reload."""
     from ipywidgets.widgets.widget import _instances

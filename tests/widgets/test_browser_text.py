@@ -89,7 +89,7 @@ def test_type_find_see_the_candidates_click_one_see_its_mask(nb):
     bar.scroll_into_view_if_needed()
     bar.locator("input[placeholder='What do you want to track?']").fill("a blob")
     assert nb.wait_kernel("ann.tools['text'].text == 'a blob'")
-    bar.locator("select").first.select_option("grounder:scripted")
+    bar.locator("input[placeholder^='auto, faces']").fill("grounder:scripted")  # the route box
     assert nb.wait_kernel("ann.tools['text'].route == 'grounder:scripted'")
     bar.locator("button", has_text=re.compile(r"^\s*Find\s*$")).click()
     page.locator(".aw-status", has_text="2 candidate(s)").wait_for(timeout=60000)

@@ -1,5 +1,7 @@
 """The Effects and Export tools in a real browser (JupyterLab + chromium): the strength slider, moved with the
-keyboard on its handle, re-renders the canvas inside the masks only; the Export button writes and says so."""
+keyboard on its handle, re-renders the canvas inside the masks only; the Export button writes and says so; under
+this narrow (320 px) video the navigation buttons are shown whole; with 30 objects the object list scrolls and the
+status line stays under the video."""
 
 from __future__ import annotations
 
@@ -80,3 +82,42 @@ def test_clicking_export_writes_and_shows_what_was_written(nb):
     text = nb.page.locator(".aw-written").inner_text()
     assert "tools.json" in text and "masks on 6 frames" in text
     assert nb.kernel_json("(folder / 'tools.json').exists()")
+
+
+_JS_CUT_BUTTONS = """
+() => Array.from(document.querySelectorAll('.aw-navigation button')).map(
+  b => [b.title, b.getBoundingClientRect().width, b.scrollWidth])
+"""
+
+
+def test_navigation_buttons_are_whole_under_a_narrow_video(nb):
+    """The navigation row is as wide as the canvas: under a 320 px video its buttons were squeezed to half
+    their width (the chevrons showed as '<.'); they keep their width and the slider wraps instead."""
+    nb.page.locator(".aw-navigation").scroll_into_view_if_needed()
+    buttons = nb.page.evaluate(_JS_CUT_BUTTONS)
+    assert len(buttons) == 5
+    cut = [(title, width, need) for title, width, need in buttons if width + 0.5 < need]
+    assert cut == []
+    slider = nb.page.locator(".aw-navigation .widget-slider").bounding_box()
+    canvas = nb.page.locator(".aw-canvas").bounding_box()
+    assert slider["width"] >= 100 and slider["x"] + slider["width"] <= canvas["x"] + canvas["width"] + 10
+
+
+def test_with_many_objects_the_list_scrolls_and_the_status_stays_near_the_video(nb):
+    """30 objects (people tracked on bikes.mp4 made 21-31) made the object panel ~900 px tall: the row beside the
+    video grew with it and pushed the propagation bar and the status line far below the video."""
+    nb.kernel("extra = [session.add_object(f'p{i}', 'person') for i in range(30)]; ann.refresh('thirty more')")
+    try:
+        nb.page.locator(".aw-status", has_text="thirty more").wait_for(timeout=30000)
+        rows = nb.page.locator(".aw-object-rows").bounding_box()
+        nav = nb.page.locator(".aw-navigation").bounding_box()
+        status = nb.page.locator(".aw-status").bounding_box()
+        assert rows["height"] <= 340
+        heights = nb.page.evaluate(
+            "() => Array.from(document.querySelector('.aw-object-rows').children)"
+            ".map(r => r.getBoundingClientRect().height)"
+        )
+        assert len(heights) == 31 and min(heights) >= 24  # whole rows, the list scrolls: not squeezed to slivers
+        assert status["y"] - (nav["y"] + nav["height"]) < 150  # the propagation bar between them
+    finally:
+        nb.kernel("[session.remove_object(o.obj_id) for o in extra]; ann.refresh()")

@@ -25,9 +25,11 @@ class Recorder:
     gate: threading.Event | None = None
     started = threading.Event()
     calls: ClassVar[list[list[np.ndarray]]] = []
+    args: ClassVar[list[object]] = []
 
     def __init__(self, arg=None) -> None:
         self.name = "recorder"
+        Recorder.args.append(arg)
 
     def describe(self, images, prompts):
         Recorder.started.set()
@@ -42,7 +44,7 @@ class Recorder:
 
 @pytest.fixture
 def recorder():
-    Recorder.gate, Recorder.calls = None, []
+    Recorder.gate, Recorder.calls, Recorder.args = None, [], []
     Recorder.started.clear()
     registry.register("captioner", "recorder", Recorder)
     yield Recorder
@@ -159,3 +161,21 @@ def test_edit_caption_bad_input(ann):
     with pytest.raises(PromptError, match="a caption is text"):
         edit_caption(s, 0, 0, None)  # type: ignore[arg-type]
     assert s.view(0).captions == {}
+
+
+def test_the_captioner_box_takes_a_saved_models_folder(ann, recorder, tmp_path):
+    """Offline, a model is a folder ("blip:<folder>", as the error of a missing model says): the captioner box
+    takes it typed (a dropdown offered only the names), and a captioner set from code shows in the box."""
+    tool = ann.tools["captions"]
+    ann.click(60, 50)
+    tool.captioners.value = f"recorder:{tmp_path}"  # typed by the person
+    assert tool.captioner == f"recorder:{tmp_path}"
+    wait_idle(ann, tool.describe())
+    assert recorder.args[-1] == str(tmp_path) and ann.error == ""
+    tool.captioner = "recorder"  # from code: the box says what Describe will use
+    assert tool.captioners.value == "recorder"
+    wait_idle(ann, tool.describe())
+    assert recorder.args[-1] is None
+    tool.captioners.value = "  "
+    with pytest.raises(PromptError, match="no captioner"):
+        tool.describe()

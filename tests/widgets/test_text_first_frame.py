@@ -10,6 +10,7 @@ are the true masks, the segmenter is the real classic one.
 from __future__ import annotations
 
 import threading
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -34,8 +35,11 @@ class RedScorer:
     gate: threading.Event | None = None
     started = threading.Event()
 
+    args: ClassVar[list[object]] = []
+
     def __init__(self, arg=None) -> None:
         self.name = "red-test"
+        RedScorer.args.append(arg)
 
     def embed_images(self, crops):
         RedScorer.started.set()
@@ -66,7 +70,7 @@ def red():
 
 @pytest.fixture
 def scorer_part():
-    RedScorer.gate = None
+    RedScorer.gate, RedScorer.args = None, []
     RedScorer.started.clear()
     registry.register("scorer", "red-test", RedScorer)
     yield
@@ -157,6 +161,17 @@ def test_nothing_found_is_said_with_the_best_score_and_nothing_is_created(ann):
     tool.text = "  "
     tool.first_button.click()
     assert "type what to find first" in ann.error
+
+
+def test_the_scorer_box_takes_a_saved_models_folder(ann, tmp_path):
+    """The scorer box shows the scorer set from code (the dropdown kept showing its first name) and takes a
+    name with a folder typed by the person ("clip:<folder>", as a missing model's error says)."""
+    tool = ann.tools["text"]
+    assert tool.scorers.value == "red-test"  # set from code in the fixture
+    tool.scorers.value = f"red-test:{tmp_path}"  # typed
+    assert tool.scorer == f"red-test:{tmp_path}"
+    wait_idle(ann, tool.find_first())
+    assert RedScorer.args[-1] == str(tmp_path) and ann.frame == RED_FROM and ann.error == ""
 
 
 def test_cancel_stops_the_scan_and_stores_nothing(ann):

@@ -48,6 +48,26 @@ def test_find_interactions_runs_in_a_worker_and_shows_bars_per_person(ann):
     assert [v for _, v in tool.choice.options] == list(ann.session.project.actions())
 
 
+def test_finding_nothing_says_how_close_the_closest_hand_came(ann):
+    """Nothing found said "see the log for the closest hand distances": a notebook shows no log, so the status
+    line now says it (the ball is held on frames 15..27 only)."""
+    tool = ann.tools["actions"]
+    assert tool.find(start=0, stop=10).result(120) == []
+    assert not ann.busy
+    status = ann.status
+    assert status.startswith("no interaction found on frames 0..9: the closest a hand came to an object is ")
+    assert f"(person {PERSON}, object " in status and "a touch is below" in status and "log" not in status
+
+
+def test_describe_without_segments_says_to_find_them_first(ann):
+    """Describe with no segment loaded the captioner (8.7 s on bikes.mp4) to say "described 0 segments"."""
+    tool = ann.tools["actions"]
+    tool.captioner = "no-such-captioner:/nowhere"  # never loaded: the check comes first
+    tool.describe_button.click()
+    assert "no action segment to describe" in ann.error and "Find interactions first" in ann.error
+    assert not ann.busy
+
+
 def test_a_click_on_a_bar_jumps_to_its_start_and_edits_are_undoable(ann):
     p = ann.session.project
     far = p.add_action(ActionSegment(3, 9, "waves at", PERSON, FAR, "waves"))

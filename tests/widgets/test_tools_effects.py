@@ -87,6 +87,21 @@ def test_the_objects_choice_lists_categories_and_names_and_current(ann):
     assert "animal" in tool.which_choice.options
 
 
+def test_the_objects_choice_follows_a_rename_without_the_tool_active(ann):
+    """The Effects bar is shown whatever tool is active; after a click made an object and Rename named it, its
+    class and name were missing from *objects* until the effects tool was switched on."""
+    tool = ann.tools["effects"]
+    assert ann.tool == "points"
+    ann.click(20, 20)
+    oid = ann.current_object
+    ann.objects_panel.name.value, ann.objects_panel.category.value = "kite", "sky"
+    ann.objects_panel.rename_button.click()
+    assert ann.session.object(oid).category == "sky"
+    assert {"sky", "kite"} <= set(tool.which_choice.options)
+    tool.which_choice.value = "sky"
+    assert tool.settings()["objects"] == "sky"
+
+
 def test_stale_previews_are_dropped_not_queued(ann, sent, monkeypatch):
     tool = ann.tools["effects"]
     gate, entered = threading.Event(), threading.Event()

@@ -100,6 +100,10 @@ class ToolHost(Protocol):
         """Run ``work(job)`` in a worker thread with progress, Cancel and Esc; ``finish(result)`` runs after it."""
         ...
 
+    def show_streamed(self, result: Any) -> None:
+        """From a task's worker: show a frame it streamed (a ``FrameResult``) as a propagation shows its frames."""
+        ...
+
     def propagate(self, direction: Any = "forward") -> PropagationJob:
         """Propagate every prompted object from the current frame in a worker thread."""
         ...

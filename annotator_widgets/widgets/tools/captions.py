@@ -4,9 +4,10 @@ Its bar (*Caption*) shows what is described (the current object, or the whole fr
 object is selected), the stored caption in a text box with who wrote it (a model and its
 prompt, or a person), **Save** (a person's text, one undo step; an empty box deletes the
 caption; :func:`~annotator_widgets.workflows.describe.edit_caption`), and **Describe**: a worker
-job with progress and Cancel that asks the captioner chosen in the dropdown (every registered
-``captioner`` part) for a caption - or the answer to the question typed next to it, where
-``{object}`` is the object's name - on this frame or on every frame of the object
+job with progress and Cancel that asks the captioner named in the box beside it (every registered
+``captioner`` part is suggested; ``name:<folder>`` loads a saved model) for a caption - or the
+answer to the question typed next to it, where ``{object}`` is the object's name - on this frame
+or on every frame of the object
 (:func:`~annotator_widgets.workflows.describe.describe`). A person's edit is kept when a model
 describes the frame again.
 
@@ -44,7 +45,9 @@ class CaptionsTool(Tool):
     tooltip = "the current object's description on this frame: edit it, or Describe it with a captioner"
     hint = "captions: edit the description and Save, or Describe with a captioner; clicks add points as usual"
 
-    captioner = traitlets.Any(None, help="a ready captioner instance, or None for the dropdown's part")
+    captioner = traitlets.Any(
+        None, help="a captioner spec ('blip', 'florence2:<folder>'; what the box shows) or a ready instance"
+    )
     prompt = traitlets.Unicode("", help="a question ('' for a caption); {object} is the object's name")
     scope = traitlets.Unicode("frame", help="'frame': this frame; 'object': every frame of the object")
 
@@ -68,11 +71,18 @@ class CaptionsTool(Tool):
         self.source = ipw.HTML("")
         self.save_button = button("Save", icon="save", tooltip="store this text as the description (one undo step)")
         names = registry.names("captioner")
-        self.captioners = ipw.Dropdown(
+        # a box with the registered names as suggestions: "florence2", or "florence2:<folder>" typed (a saved model)
+        self.captioners = ipw.Combobox(
             options=names,
-            value="florence2" if "florence2" in names else (names[0] if names else None),
-            layout=ipw.Layout(width="120px"),
+            value=self.captioner
+            if isinstance(self.captioner, str)
+            else ("florence2" if "florence2" in names else (names[0] if names else "")),
+            ensure_option=False,
+            placeholder="name or name:<folder>",
+            layout=ipw.Layout(width="200px"),
         )
+        self.captioners.observe(lambda ch: setattr(self, "captioner", ch["new"].strip() or None), names=["value"])
+        self.observe(self._show_captioner, names=["captioner"])
         self.question = ipw.Text(placeholder="question ({object}); empty: a caption", layout=ipw.Layout(width="220px"))
         self.scopes = ipw.Dropdown(options=SCOPES, value=self.scope, layout=ipw.Layout(width="170px"))
         self.describe_button = button("Describe", icon="comment", tooltip="ask the captioner (a worker job)")
@@ -96,6 +106,10 @@ class CaptionsTool(Tool):
         bar.add_class("aw-captions")
         self.show()
         return bar
+
+    def _show_captioner(self, change: dict[str, Any]) -> None:
+        if isinstance(change["new"], str):  # set from code: the box shows what Describe will use
+            self.captioners.value = change["new"]
 
     def _follow(self, _change: Any = None) -> None:
         # during playback the description catches up when it stops: one update, not one message per frame
@@ -158,7 +172,9 @@ class CaptionsTool(Tool):
             The job; its ``result()`` is the list of captions stored.
         """
         host = self.host
-        captioner = self.captioner if self.captioner is not None else self.captioners.value
+        captioner = self.captioner if self.captioner is not None else self.captioners.value.strip()
+        if not captioner:
+            raise PromptError("no captioner chosen", hint="type a captioner's name (e.g. florence2, or blip:<folder>)")
         prompt, scope = self.prompt, self.scope
         with host.lock:
             host.check_idle("describe")

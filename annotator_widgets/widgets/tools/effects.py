@@ -293,6 +293,10 @@ class EffectsTool(Tool):
                 host.canvas.show_image(f, img)
                 host.stats.count("previews")
 
+    def on_refresh(self) -> None:
+        # the bar is shown with any tool active: an object added or renamed there is offered at once
+        self._refresh_which()
+
     def activate(self) -> None:
         super().activate()
         self._refresh_which()

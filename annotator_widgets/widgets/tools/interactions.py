@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 import traitlets
@@ -31,7 +33,7 @@ from ..jobs import TaskJob
 from ..keys import Shortcut
 from .base import Tool
 
-__all__ = ["ActionsTool"]
+__all__ = ["ActionsTool", "nothing_found"]
 
 
 def _describe(aid: int, seg: ActionSegment) -> str:
@@ -202,12 +204,21 @@ class ActionsTool(Tool):
             host.check_idle("find interactions")
             session = host.session
 
+            # the workflow says why nothing was found in a log record: keep the worker's, for the status line
+            records: list[logging.LogRecord] = []
+
             def work(job: TaskJob) -> list[int]:
-                return workflow.find_interactions(session, progress=job.report, cancel=job.is_cancelled, **options)
+                handler = _Keep(records, threading.get_ident())
+                logger = logging.getLogger(workflow.__name__)
+                logger.addHandler(handler)
+                try:
+                    return workflow.find_interactions(session, progress=job.report, cancel=job.is_cancelled, **options)
+                finally:
+                    logger.removeHandler(handler)
 
             def finish(ids: list[int]) -> str:
                 if not ids:
-                    return "no interaction found (see the log for the closest hand distances)"
+                    return nothing_found(records)
                 return f"found {len(ids)} action segments"
 
             return host.run_task("finding interactions", work, finish)
@@ -223,6 +234,10 @@ class ActionsTool(Tool):
                     "no captioner chosen", hint="type a captioner spec such as 'blip:<model folder>' in the field"
                 )
             session, question = host.session, self.question
+            if not session.project.actions():  # else the captioner was loaded to say "described 0 segments"
+                raise PromptError(
+                    "no action segment to describe", hint="press Find interactions first (or add a segment in code)"
+                )
 
             def work(job: TaskJob) -> dict[int, str]:
                 return workflow.describe_actions(
@@ -235,3 +250,35 @@ class ActionsTool(Tool):
         if hasattr(self, "strip"):
             self.strip.close()
         super().close()
+
+
+class _Keep(logging.Handler):
+    """Keeps the records one thread logs (WARNING and up)."""
+
+    def __init__(self, records: list[logging.LogRecord], thread: int) -> None:
+        super().__init__(logging.WARNING)
+        self.records, self.thread = records, thread
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.records.append(record)
+
+
+def nothing_found(records: list[logging.LogRecord]) -> str:
+    """The status line for a search that found no interaction: how close the closest hand came (from the
+    workflow's warning, which a widget user never sees: the notebook shows no log)."""
+    for r in records:
+        args: Any = r.args
+        if not (str(r.msg).startswith("no interaction found") and isinstance(args, tuple) and len(args) == 4):
+            continue
+        first, stop, best, enter = args
+        near = {pair: d for pair, d in dict(best).items() if d is not None}
+        frames = f"frames {first}..{int(stop) - 1}"
+        if not near:
+            return f"no interaction found on {frames}: no frame shows a person's hands and an object's mask"
+        (person, obj), d = min(near.items(), key=lambda kv: kv[1])
+        return (
+            f"no interaction found on {frames}: the closest a hand came to an object is {d:.2f} person scales "
+            f"(person {person}, object {obj}); a touch is below {float(enter):.2f}"
+        )
+    return "no interaction found"

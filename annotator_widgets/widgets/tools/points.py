@@ -156,9 +156,15 @@ class PointsTool(Tool):
         host = self.host
         with host.lock:
             host.check_idle("clear the frame")
-            host.session.clear_frame(host.frame, obj_id)
+            f = host.frame
             who = f"object {obj_id}" if obj_id is not None else "every object"
-            host.refresh(f"cleared {who} on frame {host.frame}")
+            there = {p.obj_id for p in host.session.prompts(f)} | set(host.session.annotations(f))
+            if not (there if obj_id is None else obj_id in there):
+                # nothing is written then, so "cleared" would have a z after it undo the step before (a propagation)
+                host.say(f"nothing to clear: {who} has no prompt or mask on frame {f}")
+                return
+            host.session.clear_frame(f, obj_id)
+            host.refresh(f"cleared {who} on frame {f}")
 
     def clear_object(self) -> None:
         """Clear the current object's prompts and mask on this frame (the ``c`` key)."""

@@ -1,16 +1,17 @@
 """The text tool: "What do you want to track?" -> candidate boxes -> objects -> propagation with re-detection.
 
 Its bar (*Text*) holds the phrase box, the route (``auto``, ``faces``, ``people``, ``concept``,
-``detector`` and every registered grounder), the score threshold, **Find** (a worker job with
-progress and Cancel), **Accept all**, and **Propagate** with *re-detect every K* frames. Found
-candidates are drawn as dashed boxes with their scores on the current frame (from the frame view's
-detections); in text mode (``w``) a click on a candidate accepts it (Shift+click or right-click
-rejects it), Enter accepts all; a click elsewhere is an ordinary point, so clicks refine
-text-made objects like any other. The work is done by :mod:`annotator_widgets.workflows.text`.
+``detector`` and every registered grounder), the score threshold (the model's own until one is
+set), **Find** (a worker job with progress and Cancel), **Accept all**, and **Propagate** with
+*re-detect every K* frames. Found candidates are drawn as dashed boxes with their scores on the
+current frame (from the frame view's detections); in text mode (``w``) a click on a candidate
+accepts it (Shift+click or right-click rejects it), Enter accepts all; a click elsewhere is an
+ordinary point, so clicks refine text-made objects like any other.
+The work is done by :mod:`annotator_widgets.workflows.text`.
 
 Its second row, *First frame*, finds where the phrase first appears (seed 004): **Find first
 frame** (a worker job with progress and Cancel) scans the video coarse-to-fine with a mask scorer
-(:func:`annotator_widgets.workflows.find.find_text`: the ``scorer`` dropdown, candidates from a
+(:func:`annotator_widgets.workflows.find.find_text`: the ``scorer`` box, a name or ``name:<folder>``, candidates from a
 point grid or a grounder, every K frames, a threshold), jumps to the first frame that passes,
 shows the best candidate there as a dashed box with its score, and draws the score curve along
 the timeline. A click on that box (or Enter) tracks it both ways from there
@@ -75,7 +76,9 @@ class TextTool(Tool):
 
     text = traitlets.Unicode("", help="what to track: one phrase or several, comma-separated")
     route = traitlets.Unicode("auto", help="a route of workflows.text (auto, faces, people, grounder:<spec>...)")
-    threshold = traitlets.Float(0.1, help="lowest score kept, 0..1")
+    threshold = traitlets.Float(
+        None, allow_none=True, help="lowest score kept, 0..1; None: each route's model default (faces 0.5, owlv2 0.1)"
+    )
     redetect = traitlets.Bool(True, help="re-detect the phrases while propagating")
     every = traitlets.Int(10, help="re-detect every this many frames")
     grounder = traitlets.Any(None, help="a ready grounder instance (used for every phrase), or None")
@@ -85,7 +88,9 @@ class TextTool(Tool):
     find_candidates = traitlets.Any("grid", help="Find first frame: 'grid', 'grounder:<spec>', {frame: masks}...")
 
     @traitlets.validate("threshold")
-    def _valid_threshold(self, proposal: dict[str, Any]) -> float:
+    def _valid_threshold(self, proposal: dict[str, Any]) -> float | None:
+        if proposal["value"] is None:
+            return None
         if not 0.0 <= float(proposal["value"]) <= 1.0:
             raise PromptError("the threshold must be in 0..1", given=proposal["value"])
         return float(proposal["value"])
@@ -106,9 +111,31 @@ class TextTool(Tool):
         host = self.host
         self.phrase = ipw.Text(placeholder="What do you want to track?", layout=ipw.Layout(width="240px"))
         options = route_options()
-        self.routes = ipw.Dropdown(options=options, value="auto", layout=ipw.Layout(width="170px"))
+        # the routes as suggestions in a box: a saved model is typed as "grounder:owlv2:<folder>" (a dropdown
+        # refused every spec with a folder, from code too)
+        self.routes = ipw.Combobox(
+            options=options,
+            value=self.route,
+            ensure_option=False,
+            placeholder="auto, faces, grounder:owlv2:<folder>...",
+            layout=ipw.Layout(width="220px"),
+        )
+        # the model's own threshold unless the person sets one: a fixed low default let the faces route (0.5 by
+        # itself) offer headlights and signs as faces, and re-detection turned each into an object
+        self.default_threshold = ipw.Checkbox(
+            value=self.threshold is None,
+            description="model's threshold",
+            indent=False,
+            layout=ipw.Layout(width="140px"),
+        )
         self.slider = ipw.FloatSlider(
-            value=self.threshold, min=0.0, max=1.0, step=0.01, description="threshold", readout_format=".2f"
+            value=0.5 if self.threshold is None else self.threshold,
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="threshold",
+            readout_format=".2f",
+            disabled=self.threshold is None,
         )
         self.find_button = button("Find", icon="search", tooltip="find the phrase's instances on this frame")
         self.accept_button = button("Accept all", icon="check", tooltip="every candidate becomes an object (Enter)")
@@ -117,7 +144,11 @@ class TextTool(Tool):
         self.propagate_button = button("Propagate", icon="play", tooltip="propagate, re-detecting every K frames")
         traitlets.link((self, "text"), (self.phrase, "value"))
         traitlets.link((self, "route"), (self.routes, "value"))
-        traitlets.link((self, "threshold"), (self.slider, "value"))
+        self.observe(self._show_threshold, names=["threshold"])
+        self.slider.observe(lambda ch: self._set_threshold(ch["new"]), names=["value"])
+        self.default_threshold.observe(
+            lambda ch: setattr(self, "threshold", None if ch["new"] else self.slider.value), names=["value"]
+        )
         traitlets.link((self, "redetect"), (self.redetect_box, "value"))
         traitlets.link((self, "every"), (self.every_box, "value"))
         self.find_button.on_click(host.guard(lambda _b: self.find(), "finding the phrase"))
@@ -132,6 +163,7 @@ class TextTool(Tool):
                 ipw.Label("Text:"),
                 self.phrase,
                 self.routes,
+                self.default_threshold,
                 self.slider,
                 self.find_button,
                 self.accept_button,
@@ -147,8 +179,13 @@ class TextTool(Tool):
 
     def _build_first_frame(self) -> Any:
         scorers = registry.names("scorer")
-        self.scorers = ipw.Dropdown(
-            options=scorers, value=self.scorer if self.scorer in scorers else None, layout=ipw.Layout(width="110px")
+        # the registered names as suggestions; "clip:<folder>" typed loads a saved model
+        self.scorers = ipw.Combobox(
+            options=scorers,
+            value=self.scorer if isinstance(self.scorer, str) else "",
+            ensure_option=False,
+            placeholder="name or name:<folder>",
+            layout=ipw.Layout(width="200px"),
         )
         options = candidate_options()
         self.candidate_source = ipw.Dropdown(options=options, value="grid", layout=ipw.Layout(width="170px"))
@@ -162,6 +199,7 @@ class TextTool(Tool):
             "Find first frame", icon="fast-forward", tooltip="scan the video for the first frame the phrase matches"
         )
         self.scorers.observe(self._pick_scorer, names=["value"])
+        self.observe(self._show_scorer, names=["scorer"])
         self.candidate_source.observe(lambda ch: setattr(self, "find_candidates", ch["new"]), names=["value"])
         traitlets.link((self, "find_every"), (self.find_every_box, "value"))
         traitlets.link((self, "find_threshold"), (self.find_slider, "value"))
@@ -180,9 +218,24 @@ class TextTool(Tool):
         row.add_class("aw-text-first")
         return row
 
+    def _show_threshold(self, change: dict[str, Any]) -> None:
+        value = change["new"]
+        self.default_threshold.value = value is None
+        self.slider.disabled = value is None
+        if value is not None:
+            self.slider.value = value
+
+    def _set_threshold(self, value: float) -> None:
+        if not self.default_threshold.value:
+            self.threshold = value
+
     def _pick_scorer(self, change: dict[str, Any]) -> None:
-        if change["new"]:
-            self.scorer = change["new"]
+        if change["new"].strip():
+            self.scorer = change["new"].strip()
+
+    def _show_scorer(self, change: dict[str, Any]) -> None:
+        if isinstance(change["new"], str):  # set from code: the box shows what the scan will use
+            self.scorers.value = change["new"]
 
     def _running(self, on: bool) -> None:
         for b in (self.find_button, self.accept_button, self.propagate_button, self.first_button):
@@ -345,9 +398,10 @@ class TextTool(Tool):
 
             def work(job: TaskJob) -> int:
                 n = 0
-                for _ in gen:
+                for step in gen:
                     n += 1
                     job.report(n, len(host.session.video) - f)
+                    host.show_streamed(step)  # the canvas follows and the timeline fills in, as in Propagate
                     if job.is_cancelled():
                         gen.close()  # type: ignore[attr-defined]
                         break
