@@ -17,7 +17,7 @@ face-free frames of ``bikes.mp4`` (640x272) and ``bigbuckbunny.mp4`` (1280x720, 
   ms within one run only. Detection counts are deterministic.
 
     python benchmarks/bench_faces.py            # every setting
-    python benchmarks/bench_faces.py --quick    # the default and a few candidates
+    python benchmarks/bench_faces.py --settings quick    # main's old default and today's
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ def run_setting(detect: Any, pasted: list[dict[str, Any]], free: list[dict[str, 
     detect(pasted[0]["frame"])  # warm-up
     times: list[float] = []
     hits: dict[int, list[bool]] = {s: [] for s in SIZES}
+    per_clip: dict[str, list[bool]] = {"bikes": [], "bigbuckbunny": []}
     false_pasted = 0
     for item in pasted:
         t0 = time.perf_counter()
@@ -118,6 +119,7 @@ def run_setting(detect: Any, pasted: list[dict[str, Any]], free: list[dict[str, 
         times.append(time.perf_counter() - t0)
         hit, false = match(found, item["boxes"], item["x_min"])
         hits[item["size"]] += hit
+        per_clip[item["clip"]] += hit
         false_pasted += false
     false_free = {"bikes": [0, 0], "bigbuckbunny": [0, 0]}
     for item in free:
@@ -134,6 +136,8 @@ def run_setting(detect: Any, pasted: list[dict[str, Any]], free: list[dict[str, 
         "recall_by_size": by_bucket,
         "recall_by_width": {str(s): round(float(np.mean(hits[s])), 3) for s in SIZES},
         "recall_all": round(float(np.mean([h for s in SIZES for h in hits[s]])), 3),
+        "recall_bikes_640x272": round(float(np.mean(per_clip["bikes"])), 3),
+        "recall_bbb_1280x720": round(float(np.mean(per_clip["bigbuckbunny"])), 3),
         "faces": sum(len(v) for v in hits.values()),
         "false_per_frame_pasted": round(false_pasted / len(pasted), 3),
         "false_per_frame_bikes": round(false_free["bikes"][0] / max(1, false_free["bikes"][1]), 3),
@@ -142,15 +146,23 @@ def run_setting(detect: Any, pasted: list[dict[str, Any]], free: list[dict[str, 
     }
 
 
-def settings(quick: bool) -> list[dict[str, Any]]:
-    if quick:
-        return [{"tiles": 1, "threshold": 0.5}, {"tiles": 0, "threshold": 0.5}, {"tiles": 2, "threshold": 0.5}]
-    return [{"tiles": t, "threshold": th} for t in (0, 1, 2) for th in (0.3, 0.4, 0.5, 0.6, 0.7)]
+def settings(which: str) -> list[dict[str, Any]]:
+    tiles = [{"tiles": t, "threshold": th} for t in (0, 1, 2) for th in (0.3, 0.4, 0.5, 0.6, 0.7)]
+    sizes = [{"min_face": m, "threshold": th} for m in (16, 20, 24, 32) for th in (0.5, 0.6, 0.7, 0.8)]
+    picks = [
+        {"min_face": 20, "threshold": 0.5},
+        {"min_face": 16, "threshold": 0.75},
+        {"min_face": 12, "threshold": 0.75},
+        {"min_face": 12, "threshold": 0.8},
+    ]
+    if which == "quick":
+        return [{"tiles": 1, "threshold": 0.5}, {}]
+    return {"tiles": tiles, "min_face": sizes, "picks": picks, "all": tiles + sizes + picks}[which]
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--settings", choices=["quick", "tiles", "min_face", "picks", "all"], default="all")
     args = ap.parse_args(argv)
     pasted, free = pasted_set(), face_free_set()
     out: dict[str, Any] = {
@@ -160,8 +172,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "load_average_1min": round(os.getloadavg()[0], 2),
         "settings": {},
     }
-    for kw in settings(args.quick):
-        name = ",".join(f"{k}={v}" for k, v in kw.items())
+    for kw in settings(args.settings):
+        name = ",".join(f"{k}={v}" for k, v in kw.items()) or "default"
         with MediaPipeFaceDetector(**kw) as det:
             out["settings"][name] = run_setting(det.detect_faces, pasted, free)
         print(name, json.dumps(out["settings"][name]), file=sys.stderr, flush=True)
