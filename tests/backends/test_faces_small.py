@@ -4,7 +4,7 @@ The faces are real photos (scikit-image's astronaut, matplotlib's Grace Hopper, 
 carphone man) pasted as soft-edged busts onto face-free frames of ``bikes.mp4`` and
 ``bigbuckbunny.mp4`` (:mod:`tests.support.face_paste`); ``benchmarks/bench_faces.py`` measures the
 same at scale. Before ``min_face`` the default (the whole frame plus tiles as tall as it, threshold
-0.5) found no 20-px face on a bikes frame, and put a face on pavement in 12 of 163 face-free frames
+0.5) found no 20-px face on a bikes frame, and put a face on pavement in 12 of 143 face-free frames
 (scores 0.50-0.57).
 """
 
@@ -55,9 +55,11 @@ def test_faces_of_every_size_on_a_720p_frame(detector: MediaPipeFaceDetector, si
     assert all(_found(detector, frame, b) for b in boxes)
 
 
-@pytest.mark.parametrize("index", [145, 197, 206, 235])
+@pytest.mark.parametrize("index", [145, 156, 192, 197, 201, 235])
 def test_pavement_gives_no_face(detector: MediaPipeFaceDetector, index: int) -> None:
-    # the old default put a face (score 0.51-0.57) on each of these bikes frames: a street, pavement, legs
+    # the old default put a face (score 0.50-0.57) on each of these bikes frames: a street, pavement, legs.
+    # Measured at the new default: 15 of the 143 face-free frames still get one box (0.70-0.76, mostly
+    # by a bollard on the pavement shot), the old default 12.
     assert detector.detect_faces(np.ascontiguousarray(read_frames("bikes")[index])) == []
 
 
