@@ -40,35 +40,9 @@ import cv2
 import numpy as np
 
 from annotator_widgets.data import write_video
-from tests.support.face_paste import paste_faces, read_frames
+from tests.support.face_paste import MOVERS, moving_faces
 
-#: name, face width, first frame in view, (x, y) at frame 0 and at frame 49
-MOVERS = (
-    ("astronaut", 40, 0, (80, 70), (560, 90)),
-    ("grace_hopper", 24, 0, (600, 200), (140, 180)),
-    ("carphone", 30, 23, (400, 120), (250, 110)),
-    ("astronaut", 18, 0, (300, 230), (380, 240)),
-)
 FRAMES = range(137, 187)
-
-
-def moving_clip() -> tuple[np.ndarray, list[list[tuple[float, float, float, float] | None]]]:
-    """The frames and, per face, its face box per frame (None while out of view)."""
-    bg = read_frames("bikes")
-    n = len(FRAMES)
-    frames, truth = [], [[] for _ in MOVERS]
-    for k, f in enumerate(FRAMES):
-        t = k / (n - 1)
-        faces, which = [], []
-        for j, (name, size, first, (xa, ya), (xb, yb)) in enumerate(MOVERS):
-            if k >= first:
-                faces.append((name, size, (xa + t * (xb - xa), ya + t * (yb - ya))))
-                which.append(j)
-        img, boxes = paste_faces(bg[f], faces)
-        frames.append(img)
-        for j in range(len(MOVERS)):
-            truth[j].append(boxes[which.index(j)] if j in which else None)
-    return np.stack(frames), truth
 
 
 def _middle(box: Sequence[float]) -> tuple[int, int, int, int]:
@@ -107,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from annotator_widgets.render import render_video
     from annotator_widgets.video import open_video
 
-    frames, truth = moving_clip()
+    frames, truth = moving_faces(FRAMES)
     work = _Path(args.keep or tempfile.mkdtemp(prefix="bench_faces_blur_"))
     work.mkdir(parents=True, exist_ok=True)
     clip = work / "clip.mp4" if args.evaluate else write_video(frames, work / "clip.mp4", fps=25)

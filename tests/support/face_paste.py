@@ -35,7 +35,17 @@ import numpy as np
 from annotator_widgets.data import sample_video
 from tests.support.people import face_box, portrait
 
-__all__ = ["FACES", "FACE_FREE", "background_frames", "face_free_region", "face_source", "paste_faces", "read_frames"]
+__all__ = [
+    "FACES",
+    "FACE_FREE",
+    "MOVERS",
+    "background_frames",
+    "face_free_region",
+    "face_source",
+    "moving_faces",
+    "paste_faces",
+    "read_frames",
+]
 
 #: face box (x0, y0, x1, y1) in each source image (scikit-image's LBP frontal-face cascade)
 FACES = {
@@ -132,3 +142,37 @@ def paste_faces(
         r = float(size) / 2
         boxes.append((fx - r, fy - r, fx + r, fy + r))
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), boxes
+
+
+#: :func:`moving_faces`: source, face width, first frame in view, (x, y) at the first and the last frame
+MOVERS = (
+    ("astronaut", 40, 0, (80, 70), (560, 90)),
+    ("grace_hopper", 24, 0, (600, 200), (140, 180)),
+    ("carphone", 30, 23, (400, 120), (250, 110)),
+    ("astronaut", 18, 0, (300, 230), (380, 240)),
+)
+
+
+def moving_faces(
+    frames: range = range(137, 187),
+) -> tuple[np.ndarray, list[list[tuple[float, float, float, float] | None]]]:
+    """Bikes' street shot (frames 137-186, real camera motion) with the :data:`MOVERS` walking across it.
+
+    Returns:
+        ``(T, 272, 640, 3)`` RGB frames and, per mover, its face box per frame (None before it enters).
+    """
+    bg = read_frames("bikes")
+    n = len(frames)
+    out, truth = [], [[] for _ in MOVERS]
+    for k, f in enumerate(frames):
+        t = k / max(1, n - 1)
+        faces, which = [], []
+        for j, (name, size, first, (xa, ya), (xb, yb)) in enumerate(MOVERS):
+            if k >= first:
+                faces.append((name, size, (xa + t * (xb - xa), ya + t * (yb - ya))))
+                which.append(j)
+        img, boxes = paste_faces(bg[f], faces)
+        out.append(img)
+        for j in range(len(MOVERS)):
+            truth[j].append(boxes[which.index(j)] if j in which else None)
+    return np.stack(out), truth
