@@ -4,7 +4,8 @@ All figures are ms per frame, the median over three rounds of each round's media
 
 - ``face_ms_per_frame`` / ``face_tiles0_ms_per_frame``: the ``mediapipe-face`` grounder
   (BlazeFace short range from the mediapipe wheel) on the two-person crossing clip, with the
-  default ``tiles=1`` (whole frame + three 360-px tiles) and with the whole frame only.
+  default ``min_face=16`` (whole frame + 8 tiles of 286 px + 45 of 128 px; before: ``tiles=1``,
+  whole frame + three 360-px tiles) and with the whole frame only (``tiles=0``).
 - ``hand_video_ms_per_frame`` / ``hand_image_ms_per_frame``: the hand landmarker (bundle built
   from the wheel) on ``zidane.jpg`` resized to 640x360 and panned 2 px per frame (one hand in
   view), in video and image mode; ``hand_video_no_hand_ms_per_frame`` on the crossing clip

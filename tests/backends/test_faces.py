@@ -169,9 +169,10 @@ def test_both_faces_on_the_crossing_clip(detector: MediaPipeFaceDetector) -> Non
 
 def test_cartoon_frames(model: Path, detector: MediaPipeFaceDetector) -> None:
     # Big Buck Bunny has no people, but BlazeFace takes the bunny's face for a face: measured on
-    # all 132 frames at the default threshold 0.5, 120 frames have a box (scores 0.50-0.82, mostly
-    # on the bunny's head). Real faces score higher (portraits 0.92-0.95) but so do some small
-    # real ones only (crossing clip 0.63-0.90): at 0.85 no cartoon frame keeps a box.
+    # all 132 frames at the old default (threshold 0.5, tiles as tall as the frame), 120 frames had
+    # a box (scores 0.50-0.82, mostly on the bunny's head). At the default threshold 0.7 (real faces
+    # on real footage score from about 0.7) the bunny's head keeps a box on 21 of these 44 frames;
+    # at 0.85 no cartoon frame keeps one.
     cap = cv2.VideoCapture(str(sample_video("bigbuckbunny")))
     frames = []
     i = 0
@@ -187,8 +188,8 @@ def test_cartoon_frames(model: Path, detector: MediaPipeFaceDetector) -> None:
     with MediaPipeFaceDetector(model, threshold=0.85) as strict:
         assert sum(bool(strict.detect_faces(f)) for f in frames) == 0
         assert len(strict.detect_faces(portrait("astronaut"))) == 1
-    rate = np.mean([bool(detector.detect_faces(f)) for f in frames])
-    assert 0.75 <= rate <= 0.98  # the stated rate: the bunny's face is found on most frames
+    found = [bool(detector.detect_faces(f)) for f in frames]
+    assert 16 <= sum(found) <= 26  # the stated rate: the bunny's face on 21 of 44 frames
 
 
 def test_tile_grid_covers_the_frame() -> None:
