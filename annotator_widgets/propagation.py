@@ -172,9 +172,16 @@ PassPlan = Callable[..., list[Pass]]  # plan_passes with its first arguments bou
 
 
 def plan_passes(
-    direction: str, start: int, stop: int | None, num_frames: int, cuts: Sequence[int], prompts: Iterable[Prompt]
+    direction: str,
+    start: int,
+    stop: int | None,
+    num_frames: int,
+    objects: frozenset[int] | None,
+    cuts: Sequence[int],
+    prompts: Iterable[Prompt],
 ) -> list[Pass]:
-    """The passes of a propagation (see :meth:`~.session.AnnotationSession.propagate`), split at ``cuts``."""
+    """The passes of a propagation (see :meth:`~.session.AnnotationSession.propagate`), split at ``cuts``; with
+    ``objects``, only their prompts plan the passes and only their masks are kept (passes keeping none dropped)."""
     if direction == "both":
         passes = [Pass(start, num_frames - 1 - start, False), Pass(start, start, True)]
     else:
@@ -182,15 +189,29 @@ def plan_passes(
         passes = [Pass(start, len(span) - 1, direction == "backward")]
     by_frame: dict[int, set[int]] = {}
     for prompt in prompts:
-        by_frame.setdefault(prompt.frame, set()).add(prompt.obj_id)
-    return split_at_cuts(passes, cuts, by_frame, num_frames, both=direction == "both")
+        if objects is None or prompt.obj_id in objects:
+            by_frame.setdefault(prompt.frame, set()).add(prompt.obj_id)
+    if objects is not None and not by_frame:
+        return []  # none of them has a prompt: nothing to carry
+    passes = split_at_cuts(passes, cuts, by_frame, num_frames, both=direction == "both")
+    if objects is None:
+        return passes
+    kept = [dataclasses.replace(p, objects=objects if p.objects is None else p.objects & objects) for p in passes]
+    return [p for p in kept if p.objects]
 
 
 def propagation_plan(
-    direction: str, start: int | None, stop: int | None, prompt_frames: Sequence[int], num_frames: int, name: str
+    direction: str,
+    start: int | None,
+    stop: int | None,
+    prompt_frames: Sequence[int],
+    num_frames: int,
+    name: str,
+    objects: Iterable[int] | None = None,
 ) -> tuple[int, PassPlan]:
     """A propagation's arguments checked (:class:`~.errors.PromptError`): its start frame (default: the earliest
-    prompted frame, the latest backward) and its plan, :func:`plan_passes` waiting for the cuts and the prompts."""
+    prompted frame, the latest backward) and its plan, :func:`plan_passes` waiting for the cuts and the prompts
+    (``objects``: only these objects' masks are kept)."""
     if direction not in ("forward", "backward", "both"):
         raise PromptError(
             "direction must be 'forward', 'backward' or 'both'", given=direction, hint="pass one of those three"
@@ -202,7 +223,10 @@ def propagation_plan(
             hint="add points, a box or a mask first (add_points / add_box / add_mask)",
         )
     start = check_frame(prompt_frames[-1 if direction == "backward" else 0] if start is None else start, num_frames)
-    plan = functools.partial(plan_passes, direction, start, stop, num_frames)
+    only = None if objects is None else frozenset(int(o) for o in objects)
+    if only is not None and not only:
+        raise PromptError("objects= names no object", given=objects, hint="pass object ids, or None for every object")
+    plan = functools.partial(plan_passes, direction, start, stop, num_frames, only)
     plan([], [])  # checks the range now; the cuts are read when the propagation runs (they may need decoding)
     return start, plan
 

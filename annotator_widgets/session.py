@@ -376,6 +376,7 @@ class AnnotationSession:
         *,
         show_progress: bool | None = None,
         cuts: bool | None = None,
+        objects: Iterable[int] | None = None,
     ) -> Iterator[FrameResult]:
         """Track every prompted object through the video, writing each frame to the project.
 
@@ -389,12 +390,14 @@ class AnnotationSession:
             show_progress: Override the session's tqdm setting.
             cuts: Override the session's: by default no mask crosses a shot cut (:meth:`cuts`; an object tracked
                 up to one gets a ``"shot_cut"`` warning); False crosses them (:func:`~.propagation.split_at_cuts`).
+            objects: Only these objects' masks are written and yielded (e.g. objects just added, filled in over
+                frames the others already have); default: every object.
 
         Returns:
             A generator of :class:`FrameResult`; arguments are checked when it is created.
         """
-        frames = self.project.prompt_frames()
-        start, plan = propagation_plan(direction, start, stop, frames, len(self.video), self.project.path.name)
+        frames, name = self.project.prompt_frames(), self.project.path.name
+        start, plan = propagation_plan(direction, start, stop, frames, len(self.video), name, objects)
         if not self._busy.acquire(blocking=False):
             raise SessionBusyError.running("a propagation is running")
         return PropagationRun(self._propagate(plan, start, cuts, direction, show_progress), self._busy, self._runs)
@@ -555,8 +558,7 @@ class AnnotationSession:
 
     def view(self, frame: int, *, low_score: float = 0.5) -> FrameView:
         """Everything stored on one frame, as one immutable :class:`~annotator_widgets.view.FrameView`; masks scoring
-        below ``low_score`` are listed as low-confidence (``view.low``). Views are kept until the project changes
-        (any write, undo or redo): asking again for a frame costs no query."""
+        below ``low_score`` are listed as low-confidence (``view.low``). Kept until the frame's records are written."""
         return self._views.get(self._check_frame(frame), low_score=low_score)
 
     def views(self, frames: Iterable[int], *, low_score: float = 0.5) -> dict[int, FrameView]:
@@ -594,7 +596,5 @@ class AnnotationSession:
         return str(getattr(self.segmenter, "name", type(self.segmenter).__name__))
 
     def __repr__(self) -> str:
-        return (
-            f"AnnotationSession(video={self.video!r}, project={str(self.project.path)!r}, "
-            f"segmenter={getattr(self.segmenter, 'name', type(self.segmenter).__name__)!r})"
-        )
+        where = f"video={self.video!r}, project={str(self.project.path)!r}"
+        return f"AnnotationSession({where}, segmenter={self._segmenter_name!r})"

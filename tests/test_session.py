@@ -185,6 +185,24 @@ def test_backward_and_both_and_ranges(session):
         session.propagate("backward", start=10, stop=10)
 
 
+def test_objects_limits_what_a_propagation_writes_and_yields(session):
+    """An object added later is filled in over frames the others already have, without rewriting theirs."""
+    session.add_points(0, 1, [(10, 10)])
+    session.add_points(0, 2, [(30, 20)])
+    session.run("forward", 0, 12)
+    before = {f: session.annotations(f) for f in range(12)}
+    session.add_points(10, 3, [(50, 30)])
+    results = list(session.propagate("backward", 10, 4, objects=[3]))
+    assert [r.frame for r in results] == list(range(10, 4, -1)) and all(set(r.masks) == {3} for r in results)
+    for f in range(5, 10):
+        after = session.annotations(f)
+        assert set(after) == {1, 2, 3} and all(after[o] == before[f][o] for o in (1, 2))
+    assert set(session.annotations(4)) == {1, 2}  # (stop excluded)
+    with pytest.raises(PromptError, match="names no object"):
+        session.propagate("forward", 0, objects=[])
+    assert list(session.propagate("forward", 0, 3, objects=[99])) == []  # no prompt of it: nothing to do
+
+
 def test_stopping_iteration_cancels_and_keeps_yielded_frames(session):
     session.add_points(0, 1, [(10, 10)])
     for r in session.propagate():

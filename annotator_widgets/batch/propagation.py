@@ -77,7 +77,7 @@ def propagate_missing(
     n = len(video)
     start = prompt_frames[-1] if direction == "backward" else prompt_frames[0]
     cuts = session.cuts() if getattr(session, "stop_at_cuts", False) else []  # type: ignore[attr-defined]
-    passes = plan_passes(direction, start, None, n, cuts, project.prompts())
+    passes = plan_passes(direction, start, None, n, None, cuts, project.prompts())
     prompted = {(p.frame, p.obj_id) for p in project.prompts()}
     total = len({f for p in passes for f in p.frames()})
     count = PropagationCount(resumed_from=[])

@@ -11,7 +11,9 @@ least ``iou``):
   IoU below ``reprompt_below`` with its detection is re-prompted on that frame with the detection's
   box (``reprompt_below`` must exceed ``iou``; None, the default, never re-prompts);
 * an **unmatched** detection that overlaps no object by ``iou`` or more becomes a **new object**
-  (new id, named by the phrase) prompted on that frame, and propagation continues with it;
+  (new id, named by the phrase) prompted on that frame; it is first propagated back over the chunk
+  before (to the previous key frame, not across a shot cut; only its masks written: a face that came
+  into view mid-chunk is masked from where it came in), and propagation continues with it;
   one that does overlap another object (a duplicate, or another phrase's object) is stored as a
   candidate only;
 * objects without a detection keep tracking (a missed detection changes nothing).
@@ -255,9 +257,15 @@ def _run(
                             return
                 finally:
                     run.close()  # type: ignore[attr-defined]
+                if last and progress is not None and done < total:
+                    progress(done, done)  # (frames in shots without prompts were not propagated: done is all)
                 if session.progress.cancelled or last:
                     return
-                _redetect(session, span[end], finders, iou, reprompt_below)
+                new = _redetect(session, span[end], finders, iou, reprompt_below)
+                if new:  # (appeared since the previous key frame: filled in back to it, within the shot)
+                    yield from _fill_in(session, new, span[end], span[pos] - span.step, direction, cancel)
+                    if session.progress.cancelled or _cancelled(cancel):
+                        return
                 pos = end
     except BaseException:
         _rolled_back(session)
@@ -265,6 +273,24 @@ def _run(
     finally:
         for finder, _ in finders:
             finder.close()
+
+
+def _fill_in(
+    session: AnnotationSession, new: list[ObjectInfo], key: int, stop: int, direction: str, cancel: Cancel
+) -> Iterator[FrameResult]:
+    """The objects found new on key frame ``key`` propagated back over the chunk that came before it (to ``stop``,
+    excluded; not across a shot cut), only their masks written: a face that came into view in the middle of a
+    chunk is masked from where it came in, not from the next key frame on."""
+    back: Literal["forward", "backward"] = "backward" if direction == "forward" else "forward"
+    run = session.propagate(back, key, stop, objects=[o.obj_id for o in new])
+    try:
+        for result in run:
+            if result.frame != key:  # (the key frame is the next chunk's first)
+                yield result
+            if _cancelled(cancel):
+                return
+    finally:
+        run.close()  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------------------------- SAM 3

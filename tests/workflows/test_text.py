@@ -134,10 +134,13 @@ def test_add_text_then_propagate_with_redetection(clip, scripted, session):
     history = len(session.project.history())
 
     done: list[tuple[int, int]] = []
-    frames = [
-        r.frame for r in propagate_text(session, every=EVERY, grounder="scripted", progress=lambda *a: done.append(a))
-    ]
-    assert frames == list(range(N)) and done[-1] == (N, N)
+    frames, kept = [], {}
+    for r in propagate_text(session, every=EVERY, grounder="scripted", progress=lambda *a: done.append(a)):
+        frames.append(r.frame)
+        if r.frame == 15 and not kept:  # the chunk before the new instance's key frame, as the first pass left it
+            kept = {t: session.annotations(t) for t in range(10, 15)}
+    # the instance that came in at 12 is found on key frame 15 and filled in back to key frame 10 (its masks only)
+    assert frames == [*range(16), 14, 13, 12, 11, 10, *range(16, N)] and done[-1] == (N, N)
     # re-detected on each chunk's last frame, in order; one undo step for the whole run
     assert scripted[-1].calls == [5, 10, 15, 20, 25] and scripted[-1].closed
     assert len(session.project.history()) == history + 1
@@ -157,9 +160,13 @@ def test_add_text_then_propagate_with_redetection(clip, scripted, session):
         assert got == want, (frame, got, want)
     assert all(d.obj_id is not None for d in session.project.detections(rejected=None).values())
 
+    for t, before in kept.items():  # the fill wrote the new object's masks there, and nobody else's
+        after = session.annotations(t)
+        assert set(after) - set(before) == {third.obj_id}
+        assert all(np.array_equal(after[o].mask, before[o].mask) and after[o].score == before[o].score for o in before)
     ious = []
     for obj, oid in truth_of.items():
-        for t in range(0 if oid != 3 else 15, N):
+        for t in range(0 if oid != 3 else 10, N):
             ann = session.annotations(t).get(obj)
             assert ann is not None, (obj, t)
             ious.append(mask_iou(ann.mask, clip.masks[oid][t]))
