@@ -86,7 +86,22 @@ class JobActions:
             self.propagation_bar.running(True)
             self.propagation_bar.set_progress(0, 1, "starting…")
             self.say(f"propagating {direction} from frame {self.frame}… (Esc or Cancel to stop)")
-        return job.start()
+        job.start()
+        threading.Thread(target=self._show_cut_scan, args=(job,), name="annotator-cut-scan", daemon=True).start()
+        return job
+
+    def _show_cut_scan(self, job: PropagationJob, every: float = 0.25) -> None:
+        """Before its first frame a propagation may scan the shot cuts between prompts far apart (seconds on a long
+        video): the bar counts the frames scanned until the first frame comes (then the frames take over)."""
+        while not job.done and not job.frames:
+            prog = self.session.progress
+            if prog.stage == "cuts" and prog.scan_total:
+                with self._lock:
+                    if not job.frames:
+                        text = f"shot cuts: {prog.scan_done}/{prog.scan_total} frames scanned"
+                        self.propagation_bar.set_progress(prog.scan_done, prog.scan_total, text)
+            if job._stop.wait(every):  # cancelled: the status line says so from here
+                return
 
     def propagate_forward(self) -> PropagationJob:
         """Propagate forward from the current frame."""

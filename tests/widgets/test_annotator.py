@@ -673,3 +673,29 @@ def test_every_shortcut_has_an_action_and_help(annotator):
     assert "right-click" in text and "drag" in text
     keys = [k for s in SHORTCUTS for k in s.keys]
     assert len(keys) == len(set(keys)), "a key is bound twice"
+
+
+def test_the_bar_counts_the_cut_scan_before_the_first_frame_and_cancel_stops_it(annotator):
+    """Prompts far apart: the shot cuts between them are scanned before the first frame; the bar says so, and
+    Cancel stops the scan (nothing propagated)."""
+    annotator.seek(0)
+    annotator.click(100, 60)
+    annotator.seek(11)
+    annotator.click(100, 60)
+    scanner = annotator.session._cut_scan
+    release, real = threading.Event(), scanner.ensure
+
+    def ensure(a, b):  # a slow scan: each step waits for the test
+        assert release.wait(20), "the test never released the scan"
+        return real(a, b)
+
+    scanner.ensure = ensure
+    scanner.scanned, scanner.cuts = [], []  # (nothing scanned yet)
+    annotator.seek(0)
+    job = annotator.propagate("forward")
+    wait_for(lambda: annotator.propagation_bar.progress_label.value.startswith("shot cuts: 0/12"))
+    assert annotator.busy and not job.frames
+    annotator.propagation_bar.cancel.click()
+    release.set()
+    assert job.wait(20) and job.frames == [] and job.cancelled
+    assert annotator.session.project.mask_frames() == [0, 11]  # the two prompted frames only
