@@ -136,9 +136,8 @@ def export(
     if progress is not None:
         progress(1, 1, f"{writer.name} written")
     size = sum(p.stat().st_size for p in paths if p.is_file())
-    return Written(
-        writer.name, dest, paths, size, len(project.objects()), len(project.mask_frames()), len(project.actions())
-    )
+    frames = len(project.mask_frames(nonempty=True))  # (what the formats write: empty masks are absences)
+    return Written(writer.name, dest, paths, size, len(project.objects()), frames, len(project.actions()))
 
 
 def _accepts(fn: Any, name: str) -> bool:

@@ -58,6 +58,15 @@ def test_export_writes_the_chosen_format_and_lists_it(ann, tmp_path):
     assert f"{len(davis.paths)} files" in tool.written.value
 
 
+def test_the_summary_counts_the_frames_the_export_holds_not_empty_masks(ann, tmp_path):
+    empty = RLE.from_mask(np.zeros((180, 320), bool))  # "absent here": written by propagation, left out of exports
+    ann.session.project.put_annotations([Annotation(f, 1, empty, 0.9) for f in (1, 3, 5)])
+    written = ann.tools["export"].export().result(60)
+    coco = json.loads((tmp_path / "p.json").read_text())
+    assert written.frames == len({a["image_id"] for a in coco["annotations"]}) == 6
+    assert "masks on 6 frames" in ann.tools["export"].written.value
+
+
 def test_a_failed_export_says_why_and_writes_nothing(ann, tmp_path):
     tool = ann.tools["export"]
     tool.format = "davis"
