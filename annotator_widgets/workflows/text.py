@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import NotFoundError, PromptError, SessionBusyError
-from ..types import Detection, MaskWarning, ObjectInfo, check_frame
+from ..types import Detection, MaskWarning, ObjectInfo, box_iou, check_frame
 from .text_routes import (
     DEFAULT_DETECTOR,
     DEFAULT_GROUNDER,
@@ -134,7 +134,8 @@ def ground(
         **options: For the route's part (e.g. ``device="cpu"``).
 
     Returns:
-        The detections, best first (candidates: ``obj_id`` None).
+        The detections, best first (candidates: ``obj_id`` None; one that lands on an object already masked on
+        the frame - box IoU >= :data:`SAME_OBJECT_IOU` - is linked to it, not offered again).
 
     Raises:
         NotFoundError: Nothing found (nothing is stored).
@@ -142,12 +143,36 @@ def ground(
     frame = _check(session, frame)
     words = split_phrases(phrases)
     found = _find_all(session, frame, words, route, grounder, threshold, top_k, options)
-    dets = [f.detection for f in found]
+    dets = _link_to_objects(session, frame, [f.detection for f in found])
     if store:
+        linked = {(d.model, d.obj_id) for d in session.project.detections(frame, obj_id=...).values() if d.obj_id}
         with session.project.transaction(f"find {', '.join(words)} on frame {frame}"):
             for model in sorted({d.model for d in dets}):
-                session.project.put_detections(frame, [d for d in dets if d.model == model], replace_model=model)
+                mine = [d for d in dets if d.model == model and (d.model, d.obj_id) not in linked]  # (kept already)
+                session.project.put_detections(frame, mine, replace_model=model)
     return dets
+
+
+#: a detection whose box overlaps an object's mask box on its frame at least this much (IoU) is that object
+SAME_OBJECT_IOU = 0.5
+
+
+def _link_to_objects(session: AnnotationSession, frame: int, dets: list[Detection]) -> list[Detection]:
+    """Detections (best first) that land on an object already masked on the frame are linked to it (each object
+    once, ``meta["iou"]``) instead of being offered again as candidates: Find run twice on a frame does not offer
+    what was accepted the first time, so accepting all cannot duplicate an object."""
+    boxes = {oid: box.xyxy for oid, ann in session.annotations(frame).items() if (box := ann.box) is not None}
+    out = []
+    for det in dets:
+        if boxes:
+            ids = list(boxes)
+            ious = box_iou([det.box.xyxy], [boxes[i] for i in ids])[0]
+            best = int(np.argmax(ious))
+            if ious[best] >= SAME_OBJECT_IOU:
+                del boxes[ids[best]]
+                det = replace(det, obj_id=ids[best], meta={**det.meta, "iou": round(float(ious[best]), 4)})
+        out.append(det)
+    return out
 
 
 def _make_object(session: AnnotationSession, found: Found, route: str) -> tuple[ObjectInfo, Detection]:

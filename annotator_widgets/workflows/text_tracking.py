@@ -239,6 +239,7 @@ def _run(
     cancel: Cancel,
 ) -> Iterator[FrameResult]:
     done, total, pos = 0, len(span), 0
+    key_yielded = False  # whether the chunk's first frame (the previous chunk's key frame) was yielded already
     try:
         with session.project.group(f"propagate {direction} with re-detection every {every}"):
             while True:
@@ -247,8 +248,9 @@ def _run(
                 run = session.propagate(direction, span[pos], stop if last else span[end] + span.step)
                 try:
                     for result in run:
-                        if pos and result.frame == span[pos]:
+                        if pos and key_yielded and result.frame == span[pos]:
                             continue  # the previous chunk's last frame, already yielded
+                        key_yielded = result.frame == span[end]  # (False when the chunk stops at a cut)
                         done += 1
                         if progress is not None:
                             progress(done, total)
@@ -263,7 +265,8 @@ def _run(
                     return
                 new = _redetect(session, span[end], finders, iou, reprompt_below)
                 if new:  # (appeared since the previous key frame: filled in back to it, within the shot)
-                    yield from _fill_in(session, new, span[end], span[pos] - span.step, direction, cancel)
+                    yield from _fill_in(session, new, span[end], span[pos] - span.step, direction, cancel, key_yielded)
+                    key_yielded = True
                     if session.progress.cancelled or _cancelled(cancel):
                         return
                 pos = end
@@ -276,16 +279,23 @@ def _run(
 
 
 def _fill_in(
-    session: AnnotationSession, new: list[ObjectInfo], key: int, stop: int, direction: str, cancel: Cancel
+    session: AnnotationSession,
+    new: list[ObjectInfo],
+    key: int,
+    stop: int,
+    direction: str,
+    cancel: Cancel,
+    key_yielded: bool,
 ) -> Iterator[FrameResult]:
     """The objects found new on key frame ``key`` propagated back over the chunk that came before it (to ``stop``,
     excluded; not across a shot cut), only their masks written: a face that came into view in the middle of a
-    chunk is masked from where it came in, not from the next key frame on."""
+    chunk is masked from where it came in, not from the next key frame on. The key frame itself is yielded unless
+    the chunk before yielded it."""
     back: Literal["forward", "backward"] = "backward" if direction == "forward" else "forward"
     run = session.propagate(back, key, stop, objects=[o.obj_id for o in new])
     try:
         for result in run:
-            if result.frame != key:  # (the key frame is the next chunk's first)
+            if result.frame != key or not key_yielded:
                 yield result
             if _cancelled(cancel):
                 return

@@ -121,6 +121,14 @@ def test_ground_stores_candidates_and_accept_makes_objects(clip, scripted, sessi
     assert session.project.detection(ids[0]).obj_id == made[0].obj_id
     with pytest.raises(PromptError, match="not a candidate"):
         accept(session, ids[:1])
+    # Find again on that frame: the accepted instance is linked to its object, only the other is offered
+    again = ground(session, 0, PHRASE, grounder="scripted")
+    assert [d.obj_id for d in again] == [made[0].obj_id, None] and again[0].meta["iou"] > 0.5
+    (other,) = session.project.detections(0, obj_id=None)
+    accept(session, [other])
+    assert len(session.objects) == 2  # accepting everything offered made no duplicate
+    session.undo()
+    session.undo()
     assert session.undo() == "accept 1 detection(s)"
     assert not session.objects and not session.prompts()
 

@@ -392,20 +392,22 @@ class TextTool(Tool):
             host.check_idle("propagate with re-detection")
             f = host.frame
             before = {o.obj_id for o in host.session.objects}
-            gen = propagate_text(
-                host.session, every=every, start=f, route=route, grounder=grounder, threshold=threshold
-            )
+            counts = [0, len(host.session.video) - f]  # (frames of the span done, of how many: propagate_text's)
+
+            def counted(done: int, total: int) -> None:
+                counts[:] = [done, total]
+
+            options = {"route": route, "grounder": grounder, "threshold": threshold, "progress": counted}
+            gen = propagate_text(host.session, every=every, start=f, **options)
 
             def work(job: TaskJob) -> int:
-                n = 0
-                for step in gen:
-                    n += 1
-                    job.report(n, len(host.session.video) - f)
+                for step in gen:  # (new objects' fill-ins come too: shown, not counted)
+                    job.report(counts[0], counts[1])
                     host.show_streamed(step)  # the canvas follows and the timeline fills in, as in Propagate
                     if job.is_cancelled():
                         gen.close()  # type: ignore[attr-defined]
                         break
-                return n
+                return counts[0]
 
             def finish(n: int) -> str:
                 new = sorted({o.obj_id for o in host.session.objects} - before)
