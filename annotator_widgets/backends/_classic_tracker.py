@@ -123,8 +123,11 @@ class _Tracker:
                 # partly hidden (an occluder cuts it): look for the whole object as well, to find it again
                 whole = ops.reacquire(ref, prev, cur_img, colours)
                 candidates += [] if whole is None else [whole]
-            refined, looks, pick = self._refine(cur_img, candidates, colours, reacquire=whole is not None)
-            warped = candidates[pick]
+            # pieces of the object beyond the mask that move with it: the part coming out from behind an
+            # occluder when the chain started on a frame where the object was already cut in two
+            far = moving_pieces(cur_img, back, candidates[0], colours)
+            refined, looks, pick = self._refine(cur_img, candidates, colours, reacquire=whole is not None, far=far)
+            warped = candidates[pick] if far is None else candidates[pick] | far
             score = 0.0
             if warped.any():
                 union = np.count_nonzero(warped | refined)
@@ -201,7 +204,13 @@ class _Tracker:
         return out
 
     def _refine(
-        self, img: np.ndarray, candidates: list[np.ndarray], colours: np.ndarray, *, reacquire: bool = False
+        self,
+        img: np.ndarray,
+        candidates: list[np.ndarray],
+        colours: np.ndarray,
+        *,
+        reacquire: bool = False,
+        far: np.ndarray | None = None,
     ) -> tuple[np.ndarray, float, int]:
         """Pick the likelier of the warped masks and run a few GrabCut iterations in a band around it.
 
@@ -210,12 +219,15 @@ class _Tracker:
         clear: background colours inside the mask (an occluder, or flow that lagged) are not
         sure foreground, object colours just outside it are probable foreground.
 
+        ``far`` (from :func:`moving_pieces`): pieces of the object apart from the candidates, which join
+        the picked one and stay however GrabCut connects them.
+
         Returns:
             The mask, the mean probability that its pixels have the object's colours, and the
             index of the candidate it grew from.
         """
         seg = self.seg
-        union = np.logical_or.reduce(candidates)
+        union = np.logical_or.reduce(candidates + ([] if far is None else [far]))
         area = max(int(c.sum()) for c in candidates)
         if area < 16:
             return candidates[0], 0.0, 0
@@ -226,12 +238,13 @@ class _Tracker:
         s = min(1.0, seg.grabcut_side / max(x1 - x0, y1 - y0))
         size = (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s)))
         small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if s < 1 else np.ascontiguousarray(crop)
-        subs = [c[y0:y1, x0:x1] for c in candidates]
+        subs = [c[y0:y1, x0:x1] for c in candidates + ([] if far is None else [far])]
         if s < 1:
             subs = [cv2.resize(c.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5 for c in subs]
+        far_sub = None if far is None else subs.pop()
         b = max(1, round(band * s))
         index = ops.colour_index(small)
-        outside = ~ops.morph(np.logical_or.reduce(subs), b, cv2.MORPH_DILATE)
+        outside = ~ops.morph(np.logical_or.reduce(subs + ([] if far_sub is None else [far_sub])), b, cv2.MORPH_DILATE)
         p_obj = np.full(small.shape[:2], 0.5, np.float32)
         if outside.sum() >= 16:
             pf, pb = colours[index], ops.histogram(index, outside)[index]
@@ -250,6 +263,9 @@ class _Tracker:
                 # that clearly have the object's colours (the part coming out from behind it)
                 beyond = _pieces(subs[-1] & ~ops.morph(sub, b, cv2.MORPH_DILATE) & (p_obj > 0.5), p_obj, 4 * b * b)
                 sub = sub | beyond
+        if far_sub is not None:
+            beyond = beyond | far_sub
+            sub = sub | far_sub
         if seg.refine_iterations == 0 or sub.sum() < 16:
             fg = sub
         else:
@@ -275,6 +291,62 @@ class _Tracker:
         out = np.zeros_like(union)
         out[y0:y1, x0:x1] = ops.upsample(fg, crop, refine_edges=seg.refine_edges)
         return out, looks, pick
+
+
+MIN_RELATIVE_MOTION = 1.0  # px a frame at work scale: slower against the scene, nothing comes out from behind anything
+PIECE_SHARE = 0.05  # a moving piece has at least this share of the mask's area
+
+
+def moving_pieces(img: np.ndarray, back: np.ndarray, mask: np.ndarray, colours: np.ndarray) -> np.ndarray | None:
+    """Pieces of the object's colours near ``mask`` but apart from it that move as the mask does, not as the scene.
+
+    When a chain of propagation starts on a frame where an occluder already cuts the object in two and the
+    prompt holds one piece, the other piece (the part coming out from behind the occluder) is nowhere in the
+    tracked mask, and the object's reference area is the piece's: the tracker never sees the object shrink
+    below it, the piece slides behind the occluder and the mask goes with it. The far piece gives itself away
+    by its colours (``colours``, the object's histogram, against the surroundings') and by its motion: the
+    dense flow under it (``back``: for each pixel of ``img``, where it was on the previous frame) is the
+    mask's, well apart from the flow of the scene around, where a patch of the background in the object's
+    colours moves with the camera.
+
+    Returns:
+        The accepted pieces (work scale, the image's size), or None when there are none.
+    """
+    bb = ops.bbox(mask)
+    if bb is None:
+        return None
+    h, w = mask.shape
+    size = max(bb[2] - bb[0], bb[3] - bb[1])
+    x0, y0, x1, y1 = ops.expand(bb, size, w, h)  # within one object size of the mask
+    sub, flow = mask[y0:y1, x0:x1], back[y0:y1, x0:x1]
+    area = int(np.count_nonzero(sub))
+    if area < 16:
+        return None
+    index = ops.colour_index(img[y0:y1, x0:x1])
+    near = ops.morph(sub, max(2, size // 8), cv2.MORPH_DILATE)
+    if near.all():
+        return None
+    pf, pb = colours[index], ops.histogram(index, ~near)[index]
+    p_obj = np.where(pf + pb > 0, pf / (pf + pb + 1e-12), 0.5).astype(np.float32)
+    found = ops.morph((p_obj > 0.5) & ~near, 1, cv2.MORPH_OPEN)
+    found = _pieces(found, p_obj, max(16, round(PIECE_SHARE * area)))
+    if not found.any():
+        return None
+    scene = ~near & ~ops.morph(found, 2, cv2.MORPH_DILATE)
+    if np.count_nonzero(scene) < 16:
+        return None
+    own, around = np.median(flow[sub], axis=0) - np.median(flow[scene], axis=0), np.median(flow[scene], axis=0)
+    n, labels = cv2.connectedComponents(found.astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    for i in range(1, n):
+        moves = np.median(flow[labels == i], axis=0) - around  # against the scene
+        # the piece moves against the scene, and where the mask's own flow says much, the same way
+        keep[i] = float(np.hypot(*moves)) >= MIN_RELATIVE_MOTION and float(moves @ own) >= 0
+    if not keep.any():
+        return None
+    out = np.zeros_like(mask)
+    out[y0:y1, x0:x1] = keep[labels]
+    return out
 
 
 def _pieces(mask: np.ndarray, p_obj: np.ndarray, min_area: int, min_p: float = 0.7) -> np.ndarray:
