@@ -106,13 +106,19 @@ class _Tracker:
         back = _flow(self.dis, cur_gray, prev_gray)  # for each current pixel: where it was
         mx, my = self._grid[0] + back[..., 0], self._grid[1] + back[..., 1]
         moved: dict[int, tuple[np.ndarray, float, np.ndarray, ops.Reference | None]] = {}
+        prevs = {obj: s.work if s.work is not None else self._to_work(s.mask) for obj, s in states.items()}
+        warps = {
+            obj: cv2.remap(p.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderValue=0) > 0.5
+            for obj, p in prevs.items()
+        }
+        pinned = [self._to_work(m) for o, m in (fixed or {}).items() if o not in states]
         for obj, s in states.items():
-            prev = s.work if s.work is not None else self._to_work(s.mask)
+            prev = prevs[obj]
             colours = s.colours if s.colours is not None else self._colours(prev_t, prev)
             prev_f = prev.astype(np.float32)
             # two guesses: the dense flow's warp, and the whole object shifted to where its
             # appearance matches best, which holds when the flow fails (fast motion, occluders)
-            candidates = [cv2.remap(prev_f, mx, my, cv2.INTER_LINEAR, borderValue=0) > 0.5]
+            candidates = [warps[obj]]
             shift = ops.match_shift(prev_img, prev, cur_img)
             if shift is not None:
                 m = np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float32)
@@ -125,7 +131,9 @@ class _Tracker:
                 candidates += [] if whole is None else [whole]
             # pieces of the object beyond the mask that move with it: the part coming out from behind an
             # occluder when the chain started on a frame where the object was already cut in two
-            far = moving_pieces(cur_img, back, candidates[0], colours)
+            others = [m for o, m in warps.items() if o != obj] + pinned
+            taken = np.logical_or.reduce(others) if others else None  # a piece on another object is that one's
+            far = moving_pieces(cur_img, prev_img, back, candidates[0], colours, taken)
             refined, looks, pick = self._refine(cur_img, candidates, colours, reacquire=whole is not None, far=far)
             warped = candidates[pick] if far is None else candidates[pick] | far
             score = 0.0
@@ -295,9 +303,17 @@ class _Tracker:
 
 MIN_RELATIVE_MOTION = 1.0  # px a frame at work scale: slower against the scene, nothing comes out from behind anything
 PIECE_SHARE = 0.05  # a moving piece has at least this share of the mask's area
+PIECE_GROWTH = 1.15  # ... and this many times the object-colour pixels its place moved back held a frame before
 
 
-def moving_pieces(img: np.ndarray, back: np.ndarray, mask: np.ndarray, colours: np.ndarray) -> np.ndarray | None:
+def moving_pieces(
+    img: np.ndarray,
+    prev_img: np.ndarray,
+    back: np.ndarray,
+    mask: np.ndarray,
+    colours: np.ndarray,
+    taken: np.ndarray | None = None,
+) -> np.ndarray | None:
     """Pieces of the object's colours near ``mask`` but apart from it that move as the mask does, not as the scene.
 
     When a chain of propagation starts on a frame where an occluder already cuts the object in two and the
@@ -307,7 +323,10 @@ def moving_pieces(img: np.ndarray, back: np.ndarray, mask: np.ndarray, colours: 
     by its colours (``colours``, the object's histogram, against the surroundings') and by its motion: the
     dense flow under it (``back``: for each pixel of ``img``, where it was on the previous frame) is the
     mask's, well apart from the flow of the scene around, where a patch of the background in the object's
-    colours moves with the camera.
+    colours moves with the camera; and by its growth: it comes out from behind the occluder, so it holds
+    more of the object's colours than the same place, moved back by its flow, held on ``prev_img``
+    (:data:`PIECE_GROWTH`), where a look-alike moving along beside the object keeps its size. A piece
+    touching ``taken`` (the other tracked objects' moved masks and the prompts on this frame) is theirs.
 
     Returns:
         The accepted pieces (work scale, the image's size), or None when there are none.
@@ -322,12 +341,16 @@ def moving_pieces(img: np.ndarray, back: np.ndarray, mask: np.ndarray, colours: 
     area = int(np.count_nonzero(sub))
     if area < 16:
         return None
-    index = ops.colour_index(img[y0:y1, x0:x1])
     near = ops.morph(sub, max(2, size // 8), cv2.MORPH_DILATE)
     if near.all():
         return None
-    pf, pb = colours[index], ops.histogram(index, ~near)[index]
-    p_obj = np.where(pf + pb > 0, pf / (pf + pb + 1e-12), 0.5).astype(np.float32)
+
+    def likely(image: np.ndarray) -> np.ndarray:
+        index = ops.colour_index(image[y0:y1, x0:x1])
+        pf, pb = colours[index], ops.histogram(index, ~near)[index]
+        return np.where(pf + pb > 0, pf / (pf + pb + 1e-12), 0.5).astype(np.float32)
+
+    p_obj = likely(img)
     found = ops.morph((p_obj > 0.5) & ~near, 1, cv2.MORPH_OPEN)
     found = _pieces(found, p_obj, max(16, round(PIECE_SHARE * area)))
     if not found.any():
@@ -338,10 +361,20 @@ def moving_pieces(img: np.ndarray, back: np.ndarray, mask: np.ndarray, colours: 
     own, around = np.median(flow[sub], axis=0) - np.median(flow[scene], axis=0), np.median(flow[scene], axis=0)
     n, labels = cv2.connectedComponents(found.astype(np.uint8), connectivity=8)
     keep = np.zeros(n, bool)
+    before: np.ndarray | None = None
     for i in range(1, n):
-        moves = np.median(flow[labels == i], axis=0) - around  # against the scene
+        piece = labels == i
+        back_by = np.median(flow[piece], axis=0)
+        moves = back_by - around  # against the scene
         # the piece moves against the scene, and where the mask's own flow says much, the same way
-        keep[i] = float(np.hypot(*moves)) >= MIN_RELATIVE_MOTION and float(moves @ own) >= 0
+        if float(np.hypot(*moves)) < MIN_RELATIVE_MOTION or float(moves @ own) < 0:
+            continue
+        before = likely(prev_img) > 0.5 if before is None else before
+        m = np.array([[1, 0, back_by[0]], [0, 1, back_by[1]]], np.float32)
+        was = cv2.warpAffine(piece.astype(np.uint8), m, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST) > 0
+        keep[i] = np.count_nonzero(piece) >= PIECE_GROWTH * np.count_nonzero(was & before)
+    if taken is not None:
+        keep[np.unique(labels[taken[y0:y1, x0:x1]])] = False
     if not keep.any():
         return None
     out = np.zeros_like(mask)
