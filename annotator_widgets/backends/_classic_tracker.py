@@ -325,8 +325,8 @@ def moving_pieces(
     mask's, well apart from the flow of the scene around, where a patch of the background in the object's
     colours moves with the camera; and by its growth: it comes out from behind the occluder, so it holds
     more of the object's colours than the same place, moved back by its flow, held on ``prev_img``
-    (:data:`PIECE_GROWTH`), where a look-alike moving along beside the object keeps its size. A piece
-    touching ``taken`` (the other tracked objects' moved masks and the prompts on this frame) is theirs.
+    (:data:`PIECE_GROWTH`), where a look-alike moving along beside the object keeps its size. Pixels in
+    ``taken`` (the other tracked objects' moved masks and the prompts on this frame) are theirs.
 
     Returns:
         The accepted pieces (work scale, the image's size), or None when there are none.
@@ -351,7 +351,10 @@ def moving_pieces(
         return np.where(pf + pb > 0, pf / (pf + pb + 1e-12), 0.5).astype(np.float32)
 
     p_obj = likely(img)
-    found = ops.morph((p_obj > 0.5) & ~near, 1, cv2.MORPH_OPEN)
+    found = (p_obj > 0.5) & ~near
+    if taken is not None:
+        found &= ~taken[y0:y1, x0:x1]
+    found = ops.morph(found, 1, cv2.MORPH_OPEN)
     found = _pieces(found, p_obj, max(16, round(PIECE_SHARE * area)))
     if not found.any():
         return None
@@ -373,8 +376,6 @@ def moving_pieces(
         m = np.array([[1, 0, back_by[0]], [0, 1, back_by[1]]], np.float32)
         was = cv2.warpAffine(piece.astype(np.uint8), m, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST) > 0
         keep[i] = np.count_nonzero(piece) >= PIECE_GROWTH * np.count_nonzero(was & before)
-    if taken is not None:
-        keep[np.unique(labels[taken[y0:y1, x0:x1]])] = False
     if not keep.any():
         return None
     out = np.zeros_like(mask)
