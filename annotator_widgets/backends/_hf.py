@@ -157,6 +157,17 @@ def resolve_weights_dtype(dtype: Any, device: Any) -> Any:
     return resolve_dtype(dtype, device)
 
 
+def _cause(exc: BaseException, limit: int = 240) -> str:
+    """What a library's exception says, for a hint: its first sentence of its first line, cut at a word (never in
+    the middle of an address)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = text.split(". ", 1)[0].rstrip(".") + "."
+    if len(first) <= limit:
+        return first
+    cut = first[:limit].rsplit(" ", 1)[0]
+    return cut + " …"
+
+
 def _how_to_get(source: str, example: str, advice: str | None = None) -> str:
     how = _where_from(source, example)
     return how if advice is None else f"{how}; {advice}"
@@ -253,7 +264,7 @@ def load_pretrained(
         raise CheckpointError(
             f"cannot load the {family} model config",
             given=source,
-            hint=f"{_how_to_get(source, example, advice)} ({type(exc).__name__}: {str(exc)[:200]})",
+            hint=f"{_how_to_get(source, example, advice)} ({type(exc).__name__}: {_cause(exc)})",
         ) from exc
     model_type = getattr(config, "model_type", "")
     class_name = classes.get(model_type)
@@ -286,7 +297,7 @@ def load_pretrained(
         raise CheckpointError(
             f"cannot load the {family} model or its processor",
             given=source,
-            hint=f"{_how_to_get(source, example, advice)} ({type(exc).__name__}: {str(exc)[:200]})",
+            hint=f"{_how_to_get(source, example, advice)} ({type(exc).__name__}: {_cause(exc)})",
         ) from exc
     if padding_side is not None and getattr(proc, "tokenizer", None) is not None:
         proc.tokenizer.padding_side = padding_side

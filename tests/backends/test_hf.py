@@ -84,3 +84,20 @@ def test_online_loads_are_unchanged_where_the_probe_cannot_say_no(case, endpoint
     assert config_calls == [("nobody-here/no-such-owl", {})]  # transformers' default: the hub, then the cache
     assert "not reachable" not in (info.value.hint or "")
     assert bool(_hf._probed) == (case == "reachable")  # probed only where nothing else decides
+
+
+def test_a_librarys_error_in_a_hint_is_its_first_sentence_never_cut_inside_an_address():
+    from annotator_widgets.backends._hf import _cause
+
+    offline = OSError(
+        "We couldn't connect to 'https://huggingface.co' to load the files, and couldn't find them in the cached "
+        "files. Check your internet connection or see how to run the library in offline mode at "
+        "'https://huggingface.co/docs/transformers/installation#offline-mode'."
+    )
+    assert _cause(offline) == (
+        "We couldn't connect to 'https://huggingface.co' to load the files, and couldn't find them in the cached files."
+    )
+    long = ValueError("word " * 100 + "'https://example.org/a/very/long/address'")
+    cut = _cause(long, limit=60)
+    assert cut.endswith(" …") and len(cut) <= 62 and "https" not in cut
+    assert _cause(OSError("")) == "OSError."
