@@ -49,8 +49,6 @@ def main() -> None:
             "positive_clicks": sum(c.label for c in report.history),
             "min_j_after_first_clicks": None if first_round_min_j is None else round(first_round_min_j, 4),
             "frames_below_target": int(sum((js < TARGET_J).sum() for js in report.j_per_frame.values())),
-            # where the effort goes: one object crossing an occluder can take half the clicks
-            "clicks_per_object": {str(o): sum(c.obj_id == o for c in report.history) for o in report.j_per_frame},
             "clip": f"synthetic_clip(num_frames={args.frames}, size=(320, 240), num_objects=3, seed={args.seed}, "
             "occluders=2)",
             "segmenter": "classic",

@@ -106,19 +106,13 @@ class _Tracker:
         back = _flow(self.dis, cur_gray, prev_gray)  # for each current pixel: where it was
         mx, my = self._grid[0] + back[..., 0], self._grid[1] + back[..., 1]
         moved: dict[int, tuple[np.ndarray, float, np.ndarray, ops.Reference | None]] = {}
-        prevs = {obj: s.work if s.work is not None else self._to_work(s.mask) for obj, s in states.items()}
-        warps = {
-            obj: cv2.remap(p.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderValue=0) > 0.5
-            for obj, p in prevs.items()
-        }
-        pinned = [self._to_work(m) for o, m in (fixed or {}).items() if o not in states]
         for obj, s in states.items():
-            prev = prevs[obj]
+            prev = s.work if s.work is not None else self._to_work(s.mask)
             colours = s.colours if s.colours is not None else self._colours(prev_t, prev)
             prev_f = prev.astype(np.float32)
             # two guesses: the dense flow's warp, and the whole object shifted to where its
             # appearance matches best, which holds when the flow fails (fast motion, occluders)
-            candidates = [warps[obj]]
+            candidates = [cv2.remap(prev_f, mx, my, cv2.INTER_LINEAR, borderValue=0) > 0.5]
             shift = ops.match_shift(prev_img, prev, cur_img)
             if shift is not None:
                 m = np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float32)
@@ -129,13 +123,8 @@ class _Tracker:
                 # partly hidden (an occluder cuts it): look for the whole object as well, to find it again
                 whole = ops.reacquire(ref, prev, cur_img, colours)
                 candidates += [] if whole is None else [whole]
-            # pieces of the object beyond the mask that move with it: the part coming out from behind an
-            # occluder when the chain started on a frame where the object was already cut in two
-            others = [m for o, m in warps.items() if o != obj] + pinned
-            taken = np.logical_or.reduce(others) if others else None  # a piece on another object is that one's
-            far = moving_pieces(cur_img, prev_img, back, candidates[0], colours, taken)
-            refined, looks, pick = self._refine(cur_img, candidates, colours, reacquire=whole is not None, far=far)
-            warped = candidates[pick] if far is None else candidates[pick] | far
+            refined, looks, pick = self._refine(cur_img, candidates, colours, reacquire=whole is not None)
+            warped = candidates[pick]
             score = 0.0
             if warped.any():
                 union = np.count_nonzero(warped | refined)
@@ -212,13 +201,7 @@ class _Tracker:
         return out
 
     def _refine(
-        self,
-        img: np.ndarray,
-        candidates: list[np.ndarray],
-        colours: np.ndarray,
-        *,
-        reacquire: bool = False,
-        far: np.ndarray | None = None,
+        self, img: np.ndarray, candidates: list[np.ndarray], colours: np.ndarray, *, reacquire: bool = False
     ) -> tuple[np.ndarray, float, int]:
         """Pick the likelier of the warped masks and run a few GrabCut iterations in a band around it.
 
@@ -227,15 +210,12 @@ class _Tracker:
         clear: background colours inside the mask (an occluder, or flow that lagged) are not
         sure foreground, object colours just outside it are probable foreground.
 
-        ``far`` (from :func:`moving_pieces`): pieces of the object apart from the candidates, which join
-        the picked one and stay however GrabCut connects them.
-
         Returns:
             The mask, the mean probability that its pixels have the object's colours, and the
             index of the candidate it grew from.
         """
         seg = self.seg
-        union = np.logical_or.reduce(candidates + ([] if far is None else [far]))
+        union = np.logical_or.reduce(candidates)
         area = max(int(c.sum()) for c in candidates)
         if area < 16:
             return candidates[0], 0.0, 0
@@ -246,13 +226,12 @@ class _Tracker:
         s = min(1.0, seg.grabcut_side / max(x1 - x0, y1 - y0))
         size = (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s)))
         small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if s < 1 else np.ascontiguousarray(crop)
-        subs = [c[y0:y1, x0:x1] for c in candidates + ([] if far is None else [far])]
+        subs = [c[y0:y1, x0:x1] for c in candidates]
         if s < 1:
             subs = [cv2.resize(c.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5 for c in subs]
-        far_sub = None if far is None else subs.pop()
         b = max(1, round(band * s))
         index = ops.colour_index(small)
-        outside = ~ops.morph(np.logical_or.reduce(subs + ([] if far_sub is None else [far_sub])), b, cv2.MORPH_DILATE)
+        outside = ~ops.morph(np.logical_or.reduce(subs), b, cv2.MORPH_DILATE)
         p_obj = np.full(small.shape[:2], 0.5, np.float32)
         if outside.sum() >= 16:
             pf, pb = colours[index], ops.histogram(index, outside)[index]
@@ -271,9 +250,6 @@ class _Tracker:
                 # that clearly have the object's colours (the part coming out from behind it)
                 beyond = _pieces(subs[-1] & ~ops.morph(sub, b, cv2.MORPH_DILATE) & (p_obj > 0.5), p_obj, 4 * b * b)
                 sub = sub | beyond
-        if far_sub is not None:
-            beyond = beyond | far_sub
-            sub = sub | far_sub
         if seg.refine_iterations == 0 or sub.sum() < 16:
             fg = sub
         else:
@@ -299,88 +275,6 @@ class _Tracker:
         out = np.zeros_like(union)
         out[y0:y1, x0:x1] = ops.upsample(fg, crop, refine_edges=seg.refine_edges)
         return out, looks, pick
-
-
-MIN_RELATIVE_MOTION = 1.0  # px a frame at work scale: slower against the scene, nothing comes out from behind anything
-PIECE_SHARE = 0.05  # a moving piece has at least this share of the mask's area
-PIECE_GROWTH = 1.15  # ... and this many times the object-colour pixels its place moved back held a frame before
-
-
-def moving_pieces(
-    img: np.ndarray,
-    prev_img: np.ndarray,
-    back: np.ndarray,
-    mask: np.ndarray,
-    colours: np.ndarray,
-    taken: np.ndarray | None = None,
-) -> np.ndarray | None:
-    """Pieces of the object's colours near ``mask`` but apart from it that move as the mask does, not as the scene.
-
-    When a chain of propagation starts on a frame where an occluder already cuts the object in two and the
-    prompt holds one piece, the other piece (the part coming out from behind the occluder) is nowhere in the
-    tracked mask, and the object's reference area is the piece's: the tracker never sees the object shrink
-    below it, the piece slides behind the occluder and the mask goes with it. The far piece gives itself away
-    by its colours (``colours``, the object's histogram, against the surroundings') and by its motion: the
-    dense flow under it (``back``: for each pixel of ``img``, where it was on the previous frame) is the
-    mask's, well apart from the flow of the scene around, where a patch of the background in the object's
-    colours moves with the camera; and by its growth: it comes out from behind the occluder, so it holds
-    more of the object's colours than the same place, moved back by its flow, held on ``prev_img``
-    (:data:`PIECE_GROWTH`), where a look-alike moving along beside the object keeps its size. Pixels in
-    ``taken`` (the other tracked objects' moved masks and the prompts on this frame) are theirs.
-
-    Returns:
-        The accepted pieces (work scale, the image's size), or None when there are none.
-    """
-    bb = ops.bbox(mask)
-    if bb is None:
-        return None
-    h, w = mask.shape
-    size = max(bb[2] - bb[0], bb[3] - bb[1])
-    x0, y0, x1, y1 = ops.expand(bb, size, w, h)  # within one object size of the mask
-    sub, flow = mask[y0:y1, x0:x1], back[y0:y1, x0:x1]
-    area = int(np.count_nonzero(sub))
-    if area < 16:
-        return None
-    near = ops.morph(sub, max(2, size // 8), cv2.MORPH_DILATE)
-    if near.all():
-        return None
-
-    def likely(image: np.ndarray) -> np.ndarray:
-        index = ops.colour_index(image[y0:y1, x0:x1])
-        pf, pb = colours[index], ops.histogram(index, ~near)[index]
-        return np.where(pf + pb > 0, pf / (pf + pb + 1e-12), 0.5).astype(np.float32)
-
-    p_obj = likely(img)
-    found = (p_obj > 0.5) & ~near
-    if taken is not None:
-        found &= ~taken[y0:y1, x0:x1]
-    found = ops.morph(found, 1, cv2.MORPH_OPEN)
-    found = _pieces(found, p_obj, max(16, round(PIECE_SHARE * area)))
-    if not found.any():
-        return None
-    scene = ~near & ~ops.morph(found, 2, cv2.MORPH_DILATE)
-    if np.count_nonzero(scene) < 16:
-        return None
-    own, around = np.median(flow[sub], axis=0) - np.median(flow[scene], axis=0), np.median(flow[scene], axis=0)
-    n, labels = cv2.connectedComponents(found.astype(np.uint8), connectivity=8)
-    keep = np.zeros(n, bool)
-    before: np.ndarray | None = None
-    for i in range(1, n):
-        piece = labels == i
-        back_by = np.median(flow[piece], axis=0)
-        moves = back_by - around  # against the scene
-        # the piece moves against the scene, and where the mask's own flow says much, the same way
-        if float(np.hypot(*moves)) < MIN_RELATIVE_MOTION or float(moves @ own) < 0:
-            continue
-        before = likely(prev_img) > 0.5 if before is None else before
-        m = np.array([[1, 0, back_by[0]], [0, 1, back_by[1]]], np.float32)
-        was = cv2.warpAffine(piece.astype(np.uint8), m, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST) > 0
-        keep[i] = np.count_nonzero(piece) >= PIECE_GROWTH * np.count_nonzero(was & before)
-    if not keep.any():
-        return None
-    out = np.zeros_like(mask)
-    out[y0:y1, x0:x1] = keep[labels]
-    return out
 
 
 def _pieces(mask: np.ndarray, p_obj: np.ndarray, min_area: int, min_p: float = 0.7) -> np.ndarray:

@@ -27,11 +27,9 @@ as a falling score. An object an occluder cuts in two (a post, another object) k
 only the piece the motion follows; when its mask falls well below the area it had when
 last seen whole, that whole shape is also slid over the frame's object-colour evidence
 near it and wins where it holds clearly more of the object, so the object is found
-again on the other side; and pieces of its colours near the mask but apart from it that grow
-and whose optical flow moves with the mask against the scene join it (the part coming out from
-behind the occluder when the chain started on a prompt that held one piece). A frame that holds a prompt re-anchors
-its object. Objects that one propagation tracks together exclude each other: where two masks
-overlap (one passes in front of the other, or a mask leaked onto its neighbour), each piece of the overlap goes to
+again on the other side. A frame that holds a prompt re-anchors its object. Objects that
+one propagation tracks together exclude each other: where two masks overlap (one passes in
+front of the other, or a mask leaked onto its neighbour), each piece of the overlap goes to
 the object whose colours it has, and a prompt on the frame wins over tracked masks, so the
 hidden object is occluded there instead of jumping onto the one in front. Objects that
 never touch are tracked exactly as they would be alone; the silent catch-up (``catch_up``) tracks
