@@ -36,13 +36,22 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import ProjectError
 from .project_masks import ProjectMasks
 from .project_models import ProjectModels
 from .project_people import ProjectPeople
 from .project_schema import SCHEMA_VERSION
 from .store import HistoryEntry
 
-__all__ = ["SCHEMA_VERSION", "HistoryEntry", "Project"]
+__all__ = ["SCHEMA_VERSION", "HistoryEntry", "Project", "open_for_video"]
+
+log = logging.getLogger(__name__)
 
 
 class Project(ProjectMasks, ProjectPeople, ProjectModels):
@@ -52,3 +61,34 @@ class Project(ProjectMasks, ProjectPeople, ProjectModels):
     version in place, keeping a copy). All methods are thread safe; writes from several threads are
     serialised.
     """
+
+
+def open_for_video(project: Project | str | os.PathLike[str] | None, video: Any) -> Project:
+    """The project a session on ``video`` works in: ``project`` itself, a path (opened if it exists, else created
+    for the video), or None (a new project in a temporary folder).
+
+    Raises:
+        ProjectError: The project was made for another video (frame count or size); one this call opened is
+            closed again (its write lock released).
+    """
+    if isinstance(project, Project):
+        proj = project
+    elif project is None:
+        folder = tempfile.mkdtemp(prefix="annotator_widgets-")
+        proj = Project.create(Path(folder) / "session.awp", video)
+        log.info("new project in %s (pass project=PATH to keep it somewhere else)", proj.path)
+    elif Path(project).exists():
+        proj = Project.open(project)
+    else:
+        proj = Project.create(project, video)
+    info = proj.video_info
+    if (info.get("frames"), info.get("width"), info.get("height")) != (len(video), *video.size):
+        if proj is not project:
+            proj.close()  # release the write lock just taken
+        raise ProjectError(
+            "project was made for a different video",
+            given=f"project: {info.get('frames')} frames {info.get('width')}x{info.get('height')}, "
+            f"video: {len(video)} frames {video.width}x{video.height}",
+            hint="open the project with the video it was created for",
+        )
+    return proj

@@ -32,11 +32,9 @@ import contextlib
 import functools
 import logging
 import os
-import tempfile
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -46,8 +44,8 @@ from ._empty import _record_empty, empty_warning, near_empty, new_record
 from .backends import ObjectMask, VideoSegmenter
 from .cuts import CutDetector
 from .cutscan import CutScanner, span_cuts
-from .errors import AnnotatorError, BackendError, ProjectError, PromptError, SessionBusyError, out_of_memory
-from .project import Project
+from .errors import AnnotatorError, BackendError, PromptError, SessionBusyError, out_of_memory
+from .project import Project, open_for_video
 from .prompt_input import PointsLike, parse_box, parse_points
 from .propagation import FrameResult, MaskWriter, PassPlan, Progress, PropagationRun, propagation_plan, run_passes
 from .rle import RLE
@@ -91,7 +89,7 @@ class AnnotationSession:
         self._own_video = not isinstance(video, VideoSource)
         self.video: VideoSource = open_video(video)
         self._own_project = not isinstance(project, Project)
-        self.project: Project = self._open_project(project)
+        self.project: Project = open_for_video(project, self.video)
         try:
             self.segmenter: VideoSegmenter = registry.resolve("segmenter", segmenter)
         except BaseException:
@@ -110,29 +108,6 @@ class AnnotationSession:
         self._cut_scan = CutScanner(self.video, self._cut_detector, self.project)  # decodes only when asked
 
     # ------------------------------------------------------------------ setup
-    def _open_project(self, project: Project | str | os.PathLike[str] | None) -> Project:
-        if isinstance(project, Project):
-            proj = project
-        elif project is None:
-            folder = tempfile.mkdtemp(prefix="annotator_widgets-")
-            proj = Project.create(Path(folder) / "session.awp", self.video)
-            log.info("new project in %s (pass project=PATH to keep it somewhere else)", proj.path)
-        elif Path(project).exists():
-            proj = Project.open(project)
-        else:
-            proj = Project.create(project, self.video)
-        info = proj.video_info
-        if (info.get("frames"), info.get("width"), info.get("height")) != (len(self.video), *self.video.size):
-            if proj is not project:
-                proj.close()  # release the write lock we just took
-            raise ProjectError(
-                "project was made for a different video",
-                given=f"project: {info.get('frames')} frames {info.get('width')}x{info.get('height')}, "
-                f"video: {len(self.video)} frames {self.video.width}x{self.video.height}",
-                hint="open the project with the video it was created for",
-            )
-        return proj
-
     @contextlib.contextmanager
     def _op(self) -> Iterator[None]:
         if not self._busy.acquire(blocking=False):
@@ -483,6 +458,12 @@ class AnnotationSession:
     def busy(self) -> bool:
         """True while a propagation holds the session."""
         return self._busy.locked()
+
+    @property
+    def revision(self) -> tuple[int, int, int]:
+        """Changes whenever the project's records may have (any write, undo, redo; see ``Project.revision``): equal
+        revisions mean a view read in between is still true (e.g. a second annotator on the session catching up)."""
+        return self.project.revision
 
     # ------------------------------------------------------------------ editing verbs
     def remove_object(self, obj_id: int) -> None:

@@ -389,7 +389,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
     def refresh(self, message: str | None = None, *, masks: dict[int, np.ndarray] | None = None) -> None:
         """Read everything again from the session: objects, timeline and the frame (``masks`` drawn if given)."""
         with self._lock:
-            revision = self.session.project.revision  # read first: a write made meanwhile is seen next time
+            revision = self.session.revision  # read first: a write made meanwhile is seen next time
             objects = self.session.objects
             ids = [o.obj_id for o in objects]
             if self.current_object not in ids:
@@ -417,7 +417,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         with self._lock:
             if self.busy or self.playing or self.session.busy:
                 return False
-            if self.session.project.revision == getattr(self, "_shown_revision", None):
+            if self.session.revision == getattr(self, "_shown_revision", None):
                 return False
             self.refresh()
             return True

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ..project import Project
     from ..session import AnnotationSession
 
-__all__ = ["DEFAULT_QUESTION", "LABEL", "describe_actions", "find_interactions"]
+__all__ = ["DEFAULT_QUESTION", "LABEL", "describe_actions", "find_interactions", "has_segments"]
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,11 @@ def _box_of(project: Project, frame: int, obj_id: int | None) -> tuple[float, fl
             box = pose.box(min_visibility=0.5)
             return None if box is None else box.xyxy
     return None
+
+
+def has_segments(session: AnnotationSession) -> bool:
+    """Whether the project holds any action segment (found, or added in code)."""
+    return bool(session.project.actions())
 
 
 def key_frame(seg: ActionSegment) -> int:

@@ -234,7 +234,7 @@ class ActionsTool(Tool):
                     "no captioner chosen", hint="type a captioner spec such as 'blip:<model folder>' in the field"
                 )
             session, question = host.session, self.question
-            if not session.project.actions():  # else the captioner was loaded to say "described 0 segments"
+            if not workflow.has_segments(session):  # else the captioner was loaded to say "described 0 segments"
                 raise PromptError(
                     "no action segment to describe", hint="press Find interactions first (or add a segment in code)"
                 )
