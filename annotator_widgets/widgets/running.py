@@ -139,17 +139,7 @@ class JobActions:
         job = self._job
         with self._lock:
             now = time.perf_counter()
-            follow = job is not None and job.follow
-            if (follow or result.frame == self.frame) and self.canvas.ready(self.max_in_flight):
-                with drawing():  # frame, cursor and slider move together
-                    if follow and result.frame != self.frame:
-                        self._quiet_frame = True
-                        try:
-                            self.frame = result.frame
-                        finally:
-                            self._quiet_frame = False
-                    self._draw(dict(result.masks), frame=result.frame)
-            else:
+            if not self._show_frame(result, job is not None and job.follow):
                 self.stats.count("stream_skipped")
             if now - self._last_ui >= 0.1:
                 self._last_ui = now
@@ -159,22 +149,28 @@ class JobActions:
                 self._last_timeline = now
                 self._refresh_timeline()
 
+    def _show_frame(self, result: FrameResult, follow: bool) -> bool:
+        """Draw a streamed frame's masks when the display follows the stream (moving to its frame) or shows that
+        frame, and the browser is not behind; whether it was drawn (under the lock)."""
+        if not (follow or result.frame == self.frame) or not self.canvas.ready(self.max_in_flight):
+            return False
+        with drawing():  # frame, cursor and slider move together
+            if follow and result.frame != self.frame:
+                self._quiet_frame = True
+                try:
+                    self.frame = result.frame
+                finally:
+                    self._quiet_frame = False
+            self._draw(dict(result.masks), frame=result.frame)
+        return True
+
     def show_streamed(self, result: FrameResult) -> None:
         """Show a frame a task streams (Propagate with re-detection) as a propagation shows its frames: the canvas
         follows them until the user navigates (frames are skipped while the browser is behind), and the timeline
         fills in; called from the task's worker."""
         with self._lock:
             now = time.perf_counter()
-            follow = self._task_follow
-            if (follow or result.frame == self.frame) and self.canvas.ready(self.max_in_flight):
-                with drawing():  # frame, cursor and slider move together
-                    if follow and result.frame != self.frame:
-                        self._quiet_frame = True
-                        try:
-                            self.frame = result.frame
-                        finally:
-                            self._quiet_frame = False
-                    self._draw(dict(result.masks), frame=result.frame)
+            self._show_frame(result, self._task_follow)
             if now - self._last_timeline >= 0.25:
                 self._last_timeline = now
                 self._refresh_timeline()
