@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -138,6 +138,7 @@ def track_people(
     show_progress: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelSignal | None = None,
+    cuts: Sequence[int] = (),
     **thresholds: float,
 ) -> list[list[PersonPose]]:
     """Detect people with a pose model and give them stable ids across the video (headless).
@@ -160,6 +161,9 @@ def track_people(
         progress: Called as ``progress(done, total, text)`` after each frame.
         cancel: A :class:`threading.Event` or callable; once set, stops with
             :class:`~annotator_widgets.progress.Cancelled` at the next frame.
+        cuts: Shot cuts (the first frame of each new shot, e.g. ``session.cuts()``): with ``select="all"`` nobody
+            keeps an id across one (a position after a cut says nothing about who is who), so each shot's people
+            get their own ids.
         **thresholds: ``min_pose_detection_confidence``, ``min_pose_presence_confidence``,
             ``min_tracking_confidence`` for MediaPipe.
 
@@ -194,12 +198,17 @@ def track_people(
     if n == 0:
         return out
     k = int(frame)
+    shots = set(cuts) if select == "all" else set()
     out[k] = tracker.start_detections(detections[k], select, frame=k)
     backward = tracker.copy()
     for i in range(k + 1, n):
+        if i in shots:
+            tracker.reset(tracker.next_id)
         out[i] = tracker.assign(detections[i], i)
     backward.next_id = tracker.next_id
     for i in range(k - 1, -1, -1):
+        if i + 1 in shots:
+            backward.reset(backward.next_id)
         out[i] = backward.assign(detections[i], i)
     log.info("tracked %d people over %d frames", len({p.person_id for f in out for p in f}), n)
     return out

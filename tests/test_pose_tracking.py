@@ -327,3 +327,22 @@ def test_crossing_clip_select_by_click_follows_that_person(bundle: Path, clip: C
     wrong = [i for i, f in enumerate(out) if f and match_ground_truth(f, clip, i).get(1) == 1]
     assert hits.count(1) >= 0.5 * clip.num_frames
     assert len(wrong) <= 2
+
+
+def test_track_people_gives_each_shot_its_own_ids_across_cuts() -> None:
+    """Two people walk on one shot; after a cut (frame 6) two others stand where they were: by position alone they
+    would inherit the ids (who-is-who carried across a cut); with the cut each shot numbers its own people, and
+    the same holds tracking backward from a later frame."""
+    n, cut = 12, 6
+    per_frame = [[person(100 + 5 * f), person(500 - 5 * f, width=80)] for f in range(cut)]
+    per_frame += [[person(130 + 5 * f, width=80), person(470 - 5 * f)] for f in range(n - cut)]
+    video = np.zeros((n, 360, 640, 3), np.uint8)
+    merged = track_people(video, estimator=FakeEstimator(per_frame))
+    assert {p.person_id for f in merged for p in f} == {1, 2}  # without cuts: carried across
+    for start in (0, 9):
+        out = track_people(video, estimator=FakeEstimator(per_frame), frame=start, cuts=[cut])
+        before = {p.person_id for f in out[:cut] for p in f}
+        after = {p.person_id for f in out[cut:] for p in f}
+        assert len(before) == len(after) == 2 and not before & after, start
+        assert all(len({p.person_id for p in f}) == 2 for f in out)  # each shot's two people keep their ids
+        assert all({p.person_id for p in f} == after for f in out[cut:])
