@@ -165,6 +165,31 @@ class CutScanner:
                 self._add(a, b, self._scan(a, b))
             return [c for c in self.cuts if start <= c < stop]
 
+    def ensure_in_steps(
+        self, start: int, stop: int, step: int, cancel: threading.Event | None = None, progress: Any = None
+    ) -> list[int]:
+        """:meth:`ensure`, the frames not scanned yet ``step`` at a time (the same cuts as at once), counted in
+        ``progress`` between steps (``stage`` ``"cuts"``, ``scan_done`` of ``scan_total``) and stopped by a set
+        ``cancel`` (then the cuts found so far in ``[start, stop)``)."""
+        start, stop = max(0, int(start)), min(self.num_frames, int(stop))
+        with self._lock:
+            gaps = self._gaps(start, stop)
+        if progress is not None:
+            progress.stage, progress.scan_done, progress.scan_total = "cuts", 0, sum(b - a for a, b in gaps)
+        try:
+            for a, b in gaps:
+                for c in range(a, b, max(1, int(step))):
+                    if cancel is not None and cancel.is_set():
+                        with self._lock:
+                            return [f for f in self.cuts if start <= f < stop]
+                    self.ensure(c, min(b, c + step))
+                    if progress is not None:
+                        progress.scan_done += min(b, c + step) - c
+            return self.ensure(start, stop)
+        finally:
+            if progress is not None:
+                progress.stage = ""
+
     def all(self) -> list[int]:
         """Every cut of the video: what is not scanned yet is scanned (what a propagation scanned is not decoded
         again), and the whole video is then kept as scanned in the project (a full scan's entry included)."""
@@ -296,21 +321,4 @@ def span_cuts(
     if scanner is None:
         return []
     scanner.load()  # what another scan (a full one: session.cuts()) kept since
-    start, stop = max(0, min(frames)), min(scanner.num_frames, max(frames) + 1)
-    with scanner._lock:
-        gaps = scanner._gaps(start, stop)
-    if progress is not None:
-        progress.stage, progress.scan_done, progress.scan_total = "cuts", 0, sum(b - a for a, b in gaps)
-    try:
-        for a, b in gaps:
-            for c in range(a, b, max(1, int(step))):
-                if cancel is not None and cancel.is_set():
-                    with scanner._lock:
-                        return [f for f in scanner.cuts if start <= f < stop]
-                scanner.ensure(c, min(b, c + step))
-                if progress is not None:
-                    progress.scan_done += min(b, c + step) - c
-        return scanner.ensure(start, stop)
-    finally:
-        if progress is not None:
-            progress.stage = ""
+    return scanner.ensure_in_steps(min(frames), max(frames) + 1, step, cancel, progress)

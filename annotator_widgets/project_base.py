@@ -239,9 +239,11 @@ class ProjectBase:
             out[row["frame"]].append(t.decode(row))
         return out
 
-    def _frames(self, table: str, **columns: Any) -> list[int]:
+    def _frames(self, table: str, condition: str = "", **columns: Any) -> list[int]:
+        """Sorted distinct frames of ``table``'s rows with these column values (and the SQL ``condition``)."""
         where, args = self._where(**columns)
-        sql = f"SELECT DISTINCT frame FROM {table}" + (f" WHERE {where}" if where else "") + " ORDER BY frame"
+        clauses = " AND ".join(c for c in (condition, where) if c)
+        sql = f"SELECT DISTINCT frame FROM {table}" + (f" WHERE {clauses}" if clauses else "") + " ORDER BY frame"
         return [r[0] for r in self._store.query(sql, args)]
 
     # ------------------------------------------------------------------ objects

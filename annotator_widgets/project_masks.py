@@ -154,11 +154,7 @@ class ProjectMasks(ProjectBase):
     def mask_frames(self, obj_id: int | None = None, *, nonempty: bool = False) -> list[int]:
         """Sorted frames holding a mask (of one object, or any); ``nonempty``: a mask with at least one pixel (an
         empty mask records that the object is absent there: exports leave it out)."""
-        if not nonempty:
-            return self._frames("masks", obj_id=obj_id)
-        where, args = self._where(obj_id=obj_id)
-        sql = "SELECT DISTINCT frame FROM masks WHERE area > 0" + (f" AND {where}" if where else "") + " ORDER BY frame"
-        return [r[0] for r in self._store.query(sql, args)]
+        return self._frames("masks", "area > 0" if nonempty else "", obj_id=obj_id)
 
     def track_summary(self, obj_id: int) -> np.ndarray:
         """Per-frame ``score`` of one object: NaN where it has no mask, -1 where its mask is empty.

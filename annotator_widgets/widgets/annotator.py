@@ -152,6 +152,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         self._last_ui = 0.0
         self._last_timeline = 0.0
         self._task_follow = False  # the canvas follows the frames a task streams (until the user navigates)
+        self._shown_revision: object = None  # the session's revision the display was last read at (catch_up)
         self._masks_opacity = 0.5
         self._nav_synced_at = float("-inf")
         #: updates that may wait in the browser during playback and propagation before frames are dropped
@@ -417,7 +418,7 @@ class VideoAnnotator(AnnotatorActions, JobActions, ipw.VBox):  # type: ignore[na
         with self._lock:
             if self.busy or self.playing or self.session.busy:
                 return False
-            if self.session.revision == getattr(self, "_shown_revision", None):
+            if self.session.revision == self._shown_revision:
                 return False
             self.refresh()
             return True

@@ -179,7 +179,8 @@ def track_everybody(
     """
     _idle(session, "track people")
     thresholds = {k: options.pop(k) for k in list(options) if k.startswith("min_")}
-    options.setdefault("cuts", session.cuts() if session.stop_at_cuts else ())  # who is who holds within a shot
+    if "cuts" not in options:  # who is who holds within a shot (not scanned when the caller gives them)
+        options["cuts"] = session.cuts() if session.stop_at_cuts else ()
     tracks = track_people(
         session.video,
         estimator=estimator,
